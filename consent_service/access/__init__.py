@@ -1,0 +1,1 @@
+"""The policy engine over policies/access.yaml: deny unless the policy allows."""

@@ -1,0 +1,124 @@
+"""The FastAPI application: middleware, routers, health."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from consent_service.audit.recorder import Actor
+from consent_service.context import AppContext
+from consent_service.startup import StartupError, check_database
+from consent_service.web import problems
+from consent_service.web.deps import Principal, public, require
+
+log = structlog.get_logger()
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str | None:
+    peer = request.client.host if request.client else None
+    if peer and peer in trusted_proxies:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in trusted_proxies:
+                try:
+                    return str(ip_address(hop))
+                except ValueError:
+                    return peer
+    return peer
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = FastAPI(
+        title="consent-service",
+        description="Consents, MFA, audit and extract gating for Sociale henvisninger Norddjurs",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served below, behind login: see /api/v1/openapi.json
+    )
+    app.state.ctx = ctx
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+        source = client_address(request, ctx.settings.trusted_proxies)
+        request.state.actor = Actor(request_id=request_id, source_ip=source)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        log.info(
+            "request",
+            method=request.method,
+            route=getattr(route, "path", "unmatched"),
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        response.headers["X-Request-ID"] = request_id
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        if ctx.settings.cookies_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    problems.install(app)
+
+    @app.get("/healthz", dependencies=[public("liveness probe")])
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", dependencies=[public("readiness probe")], response_model=None)
+    def readyz() -> JSONResponse:
+        """Database reachable, migrations at head, keys loaded and matching the database."""
+        try:
+            with ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            check_database(ctx.engine, ctx.crypto)
+        except StartupError as exc:
+            log.warning("not ready", reason=str(exc))
+            return JSONResponse({"status": "not ready"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi(_: Annotated[Principal, require("api:describe")]) -> dict[str, Any]:
+        """The OpenAPI description of the JSON API, for authenticated clients."""
+        return app.openapi()
+
+    from consent_service.identity.endpoints import router as identity_router
+    from consent_service.web.pages import router as pages_router
+
+    app.include_router(identity_router)
+    app.include_router(pages_router)
+    static = StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static"))
+    app.mount("/static", static, name="static")
+    return app

@@ -1,0 +1,233 @@
+"""The `consent-service` command."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from consent_service.access.policy import PolicyError
+from consent_service.audit.recorder import Actor
+from consent_service.config import ConfigError, Settings, env_file, load_settings
+from consent_service.context import AppContext
+from consent_service.crypto import generate_key_b64
+from consent_service.db import session_scope
+from consent_service.identity import repository as identity_repo
+from consent_service.identity import service as identity
+from consent_service.identity.models import Role
+from consent_service.logging import configure_logging
+from consent_service.startup import StartupError, check_database
+
+EXIT_CONFIG = 2
+
+
+def _cli_actor() -> Actor:
+    try:
+        who = getpass.getuser()
+    except Exception:
+        who = "unknown"
+    return Actor(username=f"cli:{who}"[:64], source_ip="local")
+
+
+def _context(settings: Settings) -> AppContext:
+    return AppContext.build(settings)
+
+
+def cmd_generate_keys(args: argparse.Namespace) -> int:
+    path = Path(args.env_file) if args.env_file else env_file()
+    if path.exists():
+        print(f"{path} exists; keys are never overwritten (delete it yourself to start over)")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("# consent-service keys: keep outside version control and back up separately\n")
+        for name in ("MASTER_KEY", "INDEX_KEY", "SIGNING_KEY"):
+            fh.write(f"CONSENT_{name}={generate_key_b64()}\n")
+    print(f"wrote new keys to {path} (mode 600)")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from consent_service.migrations import upgrade
+
+    settings = load_settings()
+    ctx = _context(settings)
+    upgrade(ctx.engine)
+    with session_scope(ctx.sessions) as session:
+        identity.ensure_key_check(session, ctx.crypto, ctx.clock)
+    print("database is at the latest migration")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    print("configuration, keys, policy and database are in order")
+    return 0
+
+
+def cmd_bootstrap_admin(args: argparse.Namespace) -> int:
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    with session_scope(ctx.sessions) as session:
+        created = identity.bootstrap_admin(session, ctx.identity, _cli_actor(), args.username)
+    if created is None:
+        print("an administrator exists already; nothing to do")
+        return 0
+    user, password = created
+    print(
+        f"Created administrator '{user.username}'. One-time set-up password (shown once, "
+        f"must be changed at first login, where TOTP enrolment is also required):\n\n"
+        f"    {password}\n\nLog in at http://{ctx.settings.host}:{ctx.settings.port}/login"
+    )
+    return 0
+
+
+def cmd_create_organisation(args: argparse.Namespace) -> int:
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    with session_scope(ctx.sessions) as session:
+        if identity_repo.organisation_by_name(session, args.name):
+            print(f"organisation {args.name!r} exists already")
+            return 1
+        org = identity.create_organisation(session, ctx.identity, _cli_actor(), args.name)
+        print(f"created organisation {org.name!r} (id {org.id})")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    with session_scope(ctx.sessions) as session:
+        org = identity_repo.organisation_by_name(
+            session, args.organisation or ctx.settings.bootstrap_organisation
+        )
+        if org is None:
+            print("unknown organisation: create it with `consent-service create-organisation`")
+            return 1
+        try:
+            user, password = identity.create_user(
+                session,
+                ctx.identity,
+                _cli_actor(),
+                organisation_id=org.id,
+                username=args.username,
+                display_name=args.name,
+                role=args.role,
+            )
+        except identity.UserInputError as exc:
+            print(f"refused: {exc}")
+            return 1
+        print(
+            f"Created {user.role} '{user.username}' in {org.name!r}. One-time set-up "
+            f"password (shown once):\n\n    {password}\n"
+        )
+    return 0
+
+
+def cmd_unlock_user(args: argparse.Namespace) -> int:
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    with session_scope(ctx.sessions) as session:
+        user = identity_repo.user_by_username(session, args.username)
+        if user is None:
+            print("no such user")
+            return 1
+        try:
+            identity.unlock_user(session, ctx.identity, _cli_actor(), user, args.reason)
+        except identity.UserInputError as exc:
+            print(f"refused: {exc}")
+            return 1
+        print(f"unlocked '{user.username}'")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from consent_service.audit.service import verify_chain
+
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    with ctx.sessions() as session:
+        count, problem = verify_chain(session)
+    if problem is not None:
+        print(f"audit log BROKEN after checking {count} events: {problem}")
+        return 1
+    print(f"audit log intact: {count} events, hash chain verified")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    ctx = _context(settings)
+    check_database(ctx.engine, ctx.crypto)  # fail here, in one line, not in a worker
+    ctx.engine.dispose()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "consent_service.asgi:app_factory",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consent-service", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("serve", cmd_serve, "serve the web app and API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    add("migrate", cmd_migrate, "bring the database to the latest migration")
+    add("check", cmd_check, "run the start-up checks and exit")
+    p = add("generate-keys", cmd_generate_keys, "write new keys to the env file if it is absent")
+    p.add_argument("--env-file")
+    p = add("bootstrap-admin", cmd_bootstrap_admin, "create the first administrator if none")
+    p.add_argument("--username", default="admin")
+    p = add("create-organisation", cmd_create_organisation, "create an organisation")
+    p.add_argument("name")
+    p = add("create-user", cmd_create_user, "create a user with a one-time password")
+    p.add_argument("--username", required=True)
+    p.add_argument("--name", required=True, help="display name")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--organisation")
+    p = add("unlock-user", cmd_unlock_user, "end a user's lockout, with a reason")
+    p.add_argument("--username", required=True)
+    p.add_argument("--reason", required=True)
+    audit = sub.add_parser("audit", help="audit log commands")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    v = audit_sub.add_parser("verify", help="walk the hash chain and report the first break")
+    v.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (ConfigError, StartupError, PolicyError) as exc:
+        print(f"consent-service: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

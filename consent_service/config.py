@@ -1,0 +1,162 @@
+"""Configuration: one Settings class, read from CONSENT_* environment variables.
+
+Keys never live in the repository. They come from the environment or from an env
+file outside version control (``CONSENT_ENV_FILE``, default ``var/consent.env``,
+written once by ``consent-service generate-keys``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENV_FILE = Path("var/consent.env")
+KEY_NAMES = ("master_key", "index_key", "signing_key")
+
+
+class ConfigError(Exception):
+    """A configuration problem, stated as one line saying what to fix."""
+
+
+def _decode_key(name: str, value: SecretStr | None) -> bytes:
+    env = f"CONSENT_{name.upper()}"
+    if value is None or not value.get_secret_value():
+        raise ConfigError(
+            f"{env} is not set: generate keys with `consent-service generate-keys` "
+            "or set it to 32 random bytes in base64"
+        )
+    try:
+        raw = base64.b64decode(value.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(
+            f"{env} is not valid base64: it must be 32 random bytes in base64"
+        ) from None
+    if len(raw) != 32:
+        raise ConfigError(f"{env} must decode to 32 bytes, not {len(raw)}")
+    return raw
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONSENT_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///var/consent.db",
+        description="SQLAlchemy URL: sqlite:///path for the embedded default, "
+        "postgresql+psycopg://user@host/db for production",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 bytes: wraps per-citizen data keys and TOTP secrets (AES-GCM)",
+    )
+    index_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 bytes: HMAC key of the CPR blind index and recovery-code hashes",
+    )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 bytes: Ed25519 seed signing audit checkpoints and manifests",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` binds to")
+    port: int = Field(default=8000, description="Port `serve` listens on")
+    workers: int = Field(default=1, ge=1, description="Number of app processes `serve` starts")
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark cookies Secure; default: on unless the service binds to localhost",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed",
+    )
+    session_idle_minutes: int = Field(default=15, ge=1, description="Idle session timeout")
+    session_absolute_hours: int = Field(default=8, ge=1, description="Absolute session lifetime")
+    pending_login_minutes: int = Field(
+        default=10, ge=1, description="Lifetime of a half-finished login (password given, no code)"
+    )
+    password_failure_limit: int = Field(
+        default=5, ge=1, description="Password failures within the window that lock the account"
+    )
+    password_failure_window_minutes: int = Field(
+        default=15, ge=1, description="Window in which password failures are counted"
+    )
+    password_lockout_minutes: list[int] = Field(
+        default_factory=lambda: [5, 15, 60, 240],
+        description="Growing lockout waits after each successive password lockout",
+    )
+    code_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Code failures after a correct password that lock the account until an "
+        "administrator unlocks it",
+    )
+    password_min_length: int = Field(
+        default=12, ge=8, description="Minimum password length (NIST SP 800-63B: at least 8)"
+    )
+    totp_issuer: str = Field(default="Sociale henvisninger Norddjurs", description="TOTP issuer")
+    bootstrap_organisation: str = Field(
+        default="Region Midtjylland", description="Organisation of the first administrator"
+    )
+    log_level: str = Field(default="INFO", description="Log level of the JSON log")
+    policy_dir: Path = Field(
+        default=REPO_ROOT / "policies", description="Folder of the policy files (access.yaml, ...)"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(
+            master=_decode_key("master_key", self.master_key),
+            index=_decode_key("index_key", self.index_key),
+            signing=_decode_key("signing_key", self.signing_key),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.host not in {"127.0.0.1", "localhost", "::1"}
+
+
+class Keys:
+    """The decoded key material; repr never shows it."""
+
+    __slots__ = ("index", "master", "signing")
+
+    def __init__(self, master: bytes, index: bytes, signing: bytes) -> None:
+        self.master = master
+        self.index = index
+        self.signing = signing
+
+    def __repr__(self) -> str:
+        return "Keys(<redacted>)"
+
+
+def env_file() -> Path:
+    return Path(os.environ.get("CONSENT_ENV_FILE", str(DEFAULT_ENV_FILE)))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and the env file; raise ConfigError on any problem."""
+    path = env_file()
+    try:
+        settings = Settings(_env_file=path if path.exists() else None, **overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"CONSENT_{field.upper()}: {first['msg']}") from None
+    return settings

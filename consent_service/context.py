@@ -1,0 +1,42 @@
+"""The service's wiring: settings, database, keys, policy, clock and audit, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_service.access.policy import AccessPolicy
+from consent_service.audit.recorder import AuditRecorder
+from consent_service.clock import Clock, SystemClock
+from consent_service.config import Settings
+from consent_service.crypto import Crypto
+from consent_service.db import make_engine, make_sessionmaker
+from consent_service.identity.service import IdentityDeps
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    crypto: Crypto
+    clock: Clock
+    policy: AccessPolicy
+    audit: AuditRecorder
+
+    @property
+    def identity(self) -> IdentityDeps:
+        return IdentityDeps(self.settings, self.crypto, self.clock, self.audit)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> AppContext:
+        """Build from settings; raises ConfigError/PolicyError on bad keys or policy."""
+        clock = clock or SystemClock()
+        crypto = Crypto(settings.keys)
+        policy = AccessPolicy.load(settings.policy_dir / "access.yaml")
+        engine = make_engine(settings.database_url)
+        return cls(
+            settings, engine, make_sessionmaker(engine), crypto, clock, policy, AuditRecorder(clock)
+        )

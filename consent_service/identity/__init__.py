@@ -1,0 +1,1 @@
+"""Users, organisations, passwords, TOTP, sessions and lockout."""

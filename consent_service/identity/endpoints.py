@@ -1,0 +1,423 @@
+"""HTTP for identity: the login flow (password, forced password change, TOTP enrolment,
+code), logout, and the administrator's user pages. HTTP only: the decisions are in
+``identity.service``."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+import segno
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from consent_service.crypto import new_token
+from consent_service.identity import repository as repo
+from consent_service.identity import service
+from consent_service.identity import totp as totp_mod
+from consent_service.identity.models import Role, SessionStage, User, UserSession
+from consent_service.identity.schemas import AccountRead
+from consent_service.web.deps import (
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    Ctx,
+    DbSession,
+    Principal,
+    public,
+    request_actor,
+    require,
+)
+from consent_service.web.templating import page
+
+router = APIRouter()
+
+GENERIC_LOGIN_ERROR = (
+    "Login mislykkedes. Kontrollér brugernavn, adgangskode og kode. Er du låst ude, "
+    "så vent eller kontakt en administrator."
+)
+LOGIN_FLOW = public("login flow")
+
+
+def _set_session_cookie(ctx: Ctx, response: Response, token: str, max_age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        httponly=True,
+        secure=ctx.settings.cookies_secure,
+        samesite="strict",
+        path="/",
+    )
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _next_page(stage: str) -> str:
+    return {
+        SessionStage.NEEDS_CODE.value: "/login/kode",
+        SessionStage.NEEDS_PASSWORD_CHANGE.value: "/login/ny-adgangskode",
+        SessionStage.NEEDS_ENROLMENT.value: "/login/tilmeld",
+        SessionStage.SHOW_RECOVERY_CODES.value: "/login/gendannelseskoder",
+    }.get(stage, "/")
+
+
+def _pending_csrf_ok(row_csrf: str, submitted: str) -> bool:
+    return bool(submitted) and hmac.compare_digest(row_csrf, submitted)
+
+
+@router.get("/login", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def login_form(request: Request, ctx: Ctx, udloebet: int = 0) -> Response:
+    token = new_token(24)
+    response = page(
+        request,
+        "login.html",
+        csrf_token=token,
+        notice="Din session er udløbet. Log ind igen." if udloebet else None,
+    )
+    response.set_cookie(
+        PRELOGIN_COOKIE,
+        token,
+        max_age=1800,
+        httponly=True,
+        secure=ctx.settings.cookies_secure,
+        samesite="strict",
+        path="/login",
+    )
+    return response
+
+
+@router.post("/login", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    cookie = request.cookies.get(PRELOGIN_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf_token):
+        return page(
+            request,
+            "login.html",
+            status_code=400,
+            csrf_token=cookie or new_token(24),
+            error="Formularen var forældet. Prøv igen.",
+        )
+    try:
+        issued = service.begin_login(
+            session, ctx.identity, request_actor(request), username, password
+        )
+    except service.LoginFailed:
+        return page(
+            request, "login.html", status_code=401, csrf_token=cookie, error=GENERIC_LOGIN_ERROR
+        )
+    response = _redirect(_next_page(issued.row.stage))
+    _set_session_cookie(ctx, response, issued.token, ctx.settings.pending_login_minutes * 60)
+    response.delete_cookie(PRELOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.get("/login/kode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def code_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
+    found = service.pending_session(
+        session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_CODE
+    )
+    if found is None:
+        return _redirect("/login")
+    return page(request, "code.html", csrf_token=found[0].csrf_token)
+
+
+@router.post("/login/kode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def code_submit(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    code: Annotated[str, Form(max_length=40)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    found = service.pending_session(
+        session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_CODE
+    )
+    if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
+        return _redirect("/login")
+    row, user = found
+    try:
+        issued = service.submit_code(session, ctx.identity, request_actor(request), row, user, code)
+    except service.LoginFailed:
+        if user.needs_admin_unlock:
+            response = page(
+                request,
+                "login.html",
+                status_code=401,
+                csrf_token=new_token(24),
+                error=GENERIC_LOGIN_ERROR,
+            )
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+        return page(
+            request,
+            "code.html",
+            status_code=401,
+            csrf_token=row.csrf_token,
+            error=GENERIC_LOGIN_ERROR,
+        )
+    return _finish(ctx, issued)
+
+
+def _finish(ctx: Ctx, issued: service.IssuedSession) -> Response:
+    if issued.row.stage != SessionStage.ACTIVE.value:
+        return _redirect(_next_page(issued.row.stage))
+    response = _redirect("/")
+    _set_session_cookie(ctx, response, issued.token, ctx.settings.session_absolute_hours * 3600)
+    return response
+
+
+@router.get("/login/ny-adgangskode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def new_password_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
+    found = service.pending_session(
+        session,
+        ctx.identity,
+        request.cookies.get(SESSION_COOKIE),
+        SessionStage.NEEDS_PASSWORD_CHANGE,
+    )
+    if found is None:
+        return _redirect("/login")
+    return page(
+        request,
+        "new_password.html",
+        csrf_token=found[0].csrf_token,
+        min_length=ctx.settings.password_min_length,
+    )
+
+
+@router.post("/login/ny-adgangskode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def new_password_submit(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    new_password: Annotated[str, Form(max_length=1024)],
+    repeat_password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    found = service.pending_session(
+        session,
+        ctx.identity,
+        request.cookies.get(SESSION_COOKIE),
+        SessionStage.NEEDS_PASSWORD_CHANGE,
+    )
+    if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
+        return _redirect("/login")
+    row, user = found
+    try:
+        issued = service.change_password(
+            session, ctx.identity, request_actor(request), row, user, new_password, repeat_password
+        )
+    except service.PasswordRejected as rejected:
+        return page(
+            request,
+            "new_password.html",
+            status_code=400,
+            csrf_token=row.csrf_token,
+            min_length=ctx.settings.password_min_length,
+            problems=rejected.problems,
+        )
+    if issued is None:
+        return _redirect("/login/tilmeld")
+    return _finish(ctx, issued)
+
+
+def _qr_svg(uri: str) -> str:
+    return str(segno.make(uri, error="m").svg_inline(scale=4, title="QR-kode til godkender-app"))
+
+
+@router.get("/login/tilmeld", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def enrol_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
+    found = service.pending_session(
+        session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_ENROLMENT
+    )
+    if found is None:
+        return _redirect("/login")
+    row, user = found
+    return _enrol_page(request, ctx, session, row, user)
+
+
+def _enrol_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    row: UserSession,
+    user: User,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    secret = service.enrolment_secret(session, ctx.identity, row, user)
+    uri = totp_mod.provisioning_uri(secret, user.username, ctx.settings.totp_issuer)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return page(
+        request,
+        "enrol.html",
+        status_code=status_code,
+        csrf_token=row.csrf_token,
+        qr_svg=_qr_svg(uri),
+        secret=grouped,
+        uri=uri,
+        error=error,
+    )
+
+
+@router.post("/login/tilmeld", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def enrol_submit(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    code: Annotated[str, Form(max_length=40)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    found = service.pending_session(
+        session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_ENROLMENT
+    )
+    if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
+        return _redirect("/login")
+    row, user = found
+    try:
+        codes = service.confirm_enrolment(
+            session, ctx.identity, request_actor(request), row, user, code
+        )
+    except service.LoginFailed:
+        if user.needs_admin_unlock:
+            return _redirect("/login")
+        return _enrol_page(request, ctx, session, row, user, 401, GENERIC_LOGIN_ERROR)
+    return page(request, "recovery_codes.html", csrf_token=row.csrf_token, codes=codes)
+
+
+@router.post("/login/gendannelseskoder", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+def recovery_codes_done(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    found = service.pending_session(
+        session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.SHOW_RECOVERY_CODES
+    )
+    if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
+        return _redirect("/login")
+    row, user = found
+    return _finish(
+        ctx, service.finish_enrolment(session, ctx.identity, request_actor(request), row, user)
+    )
+
+
+@router.post("/logout", response_class=HTMLResponse)
+def logout(
+    request: Request, ctx: Ctx, session: DbSession, me: Annotated[Principal, require("home:view")]
+) -> Response:
+    service.logout(session, ctx.identity, me.actor, me.session_row)
+    response = _redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- administrator: users -----------------------------------------------------------------
+
+
+@router.get("/admin/brugere", response_class=HTMLResponse)
+def users_page(
+    request: Request, session: DbSession, me: Annotated[Principal, require("users:read")]
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    users = repo.users_of_organisation(session, me.user.organisation_id)
+    return page(
+        request,
+        "users.html",
+        me=me,
+        users=users,
+        roles=[r.value for r in Role],
+        now=request.app.state.ctx.clock.now(),
+    )
+
+
+@router.post("/admin/brugere", response_class=HTMLResponse)
+def create_user(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:create")],
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=200)],
+    role: Annotated[str, Form(max_length=32)],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    try:
+        user, password = service.create_user(
+            session,
+            ctx.identity,
+            me.actor,
+            organisation_id=me.user.organisation_id,
+            username=username,
+            display_name=display_name,
+            role=role,
+        )
+    except service.UserInputError as exc:
+        users = repo.users_of_organisation(session, me.user.organisation_id)
+        return page(
+            request,
+            "users.html",
+            status_code=400,
+            me=me,
+            users=users,
+            roles=[r.value for r in Role],
+            now=ctx.clock.now(),
+            error=str(exc),
+        )
+    return page(request, "user_created.html", me=me, user=user, password=password)
+
+
+@router.post("/admin/brugere/{user_id}/laas-op", response_class=HTMLResponse)
+def unlock_user(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:unlock")],
+    user_id: int,
+    reason: Annotated[str, Form(max_length=500)],
+) -> Response:
+    target = repo.user_by_id(session, user_id)
+    me.ensure(
+        resource_organisation_id=target.organisation_id if target else None,
+        resource_user_id=user_id,
+    )
+    if target is None:  # ensure() has denied it already: no organisation matches None
+        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    try:
+        service.unlock_user(session, ctx.identity, me.actor, target, reason)
+    except service.UserInputError as exc:
+        users = repo.users_of_organisation(session, me.user.organisation_id)
+        return page(
+            request,
+            "users.html",
+            status_code=400,
+            me=me,
+            users=users,
+            roles=[r.value for r in Role],
+            now=ctx.clock.now(),
+            error=str(exc),
+        )
+    return _redirect("/admin/brugere")
+
+
+# --- API ----------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/me", response_model=AccountRead)
+def api_me(me: Annotated[Principal, require("account:read")]) -> AccountRead:
+    """The calling user's own account."""
+    return AccountRead(
+        username=me.user.username,
+        display_name=me.user.display_name,
+        role=me.user.role,
+        organisation_id=me.user.organisation_id,
+    )

@@ -1,0 +1,1 @@
+"""HTTP edge: request context, dependencies, pages, errors."""

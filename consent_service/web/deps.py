@@ -1,0 +1,251 @@
+"""Dependencies an endpoint's signature is read by: its session, its user, its permission.
+
+``require("perm")`` is the only way a route gets a user: it authenticates the session
+(password and TOTP both done), checks CSRF on state-changing requests, asks the policy,
+and audits. A refusal raises ``AccessDenied``; the session dependency then rolls the
+request back and records the denial in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from consent_service.access.policy import AccessRequest
+from consent_service.audit.recorder import Actor
+from consent_service.context import AppContext
+from consent_service.identity import service as identity
+from consent_service.identity.models import User, UserSession
+
+SESSION_COOKIE = "cs_session"
+PRELOGIN_COOKIE = "cs_prelogin"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC = "public"
+
+
+class AccessDenied(Exception):
+    def __init__(
+        self,
+        actor: Actor,
+        permission: str,
+        reason: str,
+        *,
+        authenticated: bool,
+        expired_session_id: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.actor = actor
+        self.permission = permission
+        self.reason = reason
+        self.authenticated = authenticated
+        self.expired_session_id = expired_session_id
+
+    @property
+    def expired(self) -> bool:
+        return self.expired_session_id is not None
+
+
+class CsrfFailed(AccessDenied):
+    pass
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+def request_actor(request: Request) -> Actor:
+    actor: Actor = request.state.actor
+    return actor
+
+
+def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
+    """One transaction per request, committed after the endpoint returns and before the
+    response is sent; rolled back on any exception. Denials are recorded afterwards, alone."""
+    session = ctx.sessions()
+    request.state.pending_conditions = []
+    try:
+        yield session
+        unchecked = request.state.pending_conditions
+        if unchecked:
+            raise RuntimeError(f"conditional permission {unchecked[0]} was never checked")
+        session.commit()
+    except AccessDenied as denied:
+        session.rollback()
+        session.close()
+        # The refusal outlives the rolled-back request: its own short transaction.
+        with ctx.sessions() as alone, alone.begin():
+            if denied.expired_session_id:
+                identity.end_session(alone, ctx.identity, denied.expired_session_id, denied.reason)
+            ctx.audit.record(
+                alone,
+                denied.actor,
+                action="access.denied" if denied.authenticated else "access.unauthenticated",
+                outcome="deny",
+                reason=denied.reason[:200],
+                details={
+                    "permission": denied.permission,
+                    "path": request.url.path,
+                    "method": request.method,
+                },
+            )
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@dataclass
+class Principal:
+    """The authenticated, MFA-complete user of this request and the permission it used."""
+
+    user: User
+    session_row: UserSession
+    actor: Actor
+    permission: str
+    _ctx: AppContext
+    _request: Request
+    _conditions: tuple[str, ...] = field(default=())
+
+    def ensure(
+        self, *, resource_organisation_id: int | None = None, resource_user_id: int | None = None
+    ) -> None:
+        """Check the permission's conditions against a resource; denies if they fail."""
+        decision = self._ctx.policy.decide(
+            AccessRequest(
+                user_id=self.user.id,
+                role=self.user.role,
+                organisation_id=self.user.organisation_id,
+                permission=self.permission,
+                resource_organisation_id=resource_organisation_id,
+                resource_user_id=resource_user_id,
+            )
+        )
+        pending: list[str] = self._request.state.pending_conditions
+        if self.permission in pending:
+            pending.remove(self.permission)
+        if not decision.allowed:
+            raise AccessDenied(self.actor, self.permission, decision.reason, authenticated=True)
+
+    @property
+    def csrf_token(self) -> str:
+        return self.session_row.csrf_token
+
+
+async def _submitted_csrf(request: Request) -> str | None:
+    if request.method in SAFE_METHODS:
+        return None
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+SubmittedCsrf = Annotated[str | None, Depends(_submitted_csrf)]
+
+
+def require(permission: str) -> Any:
+    """A dependency granting ``permission`` to an MFA-complete user, or refusing."""
+
+    def check(request: Request, ctx: Ctx, session: DbSession, csrf: SubmittedCsrf) -> Principal:
+        if not ctx.policy.knows(permission):
+            raise RuntimeError(f"route declares unknown permission {permission}")
+        actor = request_actor(request)
+        lookup = identity.active_session(session, ctx.identity, request.cookies.get(SESSION_COOKIE))
+        if lookup.row is None or lookup.user is None:
+            raise AccessDenied(
+                actor,
+                permission,
+                lookup.expired_reason or "not authenticated",
+                authenticated=False,
+                expired_session_id=lookup.expired_id,
+            )
+        user, row = lookup.user, lookup.row
+        actor = actor.as_user(user.id, user.username, user.organisation_id)
+        request.state.actor = actor
+        if request.method not in SAFE_METHODS and (
+            csrf is None or not hmac.compare_digest(csrf, row.csrf_token)
+        ):
+            raise CsrfFailed(actor, permission, "CSRF token missing or wrong", authenticated=True)
+        role_request = AccessRequest(
+            user_id=user.id,
+            role=user.role,
+            organisation_id=user.organisation_id,
+            permission=permission,
+        )
+        if not ctx.policy.role_may(user.role, permission):
+            raise AccessDenied(
+                actor, permission, ctx.policy.decide(role_request).reason, authenticated=True
+            )
+        conditions = ctx.policy.conditions_of(user.role, permission)
+        if conditions:
+            request.state.pending_conditions.append(permission)
+        if ctx.policy.is_personal_data(permission):
+            ctx.audit.record(
+                session,
+                actor,
+                action="access.allowed",
+                outcome="allow",
+                details={"permission": permission, "path": request.url.path},
+            )
+        return Principal(user, row, actor, permission, ctx, request, conditions)
+
+    check.__permission__ = permission  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def public(reason: str) -> Any:
+    """Marks a route as reachable without login (login flow, health, static)."""
+
+    def allow() -> None:
+        return None
+
+    allow.__permission__ = PUBLIC  # type: ignore[attr-defined]
+    allow.__public_reason__ = reason  # type: ignore[attr-defined]
+    return Depends(allow)
+
+
+def declared_permission(dependant: Any) -> str | None:
+    """The permission a route declares, found among its dependencies."""
+    for dep in dependant.dependencies:
+        call: Callable[..., Any] | None = dep.call
+        perm = getattr(call, "__permission__", None)
+        if perm:
+            return str(perm)
+        found = declared_permission(dep)
+        if found:
+            return found
+    return None
+
+
+def iter_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, route) of every route, looking into included routers (newer FastAPI
+    keeps those as lazy wrappers holding the original router)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            include = route.include_context
+            if include.dependencies:
+                raise RuntimeError("router-level dependencies are not used in this service")
+            yield from iter_routes(inner.routes, prefix + include.prefix)
+        else:
+            yield prefix + getattr(route, "path", ""), route

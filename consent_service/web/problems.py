@@ -1,0 +1,128 @@
+"""Errors as people and programs should see them: problem+json for the API (RFC 9457),
+a Danish page for people; never a stack trace, never the input that was refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consent_service.web.deps import AccessDenied
+from consent_service.web.templating import page
+
+log = structlog.get_logger()
+
+DANISH_STATUS = {
+    400: "Ugyldig forespørgsel",
+    401: "Du er ikke logget ind",
+    403: "Du har ikke adgang",
+    404: "Siden findes ikke",
+    405: "Handlingen er ikke tilladt",
+    413: "Filen er for stor",
+    415: "Filtypen understøttes ikke",
+    422: "Oplysningerne kunne ikke behandles",
+    500: "Der opstod en fejl",
+}
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(
+    request: Request, status: int, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    return page(
+        request,
+        "error.html",
+        status_code=status,
+        title=DANISH_STATUS.get(status, "Fejl"),
+        message=message,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> Response:
+        if not exc.authenticated:
+            if is_api(request):
+                return problem(
+                    request, 401, "Unauthorized", "Log in with password and TOTP code first."
+                )
+            target = "/login?udloebet=1" if exc.expired else "/login"
+            return RedirectResponse(target, status_code=303)
+        if is_api(request):
+            return problem(request, 403, "Forbidden", "The access policy does not allow this.")
+        return error_page(
+            request,
+            403,
+            "Du har ikke adgang til denne side eller handling. Forsøget er registreret.",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return problem(
+                request,
+                exc.status_code,
+                DANISH_STATUS.get(exc.status_code, "Error"),
+                str(exc.detail),
+            )
+        return error_page(
+            request,
+            exc.status_code,
+            str(exc.detail) if exc.status_code < 500 else "Prøv igen senere.",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Field locations and messages only: the refused input may be a CPR number.
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        if is_api(request):
+            return problem(
+                request,
+                422,
+                "Invalid request",
+                "The request body or parameters are not valid.",
+                {"errors": errors},
+            )
+        return error_page(
+            request, 400, "Formularen var ikke udfyldt korrekt. Gå tilbage og prøv igen."
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error", exc_type=type(exc).__name__, exc_info=exc)
+        if is_api(request):
+            return problem(
+                request,
+                500,
+                "Internal error",
+                "The request failed; nothing was saved. Quote the request id when reporting it.",
+            )
+        return error_page(
+            request,
+            500,
+            "Der opstod en fejl, og intet blev gemt. Oplys "
+            "forespørgsels-id'et, hvis du kontakter support.",
+        )

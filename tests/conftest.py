@@ -1,0 +1,236 @@
+"""Shared fixtures: keys generated per run, a fresh migrated database per test on SQLite
+and on PostgreSQL, an app with a fixed clock, and users who have enrolled TOTP.
+
+Databases: the schema is made once per run and engine with ``alembic upgrade head`` (which
+also tests the migrations); each test then gets its own copy (a file copy on SQLite, a
+``CREATE DATABASE ... TEMPLATE`` on PostgreSQL). A copy per test rather than a rolled-back
+transaction, because denials and failed logins are recorded in transactions of their own,
+and browser tests need a real server, so tests must see real commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from consent_service.app import create_app
+from consent_service.clock import FixedClock
+from consent_service.config import Settings
+from consent_service.context import AppContext
+from consent_service.db import session_scope
+from consent_service.identity import service as identity
+from consent_service.identity import totp
+from consent_service.identity.models import Organisation, User
+from consent_service.identity.passwords import hash_password
+from consent_service.migrations import upgrade
+
+PG_ADMIN_URL = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ENGINES = ["sqlite", "postgresql"]
+_counter = itertools.count()
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _sqla_pg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _pg_available() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def test_keys() -> dict[str, str]:
+    """Fresh keys for this run: never from the repository."""
+    return {
+        name: base64.b64encode(os.urandom(32)).decode()
+        for name in ("master_key", "index_key", "signing_key")
+    }
+
+
+def make_settings(url: str, keys: dict[str, str], **extra: object) -> Settings:
+    return Settings(database_url=url, **keys, **extra)  # type: ignore[arg-type]
+
+
+def _migrate(url: str, keys: dict[str, str]) -> None:
+    settings = make_settings(url, keys)
+    ctx = AppContext.build(settings, FixedClock(START))
+    upgrade(ctx.engine)
+    with session_scope(ctx.sessions) as session:
+        identity.ensure_key_check(session, ctx.crypto, ctx.clock)
+    ctx.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, test_keys: dict[str, str]) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}", test_keys)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(test_keys: dict[str, str]) -> Iterator[str]:
+    problem = _pg_available()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    name = f"cs_tpl_{os.getpid()}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    _migrate(_sqla_pg(f"{base}/{name}"), test_keys)
+    yield name
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of each engine."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "test.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template_name: str = request.getfixturevalue("pg_template")
+    name = f"cs_t_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield _sqla_pg(f"{base}/{name}")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def settings(db_url: str, test_keys: dict[str, str]) -> Settings:
+    return make_settings(db_url, test_keys)
+
+
+@pytest.fixture
+def ctx(settings: Settings, clock: FixedClock) -> Iterator[AppContext]:
+    context = AppContext.build(settings, clock)
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
+def client(ctx: AppContext) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx), follow_redirects=False) as c:
+        yield c
+
+
+# --- people ---------------------------------------------------------------------------------
+
+PASSWORD = "lang og sikker sætning om kaffe"  # a passphrase, valid under the policy
+
+
+@dataclass
+class Person:
+    user_id: int
+    username: str
+    password: str
+    secret: str
+    organisation_id: int
+    role: str
+
+
+def organisation(ctx: AppContext, name: str = "Region Midtjylland") -> int:
+    with session_scope(ctx.sessions) as session:
+        from consent_service.identity import repository
+
+        org = repository.organisation_by_name(session, name)
+        if org is None:
+            org = Organisation(name=name, created_at=ctx.clock.now())
+            session.add(org)
+            session.flush()
+        return org.id
+
+
+def enrolled_person(
+    ctx: AppContext, role: str, username: str | None = None, org_name: str = "Region Midtjylland"
+) -> Person:
+    """A user who has set a password and enrolled TOTP, made directly in the database."""
+    org_id = organisation(ctx, org_name)
+    username = username or f"{role}{next(_counter)}"
+    secret = totp.new_secret()
+    with session_scope(ctx.sessions) as session:
+        now = ctx.clock.now()
+        user = User(
+            organisation_id=org_id,
+            username=username,
+            display_name=f"Test {role}",
+            role=role,
+            password_hash=hash_password(PASSWORD),
+            must_change_password=False,
+            is_active=True,
+            password_failures=0,
+            password_lockouts=0,
+            code_failures=0,
+            needs_admin_unlock=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(user)
+        session.flush()
+        user.totp_secret_sealed = ctx.crypto.seal_totp_secret(user.id, secret)
+        user.totp_enrolled_at = now
+        return Person(user.id, username, PASSWORD, secret, org_id, role)
+
+
+def current_code(person: Person, clock: FixedClock) -> str:
+    return totp.code_for_step(person.secret, totp.time_step(clock.now()))
+
+
+def csrf_from(html: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def log_in(client: TestClient, person: Person, clock: FixedClock) -> str:
+    """Full login (password, then a fresh code); returns the session's CSRF token."""
+    clock.advance(timedelta(seconds=30))  # a new time step: codes work once
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={
+            "username": person.username,
+            "password": person.password,
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/login/kode"
+    page = client.get("/login/kode")
+    r = client.post(
+        "/login/kode",
+        data={"code": current_code(person, clock), "csrf_token": csrf_from(page.text)},
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/"
+    home = client.get("/")
+    assert home.status_code == 200
+    return csrf_from(home.text)

@@ -1,0 +1,57 @@
+"""The migrations produce exactly the models' schema, and protect the audit log."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from consent_service.models import Base
+from consent_service.startup import migration_heads
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        diff = compare_metadata(ctx, Base.metadata)
+        assert set(ctx.get_current_heads()) == migration_heads()
+    engine.dispose()
+    assert diff == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_event SET outcome = 'allow'",
+        "DELETE FROM audit_event",
+    ],
+)
+def test_the_database_refuses_changes_to_the_audit_log(db_url: str, statement: str) -> None:
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_event (seq, occurred_at, action, outcome, details, prev_hash,"
+                " hash) VALUES (1, CURRENT_TIMESTAMP, 'test', 'success', '{}', :p, :h)"
+            ),
+            {"p": "0" * 64, "h": "1" * 64},
+        )
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT outcome FROM audit_event")).scalar_one() == "success"
+    engine.dispose()
+
+
+def test_postgres_refuses_truncate(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("TRUNCATE exists only on PostgreSQL")
+    engine = create_engine(db_url)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("TRUNCATE audit_event"))
+    engine.dispose()
