@@ -114,11 +114,15 @@ def create_app(ctx: AppContext) -> FastAPI:
         """The OpenAPI description of the JSON API, for authenticated clients."""
         return app.openapi()
 
+    from consent_service.citizens.endpoints import router as citizens_router
+    from consent_service.consents.endpoints import router as consents_router
     from consent_service.identity.endpoints import router as identity_router
     from consent_service.web.pages import router as pages_router
 
     app.include_router(identity_router)
     app.include_router(pages_router)
+    app.include_router(citizens_router)
+    app.include_router(consents_router)
     static = StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static"))
     app.mount("/static", static, name="static")
     return app

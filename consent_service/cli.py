@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # JSON logs to stderr; what a command has to say to its user goes to stdout.
+    configure_logging(os.environ.get("CONSENT_LOG_LEVEL", "WARNING").upper())
     try:
         code: int = args.func(args)
     except (ConfigError, StartupError, PolicyError) as exc:

@@ -13,7 +13,7 @@ from consent_service.clock import Clock, SystemClock
 from consent_service.config import Settings
 from consent_service.crypto import Crypto
 from consent_service.db import make_engine, make_sessionmaker
-from consent_service.identity.service import IdentityDeps
+from consent_service.services import ServiceDeps
 
 
 @dataclass
@@ -27,8 +27,12 @@ class AppContext:
     audit: AuditRecorder
 
     @property
-    def identity(self) -> IdentityDeps:
-        return IdentityDeps(self.settings, self.crypto, self.clock, self.audit)
+    def deps(self) -> ServiceDeps:
+        return ServiceDeps(self.settings, self.crypto, self.clock, self.audit)
+
+    @property
+    def identity(self) -> ServiceDeps:
+        return self.deps
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> AppContext:

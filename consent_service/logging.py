@@ -100,6 +100,7 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
         logging.getLogger(noisy).handlers[:] = []
         logging.getLogger(noisy).propagate = False
         logging.getLogger(noisy).disabled = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UtcDateTime
@@ -23,6 +23,7 @@ class AuditEvent(Base):
         Index("ix_audit_event_action_time", "action", "occurred_at"),
         Index("ix_audit_event_resource", "resource_type", "resource_id"),
         Index("ix_audit_event_request_id", "request_id"),
+        Index("ix_audit_event_source_ip_time", "source_ip", "occurred_at"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -40,3 +41,46 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the chain head: "event ``seq`` has hash ``hash``", signed
+    (Ed25519) at ``signed_at``. An outsider holding the public key can check an export
+    against it; a truncated tail is caught by the last checkpoint. Never updated."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    made_for: Mapped[str] = mapped_column(String(16))  # interval, on_demand, export
+
+
+class AuditAlert(Base):
+    """A finding of an alert rule (``audit/alerts.yaml``) for one subject (an account, a
+    source address) in one window; raised once, acknowledged with a comment by the DPO."""
+
+    __tablename__ = "audit_alert"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject_kind", "subject", "window_start"),
+        Index("ix_audit_alert_open", "acknowledged_at", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
+    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_count: Mapped[int] = mapped_column(Integer)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -315,7 +315,8 @@ def recovery_codes_done(
 def logout(
     request: Request, ctx: Ctx, session: DbSession, me: Annotated[Principal, require("home:view")]
 ) -> Response:
-    service.logout(session, ctx.identity, me.actor, me.session_row)
+    if me.session_row is not None:
+        service.logout(session, ctx.identity, me.actor, me.session_row)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -421,3 +422,97 @@ def api_me(me: Annotated[Principal, require("account:read")]) -> AccountRead:
         role=me.user.role,
         organisation_id=me.user.organisation_id,
     )
+
+
+# --- administrator: API tokens for practice systems ----------------------------------------
+
+
+def _tokens_page(
+    request: Request,
+    session: DbSession,
+    me: Principal,
+    status_code: int = 200,
+    error: str | None = None,
+    new_token: str | None = None,
+) -> Response:
+    org = me.user.organisation_id
+    referrers = [
+        u for u in repo.users_of_organisation(session, org) if u.role == Role.REFERRER.value
+    ]
+    return page(
+        request,
+        "api_tokens.html",
+        status_code=status_code,
+        me=me,
+        tokens=repo.api_tokens_of_organisation(session, org),
+        referrers=referrers,
+        now=request.app.state.ctx.clock.now(),
+        error=error,
+        new_token=new_token,
+    )
+
+
+@router.get("/admin/api-noegler", response_class=HTMLResponse)
+def api_tokens_page(
+    request: Request, session: DbSession, me: Annotated[Principal, require("api_tokens:manage")]
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    return _tokens_page(request, session, me)
+
+
+@router.post("/admin/api-noegler", response_class=HTMLResponse)
+def create_api_token(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("api_tokens:manage")],
+    user_id: Annotated[int, Form()],
+    label: Annotated[str, Form(max_length=100)],
+    valid_days: Annotated[int, Form(ge=1, le=service.API_TOKEN_MAX_DAYS)],
+) -> Response:
+    target = repo.user_by_id(session, user_id)
+    me.ensure(resource_organisation_id=target.organisation_id if target else None)
+    if target is None:
+        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    try:
+        token = service.create_api_token(
+            session,
+            ctx.identity,
+            me.actor,
+            user=target,
+            label=label,
+            scopes=["referral:submit"],
+            valid_days=valid_days,
+        )
+    except service.UserInputError as exc:
+        return _tokens_page(request, session, me, 400, error=str(exc))
+    return _tokens_page(request, session, me, new_token=token)
+
+
+@router.post("/admin/api-noegler/{token_id}/tilbagekald", response_class=HTMLResponse)
+def revoke_api_token(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("api_tokens:manage")],
+    token_id: int,
+) -> Response:
+    from consent_service.identity.models import ApiToken
+
+    row = session.get(ApiToken, token_id)
+    owner = repo.user_by_id(session, row.user_id) if row else None
+    me.ensure(resource_organisation_id=owner.organisation_id if owner else None)
+    if row is None:
+        raise RuntimeError("unreachable: unknown token passed the organisation condition")
+    if row.revoked_at is None:
+        row.revoked_at = ctx.clock.now()
+        ctx.audit.record(
+            session,
+            me.actor,
+            action="api_token.revoked",
+            outcome="success",
+            resource_type="user",
+            resource_id=str(row.user_id),
+            details={"token": row.id, "before": {"revoked": False}, "after": {"revoked": True}},
+        )
+    return _redirect("/admin/api-noegler")

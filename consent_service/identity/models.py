@@ -115,3 +115,21 @@ class KeyCheck(Base):
     index_check: Mapped[str] = mapped_column(String(64))
     signing_check: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A scoped, expiring bearer token for a system client (a practice system submitting
+    referrals), created by an administrator; only its hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    scopes: Mapped[str] = mapped_column(String(500))  # space-separated permissions
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from consent_service.identity.models import (
+    ApiToken,
     KeyCheck,
     Organisation,
     RecoveryCode,
@@ -82,3 +83,16 @@ def delete_recovery_codes(session: Session, user_id: int) -> None:
 
 def key_check(session: Session) -> KeyCheck | None:
     return session.get(KeyCheck, 1)
+
+
+def api_token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+def api_tokens_of_organisation(session: Session, organisation_id: int) -> Sequence[ApiToken]:
+    return session.scalars(
+        select(ApiToken)
+        .join(User, User.id == ApiToken.user_id)
+        .where(User.organisation_id == organisation_id)
+        .order_by(ApiToken.created_at.desc())
+    ).all()

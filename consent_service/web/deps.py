@@ -114,7 +114,7 @@ class Principal:
     """The authenticated, MFA-complete user of this request and the permission it used."""
 
     user: User
-    session_row: UserSession
+    session_row: UserSession | None
     actor: Actor
     permission: str
     _ctx: AppContext
@@ -143,7 +143,7 @@ class Principal:
 
     @property
     def csrf_token(self) -> str:
-        return self.session_row.csrf_token
+        return self.session_row.csrf_token if self.session_row else ""
 
 
 async def _submitted_csrf(request: Request) -> str | None:
@@ -163,6 +163,28 @@ async def _submitted_csrf(request: Request) -> str | None:
 SubmittedCsrf = Annotated[str | None, Depends(_submitted_csrf)]
 
 
+def _token_user(
+    request: Request,
+    ctx: AppContext,
+    session: Session,
+    actor: Actor,
+    permission: str,
+    bearer: str,
+) -> User:
+    """A system client with a scoped API token: only on the JSON API, only its scopes.
+    Tokens stand in for a person's login, so they are issued by an administrator (who
+    logged in with TOTP), expire, and are audited on every use like a session."""
+    if not request.url.path.startswith("/api/"):
+        raise AccessDenied(actor, permission, "API token outside the API", authenticated=False)
+    found = identity.api_token_user(session, ctx.identity, bearer.strip())
+    if found.user is None or found.token is None:
+        raise AccessDenied(actor, permission, found.reason, authenticated=False)
+    if permission not in found.token.scopes.split():
+        who = actor.as_user(found.user.id, found.user.username, found.user.organisation_id)
+        raise AccessDenied(who, permission, "token scope lacks the permission", authenticated=True)
+    return found.user
+
+
 def require(permission: str) -> Any:
     """A dependency granting ``permission`` to an MFA-complete user, or refusing."""
 
@@ -170,22 +192,32 @@ def require(permission: str) -> Any:
         if not ctx.policy.knows(permission):
             raise RuntimeError(f"route declares unknown permission {permission}")
         actor = request_actor(request)
-        lookup = identity.active_session(session, ctx.identity, request.cookies.get(SESSION_COOKIE))
-        if lookup.row is None or lookup.user is None:
-            raise AccessDenied(
-                actor,
-                permission,
-                lookup.expired_reason or "not authenticated",
-                authenticated=False,
-                expired_session_id=lookup.expired_id,
+        authorization = request.headers.get("authorization", "")
+        row: UserSession | None = None
+        if authorization.lower().startswith("bearer "):
+            user = _token_user(request, ctx, session, actor, permission, authorization[7:])
+            actor = actor.as_user(user.id, user.username, user.organisation_id)
+        else:
+            lookup = identity.active_session(
+                session, ctx.identity, request.cookies.get(SESSION_COOKIE)
             )
-        user, row = lookup.user, lookup.row
-        actor = actor.as_user(user.id, user.username, user.organisation_id)
+            if lookup.row is None or lookup.user is None:
+                raise AccessDenied(
+                    actor,
+                    permission,
+                    lookup.expired_reason or "not authenticated",
+                    authenticated=False,
+                    expired_session_id=lookup.expired_id,
+                )
+            user, row = lookup.user, lookup.row
+            actor = actor.as_user(user.id, user.username, user.organisation_id)
+            if request.method not in SAFE_METHODS and (
+                csrf is None or not hmac.compare_digest(csrf, row.csrf_token)
+            ):
+                raise CsrfFailed(
+                    actor, permission, "CSRF token missing or wrong", authenticated=True
+                )
         request.state.actor = actor
-        if request.method not in SAFE_METHODS and (
-            csrf is None or not hmac.compare_digest(csrf, row.csrf_token)
-        ):
-            raise CsrfFailed(actor, permission, "CSRF token missing or wrong", authenticated=True)
         role_request = AccessRequest(
             user_id=user.id,
             role=user.role,

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.web.deps import AccessDenied
 from consent_service.web.templating import page
 
@@ -22,6 +23,7 @@ DANISH_STATUS = {
     403: "Du har ikke adgang",
     404: "Siden findes ikke",
     405: "Handlingen er ikke tilladt",
+    409: "Handlingen er afvist",
     413: "Filen er for stor",
     415: "Filtypen understøttes ikke",
     422: "Oplysningerne kunne ikke behandles",
@@ -75,6 +77,30 @@ def install(app: FastAPI) -> None:
             403,
             "Du har ikke adgang til denne side eller handling. Forsøget er registreret.",
         )
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        if is_api(request):
+            return problem(request, 404, "Not found", "No such resource in your organisation.")
+        return error_page(request, 404, "Det, du leder efter, findes ikke i din organisation.")
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(request: Request, exc: InvalidInput) -> Response:
+        if is_api(request):
+            return problem(
+                request,
+                422,
+                "Invalid input",
+                exc.message,
+                {"field": exc.field} if exc.field else None,
+            )
+        return error_page(request, 400, exc.message)
+
+    @app.exception_handler(RuleRefusal)
+    async def _refused(request: Request, exc: RuleRefusal) -> Response:
+        if is_api(request):
+            return problem(request, 409, "Refused by a rule", exc.message)
+        return error_page(request, 409, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

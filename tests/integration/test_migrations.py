@@ -48,10 +48,35 @@ def test_the_database_refuses_changes_to_the_audit_log(db_url: str, statement: s
     engine.dispose()
 
 
-def test_postgres_refuses_truncate(db_url: str) -> None:
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_checkpoint SET hash = :h",
+        "DELETE FROM audit_checkpoint",
+    ],
+)
+def test_the_database_refuses_changes_to_a_signed_checkpoint(db_url: str, statement: str) -> None:
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for)"
+                " VALUES (1, :h, CURRENT_TIMESTAMP, 'k', 's', 'on_demand')"
+            ),
+            {"h": "1" * 64},
+        )
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement), {"h": "2" * 64})
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT hash FROM audit_checkpoint")).scalar_one() == "1" * 64
+    engine.dispose()
+
+
+@pytest.mark.parametrize("table", ["audit_event", "audit_checkpoint"])
+def test_postgres_refuses_truncate(db_url: str, table: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("TRUNCATE exists only on PostgreSQL")
     engine = create_engine(db_url)
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
-        conn.execute(text("TRUNCATE audit_event"))
+        conn.execute(text(f"TRUNCATE {table}"))
     engine.dispose()

@@ -187,3 +187,17 @@ def _edit_with_module(path: str) -> None:
 def test_settings_never_show_keys() -> None:
     s = Settings(master_key=SecretStr("c2VjcmV0"))
     assert "c2VjcmV0" not in repr(s)
+
+
+def test_serve_with_an_invalid_policy_prints_one_line(
+    settings: Settings, test_keys: dict[str, str], tmp_path: Path
+) -> None:
+    policy_dir = tmp_path / "policies"
+    policy_dir.mkdir()
+    text = (Path(__file__).resolve().parents[2] / "policies" / "access.yaml").read_text()
+    (policy_dir / "access.yaml").write_text(text.replace("  dpo:\n    da:", "  auditor:\n    da:"))
+    env = _env(settings, test_keys) | {"CONSENT_POLICY_DIR": str(policy_dir)}
+    result = _cli(["serve"], env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "unknown role 'auditor'" in result.stderr

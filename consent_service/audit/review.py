@@ -1,0 +1,145 @@
+"""The DPO's queries over the audit log: filtered, keyset-paged search and rejected access
+attempts grouped by account and address. Metadata only: events never hold content.
+
+Paging is by sequence number (newest first, ``before_seq`` from the previous page), so a
+page costs the same on the millionth row as on the first; each filter has an index
+(``ix_audit_event_*``) that leads with its column and ends with the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from consent_service.audit.models import AuditEvent
+
+_S = TypeVar("_S", bound=Select[Any])
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+# What counts as a rejected access attempt; the catalogue (audit/events.yaml) names them.
+REJECTED_ACTIONS = (
+    "login.password_failed",
+    "login.code_failed",
+    "login.code_replayed",
+    "login.locked",
+    "access.denied",
+    "access.unauthenticated",
+)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Every field narrows; None means "any". ``resource_id`` is a pseudonymous id (for a
+    citizen, found through the blind index by the caller, never by CPR here)."""
+
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None  # exclusive
+    actor_user_id: int | None = None
+    organisation_id: int | None = None
+    action: str | None = None
+    outcome: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    request_id: str | None = None
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: Sequence[AuditEvent]
+    next_before_seq: int | None  # pass as before_seq for the next (older) page
+
+
+def _filtered(stmt: _S, f: AuditFilter) -> _S:
+    if f.occurred_from is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= f.occurred_from)
+    if f.occurred_to is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < f.occurred_to)
+    if f.actor_user_id is not None:
+        stmt = stmt.where(AuditEvent.actor_user_id == f.actor_user_id)
+    if f.organisation_id is not None:
+        stmt = stmt.where(AuditEvent.organisation_id == f.organisation_id)
+    if f.action is not None:
+        stmt = stmt.where(AuditEvent.action == f.action)
+    if f.outcome is not None:
+        stmt = stmt.where(AuditEvent.outcome == f.outcome)
+    if f.resource_type is not None:
+        stmt = stmt.where(AuditEvent.resource_type == f.resource_type)
+    if f.resource_id is not None:
+        stmt = stmt.where(AuditEvent.resource_id == f.resource_id)
+    if f.request_id is not None:
+        stmt = stmt.where(AuditEvent.request_id == f.request_id)
+    if f.source_ip is not None:
+        stmt = stmt.where(AuditEvent.source_ip == f.source_ip)
+    return stmt
+
+
+def search(
+    session: Session,
+    f: AuditFilter,
+    *,
+    before_seq: int | None = None,
+    page_size: int = PAGE_SIZE,
+) -> AuditPage:
+    """One page of matching events, newest first."""
+    size = max(1, min(page_size, MAX_PAGE_SIZE))
+    stmt = _filtered(select(AuditEvent), f)
+    if before_seq is not None:
+        stmt = stmt.where(AuditEvent.seq < before_seq)
+    rows = list(session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(size + 1)))
+    more = len(rows) > size
+    events = rows[:size]
+    return AuditPage(events, events[-1].seq if more and events else None)
+
+
+@dataclass(frozen=True)
+class RejectedGroup:
+    username: str | None
+    source_ip: str | None
+    action: str
+    attempts: int
+    first_at: datetime
+    last_at: datetime
+
+
+def rejected_attempts(
+    session: Session,
+    occurred_from: datetime,
+    occurred_to: datetime,
+    organisation_id: int | None = None,
+) -> list[RejectedGroup]:
+    """Failed logins and codes, lockouts and permission denials in a period, grouped by
+    account and source address, most attempts first."""
+    stmt = (
+        select(
+            AuditEvent.actor_username,
+            AuditEvent.source_ip,
+            AuditEvent.action,
+            func.count(),
+            func.min(AuditEvent.occurred_at),
+            func.max(AuditEvent.occurred_at),
+        )
+        .where(
+            AuditEvent.action.in_(REJECTED_ACTIONS),
+            AuditEvent.occurred_at >= occurred_from,
+            AuditEvent.occurred_at < occurred_to,
+        )
+        .group_by(AuditEvent.actor_username, AuditEvent.source_ip, AuditEvent.action)
+        .order_by(func.count().desc(), AuditEvent.actor_username)
+    )
+    if organisation_id is not None:
+        # Failed logins for unknown accounts carry no organisation; the DPO still sees them.
+        stmt = stmt.where(
+            or_(AuditEvent.organisation_id == organisation_id, AuditEvent.organisation_id.is_(None))
+        )
+    return [
+        RejectedGroup(user, ip, action, count, first, last)
+        for user, ip, action, count, first, last in session.execute(stmt)
+    ]

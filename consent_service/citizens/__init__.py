@@ -1,0 +1,1 @@
+"""Citizens, referrals and (later) wellbeing answers."""

@@ -1,0 +1,252 @@
+"""Pages for navigators: find or register a citizen, register a referral, see a citizen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from consent_service.citizens import service
+from consent_service.citizens.cohorts import default_cohorts
+from consent_service.citizens.models import Citizen
+from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
+from consent_service.errors import InvalidInput, NotFound
+from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.templating import page
+
+router = APIRouter()
+
+
+def citizen_in_scope(session: DbSession, me: Principal, public_id: str) -> Citizen:
+    """The citizen, if in the user's organisation; one elsewhere is a denied (and audited)
+    access attempt, an unknown id a 404."""
+    from consent_service.citizens import repository
+
+    citizen = repository.by_public_id_any_organisation(session, public_id)
+    if citizen is None:
+        raise NotFound("citizen")
+    me.ensure(resource_organisation_id=citizen.organisation_id)
+    return citizen
+
+
+@router.get("/borgere", response_class=HTMLResponse)
+def citizens_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("citizen:list")],
+    side: int = 1,
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    page_no = max(1, min(side, 10_000))
+    views, total = service.list_citizens(
+        session, ctx.deps, me.actor, me.user.organisation_id, page_no
+    )
+    return page(
+        request,
+        "citizens.html",
+        me=me,
+        citizens=views,
+        total=total,
+        side=page_no,
+        pages=max(1, (total + 24) // 25),
+    )
+
+
+@router.post("/borgere/soeg", response_class=HTMLResponse)
+def search(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("citizen:search")],
+    cpr: Annotated[str, Form(max_length=20)],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    try:
+        found = service.find_by_cpr(session, ctx.deps, me.actor, me.user.organisation_id, cpr)
+    except InvalidInput as exc:
+        return page(request, "citizen_search.html", status_code=400, me=me, error=exc.message)
+    if found is None:
+        return page(
+            request,
+            "citizen_search.html",
+            status_code=404,
+            me=me,
+            error="Ingen borger med det CPR-nummer er registreret i din organisation.",
+        )
+    return RedirectResponse(f"/borgere/{found.public_id}", status_code=303)
+
+
+@router.get("/borgere/ny", response_class=HTMLResponse)
+def new_citizen_form(
+    request: Request, me: Annotated[Principal, require("citizen:create")]
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    return page(request, "citizen_new.html", me=me, values={})
+
+
+@router.post("/borgere/ny", response_class=HTMLResponse)
+def new_citizen(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("citizen:create")],
+    cpr: Annotated[str, Form(max_length=20)],
+    name: Annotated[str, Form(max_length=200)],
+    municipality: Annotated[str, Form(max_length=100)],
+    gp_clinic: Annotated[str, Form(max_length=200)],
+    phone: Annotated[str, Form(max_length=30)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    data = service.CitizenInput(
+        cpr=cpr, name=name, phone=phone, email=email, municipality=municipality, gp_clinic=gp_clinic
+    )
+    try:
+        citizen = service.register_citizen(
+            session, ctx.deps, me.actor, me.user.organisation_id, data
+        )
+    except InvalidInput as exc:
+        # Re-show what was typed, except the CPR number.
+        values = {
+            "name": name,
+            "municipality": municipality,
+            "gp_clinic": gp_clinic,
+            "phone": phone,
+            "email": email,
+        }
+        return page(
+            request, "citizen_new.html", status_code=400, me=me, error=exc.message, values=values
+        )
+    return RedirectResponse(f"/borgere/{citizen.public_id}", status_code=303)
+
+
+@router.post("/borgere/{public_id}/henvisning", response_class=HTMLResponse)
+def new_referral(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("referral:create")],
+    public_id: str,
+    referrer_kind: Annotated[str, Form(max_length=32)],
+    referred_on: Annotated[date, Form()],
+    clinic: Annotated[str, Form(max_length=200)] = "",
+    course_start_on: Annotated[date | None, Form()] = None,
+    norddjurs_link: Annotated[bool, Form()] = False,
+    reachable: Annotated[bool, Form()] = False,
+) -> Response:
+    citizen = citizen_in_scope(session, me, public_id)
+    data = service.ReferralInput(
+        referrer_kind=referrer_kind,
+        clinic=clinic,
+        referred_on=referred_on,
+        course_start_on=course_start_on,
+        norddjurs_link=norddjurs_link,
+        reachable=reachable,
+    )
+    try:
+        service.register_referral(session, ctx.deps, me.actor, citizen, data)
+    except InvalidInput as exc:
+        return _citizen_page(request, ctx, session, me, citizen, status_code=400, error=exc.message)
+    return RedirectResponse(f"/borgere/{public_id}", status_code=303)
+
+
+@router.get("/borgere/{public_id}", response_class=HTMLResponse)
+def citizen_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("citizen:read")],
+    public_id: str,
+) -> Response:
+    citizen = citizen_in_scope(session, me, public_id)
+    return _citizen_page(request, ctx, session, me, citizen)
+
+
+def _citizen_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Principal,
+    citizen: Citizen,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    from consent_service.citizens import repository
+    from consent_service.consents import service as consents
+
+    view = service.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
+    referrals = repository.referrals_of(session, citizen.id)
+    summaries = consents.summaries(session, ctx.deps, citizen)
+    collection = consents.data_collection_allowed(referrals)
+    if collection.allowed:
+        collection = replace(collection, kinds=consents.kind_offers(session, citizen))
+    return page(
+        request,
+        "citizen.html",
+        status_code=status_code,
+        me=me,
+        citizen=view,
+        referrals=referrals,
+        consents=summaries,
+        error=error,
+        referrer_kinds=service.REFERRER_KINDS,
+        data_collection=collection,
+        correction_reasons=consents.CORRECTION_REASONS,
+        cohort_names={c.id: c.name for c in default_cohorts().cohorts},
+        today=ctx.clock.now().date(),
+    )
+
+
+@router.post("/api/v1/referrals", status_code=201, response_model=ReferralAccepted)
+def submit_referral(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("referral:submit")],
+    body: ReferralSubmission,
+) -> ReferralAccepted:
+    """Submit a referral from a practice system (API token with scope referral:submit).
+    A citizen already registered in the organisation is matched by CPR (blind index)."""
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    org = me.user.organisation_id
+    citizen = service.find_by_cpr(session, ctx.deps, me.actor, org, body.cpr)
+    new = citizen is None
+    if citizen is None:
+        citizen = service.register_citizen(
+            session,
+            ctx.deps,
+            me.actor,
+            org,
+            service.CitizenInput(
+                cpr=body.cpr,
+                name=body.name,
+                phone=body.phone,
+                email=body.email,
+                municipality=body.municipality,
+                gp_clinic=body.gp_clinic,
+            ),
+        )
+    referral = service.register_referral(
+        session,
+        ctx.deps,
+        me.actor,
+        citizen,
+        service.ReferralInput(
+            referrer_kind=body.referrer_kind,
+            clinic=body.clinic,
+            referred_on=body.referred_on,
+            course_start_on=body.course_start_on,
+            norddjurs_link=body.norddjurs_link,
+            reachable=body.reachable,
+        ),
+    )
+    return ReferralAccepted(
+        referral_id=referral.public_id,
+        citizen_id=citizen.public_id,
+        cohort=referral.cohort,
+        data_collection=referral.adult_at_referral,
+        new_citizen=new,
+    )

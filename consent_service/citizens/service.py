@@ -1,0 +1,299 @@
+"""Citizens and referrals: register, find by CPR through the blind index, read, refer.
+
+Every read and change is audited in the same transaction, naming the citizen only by its
+pseudonymous public id. CPR numbers and names never reach an audit event or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from consent_service.audit.recorder import Actor
+from consent_service.citizens import repository as repo
+from consent_service.citizens.cohorts import cohort_for
+from consent_service.citizens.cpr import Cpr, InvalidCpr, age_on, parse_cpr
+from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.vault import CitizenVault
+from consent_service.clock import legal_today
+from consent_service.errors import InvalidInput, NotFound
+from consent_service.services import ServiceDeps
+
+REFERRER_KINDS = {
+    "gp": "Praktiserende læge",
+    "nurse": "Sygeplejerske",
+    "midwife": "Jordemoder",
+    "practice_staff": "Andet klinikpersonale",
+    "self": "Selvhenvendelse",
+}
+ADULT_AGE = 18
+_PHONE = re.compile(r"^\+?[0-9 ]{8,20}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+@dataclass(frozen=True)
+class CitizenInput:
+    cpr: str
+    name: str
+    phone: str | None
+    email: str | None
+    municipality: str
+    gp_clinic: str
+
+
+@dataclass(frozen=True)
+class CitizenView:
+    """A citizen's decrypted fields, for the page that shows them."""
+
+    public_id: str
+    cpr: Cpr
+    name: str
+    phone: str | None
+    email: str | None
+    municipality: str
+    gp_clinic: str
+    substitute_cpr: bool
+
+
+@dataclass(frozen=True)
+class ReferralInput:
+    referrer_kind: str
+    clinic: str
+    referred_on: date
+    course_start_on: date | None
+    norddjurs_link: bool
+    reachable: bool
+
+
+def _vault(deps: ServiceDeps) -> CitizenVault:
+    return CitizenVault(deps.crypto)
+
+
+def parse_cpr_input(value: str, deps: ServiceDeps) -> Cpr:
+    try:
+        return parse_cpr(value, today=legal_today(deps.clock))
+    except InvalidCpr:
+        raise InvalidInput(
+            "CPR-nummeret er ikke gyldigt. Skriv det som DDMMÅÅ-XXXX.", field="cpr"
+        ) from None
+
+
+def _optional(value: str | None, field: str, max_len: int) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > max_len:
+        raise InvalidInput(f"Feltet '{field}' må højst have {max_len} tegn.", field=field)
+    return value
+
+
+def _required(value: str | None, field: str, max_len: int) -> str:
+    cleaned = _optional(value, field, max_len)
+    if cleaned is None:
+        raise InvalidInput(f"Feltet '{field}' skal udfyldes.", field=field)
+    return cleaned
+
+
+def register_citizen(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, data: CitizenInput
+) -> Citizen:
+    """Register a referred citizen in the organisation; refuses a CPR already registered
+    there (found through the blind index, so the database never holds the CPR in clear)."""
+    cpr = parse_cpr_input(data.cpr, deps)
+    name = _required(data.name, "navn", 200)
+    phone = _optional(data.phone, "telefon", 20)
+    email = _optional(data.email, "e-mail", 254)
+    municipality = _required(data.municipality, "bopælskommune", 100)
+    gp_clinic = _required(data.gp_clinic, "lægepraksis", 200)
+    if phone and not _PHONE.match(phone):
+        raise InvalidInput("Telefonnummeret er ikke gyldigt.", field="phone")
+    if email and not _EMAIL.match(email):
+        raise InvalidInput("E-mailadressen er ikke gyldig.", field="email")
+    index = deps.crypto.blind_index(organisation_id, cpr.value)
+    if repo.by_cpr_index(session, organisation_id, index) is not None:
+        raise InvalidInput("Borgeren er allerede registreret. Søg efter borgeren.", field="cpr")
+    public_id = uuid.uuid4().hex
+    vault = _vault(deps)
+    key, wrapped = vault.new_key(public_id)
+    citizen = Citizen(
+        public_id=public_id,
+        organisation_id=organisation_id,
+        cpr_index=index,
+        wrapped_key=wrapped,
+        cpr_sealed=vault.seal(key, public_id, "cpr", cpr.value),
+        name_sealed=vault.seal(key, public_id, "name", name),
+        phone_sealed=vault.seal(key, public_id, "phone", phone) if phone else None,
+        email_sealed=vault.seal(key, public_id, "email", email) if email else None,
+        municipality=municipality,
+        gp_clinic=gp_clinic,
+        substitute_cpr=cpr.is_substitute,
+        created_at=deps.clock.now(),
+        created_by=actor.user_id,
+    )
+    session.add(citizen)
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="citizen.created",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=public_id,
+        details={"substitute_cpr": cpr.is_substitute},
+    )
+    return citizen
+
+
+def find_by_cpr(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, cpr_text: str
+) -> Citizen | None:
+    """Look a citizen up by CPR inside the organisation. The search is audited with its
+    criterion type (CPR) and the citizen found, never the number itself."""
+    cpr = parse_cpr_input(cpr_text, deps)
+    citizen = repo.by_cpr_index(
+        session, organisation_id, deps.crypto.blind_index(organisation_id, cpr.value)
+    )
+    deps.audit.record(
+        session,
+        actor,
+        action="citizen.searched",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id if citizen else None,
+        details={"criterion": "cpr", "found": citizen is not None},
+    )
+    return citizen
+
+
+def get_citizen(session: Session, organisation_id: int, public_id: str) -> Citizen:
+    citizen = repo.by_public_id(session, organisation_id, public_id)
+    if citizen is None:
+        raise NotFound(public_id)
+    return citizen
+
+
+def decrypt(deps: ServiceDeps, citizen: Citizen) -> CitizenView:
+    vault = _vault(deps)
+    key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
+    pid = citizen.public_id
+
+    def opt(column: str, sealed: bytes | None) -> str | None:
+        return vault.open(key, pid, column, sealed) if sealed is not None else None
+
+    cpr_value = vault.open(key, pid, "cpr", citizen.cpr_sealed)
+    return CitizenView(
+        public_id=pid,
+        cpr=parse_cpr(cpr_value, today=date.max),
+        name=vault.open(key, pid, "name", citizen.name_sealed),
+        phone=opt("phone", citizen.phone_sealed),
+        email=opt("email", citizen.email_sealed),
+        municipality=citizen.municipality,
+        gp_clinic=citizen.gp_clinic,
+        substitute_cpr=citizen.substitute_cpr,
+    )
+
+
+def read_citizen(
+    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, purpose: str
+) -> CitizenView:
+    """Decrypt a citizen's fields for display; audited as a read with its purpose."""
+    view = decrypt(deps, citizen)
+    deps.audit.record(
+        session,
+        actor,
+        action="citizen.read",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"purpose": purpose},
+    )
+    return view
+
+
+def list_citizens(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    organisation_id: int,
+    page: int,
+    per_page: int = 25,
+) -> tuple[list[CitizenView], int]:
+    """A page of the organisation's citizens with names; each citizen shown is audited."""
+    total = repo.count_citizens(session, organisation_id)
+    citizens = repo.page_of_citizens(session, organisation_id, (page - 1) * per_page, per_page)
+    views = []
+    for citizen in citizens:
+        views.append(decrypt(deps, citizen))
+        deps.audit.record(
+            session,
+            actor,
+            action="citizen.listed",
+            outcome="success",
+            resource_type="citizen",
+            resource_id=citizen.public_id,
+        )
+    return views, total
+
+
+def register_referral(
+    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, data: ReferralInput
+) -> Referral:
+    """Record a referral. Age at referral decides data collection (18+); the navigator offer
+    is given regardless of age or consent. The cohort follows from the course start date."""
+    if data.referrer_kind not in REFERRER_KINDS:
+        raise InvalidInput("Ukendt henvisertype.", field="referrer_kind")
+    clinic = (
+        _optional(data.clinic, "klinik", 200)
+        if data.referrer_kind == "self"
+        else _required(data.clinic, "klinik", 200)
+    ) or ""
+    today = legal_today(deps.clock)
+    if data.referred_on > today:
+        raise InvalidInput("Henvisningsdatoen kan ikke ligge i fremtiden.", field="referred_on")
+    if data.course_start_on is not None and data.course_start_on < data.referred_on:
+        raise InvalidInput(
+            "Forløbets startdato kan ikke ligge før henvisningen.", field="course_start_on"
+        )
+    view = decrypt(deps, citizen)
+    if data.referred_on < view.cpr.birth_date:
+        raise InvalidInput(
+            "Henvisningsdatoen kan ikke ligge før borgerens fødselsdato.", field="referred_on"
+        )
+    adult = age_on(view.cpr.birth_date, data.referred_on) >= ADULT_AGE
+    cohort = cohort_for(data.course_start_on) if data.course_start_on else None
+    referral = Referral(
+        public_id=uuid.uuid4().hex,
+        citizen_id=citizen.id,
+        organisation_id=citizen.organisation_id,
+        referrer_kind=data.referrer_kind,
+        clinic=clinic,
+        referred_on=data.referred_on,
+        course_start_on=data.course_start_on,
+        cohort=cohort.id if cohort else None,
+        adult_at_referral=adult,
+        norddjurs_link=data.norddjurs_link,
+        reachable=data.reachable,
+        created_at=deps.clock.now(),
+        created_by=actor.user_id,
+    )
+    session.add(referral)
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="referral.created",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={
+            "referral": referral.public_id,
+            "referrer_kind": data.referrer_kind,
+            "cohort": referral.cohort,
+            "adult_at_referral": adult,
+        },
+    )
+    return referral

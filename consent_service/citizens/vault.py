@@ -1,0 +1,52 @@
+"""Envelope encryption of a citizen's personal fields.
+
+Each citizen has a random 256-bit data key, stored wrapped (AES-GCM) by the master key with
+the citizen's public id as associated data. Each field is sealed under the data key with
+associated data ``citizen:<public id>:<column>``, so a ciphertext copied to another row or
+column does not decrypt.
+"""
+
+from __future__ import annotations
+
+import os
+
+from consent_service.crypto import Crypto, open_sealed, seal
+
+
+class CitizenKeyDestroyed(Exception):
+    """The citizen's data key was destroyed (deleted citizen): nothing can be decrypted."""
+
+
+class CitizenVault:
+    def __init__(self, crypto: Crypto) -> None:
+        self._crypto = crypto
+
+    @staticmethod
+    def _key_aad(public_id: str) -> bytes:
+        return f"citizen-key:{public_id}".encode()
+
+    @staticmethod
+    def _field_aad(public_id: str, column: str) -> bytes:
+        return f"citizen:{public_id}:{column}".encode()
+
+    def new_key(self, public_id: str) -> tuple[bytes, bytes]:
+        """A fresh data key and its wrapped form."""
+        key = os.urandom(32)
+        return key, self._crypto.wrap_data_key(key, self._key_aad(public_id))
+
+    def unwrap(self, public_id: str, wrapped: bytes | None) -> bytes:
+        if wrapped is None:
+            raise CitizenKeyDestroyed(public_id)
+        return self._crypto.unwrap_data_key(wrapped, self._key_aad(public_id))
+
+    def seal(self, key: bytes, public_id: str, column: str, value: str) -> bytes:
+        return seal(key, value.encode(), self._field_aad(public_id, column))
+
+    def open(self, key: bytes, public_id: str, column: str, sealed: bytes) -> str:
+        return open_sealed(key, sealed, self._field_aad(public_id, column)).decode()
+
+    def seal_bytes(self, key: bytes, public_id: str, column: str, value: bytes) -> bytes:
+        return seal(key, value, self._field_aad(public_id, column))
+
+    def open_bytes(self, key: bytes, public_id: str, column: str, sealed: bytes) -> bytes:
+        return open_sealed(key, sealed, self._field_aad(public_id, column))

@@ -1,0 +1,1 @@
+"""Consents: the two consent kinds, their legal rules, texts, and lifecycle."""

@@ -1,0 +1,221 @@
+"""HTTP for consents: print a form, record a signed or refused one, confirm the journal
+entry, withdraw, and export (receipt PDF, scan, FHIR R4, ISO/IEC TS 27560)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from consent_service.citizens.endpoints import citizen_in_scope
+from consent_service.citizens.models import Citizen
+from consent_service.consents import service
+from consent_service.consents.models import Consent
+from consent_service.errors import NotFound
+from consent_service.web.deps import Ctx, DbSession, Principal, require
+
+router = APIRouter()
+
+
+def _consent(session: DbSession, me: Principal, consent_id: str) -> tuple[Citizen, Consent]:
+    from consent_service.consents import repository
+
+    consent = repository.consent_by_public_id(session, consent_id)
+    if consent is None:
+        raise NotFound("consent")
+    me.ensure(resource_organisation_id=consent.organisation_id)
+    citizen = session.get(Citizen, consent.citizen_id)
+    if citizen is None:
+        raise NotFound("consent")
+    return citizen, consent
+
+
+def _back(citizen: Citizen) -> RedirectResponse:
+    return RedirectResponse(f"/borgere/{citizen.public_id}", status_code=303)
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@router.post("/borgere/{public_id}/samtykke/{kind}/udskriv")
+def print_form(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:print")],
+    public_id: str,
+    kind: str,
+) -> Response:
+    """A pre-filled PDF form with a unique form id; the form is remembered for recording."""
+    citizen = citizen_in_scope(session, me, public_id)
+    form, pdf = service.print_form(session, ctx.deps, me.actor, citizen, kind)
+    return _pdf(pdf, f"samtykke-{kind}-{form.form_id}.pdf")
+
+
+@router.post("/borgere/{public_id}/samtykke/{kind}/registrer")
+def record_signed(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:record")],
+    public_id: str,
+    kind: str,
+    form_id: Annotated[str, Form(max_length=32)],
+    signed_on: Annotated[date, Form()],
+    witness: Annotated[str, Form(max_length=200)],
+    scan: Annotated[UploadFile, File()],
+) -> Response:
+    """Record the signed form with its scan; the consent becomes active."""
+    citizen = citizen_in_scope(session, me, public_id)
+    content = scan.file.read(service.MAX_SCAN_BYTES + 1)
+    service.record_signed(
+        session,
+        ctx.deps,
+        me.actor,
+        citizen,
+        kind,
+        form_id=form_id,
+        signed_on=signed_on,
+        witness=witness,
+        scan=content,
+    )
+    return _back(citizen)
+
+
+@router.post("/borgere/{public_id}/samtykke/{kind}/afslag")
+def record_refused(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:record")],
+    public_id: str,
+    kind: str,
+    decided_on: Annotated[date, Form()],
+) -> Response:
+    citizen = citizen_in_scope(session, me, public_id)
+    service.record_refused(session, ctx.deps, me.actor, citizen, kind, decided_on)
+    return _back(citizen)
+
+
+@router.post("/samtykker/{consent_id}/journal")
+def confirm_journal(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:journal")],
+    consent_id: str,
+    entered_on: Annotated[date, Form()],
+) -> Response:
+    citizen, consent = _consent(session, me, consent_id)
+    service.confirm_journal_entry(session, ctx.deps, me.actor, citizen, consent, entered_on)
+    return _back(citizen)
+
+
+@router.post("/samtykker/{consent_id}/tilbagekald")
+def withdraw(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:withdraw")],
+    consent_id: str,
+    withdrawn_on: Annotated[date, Form()],
+    channel: Annotated[str, Form(max_length=16)],
+) -> Response:
+    citizen, consent = _consent(session, me, consent_id)
+    service.withdraw(session, ctx.deps, me.actor, citizen, consent, withdrawn_on, channel)
+    return _back(citizen)
+
+
+@router.post("/samtykker/{consent_id}/ugyldiggoer")
+def invalidate(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:record")],
+    consent_id: str,
+    reason: Annotated[str, Form(max_length=32)],
+) -> Response:
+    citizen, consent = _consent(session, me, consent_id)
+    service.invalidate(session, ctx.deps, me.actor, citizen, consent, reason)
+    return _back(citizen)
+
+
+def _audit_export(
+    ctx: Ctx, session: DbSession, me: Principal, citizen: Citizen, consent: Consent, fmt: str
+) -> None:
+    ctx.audit.record(
+        session,
+        me.actor,
+        action="consent.exported",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"consent": consent.public_id, "format": fmt},
+    )
+
+
+@router.get("/samtykker/{consent_id}/kvittering.pdf")
+def receipt(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:export")],
+    consent_id: str,
+) -> Response:
+    from consent_service.consents.catalogue import catalogue
+    from consent_service.consents.pdf import render_receipt
+
+    citizen, consent = _consent(session, me, consent_id)
+    view = service.record_view(session, ctx.deps, citizen, consent)
+    body = catalogue().template(consent.kind, consent.language, consent.template_version).body
+    _audit_export(ctx, session, me, citizen, consent, "receipt-pdf")
+    return _pdf(render_receipt(view, body), f"kvittering-{consent.public_id}.pdf")
+
+
+@router.get("/samtykker/{consent_id}/scanning")
+def scan(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:export")],
+    consent_id: str,
+) -> Response:
+    citizen, consent = _consent(session, me, consent_id)
+    content, content_type = service.read_scan(session, ctx.deps, citizen, consent)
+    _audit_export(ctx, session, me, citizen, consent, "scan")
+    return Response(content, media_type=content_type, headers={"Content-Disposition": "attachment"})
+
+
+@router.get("/api/v1/consents/{consent_id}/fhir")
+def fhir(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:export")],
+    consent_id: str,
+) -> Response:
+    """The consent as an HL7 FHIR R4 Consent resource."""
+    import json
+
+    from consent_service.consents.exports import to_fhir_r4
+
+    citizen, consent = _consent(session, me, consent_id)
+    view = service.record_view(session, ctx.deps, citizen, consent)
+    _audit_export(ctx, session, me, citizen, consent, "fhir-r4")
+    return Response(
+        json.dumps(to_fhir_r4(view), ensure_ascii=False), media_type="application/fhir+json"
+    )
+
+
+@router.get("/api/v1/consents/{consent_id}/iso27560")
+def iso27560(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:export")],
+    consent_id: str,
+) -> dict[str, Any]:
+    """The consent as a record shaped after ISO/IEC TS 27560."""
+    from consent_service.consents.exports import to_iso27560
+
+    citizen, consent = _consent(session, me, consent_id)
+    view = service.record_view(session, ctx.deps, citizen, consent)
+    _audit_export(ctx, session, me, citizen, consent, "iso27560")
+    return to_iso27560(view)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from consent_service.db import Base, UtcDateTime
+
+
+class ConsentForm(Base):
+    """A blank form printed for one citizen and kind: its id is on the paper and in the QR."""
+
+    __tablename__ = "consent_form"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(32), unique=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    template_version: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    printed_on: Mapped[date] = mapped_column(Date)
+    printed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    printed_by: Mapped[int] = mapped_column(Integer)
+
+
+class Consent(Base):
+    """A recorded decision on a consent form: given (signed) or refused. Written once and
+    never updated: what happens afterwards is appended to ``consent_event``."""
+
+    __tablename__ = "consent"
+    __table_args__ = (Index("ix_consent_citizen_kind", "citizen_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))  # given | refused
+    template_version: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    form_id: Mapped[str | None] = mapped_column(
+        ForeignKey("consent_form.form_id"), nullable=True, unique=True
+    )
+    decided_on: Mapped[date] = mapped_column(Date)
+    witness: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[int] = mapped_column(Integer)
+
+
+class ConsentEvent(Base):
+    """Append-only history of a consent: journal entry confirmed, withdrawn, data obtained,
+    corrected, invalidated. Each with who and when; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "consent_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[int] = mapped_column(Integer)
+
+
+class ConsentScan(Base):
+    """The signed paper form, scanned; sealed under the citizen's key."""
+
+    __tablename__ = "consent_scan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"), unique=True)
+    content_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,654 @@
+"""The consent lifecycle: print, record signed or refused, confirm the journal entry,
+withdraw, and show status and history. Legal decisions come from ``rules`` (pure
+functions); this module loads, decides with them, stores and audits.
+
+A recorded consent is never updated: every later fact is a ``ConsentEvent`` appended to
+its history, with who and when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from consent_service.audit.recorder import Actor
+from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.service import decrypt
+from consent_service.citizens.vault import CitizenVault
+from consent_service.clock import legal_today
+from consent_service.consents import repository as repo
+from consent_service.consents import rules
+from consent_service.consents.catalogue import ConsentCatalogue, catalogue
+from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.consents.views import ConsentFormInput, ConsentRecordView, LegalBasis
+from consent_service.errors import InvalidInput, NotFound, RuleRefusal
+from consent_service.services import ServiceDeps
+
+MAX_SCAN_BYTES = 10 * 1024 * 1024
+SCAN_SIGNATURES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+CHANNELS = {"in_person": "personligt", "phone": "telefon", "letter": "brev"}
+EXPIRY_WARNING_DAYS = 60
+# Why a recorded consent is corrected; codes, never free text, so no personal data.
+CORRECTION_REASONS = {
+    "recorded_in_error": "Registreret ved en fejl",
+    "wrong_citizen": "Erklæringen tilhører en anden borger",
+    "scan_mismatch": "Scanningen svarer ikke til erklæringen",
+    "signature_missing": "Underskrift eller dato mangler på erklæringen",
+}
+STATE_NAMES_DA = {
+    "requested": "Anmodet",
+    "given": "Givet",
+    "refused": "Afslået",
+    "withdrawn": "Tilbagekaldt",
+    "expired": "Udløbet",
+    "invalidated": "Ugyldiggjort",
+}
+EVENT_NAMES_DA = {
+    "journal_entry_confirmed": "Indført i patientjournalen",
+    "withdrawn": "Tilbagekaldt",
+    "data_obtained": "Oplysninger indhentet",
+    "invalidated": "Ugyldiggjort",
+}
+
+
+@dataclass(frozen=True)
+class DataCollection:
+    allowed: bool
+    reason: str
+    kinds: tuple[KindOffer, ...] = ()
+
+
+@dataclass(frozen=True)
+class KindOffer:
+    id: str
+    name: str
+    open_forms: tuple[ConsentForm, ...]
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    on: date
+    what: str
+    by: int
+    recorded_at: object
+
+
+@dataclass(frozen=True)
+class ConsentSummary:
+    public_id: str
+    kind: str
+    kind_name: str
+    decision: str
+    state: str
+    state_name: str
+    signed_on: date | None
+    valid_until: date | None
+    expiring_soon: bool
+    journal_confirmed_on: date | None
+    withdrawn_on: date | None
+    template_version: str
+    text_sha256: str
+    has_scan: bool
+    can_confirm_journal: bool
+    can_withdraw: bool
+    can_invalidate: bool
+    journal_note: str | None
+    notice: str | None
+    history: tuple[HistoryItem, ...]
+
+
+def _vault(deps: ServiceDeps) -> CitizenVault:
+    return CitizenVault(deps.crypto)
+
+
+def facts_of(consent: Consent, events: Sequence[ConsentEvent]) -> rules.ConsentFacts:
+    """Fold a consent and its history into the facts the legal rules decide on."""
+
+    def first(event_type: str) -> date | None:
+        dates = [e.occurred_on for e in events if e.event_type == event_type]
+        return min(dates) if dates else None
+
+    return rules.ConsentFacts(
+        kind=consent.kind,
+        signed_on=consent.decided_on if consent.decision == "given" else None,
+        refused_on=consent.decided_on if consent.decision == "refused" else None,
+        withdrawn_on=first("withdrawn"),
+        journal_entry_confirmed_on=first("journal_entry_confirmed"),
+        data_obtained_on=first("data_obtained"),
+        invalidated_on=first("invalidated"),
+    )
+
+
+def data_collection_allowed(referrals: Sequence[Referral]) -> DataCollection:
+    """Data-collection consents are offered only to a citizen 18+ at referral."""
+    if not referrals:
+        return DataCollection(
+            False,
+            "Registrér først en henvisning. Samtykke til "
+            "dataindsamling kræver, at borgeren var fyldt 18 år "
+            "ved henvisningen.",
+        )
+    if not referrals[-1].adult_at_referral:
+        return DataCollection(
+            False,
+            "Borgeren var under 18 år ved henvisningen og indgår "
+            "ikke i dataindsamlingen. Tilbuddet om en social "
+            "navigatør gælder fuldt ud.",
+        )
+    return DataCollection(True, "")
+
+
+def _require_adult(session: Session, citizen: Citizen) -> None:
+    from consent_service.citizens.repository import referrals_of
+
+    decision = data_collection_allowed(referrals_of(session, citizen.id))
+    if not decision.allowed:
+        raise RuleRefusal(decision.reason)
+
+
+def _kind(cat: ConsentCatalogue, kind: str) -> None:
+    if kind not in cat.kinds:
+        raise NotFound(kind)
+
+
+def print_form(
+    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, kind: str
+) -> tuple[ConsentForm, bytes]:
+    """A pre-filled PDF consent form with a unique form id, for the citizen to sign."""
+    from consent_service.consents.pdf import render_form
+
+    cat = catalogue()
+    _kind(cat, kind)
+    _require_adult(session, citizen)
+    template = cat.current_template(kind)
+    view = decrypt(deps, citizen)
+    today = legal_today(deps.clock)
+    form_id = uuid.uuid4().hex
+    org_name = _organisation_name(session, citizen.organisation_id)
+    pdf = render_form(
+        ConsentFormInput(
+            form_id=form_id,
+            kind=kind,
+            version=template.version,
+            language=template.language,
+            title=template.title,
+            body_markdown=template.body,
+            text_sha256=template.sha256,
+            citizen_name=view.name,
+            citizen_cpr=view.cpr.formatted,
+            organisation_name=org_name,
+            printed_on=today,
+        )
+    )
+    form = ConsentForm(
+        form_id=form_id,
+        citizen_id=citizen.id,
+        organisation_id=citizen.organisation_id,
+        kind=kind,
+        template_version=template.version,
+        language=template.language,
+        text_sha256=template.sha256,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        printed_on=today,
+        printed_at=deps.clock.now(),
+        printed_by=actor.user_id or 0,
+    )
+    session.add(form)
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="consent.printed",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"kind": kind, "form_id": form_id, "version": template.version},
+    )
+    return form, pdf
+
+
+def _organisation_name(session: Session, organisation_id: int) -> str:
+    from consent_service.identity.repository import organisation_by_id
+
+    org = organisation_by_id(session, organisation_id)
+    return org.name if org else ""
+
+
+def sniff_scan(content: bytes) -> str:
+    """The scan's type by its content, not its name: PDF, PNG or JPEG."""
+    if not content:
+        raise InvalidInput("Vedhæft en scanning af den underskrevne erklæring.", field="scan")
+    if len(content) > MAX_SCAN_BYTES:
+        raise InvalidInput(
+            f"Scanningen må højst fylde {MAX_SCAN_BYTES // (1024 * 1024)} MB.", field="scan"
+        )
+    for magic, content_type in SCAN_SIGNATURES:
+        if content.startswith(magic):
+            return content_type
+    raise InvalidInput("Scanningen skal være en PDF-, PNG- eller JPEG-fil.", field="scan")
+
+
+def record_signed(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    citizen: Citizen,
+    kind: str,
+    *,
+    form_id: str,
+    signed_on: date,
+    witness: str,
+    scan: bytes,
+) -> Consent:
+    """Record a signed form: the consent is given from the signing date, on the exact
+    template version and text hash the form was printed with."""
+    cat = catalogue()
+    _kind(cat, kind)
+    _require_adult(session, citizen)
+    form = repo.form(session, form_id)
+    if form is None or form.citizen_id != citizen.id or form.kind != kind:
+        raise InvalidInput(
+            "Blanketten hører ikke til denne borger og samtykketype.", field="form_id"
+        )
+    if repo.consent_for_form(session, form_id) is not None:
+        raise InvalidInput("Denne blanket er allerede registreret.", field="form_id")
+    today = legal_today(deps.clock)
+    if signed_on > today:
+        raise InvalidInput("Underskriftsdatoen kan ikke ligge i fremtiden.", field="signed_on")
+    if signed_on < form.printed_on:
+        raise InvalidInput(
+            "Underskriftsdatoen kan ikke ligge før blanketten blev udskrevet.", field="signed_on"
+        )
+    witness = witness.strip()
+    if not witness or len(witness) > 200:
+        raise InvalidInput("Angiv hvem der modtog erklæringen (højst 200 tegn).", field="witness")
+    content_type = sniff_scan(scan)
+    consent = Consent(
+        public_id=uuid.uuid4().hex,
+        citizen_id=citizen.id,
+        organisation_id=citizen.organisation_id,
+        kind=kind,
+        decision="given",
+        template_version=form.template_version,
+        language=form.language,
+        text_sha256=form.text_sha256,
+        form_id=form_id,
+        decided_on=signed_on,
+        witness=witness,
+        recorded_at=deps.clock.now(),
+        recorded_by=actor.user_id or 0,
+    )
+    session.add(consent)
+    session.flush()
+    vault = _vault(deps)
+    key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
+    digest = hashlib.sha256(scan).hexdigest()
+    session.add(
+        ConsentScan(
+            consent_id=consent.id,
+            content_sealed=vault.seal_bytes(
+                key, citizen.public_id, f"scan:{consent.public_id}", scan
+            ),
+            content_type=content_type,
+            size=len(scan),
+            sha256=digest,
+            uploaded_at=deps.clock.now(),
+        )
+    )
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="consent.recorded",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={
+            "consent": consent.public_id,
+            "kind": kind,
+            "decision": "given",
+            "form_id": form_id,
+            "version": form.template_version,
+            "scan_sha256": digest,
+        },
+    )
+    return consent
+
+
+def record_refused(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    citizen: Citizen,
+    kind: str,
+    decided_on: date,
+) -> Consent:
+    """Record that the citizen declined. The course goes on (invariant 6)."""
+    cat = catalogue()
+    _kind(cat, kind)
+    if decided_on > legal_today(deps.clock):
+        raise InvalidInput("Datoen kan ikke ligge i fremtiden.", field="decided_on")
+    template = cat.current_template(kind)
+    consent = Consent(
+        public_id=uuid.uuid4().hex,
+        citizen_id=citizen.id,
+        organisation_id=citizen.organisation_id,
+        kind=kind,
+        decision="refused",
+        template_version=template.version,
+        language=template.language,
+        text_sha256=template.sha256,
+        form_id=None,
+        decided_on=decided_on,
+        witness=None,
+        recorded_at=deps.clock.now(),
+        recorded_by=actor.user_id or 0,
+    )
+    session.add(consent)
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="consent.recorded",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"consent": consent.public_id, "kind": kind, "decision": "refused"},
+    )
+    return consent
+
+
+def _append(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    consent: Consent,
+    event_type: str,
+    on: date,
+    channel: str | None = None,
+    note: str | None = None,
+) -> ConsentEvent:
+    event = ConsentEvent(
+        consent_id=consent.id,
+        event_type=event_type,
+        occurred_on=on,
+        channel=channel,
+        note=note,
+        recorded_at=deps.clock.now(),
+        recorded_by=actor.user_id or 0,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def confirm_journal_entry(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    citizen: Citizen,
+    consent: Consent,
+    entered_on: date,
+) -> None:
+    """The navigator confirms that the journal consent was entered in the patient journal
+    (Sundhedsloven § 44: a § 43 consent is recorded in the patient record). Before that,
+    the consent cannot be used for any extract."""
+    if consent.kind != "journal" or consent.decision != "given":
+        raise RuleRefusal("Kun et givet journalsamtykke indføres i patientjournalen.")
+    events = repo.events_of(session, consent.id)
+    if any(e.event_type == "invalidated" for e in events):
+        raise RuleRefusal("Registreringen er ugyldiggjort.")
+    if any(e.event_type == "journal_entry_confirmed" for e in events):
+        raise RuleRefusal("Journalnotatet er allerede bekræftet.")
+    if entered_on > legal_today(deps.clock) or entered_on < consent.decided_on:
+        raise InvalidInput("Datoen skal ligge mellem underskriften og i dag.", field="entered_on")
+    _append(session, deps, actor, consent, "journal_entry_confirmed", entered_on)
+    deps.audit.record(
+        session,
+        actor,
+        action="consent.journal_confirmed",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"consent": consent.public_id},
+    )
+
+
+def withdraw(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    citizen: Citizen,
+    consent: Consent,
+    withdrawn_on: date,
+    channel: str,
+) -> rules.WithdrawalEffect:
+    """Record a withdrawal (date, channel, recorder). Journal consent: data already
+    obtained stays lawfully obtained, but no more may be obtained; wellbeing consent:
+    processing stops from now on (GDPR art. 7(3))."""
+    if channel not in CHANNELS:
+        raise InvalidInput("Vælg hvordan borgeren tilbagekaldte.", field="channel")
+    if consent.decision != "given":
+        raise RuleRefusal("Kun et givet samtykke kan tilbagekaldes.")
+    today = legal_today(deps.clock)
+    if any(e.event_type == "invalidated" for e in repo.events_of(session, consent.id)):
+        raise RuleRefusal("Registreringen er ugyldiggjort og kan ikke tilbagekaldes.")
+    if withdrawn_on > today or withdrawn_on < consent.decided_on:
+        raise InvalidInput("Datoen skal ligge mellem underskriften og i dag.", field="withdrawn_on")
+    events = repo.events_of(session, consent.id)
+    facts = facts_of(consent, events)
+    if facts.withdrawn_on is not None:
+        raise RuleRefusal("Samtykket er allerede tilbagekaldt.")
+    kind = catalogue().kinds[consent.kind]
+    effect = rules.can_withdraw(facts, kind, withdrawn_on)
+    _append(session, deps, actor, consent, "withdrawn", withdrawn_on, channel=channel)
+    deps.audit.record(
+        session,
+        actor,
+        action="consent.withdrawn",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"consent": consent.public_id, "kind": consent.kind, "channel": channel},
+    )
+    return effect
+
+
+def invalidate(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    citizen: Citizen,
+    consent: Consent,
+    reason: str,
+) -> None:
+    """Correct a record that was wrong (DPV "invalidated"): the record stays with its scan,
+    an event says it no longer counts and why, and the navigator records the right form
+    anew. A consent under which data was already obtained is not corrected here: that is
+    a matter for the data controller, since an extract relied on it."""
+    if reason not in CORRECTION_REASONS:
+        raise InvalidInput("Vælg hvorfor registreringen er forkert.", field="reason")
+    facts = facts_of(consent, repo.events_of(session, consent.id))
+    if facts.invalidated_on is not None:
+        raise RuleRefusal("Registreringen er allerede ugyldiggjort.")
+    if facts.data_obtained_on is not None:
+        raise RuleRefusal(
+            "Der er allerede indhentet oplysninger på dette samtykke. Kontakt den "
+            "dataansvarlige; registreringen kan ikke rettes her."
+        )
+    _append(session, deps, actor, consent, "invalidated", legal_today(deps.clock), note=reason)
+    deps.audit.record(
+        session,
+        actor,
+        action="consent.invalidated",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"consent": consent.public_id, "kind": consent.kind, "reason": reason},
+    )
+
+
+def get_consent(session: Session, citizen: Citizen, public_id: str) -> Consent:
+    consent = repo.consent_by_public_id(session, public_id)
+    if consent is None or consent.citizen_id != citizen.id:
+        raise NotFound(public_id)
+    return consent
+
+
+def journal_note(consent: Consent, facts: rules.ConsentFacts, recorder: str) -> str | None:
+    """The note the navigator enters in the patient journal for a given journal consent."""
+    if consent.kind != "journal" or consent.decision != "given" or facts.signed_on is None:
+        return None
+    kind = catalogue().kinds["journal"]
+    until = rules.validity_end(kind, facts.signed_on)
+    return (
+        "Samtykke til indhentning og videregivelse af helbredsoplysninger "
+        "(sundhedsloven § 42 d, stk. 1, og § 43, stk. 1) til resultatopfølgning i projektet "
+        "Sociale henvisninger Norddjurs.\n"
+        f"Givet skriftligt den {facts.signed_on:%d-%m-%Y}; gælder til og med "
+        f"{until:%d-%m-%Y} (højst 1 år, sundhedsloven § 44).\n"
+        f"Samtykkeerklæring {consent.form_id}, tekstversion {consent.template_version} "
+        f"(sha256 {consent.text_sha256[:16]}).\n"
+        "Patienten er informeret om formål, hvilke oplysninger det drejer sig om, og at "
+        "samtykket kan tilbagekaldes, indtil oplysningerne er indhentet/videregivet.\n"
+        f"Registreret af {recorder}."
+    )
+
+
+def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[ConsentSummary]:
+    """Every consent of the citizen with its state today, history and what can be done."""
+    cat = catalogue()
+    today = legal_today(deps.clock)
+    out = []
+    for consent in repo.consents_of(session, citizen.id):
+        events = repo.events_of(session, consent.id)
+        facts = facts_of(consent, events)
+        kind = cat.kinds[consent.kind]
+        state = rules.status_on(facts, kind, today)
+        valid_until = (
+            rules.validity_end(kind, facts.signed_on) if facts.signed_on is not None else None
+        )
+        history = [
+            HistoryItem(
+                consent.decided_on,
+                "Samtykke givet" if consent.decision == "given" else "Samtykke afslået",
+                consent.recorded_by,
+                consent.recorded_at,
+            )
+        ]
+        history += [
+            HistoryItem(
+                e.occurred_on,
+                EVENT_NAMES_DA.get(e.event_type, e.event_type)
+                + (f" ({CHANNELS[e.channel]})" if e.channel in CHANNELS else "")
+                + (f": {CORRECTION_REASONS[e.note]}" if e.note in CORRECTION_REASONS else ""),
+                e.recorded_by,
+                e.recorded_at,
+            )
+            for e in events
+        ]
+        open_ = facts.withdrawn_on is None and facts.invalidated_on is None
+        if valid_until is not None and valid_until < today and open_:
+            history.append(
+                HistoryItem(valid_until + timedelta(days=1), "Udløbet", 0, consent.recorded_at)
+            )
+        notice = None
+        if facts.withdrawn_on is not None and consent.kind == "journal":
+            notice = rules.can_withdraw(facts, kind, facts.withdrawn_on).message
+        out.append(
+            ConsentSummary(
+                public_id=consent.public_id,
+                kind=consent.kind,
+                kind_name=cat.name(consent.kind),
+                decision=consent.decision,
+                state=state.value,
+                state_name=STATE_NAMES_DA[state.value],
+                signed_on=facts.signed_on,
+                valid_until=valid_until,
+                expiring_soon=rules.expiring_within(facts, kind, today, EXPIRY_WARNING_DAYS),
+                journal_confirmed_on=facts.journal_entry_confirmed_on,
+                withdrawn_on=facts.withdrawn_on,
+                template_version=consent.template_version,
+                text_sha256=consent.text_sha256,
+                has_scan=repo.scan_of(session, consent.id) is not None,
+                can_confirm_journal=consent.kind == "journal"
+                and consent.decision == "given"
+                and facts.journal_entry_confirmed_on is None
+                and open_,
+                can_withdraw=consent.decision == "given" and open_,
+                can_invalidate=facts.invalidated_on is None and facts.data_obtained_on is None,
+                journal_note=journal_note(consent, facts, "navigatøren"),
+                notice=notice,
+                history=tuple(history),
+            )
+        )
+    return out
+
+
+def kind_offers(session: Session, citizen: Citizen) -> tuple[KindOffer, ...]:
+    cat = catalogue()
+    return tuple(
+        KindOffer(kind_id, cat.name(kind_id), tuple(repo.open_forms(session, citizen.id, kind_id)))
+        for kind_id in cat.kinds
+    )
+
+
+def record_view(
+    session: Session, deps: ServiceDeps, citizen: Citizen, consent: Consent
+) -> ConsentRecordView:
+    """The consent as the controller demonstrates it (GDPR art. 7(1)); decrypts identity."""
+    cat = catalogue()
+    kind = cat.kinds[consent.kind]
+    facts = facts_of(consent, repo.events_of(session, consent.id))
+    state = rules.status_on(facts, kind, legal_today(deps.clock))
+    person = decrypt(deps, citizen)
+    scan = repo.scan_of(session, consent.id)
+    return ConsentRecordView(
+        consent_id=consent.public_id,
+        kind=consent.kind,
+        state=state.value,
+        subject_id=citizen.public_id,
+        subject_cpr=person.cpr.value,
+        subject_name=person.name,
+        controller_name=_organisation_name(session, citizen.organisation_id),
+        controller_contact=cat.controller_contact,
+        dpo_contact=cat.dpo_contact,
+        purpose=cat.purpose(consent.kind),
+        data_categories=cat.data_categories(consent.kind),
+        legal_bases=tuple(LegalBasis(code, text) for code, text in cat.legal_bases(consent.kind)),
+        template_version=consent.template_version,
+        language=consent.language,
+        text_sha256=consent.text_sha256,
+        form_id=consent.form_id,
+        signed_on=facts.signed_on,
+        recorded_at=consent.recorded_at,
+        valid_from=facts.signed_on,
+        valid_until=rules.validity_end(kind, facts.signed_on) if facts.signed_on else None,
+        withdrawn_on=facts.withdrawn_on,
+        withdrawal_method=cat.withdrawal_method(consent.kind),
+        scan_sha256=scan.sha256 if scan else None,
+        scan_content_type=scan.content_type if scan else None,
+    )
+
+
+def read_scan(
+    session: Session, deps: ServiceDeps, citizen: Citizen, consent: Consent
+) -> tuple[bytes, str]:
+    scan = repo.scan_of(session, consent.id)
+    if scan is None:
+        raise NotFound(consent.public_id)
+    vault = _vault(deps)
+    key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
+    content = vault.open_bytes(
+        key, citizen.public_id, f"scan:{consent.public_id}", scan.content_sealed
+    )
+    return content, scan.content_type

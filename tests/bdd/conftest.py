@@ -1,0 +1,14 @@
+"""BDD fixtures: a fresh world per scenario, and every step module."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bdd.steps.common import World
+from tests.bdd.steps.consent_steps import *  # noqa: F403
+from tests.bdd.steps.cpr_steps import *  # noqa: F403
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
