@@ -114,6 +114,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         """The OpenAPI description of the JSON API, for authenticated clients."""
         return app.openapi()
 
+    from consent_service.audit.endpoints import router as audit_router
     from consent_service.citizens.endpoints import router as citizens_router
     from consent_service.consents.endpoints import router as consents_router
     from consent_service.identity.endpoints import router as identity_router
@@ -123,6 +124,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(citizens_router)
     app.include_router(consents_router)
+    app.include_router(audit_router)
     static = StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static"))
     app.mount("/static", static, name="static")
     return app

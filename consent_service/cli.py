@@ -7,10 +7,12 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from consent_service.access.policy import PolicyError
 from consent_service.audit.recorder import Actor
+from consent_service.clock import LEGAL_TZ
 from consent_service.config import ConfigError, Settings, env_file, load_settings
 from consent_service.context import AppContext
 from consent_service.crypto import generate_key_b64
@@ -160,6 +162,93 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_context() -> AppContext:
+    ctx = _context(load_settings())
+    check_database(ctx.engine, ctx.crypto)
+    return ctx
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    from consent_service.audit.checkpoints import sign_head
+
+    ctx = _checked_context()
+    with session_scope(ctx.sessions) as session:
+        checkpoint = sign_head(
+            session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), args.made_for
+        )
+        if checkpoint is None:
+            print("the audit log is empty: nothing to sign")
+            return 0
+        print(f"checkpoint: event {checkpoint.seq} hash {checkpoint.hash} signed")
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from consent_service.audit.export import export_range
+
+    day_from, day_to = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+    if day_from > day_to:
+        print("--from must not be after --to")
+        return 1
+    ctx = _checked_context()
+    start = datetime.combine(day_from, time(0), tzinfo=LEGAL_TZ)
+    end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=LEGAL_TZ)
+    out = Path(args.out)
+    with session_scope(ctx.sessions) as session, out.open("x", encoding="utf-8") as fh:
+        export_range(session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), start, end, fh)
+    print(f"exported {day_from}..{day_to} to {out}; check it with: python audit/verify.py {out}")
+    return 0
+
+
+def cmd_audit_public_key(args: argparse.Namespace) -> int:
+    """The checkpoint-signing public key, to publish (e.g. in audit/) for outside verifiers."""
+    ctx = _context(load_settings())
+    print(ctx.crypto.public_key_pem(), end="")
+    return 0
+
+
+def cmd_audit_alerts(args: argparse.Namespace) -> int:
+    from consent_service.audit.alerts import evaluate_alerts, notify, smtp_settings_from
+
+    ctx = _checked_context()
+    actor = _cli_actor()
+    with session_scope(ctx.sessions) as session:
+        raised = evaluate_alerts(session, ctx.clock, ctx.audit, actor)
+        notify(session, smtp_settings_from(ctx.settings), ctx.clock, ctx.audit, actor)
+    print(f"alert rules evaluated: {len(raised)} new alert(s)")
+    return 0
+
+
+def cmd_audit_purge(args: argparse.Namespace) -> int:
+    from consent_service.audit.catalogue import default_event_catalogue
+    from consent_service.audit.retention import purge_expired
+
+    ctx = _checked_context()
+    deadline = default_event_catalogue().retention_deadline
+    with session_scope(ctx.sessions) as session:
+        plan = purge_expired(
+            session, ctx.clock, ctx.audit, _cli_actor(), deadline, dry_run=args.dry_run
+        )
+    if plan.up_to_seq is None:
+        print("no whole segment of the audit log is past its retention")
+    else:
+        verb = "would remove" if args.dry_run else "removed"
+        print(
+            f"{verb} {plan.events} events in {plan.segments} segment(s), "
+            f"up to event {plan.up_to_seq}"
+        )
+    return 0
+
+
+def cmd_retention_procedure(args: argparse.Namespace) -> int:
+    """Regenerate retention/PROCEDURE.md from retention/schedule.yaml."""
+    from consent_service.retention.schedule import PROCEDURE, load_schedule, render_procedure
+
+    PROCEDURE.write_text(render_procedure(load_schedule()), encoding="utf-8")
+    print(f"wrote {PROCEDURE.name} from the retention schedule")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -216,6 +305,25 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="walk the hash chain and report the first break")
     v.set_defaults(func=cmd_audit_verify)
+    c = audit_sub.add_parser("checkpoint", help="sign the chain head (run at a fixed interval)")
+    c.add_argument("--made-for", default="interval", choices=["interval", "on_demand"])
+    c.set_defaults(func=cmd_audit_checkpoint)
+    e = audit_sub.add_parser("export", help="export days as JSON Lines with checkpoints")
+    e.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    e.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    e.add_argument("--out", required=True, help="file to create (never overwritten)")
+    e.set_defaults(func=cmd_audit_export)
+    k = audit_sub.add_parser("public-key", help="print the checkpoint-signing public key (PEM)")
+    k.set_defaults(func=cmd_audit_public_key)
+    a = audit_sub.add_parser("alerts", help="evaluate audit/alerts.yaml and send e-mails")
+    a.set_defaults(func=cmd_audit_alerts)
+    r = audit_sub.add_parser("purge", help="remove whole segments past their retention")
+    r.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    r.set_defaults(func=cmd_audit_purge)
+    retention = sub.add_parser("retention", help="retention schedule commands")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    rp = retention_sub.add_parser("procedure", help="regenerate PROCEDURE.md from the schedule")
+    rp.set_defaults(func=cmd_retention_procedure)
     return parser
 
 

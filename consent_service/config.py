@@ -107,6 +107,16 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(
         default=REPO_ROOT / "policies", description="Folder of the policy files (access.yaml, ...)"
     )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for alert e-mails to the DPO; unset = no e-mail"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port")
+    smtp_from: str = Field(
+        default="samtykkeservice@localhost", description="Sender address of alert e-mails"
+    )
+    alert_email_to: str | None = Field(
+        default=None, description="The DPO's address for alert e-mails; unset = no e-mail"
+    )
 
     @field_validator("log_level")
     @classmethod

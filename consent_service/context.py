@@ -7,13 +7,34 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent_service.access.policy import AccessPolicy
+from consent_service.access.policy import AccessPolicy, PolicyError
 from consent_service.audit.recorder import AuditRecorder
 from consent_service.clock import Clock, SystemClock
 from consent_service.config import Settings
 from consent_service.crypto import Crypto
 from consent_service.db import make_engine, make_sessionmaker
 from consent_service.services import ServiceDeps
+
+
+def load_rule_files() -> None:
+    """Validate every other reviewed rule file now, so a broken one stops the start with
+    one line naming file and field, instead of failing a request later."""
+    from consent_service.audit.alerts import default_alert_rules
+    from consent_service.audit.catalogue import default_event_catalogue
+    from consent_service.citizens.cohorts import default_cohorts
+    from consent_service.consents.catalogue import catalogue
+    from consent_service.retention.schedule import default_schedule
+
+    try:
+        default_cohorts()
+        cat = catalogue()
+        for kind in cat.kinds:
+            cat.current_template(kind)
+        default_schedule()
+        default_event_catalogue()
+        default_alert_rules()
+    except ValueError as exc:  # each loader's error names the file and the field
+        raise PolicyError(str(exc)) from None
 
 
 @dataclass
@@ -40,6 +61,7 @@ class AppContext:
         clock = clock or SystemClock()
         crypto = Crypto(settings.keys)
         policy = AccessPolicy.load(settings.policy_dir / "access.yaml")
+        load_rule_files()
         engine = make_engine(settings.database_url)
         return cls(
             settings, engine, make_sessionmaker(engine), crypto, clock, policy, AuditRecorder(clock)

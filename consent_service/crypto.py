@@ -74,6 +74,7 @@ class Crypto:
         self._check_key = derive(keys.master, "key-check")
         self._blind_index_key = derive(keys.index, "cpr-blind-index")
         self._recovery_key = derive(keys.index, "recovery-code")
+        self._unknown_username_key = derive(keys.index, "unknown-username")
         self._index_check_key = derive(keys.index, "key-check")
         self._signing = Ed25519PrivateKey.from_private_bytes(keys.signing)
 
@@ -97,6 +98,9 @@ class Crypto:
 
     def recovery_code_hash(self, user_id: int, code: str) -> str:
         return keyed_hash(self._recovery_key, f"{user_id}:{code}")
+
+    def unknown_username_hash(self, username: str) -> str:
+        return keyed_hash(self._unknown_username_key, username)
 
     # signatures
     def sign(self, message: bytes) -> bytes:

@@ -1,6 +1,6 @@
 """Every model, imported in one place so metadata is complete (migrations, tests)."""
 
-from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent
+from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent, AuditPurge
 from consent_service.citizens.models import Citizen, Referral
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.db import Base
@@ -18,6 +18,7 @@ __all__ = [
     "AuditAlert",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditPurge",
     "Base",
     "Citizen",
     "Consent",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UtcDateTime
@@ -84,3 +84,23 @@ class AuditAlert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acknowledged_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditPurge(Base):
+    """A removal of expired audit events: every event up to and including a signed
+    checkpoint, once all of them are past their retention (``audit/events.yaml``). The
+    database lets a DELETE on ``audit_event`` through only at or below the highest
+    ``up_to_seq`` recorded here, so what remains verifies from that checkpoint. Never
+    updated or deleted."""
+
+    __tablename__ = "audit_purge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    up_to_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("audit_checkpoint.seq"), unique=True
+    )
+    events: Mapped[int] = mapped_column(Integer)
+    first_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    removed_sha256: Mapped[str] = mapped_column(String(64))  # over the removed events' hashes
+    purged_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -57,7 +57,7 @@ class AuditRecorder:
         organisation_id: int | None = None,
     ) -> AuditEvent:
         """Append one event in the session's transaction; it commits or rolls back with it."""
-        self._lock_chain(session)
+        self.lock_chain(session)
         head = session.execute(
             select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
         ).first()
@@ -80,21 +80,22 @@ class AuditRecorder:
             details=canonical_details(details),
             prev_hash=prev_hash,
         )
-        event.hash = event_hash(_as_record(event))
+        event.hash = event_hash(as_record(event))
         session.add(event)
         session.flush()
         log.info("audit", action=action, outcome=outcome, seq=event.seq)
         return event
 
     @staticmethod
-    def _lock_chain(session: Session) -> None:
+    def lock_chain(session: Session) -> None:
+        """Serialise with every other chain append until the transaction ends."""
         bind = session.get_bind()
         if bind.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
         # SQLite: every transaction began IMMEDIATE, so appends are already serialised.
 
 
-def _as_record(event: AuditEvent) -> dict[str, Any]:
+def as_record(event: AuditEvent) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "occurred_at": event.occurred_at,
@@ -118,4 +119,4 @@ def iter_records(session: Session, batch: int = 5000) -> Iterator[dict[str, Any]
     """All events in chain order, streamed."""
     stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
     for event in session.scalars(stmt):
-        yield _as_record(event)
+        yield as_record(event)

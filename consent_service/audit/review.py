@@ -27,7 +27,7 @@ MAX_PAGE_SIZE = 500
 REJECTED_ACTIONS = (
     "login.password_failed",
     "login.code_failed",
-    "login.code_replayed",
+    "security.totp_replay",
     "login.locked",
     "access.denied",
     "access.unauthenticated",

@@ -377,6 +377,38 @@ def create_user(
     return page(request, "user_created.html", me=me, user=user, password=password)
 
 
+@router.post("/admin/brugere/{user_id}/aendr", response_class=HTMLResponse)
+def change_user(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:change")],
+    user_id: int,
+    reason: Annotated[str, Form(max_length=500)],
+    role: Annotated[str | None, Form(max_length=32)] = None,
+    active: Annotated[bool | None, Form()] = None,
+) -> Response:
+    """Change a user's role, or deactivate/reactivate them; never one's own account."""
+    target = repo.user_by_id(session, user_id)
+    me.ensure(
+        resource_organisation_id=target.organisation_id if target else None,
+        resource_user_id=user_id,
+    )
+    if target is None:  # ensure() has denied it already: no organisation matches None
+        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    try:
+        service.change_user(
+            session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
+        )
+    except service.UserInputError as exc:
+        users = repo.users_of_organisation(session, me.user.organisation_id)
+        return page(
+            request, "users.html", status_code=400, me=me, users=users, error=str(exc),
+            roles=[r.value for r in Role], now=ctx.clock.now(),
+        )  # fmt: skip
+    return _redirect("/admin/brugere")
+
+
 @router.post("/admin/brugere/{user_id}/laas-op", response_class=HTMLResponse)
 def unlock_user(
     request: Request,

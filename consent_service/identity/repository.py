@@ -66,6 +66,14 @@ def end_pending_sessions(session: Session, user_id: int, now: datetime, reason: 
     )
 
 
+def end_all_sessions(session: Session, user_id: int, now: datetime, reason: str) -> None:
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+
+
 def unused_recovery_code(session: Session, user_id: int, code_hash: str) -> RecoveryCode | None:
     return session.scalar(
         select(RecoveryCode).where(

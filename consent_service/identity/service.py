@@ -195,6 +195,50 @@ def unlock_user(
     )
 
 
+def change_user(
+    session: Session,
+    deps: IdentityDeps,
+    actor: Actor,
+    user: User,
+    *,
+    reason: str,
+    role: str | None = None,
+    active: bool | None = None,
+) -> None:
+    """Change a user's role or deactivate/reactivate them, with a reason. The audit event
+    holds the state before and after, so the DPO can answer "who could see what on a
+    given day". A changed or deactivated account's sessions end at once."""
+    reason = reason.strip()
+    if len(reason) < 3 or len(reason) > 200:
+        raise UserInputError("Angiv en begrundelse for ændringen (3-200 tegn).")
+    if role is not None and role not in {r.value for r in Role}:
+        raise UserInputError("Ukendt rolle.")
+    before = user.snapshot()
+    if role is not None and role != user.role:
+        user.role = role
+        action = "user.role_changed"
+    elif active is not None and active != user.is_active:
+        user.is_active = active
+        action = "user.reactivated" if active else "user.deactivated"
+    else:
+        raise UserInputError("Ændringen ændrer ikke noget.")
+    now = deps.clock.now()
+    user.updated_at = now
+    repo.end_all_sessions(session, user.id, now, action)
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action=action,
+        outcome="success",
+        resource_type="user",
+        resource_id=str(user.id),
+        reason=reason,
+        details={"before": before, "after": user.snapshot()},
+        organisation_id=user.organisation_id,
+    )
+
+
 def ensure_key_check(session: Session, crypto: Crypto, clock: Clock) -> bool:
     """Store the key check values once; True if they were written now."""
     if repo.key_check(session) is not None:
@@ -220,6 +264,13 @@ def _is_locked(user: User, now: datetime) -> bool:
     return user.needs_admin_unlock or (user.locked_until is not None and user.locked_until > now)
 
 
+def unknown_username_label(deps: IdentityDeps, username: str) -> str:
+    """What the audit log says for a username that matches no account: a keyed hash, so
+    repeated attempts on one name group together (alerts) but a password typed into the
+    username field is never stored."""
+    return "?" + deps.crypto.unknown_username_hash(username)[:16]
+
+
 def _fail(
     session: Session,
     deps: IdentityDeps,
@@ -234,7 +285,11 @@ def _fail(
         session,
         actor.as_user(user.id, user.username, user.organisation_id)
         if user
-        else Actor(username=username[:64], request_id=actor.request_id, source_ip=actor.source_ip),
+        else Actor(
+            username=unknown_username_label(deps, username),
+            request_id=actor.request_id,
+            source_ip=actor.source_ip,
+        ),
         action=action,
         outcome="failure",
         resource_type="user",

@@ -156,7 +156,7 @@ def test_lockouts_and_administrator_unlock(
     admin_page.goto(f"{base}/admin/brugere")
     row = admin_page.locator(f"#user-{coded.username}")
     expect(row).to_contain_text("Låst: kræver oplåsning")
-    row.locator("input[name=reason]").fill("Ringede selv; identitet bekræftet over telefon")
+    row.locator(f"#reason-{coded.user_id}").fill("Ringede selv; identitet bekræftet over telefon")
     row.get_by_role("button", name="Lås op").click()
     expect(admin_page).to_have_url(f"{base}/admin/brugere")
     expect(admin_page.locator(f"#user-{coded.username}")).to_contain_text("Aktiv")

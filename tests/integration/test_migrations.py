@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
+from consent_service.db import make_engine
 from consent_service.models import Base
 from consent_service.startup import migration_heads
 
@@ -72,11 +73,60 @@ def test_the_database_refuses_changes_to_a_signed_checkpoint(db_url: str, statem
     engine.dispose()
 
 
-@pytest.mark.parametrize("table", ["audit_event", "audit_checkpoint"])
+@pytest.mark.parametrize("table", ["audit_event", "audit_checkpoint", "audit_purge"])
 def test_postgres_refuses_truncate(db_url: str, table: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("TRUNCATE exists only on PostgreSQL")
     engine = create_engine(db_url)
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {table}"))
+        conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    engine.dispose()
+
+
+def test_audit_events_go_only_through_a_recorded_purge(db_url: str) -> None:
+    """Log retention's narrow path: DELETE passes only at or below a purge record, which
+    must name a signed checkpoint; UPDATE is refused even there."""
+    engine = make_engine(db_url)  # the service's engine: SQLite enforces foreign keys
+    with engine.begin() as conn:
+        for seq in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_event (seq, occurred_at, action, outcome, details,"
+                    " prev_hash, hash) VALUES (:s, CURRENT_TIMESTAMP, 'test', 'success', '{}',"
+                    " :p, :h)"
+                ),
+                {"s": seq, "p": str(seq - 1) * 64, "h": str(seq) * 64},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for)"
+                " VALUES (2, :h, CURRENT_TIMESTAMP, 'k', 's', 'interval')"
+            ),
+            {"h": "2" * 64},
+        )
+    with pytest.raises(DBAPIError), engine.begin() as conn:  # no such checkpoint
+        conn.execute(
+            text(
+                "INSERT INTO audit_purge (up_to_seq, events, removed_sha256, purged_at)"
+                " VALUES (3, 3, :h, CURRENT_TIMESTAMP)"
+            ),
+            {"h": "0" * 64},
+        )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_purge (up_to_seq, events, removed_sha256, purged_at)"
+                " VALUES (2, 2, :h, CURRENT_TIMESTAMP)"
+            ),
+            {"h": "0" * 64},
+        )
+        conn.execute(text("DELETE FROM audit_event WHERE seq <= 2"))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 3"))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET outcome = 'allow' WHERE seq = 3"))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_purge"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT seq FROM audit_event")).scalars().all() == [3]
     engine.dispose()

@@ -63,7 +63,78 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
+    op.create_table(
+        "audit_purge",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("up_to_seq", sa.BigInteger(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.Column(
+            "first_occurred_at", consent_service.db.UtcDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("last_occurred_at", consent_service.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("removed_sha256", sa.String(length=64), nullable=False),
+        sa.Column("purged_at", consent_service.db.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["up_to_seq"],
+            ["audit_checkpoint.seq"],
+            name=op.f("fk_audit_purge_up_to_seq_audit_checkpoint"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_purge")),
+        sa.UniqueConstraint("up_to_seq", name=op.f("uq_audit_purge_up_to_seq")),
+    )
     _immutable("audit_checkpoint")
+    _immutable("audit_purge")
+    _purge_only_through_a_purge_record()
+
+
+def _purge_only_through_a_purge_record() -> None:
+    """Log retention: a DELETE on audit_event passes only for events at or below the last
+    recorded purge (a signed checkpoint); UPDATE stays refused, as does TRUNCATE."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER audit_event_no_delete")
+        op.execute(
+            "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+            "WHEN OLD.seq > (SELECT COALESCE(MAX(up_to_seq), 0) FROM audit_purge) "
+            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
+        )
+        return
+    op.execute("DROP TRIGGER audit_event_no_update_delete ON audit_event")
+    op.execute(
+        "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()"
+    )
+    op.execute(
+        """
+        CREATE FUNCTION audit_event_purge_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.seq <= (SELECT COALESCE(MAX(up_to_seq), 0) FROM audit_purge) THEN
+                RETURN OLD;
+            END IF;
+            RAISE EXCEPTION 'audit_event is append-only' USING ERRCODE = 'insufficient_privilege';
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION audit_event_purge_guard()"
+    )
+
+
+def _restore_append_only() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER audit_event_no_delete")
+        op.execute(
+            "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
+        )
+        return
+    op.execute("DROP TRIGGER audit_event_no_delete ON audit_event")
+    op.execute("DROP TRIGGER audit_event_no_update ON audit_event")
+    op.execute("DROP FUNCTION audit_event_purge_guard()")
+    op.execute(
+        "CREATE TRIGGER audit_event_no_update_delete BEFORE UPDATE OR DELETE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()"
+    )
 
 
 def _immutable(table: str) -> None:
@@ -109,6 +180,9 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_event_source_ip_time")
 
+    _restore_append_only()
+    _drop_immutable("audit_purge")
+    op.drop_table("audit_purge")
     _drop_immutable("audit_checkpoint")
     op.drop_table("audit_checkpoint")
     with op.batch_alter_table("audit_alert", schema=None) as batch_op:

@@ -1,0 +1,381 @@
+"""Audit log benchmark: appends from concurrent writers, verification of a large export,
+and the DPO's filter query on a large log, each next to a baseline measured in the same run.
+
+    python bench/audit_log.py [--engine sqlite|postgresql|both] [--appends N] [--events N]
+
+1. appends/s from 4 writer processes, one audited event per transaction (as a request
+   does), chain verified afterwards; baseline: the same rows into a plain table.
+2. verifying an N-event export with audit/verify.py; baseline: sha256sum of the same file.
+3. the DPO's filter (one user, one week; and others) on N events; baseline: count(*).
+
+Prints one table. Figures depend on the machine; compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import Engine, create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from consent_service.audit.chain import GENESIS, canonical_bytes, event_hash  # noqa: E402
+from consent_service.audit.checkpoints import checkpoint_message  # noqa: E402
+from consent_service.audit.export import FORMAT, header_message  # noqa: E402
+from consent_service.audit.recorder import Actor, AuditRecorder  # noqa: E402
+from consent_service.audit.review import AuditFilter, search  # noqa: E402
+from consent_service.audit.service import verify_chain  # noqa: E402
+from consent_service.clock import SystemClock  # noqa: E402
+from consent_service.db import make_engine, make_sessionmaker  # noqa: E402
+from consent_service.migrations import upgrade  # noqa: E402
+
+PG_ADMIN = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+WRITERS = 4
+ACTIONS = (
+    "citizen.read",
+    "access.allowed",
+    "consent.recorded",
+    "login.succeeded",
+    "login.password_failed",
+    "citizen.listed",
+    "access.denied",
+)
+START = datetime(2025, 1, 1, tzinfo=UTC)
+rows: list[tuple[str, str, str, str]] = []
+
+
+def _report(what: str, engine: str, value: str, baseline: str, ratio: str) -> None:
+    rows.append((what, engine, value, f"{baseline} ({ratio})"))
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+def _database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    name = f"bench_audit_{os.getpid()}"
+    admin = create_engine(
+        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _fresh(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+# --- 1. appends ----------------------------------------------------------------------------
+
+
+def _append_worker(url: str, n: int, plain: bool) -> None:
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    recorder = AuditRecorder(SystemClock())
+    actor = Actor(user_id=1, username="bench", organisation_id=1, source_ip="127.0.0.1")
+    for i in range(n):
+        with sessions() as session, session.begin():
+            if plain:
+                session.execute(
+                    text(
+                        "INSERT INTO bench_plain (action, resource_id, details) "
+                        "VALUES ('citizen.read', :r, '{}')"
+                    ),
+                    {"r": f"c{i}"},
+                )
+            else:
+                recorder.record(
+                    session,
+                    actor,
+                    action="citizen.read",
+                    outcome="success",
+                    resource_type="citizen",
+                    resource_id=f"c{i}",
+                )
+    engine.dispose()
+
+
+def _timed_writers(url: str, total: int, plain: bool) -> float:
+    per = total // WRITERS
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_worker, args=(url, per, plain)) for _ in range(WRITERS)]
+    began = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a writer failed (exit {p.exitcode})")
+    return per * WRITERS / (time.perf_counter() - began)
+
+
+def bench_appends(kind: str, url: str, total: int) -> None:
+    engine = _fresh(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE bench_plain (id INTEGER PRIMARY KEY, action TEXT, "
+                "resource_id TEXT, details TEXT)"
+            )
+        )
+    engine.dispose()
+    audited = _timed_writers(url, total, plain=False)
+    plain = _timed_writers(url, total, plain=True)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        count, problem = verify_chain(session)
+    engine.dispose()
+    valid = "chain valid" if problem is None and count == total // WRITERS * WRITERS else "BROKEN"
+    _report(
+        f"appends/s, {WRITERS} writers, 1 per commit ({valid})",
+        kind,
+        f"{audited:,.0f}/s",
+        f"plain insert {plain:,.0f}/s",
+        f"{plain / audited:.1f}x",
+    )
+
+
+# --- 2. verification of an export --------------------------------------------------------
+
+
+def _synthetic_records(n: int) -> Iterator[dict[str, object]]:
+    prev = GENESIS
+    for seq in range(1, n + 1):
+        record: dict[str, object] = {
+            "seq": seq,
+            "occurred_at": START + timedelta(seconds=30 * seq),
+            "actor_user_id": seq % 200 + 1,
+            "actor_username": f"user{seq % 200 + 1}",
+            "organisation_id": seq % 5 + 1,
+            "action": ACTIONS[seq % len(ACTIONS)],
+            "resource_type": "citizen",
+            "resource_id": f"{seq % 50_000:032x}",
+            "outcome": "success",
+            "reason": None,
+            "request_id": f"{seq:032x}",
+            "source_ip": f"10.0.{seq % 250}.{seq % 200}",
+            "details": json.dumps(
+                {"permission": "citizen:read", "path": "/borgere/x"},
+                sort_keys=True,
+                separators=(",", ":"),
+            ),
+            "prev_hash": prev,
+        }
+        record["hash"] = event_hash(record)
+        prev = str(record["hash"])
+        yield record
+
+
+def bench_verify(n: int, tmp: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    path = tmp / "export.jsonl"
+    header: dict[str, object] = {
+        "type": "header",
+        "format": FORMAT,
+        "public_key": base64.b64encode(raw).decode(),
+        "key_id": "bench",
+        "requested_from": "",
+        "requested_to": "",
+        "exported_at": "",
+        "first_seq": 1,
+        "last_seq": n,
+        "events": n,
+    }
+    header["signature"] = base64.b64encode(key.sign(header_message(header))).decode()
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(header, separators=(",", ":")) + "\n")
+        for record in _synthetic_records(n):
+            out.write(
+                '{"hash":"'
+                + str(record["hash"])
+                + '","event":'
+                + canonical_bytes(record).decode()
+                + "}\n"
+            )
+            seq = int(str(record["seq"]))
+            if seq % 10_000 == 0 or seq == n:
+                at = START + timedelta(days=1)
+                sig = key.sign(checkpoint_message(seq, str(record["hash"]), at))
+                out.write(
+                    json.dumps(
+                        {
+                            "type": "checkpoint",
+                            "seq": seq,
+                            "hash": record["hash"],
+                            "signed_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                            "signature": base64.b64encode(sig).decode(),
+                        },
+                        separators=(",", ":"),
+                    )
+                    + "\n"
+                )
+    sha = _median(
+        lambda: subprocess.run(["sha256sum", str(path)], check=True, capture_output=True), 3
+    )
+    verify = _median(
+        lambda: _check(
+            subprocess.run(
+                [sys.executable, str(ROOT / "audit" / "verify.py"), str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        ),
+        3,
+    )
+    size = path.stat().st_size / 1e6
+    _report(
+        f"verify {n:,}-event export ({size:,.0f} MB)",
+        "file",
+        f"{verify:.2f} s, {n / verify:,.0f} events/s",
+        f"sha256sum {sha:.2f} s",
+        f"{verify / sha:.1f}x",
+    )
+
+
+def _check(result: subprocess.CompletedProcess[str]) -> None:
+    if result.returncode != 0 or not result.stdout.startswith("OK"):
+        raise SystemExit(f"verification failed: {result.stdout}{result.stderr}")
+
+
+def _median(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+# --- 3. the DPO's filter --------------------------------------------------------------------
+
+
+def _load_events(engine: Engine, n: int) -> None:
+    columns = (
+        "seq",
+        "occurred_at",
+        "actor_user_id",
+        "actor_username",
+        "organisation_id",
+        "action",
+        "resource_type",
+        "resource_id",
+        "outcome",
+        "reason",
+        "request_id",
+        "source_ip",
+        "details",
+        "prev_hash",
+        "hash",
+    )
+    # Spread over two years: the one-week filter then matches a realistic share.
+    spread = (2 * 365 * 86400) / n
+    batch: list[dict[str, object]] = []
+    insert = text(
+        f"INSERT INTO audit_event ({', '.join(columns)}) "
+        f"VALUES ({', '.join(':' + c for c in columns)})"
+    )
+    with engine.begin() as conn:
+        for record in _synthetic_records(n):
+            record["occurred_at"] = START + timedelta(seconds=spread * int(str(record["seq"])))
+            batch.append(record)
+            if len(batch) == 20_000:
+                conn.execute(insert, batch)
+                batch = []
+        if batch:
+            conn.execute(insert, batch)
+        conn.execute(text("ANALYZE"))
+
+
+def bench_filter(kind: str, url: str, n: int) -> None:
+    engine = _fresh(url)
+    _load_events(engine, n)
+    sessions = make_sessionmaker(engine)
+    week = START + timedelta(days=300)
+    queries = {
+        "one user, one week": AuditFilter(
+            occurred_from=week, occurred_to=week + timedelta(7), actor_user_id=17, organisation_id=2
+        ),
+        "one organisation, one day": AuditFilter(
+            occurred_from=week, occurred_to=week + timedelta(1), organisation_id=3
+        ),
+        "one citizen": AuditFilter(resource_type="citizen", resource_id=f"{1234:032x}"),
+        "one request id": AuditFilter(request_id=f"{n // 2:032x}"),
+        "action + outcome, one month": AuditFilter(
+            occurred_from=week,
+            occurred_to=week + timedelta(30),
+            action="access.denied",
+            outcome="success",
+        ),
+        "first page, no filter": AuditFilter(),
+    }
+    with sessions() as session:
+        base = _median(
+            lambda: session.execute(text("SELECT count(*) FROM audit_event")).scalar(), 5
+        )
+        for name, f in queries.items():
+            took = _median(lambda f=f: search(session, f), 5)  # type: ignore[misc]
+            _report(
+                f"DPO filter on {n:,} events: {name}",
+                kind,
+                f"{took * 1000:.1f} ms",
+                f"count(*) {base * 1000:.1f} ms",
+                f"{took / base:.2f}x",
+            )
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--appends", type=int, default=8_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        for kind in engines:
+            for part, run in (("a", bench_appends), ("f", bench_filter)):
+                (tmp / kind / part).mkdir(parents=True)
+                size = args.appends if part == "a" else args.events
+                for url in _database(kind, tmp / kind / part):
+                    run(kind, url, size)
+        if shutil.which("sha256sum"):
+            bench_verify(args.events, tmp)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'engine':<10}  {'result':<28}  baseline (ratio)")
+    for what, engine, value, baseline in rows:
+        print(f"{what:<{width}}  {engine:<10}  {value:<28}  {baseline}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+"""Alerts from the rules in ``audit/alerts.yaml``: evaluate them over the audit log, keep
+each finding once, let the DPO acknowledge it with a comment, optionally mail it.
+
+Evaluation reads only the rule's actions in a bounded, indexed window (``action``,
+``occurred_at``) and groups in Python; a finding that overlaps one already raised for the
+same rule and subject is not raised again, so evaluating twice never duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from email.message import EmailMessage
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from consent_service.audit.models import AuditAlert, AuditEvent
+from consent_service.audit.recorder import Actor, AuditRecorder
+from consent_service.clock import Clock
+from consent_service.config import REPO_ROOT, Settings
+from consent_service.errors import RuleRefusal
+
+DEFAULT_RULES = REPO_ROOT / "audit" / "alerts.yaml"
+DEFAULT_LOOKBACK = timedelta(hours=24)
+RECENT = 50
+
+
+class AlertRulesError(ValueError):
+    """The alert rules are missing, not YAML, or invalid; names file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkingHours(_Strict):
+    timezone: StrictStr
+    weekdays: tuple[StrictInt, ...] = Field(min_length=1)
+    start: time
+    end: time
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    def covers(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        return local.isoweekday() in self.weekdays and self.start <= local.time() < self.end
+
+
+class Rule(_Strict):
+    title_da: StrictStr = Field(min_length=1)
+    shape: Literal["count", "distinct", "off_hours"]
+    actions: tuple[StrictStr, ...] = Field(min_length=1)
+    key: StrictStr = Field(pattern=r"^(account|address|detail:[a-z_]+)$")
+    window_minutes: StrictInt | None = Field(default=None, ge=1)
+    threshold: StrictInt = Field(ge=1)
+    distinct: Literal["resource_id"] | None = None
+
+    @model_validator(mode="after")
+    def _shape_fields(self) -> Rule:
+        if self.shape in ("count", "distinct") and self.window_minutes is None:
+            raise ValueError("a count or distinct rule needs window_minutes")
+        if (self.shape == "distinct") != (self.distinct is not None):
+            raise ValueError("distinct is required for shape distinct, and only then")
+        return self
+
+    def matches(self, action: str) -> bool:
+        return any(action == a or (a.endswith(".") and action.startswith(a)) for a in self.actions)
+
+
+class AlertRules(_Strict):
+    version: StrictInt
+    working_hours: WorkingHours
+    rules: dict[StrictStr, Rule] = Field(min_length=1)
+
+    def title_da(self, rule: str) -> str:
+        found = self.rules.get(rule)
+        return found.title_da if found else rule
+
+
+def load_alert_rules(path: Path = DEFAULT_RULES) -> AlertRules:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise AlertRulesError(f"{path}: cannot read the alert rules: {exc}") from exc
+    try:
+        return AlertRules.model_validate(raw)
+    except (ValidationError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in exc.errors()
+            )
+        else:
+            problems = str(exc)
+        raise AlertRulesError(f"{path}: invalid alert rules: {problems}") from exc
+
+
+@cache
+def default_alert_rules() -> AlertRules:
+    return load_alert_rules()
+
+
+@dataclass(frozen=True)
+class _Event:
+    seq: int
+    at: datetime
+    action: str
+    subject: str
+    organisation_id: int | None
+    resource_id: str | None
+
+
+def _subject(rule: Rule, event: AuditEvent) -> str | None:
+    if rule.key == "account":
+        return event.actor_username
+    if rule.key == "address":
+        return event.source_ip
+    name = rule.key.removeprefix("detail:")
+    value = json.loads(event.details or "{}").get(name)
+    return None if value is None else str(value)
+
+
+def _events(session: Session, rule: Rule, since: datetime, until: datetime) -> list[_Event]:
+    exact = [a for a in rule.actions if not a.endswith(".")]
+    prefixes = [a for a in rule.actions if a.endswith(".")]
+    condition = or_(
+        AuditEvent.action.in_(exact), *(AuditEvent.action.startswith(p) for p in prefixes)
+    )
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(condition, AuditEvent.occurred_at >= since, AuditEvent.occurred_at <= until)
+        .order_by(AuditEvent.seq)
+    )
+    out = []
+    for event in rows:
+        subject = _subject(rule, event)
+        if subject:
+            out.append(
+                _Event(
+                    event.seq,
+                    event.occurred_at,
+                    event.action,
+                    subject[:64],
+                    event.organisation_id,
+                    event.resource_id,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    subject_kind: str
+    subject: str
+    events: tuple[_Event, ...]
+
+
+def _windowed(name: str, rule: Rule, events: Sequence[_Event]) -> Iterable[Finding]:
+    """Per subject, the first window of ``window_minutes`` reaching the threshold; then the
+    next one starting after it."""
+    assert rule.window_minutes is not None  # noqa: S101 - guaranteed by the model
+    window = timedelta(minutes=rule.window_minutes)
+    by_subject: dict[str, list[_Event]] = defaultdict(list)
+    for event in events:
+        by_subject[event.subject].append(event)
+    for subject, items in by_subject.items():
+        i = 0
+        while i < len(items):
+            inside = [e for e in items[i:] if e.at < items[i].at + window]
+            measure = (
+                len({e.resource_id for e in inside if e.resource_id})
+                if rule.shape == "distinct"
+                else len(inside)
+            )
+            if measure >= rule.threshold:
+                yield Finding(name, rule.key.split(":")[0], subject, tuple(inside))
+                i += len(inside)
+            else:
+                i += 1
+
+
+def _off_hours(
+    name: str, rule: Rule, hours: WorkingHours, events: Sequence[_Event]
+) -> Iterable[Finding]:
+    zone = ZoneInfo(hours.timezone)
+    groups: dict[tuple[str, object], list[_Event]] = defaultdict(list)
+    for event in events:
+        if not hours.covers(event.at):
+            groups[(event.subject, event.at.astimezone(zone).date())].append(event)
+    for (subject, _day), items in groups.items():
+        if len(items) >= rule.threshold:
+            yield Finding(name, rule.key.split(":")[0], subject, tuple(items))
+
+
+def _already_raised(session: Session, finding: Finding) -> bool:
+    first, last = finding.events[0], finding.events[-1]
+    return (
+        session.scalar(
+            select(AuditAlert.id).where(
+                AuditAlert.rule == finding.rule,
+                AuditAlert.subject_kind == finding.subject_kind,
+                AuditAlert.subject == finding.subject,
+                AuditAlert.first_seq <= last.seq,
+                AuditAlert.last_seq >= first.seq,
+            )
+        )
+        is not None
+    )
+
+
+def evaluate_alerts(
+    session: Session,
+    clock: Clock,
+    audit: AuditRecorder,
+    actor: Actor,
+    since: datetime | None = None,
+    rules: AlertRules | None = None,
+) -> list[AuditAlert]:
+    """Raise the alerts the rules find among events since ``since`` (default: the last
+    24 hours plus the longest window); returns the new ones."""
+    rules = rules or default_alert_rules()
+    now = clock.now()
+    raised: list[AuditAlert] = []
+    for name, rule in rules.rules.items():
+        window = timedelta(minutes=rule.window_minutes or 0)
+        start = since if since is not None else now - DEFAULT_LOOKBACK - window
+        events = _events(session, rule, start, now)
+        findings = (
+            _off_hours(name, rule, rules.working_hours, events)
+            if rule.shape == "off_hours"
+            else _windowed(name, rule, events)
+        )
+        for finding in findings:
+            if _already_raised(session, finding):
+                continue
+            first, last = finding.events[0], finding.events[-1]
+            alert = AuditAlert(
+                rule=name,
+                subject_kind=finding.subject_kind,
+                subject=finding.subject,
+                organisation_id=next(
+                    (e.organisation_id for e in finding.events if e.organisation_id), None
+                ),
+                window_start=first.at,
+                window_end=last.at,
+                event_count=len(finding.events),
+                first_seq=first.seq,
+                last_seq=last.seq,
+                raised_at=now,
+            )
+            session.add(alert)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                action="alert.raised",
+                outcome="success",
+                details={
+                    "alert": alert.id,
+                    "rule": name,
+                    "subject_kind": finding.subject_kind,
+                    "count": len(finding.events),
+                },
+                organisation_id=alert.organisation_id,
+            )
+            raised.append(alert)
+    return raised
+
+
+def _visible(organisation_id: int | None) -> Any:
+    # Address-based and pre-login alerts carry no organisation; every DPO sees them.
+    if organisation_id is None:
+        return True
+    return or_(AuditAlert.organisation_id == organisation_id, AuditAlert.organisation_id.is_(None))
+
+
+def open_alerts(session: Session, organisation_id: int | None = None) -> list[AuditAlert]:
+    return list(
+        session.scalars(
+            select(AuditAlert)
+            .where(AuditAlert.acknowledged_at.is_(None), _visible(organisation_id))
+            .order_by(AuditAlert.raised_at.desc(), AuditAlert.id.desc())
+        )
+    )
+
+
+def recent_alerts(session: Session, organisation_id: int | None = None) -> list[AuditAlert]:
+    return list(
+        session.scalars(
+            select(AuditAlert)
+            .where(AuditAlert.acknowledged_at.is_not(None), _visible(organisation_id))
+            .order_by(AuditAlert.acknowledged_at.desc())
+            .limit(RECENT)
+        )
+    )
+
+
+def alert_by_id(session: Session, alert_id: int) -> AuditAlert | None:
+    return session.get(AuditAlert, alert_id)
+
+
+def acknowledge(
+    session: Session,
+    clock: Clock,
+    audit: AuditRecorder,
+    actor: Actor,
+    alert_id: int,
+    comment: str,
+) -> AuditAlert:
+    alert = session.get(AuditAlert, alert_id)
+    if alert is None:
+        raise RuleRefusal("Alarmen findes ikke.")
+    if alert.acknowledged_at is not None:
+        raise RuleRefusal("Alarmen er allerede kvitteret.")
+    alert.acknowledged_at = clock.now()
+    alert.acknowledged_by = actor.user_id
+    alert.comment = comment
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action="alert.acknowledged",
+        outcome="success",
+        details={"alert": alert.id, "rule": alert.rule},
+        organisation_id=alert.organisation_id,
+    )
+    return alert
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    recipient: str
+
+
+def smtp_settings_from(settings: Settings) -> SmtpSettings | None:
+    if not settings.smtp_host or not settings.alert_email_to:
+        return None
+    return SmtpSettings(
+        settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.alert_email_to
+    )
+
+
+def _message(alert: AuditAlert, rules: AlertRules, smtp: SmtpSettings) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = f"Alarm i samtykkeservicen: {rules.title_da(alert.rule)}"
+    message["From"] = smtp.sender
+    message["To"] = smtp.recipient
+    who = "Bruger" if alert.subject_kind == "account" else "Adresse"
+    message.set_content(
+        f"{rules.title_da(alert.rule)} ({alert.rule}).\n"
+        f"{who}: {alert.subject}\n"
+        f"Antal hændelser: {alert.event_count} (hændelse {alert.first_seq}-{alert.last_seq})\n"
+        f"Fra {alert.window_start:%d-%m-%Y %H:%M} til {alert.window_end:%d-%m-%Y %H:%M} UTC.\n\n"
+        "Se og kvittér alarmen på siden Alarmer i samtykkeservicen.\n"
+    )
+    return message
+
+
+def notify(
+    session: Session,
+    smtp: SmtpSettings | None,
+    clock: Clock,
+    audit: AuditRecorder,
+    actor: Actor,
+    rules: AlertRules | None = None,
+) -> int:
+    """Mail every open alert not yet mailed; returns how many went. Does nothing without
+    SMTP settings. The mail names the rule and the account or address, never a citizen."""
+    if smtp is None:
+        return 0
+    rules = rules or default_alert_rules()
+    pending = session.scalars(
+        select(AuditAlert)
+        .where(AuditAlert.notified_at.is_(None), AuditAlert.acknowledged_at.is_(None))
+        .order_by(AuditAlert.id)
+    ).all()
+    if not pending:
+        return 0
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=30) as client:
+        for alert in pending:
+            client.send_message(_message(alert, rules, smtp))
+            alert.notified_at = clock.now()
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                action="alert.notified",
+                outcome="success",
+                details={"alert": alert.id, "rule": alert.rule},
+                organisation_id=alert.organisation_id,
+            )
+    return len(pending)

@@ -1,0 +1,362 @@
+"""The DPO's pages (Danish): the audit log with filters, rejected access attempts, alerts,
+signed checkpoints and export, and a citizen's access report.
+
+A CPR number never travels in a URL: look-ups are POSTed, and the log is then filtered by
+the citizen's pseudonymous id.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+
+from consent_service.audit import alerts as alert_rules
+from consent_service.audit import dpo
+from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.checkpoints import key_id, sign_head
+from consent_service.audit.export import export_range
+from consent_service.audit.models import AuditCheckpoint
+from consent_service.audit.review import AuditFilter, rejected_attempts, search
+from consent_service.audit.service import verify_chain
+from consent_service.citizens.service import parse_cpr_input
+from consent_service.clock import LEGAL_TZ, legal_today
+from consent_service.errors import InvalidInput
+from consent_service.identity.models import User
+from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.templating import page
+
+router = APIRouter()
+
+OUTCOMES = ("success", "failure", "allow", "deny")
+MAX_EXPORT_DAYS = 366
+EXPORT_CHUNK = 64 * 1024
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight in Denmark, as a UTC instant: the DPO thinks in Danish dates."""
+    return datetime.combine(day, time(0), tzinfo=LEGAL_TZ).astimezone(UTC)
+
+
+def _period(
+    first: date | None, last: date | None, today: date, default_days: int
+) -> tuple[date, date]:
+    last = last or today
+    first = first or last - timedelta(days=default_days - 1)
+    if first > last:
+        raise InvalidInput("Fra-datoen skal ligge før til-datoen.", field="fra")
+    return first, last
+
+
+def _user_in_org(session: DbSession, organisation_id: int, username: str) -> User:
+    user = session.scalar(
+        select(User).where(User.username == username, User.organisation_id == organisation_id)
+    )
+    if user is None:
+        raise InvalidInput(
+            "Der er ingen bruger med det brugernavn i din organisation.", field="bruger"
+        )
+    return user
+
+
+@router.get("/dpo", response_class=HTMLResponse)
+def overview(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:read")],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    checkpoints = session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(5)
+    ).all()
+    return page(
+        request,
+        "dpo.html",
+        me=me,
+        public_key_pem=ctx.crypto.public_key_pem(),
+        key_id=key_id(ctx.crypto.public_key),
+        checkpoints=checkpoints,
+        open_alerts=len(alert_rules.open_alerts(session, me.user.organisation_id)),
+        today=legal_today(ctx.clock),
+        week_ago=legal_today(ctx.clock) - timedelta(days=6),
+        verified=request.query_params.get("verificeret"),
+    )
+
+
+@router.get("/dpo/log", response_class=HTMLResponse)
+def log_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:read")],
+    fra: date | None = None,
+    til: date | None = None,
+    bruger: str | None = None,
+    handling: str | None = None,
+    udfald: str | None = None,
+    anmodning: str | None = None,
+    borger: str | None = None,
+    foer: int | None = None,
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    catalogue = default_event_catalogue()
+    values = {
+        "fra": fra, "til": til, "bruger": bruger or "", "handling": handling or "",
+        "udfald": udfald or "", "anmodning": anmodning or "", "borger": borger or "",
+    }  # fmt: skip
+    try:
+        first, last = _period(fra, til, legal_today(ctx.clock), 7)
+        if handling and handling not in catalogue.actions:
+            raise InvalidInput("Ukendt handling.", field="handling")
+        if udfald and udfald not in OUTCOMES:
+            raise InvalidInput("Ukendt udfald.", field="udfald")
+        actor = _user_in_org(session, me.user.organisation_id, bruger) if bruger else None
+    except InvalidInput as exc:
+        return page(
+            request, "dpo_log.html", status_code=400, me=me, error=exc.message, values=values,
+            events=[], next_before=None, actions=sorted(catalogue.actions), outcomes=OUTCOMES,
+        )  # fmt: skip
+    values["fra"], values["til"] = first, last
+    audit_filter = AuditFilter(
+        occurred_from=_day_start(first),
+        occurred_to=_day_start(last + timedelta(days=1)),
+        actor_user_id=actor.id if actor else None,
+        organisation_id=me.user.organisation_id,
+        action=handling or None,
+        outcome=udfald or None,
+        resource_type="citizen" if borger else None,
+        resource_id=borger or None,
+        request_id=anmodning or None,
+    )
+    result = search(session, audit_filter, before_seq=foer)
+    ctx.audit.record(
+        session,
+        me.actor,
+        action="audit.log_viewed",
+        outcome="success",
+        details={
+            "from": first.isoformat(), "to": last.isoformat(), "user": actor.id if actor else None,
+            "action": handling or None, "outcome": udfald or None,
+            "citizen": borger or None, "request_id": anmodning or None, "before_seq": foer,
+            "rows": len(result.events),
+        },
+    )  # fmt: skip
+    query = {k: v for k, v in values.items() if v}
+    return page(
+        request, "dpo_log.html", me=me, values=values, events=result.events,
+        next_before=result.next_before_seq, query=query,
+        actions=sorted(catalogue.actions), outcomes=OUTCOMES,
+    )  # fmt: skip
+
+
+@router.post("/dpo/log/borger", response_class=HTMLResponse)
+def log_for_citizen(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:citizen_lookup")],
+    cpr: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """CPR in, pseudonymous id out: the log page is then filtered by the id."""
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    citizen = dpo.lookup_citizen(
+        session, ctx.deps, me.actor, me.user.organisation_id, cpr, "log_review"
+    )
+    if citizen is None:
+        return _not_found_page(request, me, "dpo_log.html")
+    return RedirectResponse(f"/dpo/log?borger={citizen.public_id}", status_code=303)
+
+
+def _not_found_page(request: Request, me: Principal, template: str) -> Response:
+    catalogue = default_event_catalogue()
+    return page(
+        request, template, status_code=404, me=me, values={}, events=[], next_before=None,
+        actions=sorted(catalogue.actions), outcomes=OUTCOMES,
+        error="Ingen borger med det CPR-nummer er registreret i din organisation.",
+    )  # fmt: skip
+
+
+@router.get("/dpo/afvisninger", response_class=HTMLResponse)
+def rejected_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:read")],
+    fra: date | None = None,
+    til: date | None = None,
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    try:
+        first, last = _period(fra, til, legal_today(ctx.clock), 7)
+    except InvalidInput as exc:
+        return page(
+            request, "dpo_rejected.html", status_code=400, me=me, error=exc.message,
+            groups=[], fra=fra, til=til,
+        )  # fmt: skip
+    groups = rejected_attempts(
+        session, _day_start(first), _day_start(last + timedelta(days=1)), me.user.organisation_id
+    )
+    ctx.audit.record(
+        session,
+        me.actor,
+        action="audit.rejected_viewed",
+        outcome="success",
+        details={"from": first.isoformat(), "to": last.isoformat(), "groups": len(groups)},
+    )
+    return page(request, "dpo_rejected.html", me=me, groups=groups, fra=first, til=last)
+
+
+@router.get("/dpo/alarmer", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:alerts")],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    return page(
+        request,
+        "dpo_alerts.html",
+        me=me,
+        open_alerts=alert_rules.open_alerts(session, me.user.organisation_id),
+        recent=alert_rules.recent_alerts(session, me.user.organisation_id),
+        rules=alert_rules.default_alert_rules(),
+    )
+
+
+@router.post("/dpo/alarmer/{alert_id}/kvitter", response_class=HTMLResponse)
+def acknowledge_alert(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:alerts")],
+    alert_id: int,
+    comment: Annotated[str, Form(min_length=3, max_length=1000)],
+) -> Response:
+    alert = alert_rules.alert_by_id(session, alert_id)
+    if alert is None:
+        raise InvalidInput("Alarmen findes ikke.", field="alert")
+    me.ensure(resource_organisation_id=alert.organisation_id or me.user.organisation_id)
+    alert_rules.acknowledge(session, ctx.clock, ctx.audit, me.actor, alert_id, comment.strip())
+    return RedirectResponse("/dpo/alarmer", status_code=303)
+
+
+@router.post("/dpo/checkpoint")
+def checkpoint_now(
+    ctx: Ctx, session: DbSession, me: Annotated[Principal, require("audit:checkpoint")]
+) -> Response:
+    sign_head(session, ctx.crypto, ctx.clock, ctx.audit, me.actor, "on_demand")
+    return RedirectResponse("/dpo", status_code=303)
+
+
+@router.post("/dpo/verificer")
+def verify_now(
+    ctx: Ctx, session: DbSession, me: Annotated[Principal, require("audit:verify")]
+) -> Response:
+    count, problem = verify_chain(session)
+    ctx.audit.record(
+        session,
+        me.actor,
+        action="audit.verified",
+        outcome="success" if problem is None else "failure",
+        details={"events": count, "problem": str(problem) if problem else None},
+    )
+    return RedirectResponse(f"/dpo?verificeret={'ok' if problem is None else 'fejl'}", 303)
+
+
+@router.get("/dpo/eksport")
+def export(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:export")],
+    fra: date,
+    til: date,
+) -> Response:
+    """JSON Lines with the checkpoints that cover the range; check with audit/verify.py."""
+    first, last = _period(fra, til, legal_today(ctx.clock), 7)
+    if (last - first).days >= MAX_EXPORT_DAYS:
+        raise InvalidInput("Eksportér højst et år ad gangen.", field="til")
+    spool = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    export_range(
+        session, ctx.crypto, ctx.clock, ctx.audit, me.actor,
+        _day_start(first), _day_start(last + timedelta(days=1)), spool,
+    )  # fmt: skip
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := spool.read(EXPORT_CHUNK):
+                yield block.encode("utf-8")
+        finally:
+            spool.close()
+
+    filename = f"auditlog-{first.isoformat()}-{last.isoformat()}.jsonl"
+    return StreamingResponse(
+        chunks(),
+        media_type="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/dpo/indsigt", response_class=HTMLResponse)
+def access_report_form(
+    request: Request, me: Annotated[Principal, require("audit:access_report")]
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    return page(request, "dpo_access_report.html", me=me, items=None)
+
+
+@router.post("/dpo/indsigt", response_class=HTMLResponse)
+def access_report(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:access_report")],
+    cpr: Annotated[str, Form(max_length=20)],
+    version: Annotated[str, Form(max_length=8)] = "dpo",
+    format: Annotated[str, Form(max_length=4)] = "side",
+) -> Response:
+    """For a data-subject access request: every use of the citizen's data. Two versions:
+    the DPO's (with staff names) and the citizen's (dates, what and why, organisation)."""
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    if version not in ("dpo", "borger") or format not in ("side", "pdf"):
+        raise InvalidInput("Vælg version og format.", field="version")
+    citizen = dpo.lookup_citizen(
+        session, ctx.deps, me.actor, me.user.organisation_id, cpr, "access_report"
+    )
+    if citizen is None:
+        return page(
+            request, "dpo_access_report.html", status_code=404, me=me, items=None,
+            error="Ingen borger med det CPR-nummer er registreret i din organisation.",
+        )  # fmt: skip
+    items = dpo.access_report(session, citizen.public_id)
+    dpo.record_report(session, ctx.deps, me.actor, citizen.public_id, version, items, format)
+    if format == "pdf":
+        from consent_service.audit.report_pdf import render_access_report
+
+        pdf = render_access_report(
+            items, cpr_formatted=parse_cpr_input(cpr, ctx.deps).formatted,
+            for_citizen=version == "borger", organisation=_organisation_name(session, me),
+            made_on=legal_today(ctx.clock),
+        )  # fmt: skip
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": 'inline; filename="indsigt-logning.pdf"'},
+        )
+    return page(
+        request, "dpo_access_report.html", me=me, items=items, version=version,
+        citizen_id=citizen.public_id,
+    )  # fmt: skip
+
+
+def _organisation_name(session: DbSession, me: Principal) -> str:
+    from consent_service.identity.repository import organisation_by_id
+
+    org = organisation_by_id(session, me.user.organisation_id)
+    return org.name if org else ""

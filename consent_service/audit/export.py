@@ -1,0 +1,158 @@
+"""Export of the audit log as JSON Lines that an outsider can verify with
+``audit/verify.py`` and the published public key.
+
+Format ``consent-service-audit-export/1``, one JSON object per line:
+
+1. a header: format, the Ed25519 public key (raw, base64) and its key id, the requested
+   period, the exported sequence range and count, signed by the service (so a file cut
+   short after a checkpoint is still caught);
+2. an anchor checkpoint, if the export does not start at the first event: the newest
+   checkpoint before the requested period; the export then starts right after it, so its
+   first event links to a signed hash;
+3. the events in order, each as ``{"hash":"<64 hex>","event":<canonical JSON>}`` where the
+   canonical JSON is exactly the bytes hashed (``chain.canonical_bytes``), so verification
+   hashes a slice of the line instead of re-serialising it; after an event that has a
+   checkpoint, the checkpoint line ``{"type":"checkpoint",...}``;
+4. the last event always has a checkpoint (one is signed for the export if needed).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consent_service.audit.chain import canonical_bytes, canonical_time
+from consent_service.audit.checkpoints import (
+    checkpoint_before,
+    key_id,
+    raw_public_key,
+    sign_event,
+)
+from consent_service.audit.models import AuditCheckpoint, AuditEvent
+from consent_service.audit.recorder import Actor, AuditRecorder, as_record
+from consent_service.audit.service import chain_start
+from consent_service.clock import Clock
+from consent_service.crypto import Crypto
+
+FORMAT = "consent-service-audit-export/1"
+HEADER_PREFIX = b"consent-service audit export header v1\n"
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    events: int
+    first_seq: int | None
+    last_seq: int | None
+    checkpoints: int
+
+
+def header_message(header: dict[str, Any]) -> bytes:
+    """What the header's signature covers: every header field but the signature."""
+    body = {k: v for k, v in header.items() if k != "signature"}
+    return HEADER_PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def checkpoint_line(cp: AuditCheckpoint) -> str:
+    return json.dumps(
+        {
+            "type": "checkpoint",
+            "seq": cp.seq,
+            "hash": cp.hash,
+            "signed_at": canonical_time(cp.signed_at),
+            "signature": cp.signature,
+        },
+        separators=(",", ":"),
+    )
+
+
+def event_line(record: dict[str, Any]) -> str:
+    event_hash: str = record["hash"]
+    return '{"hash":"' + event_hash + '","event":' + canonical_bytes(record).decode() + "}"
+
+
+def export_range(
+    session: Session,
+    crypto: Crypto,
+    clock: Clock,
+    audit: AuditRecorder,
+    actor: Actor,
+    occurred_from: datetime,
+    occurred_to: datetime,
+    out: TextIO,
+) -> ExportSummary:
+    """Write the events of [occurred_from, occurred_to) and what proves them to ``out``."""
+    in_range = select(func.min(AuditEvent.seq), func.max(AuditEvent.seq)).where(
+        AuditEvent.occurred_at >= occurred_from, AuditEvent.occurred_at < occurred_to
+    )
+    low, high = session.execute(in_range).one()
+    kept_from, _ = chain_start(session)
+    first = last = None
+    if low is not None and high is not None:
+        anchor = checkpoint_before(session, low)
+        first = anchor.seq + 1 if anchor is not None else kept_from
+        last = high
+        if session.scalar(select(AuditCheckpoint.id).where(AuditCheckpoint.seq == last)) is None:
+            sign_event(session, crypto, clock, audit, actor, last, "export")
+    else:
+        anchor = None
+    count = (last - first + 1) if first is not None and last is not None else 0
+    header: dict[str, Any] = {
+        "type": "header",
+        "format": FORMAT,
+        "public_key": base64.b64encode(raw_public_key(crypto.public_key)).decode(),
+        "key_id": key_id(crypto.public_key),
+        "requested_from": canonical_time(occurred_from),
+        "requested_to": canonical_time(occurred_to),
+        "exported_at": canonical_time(clock.now()),
+        "first_seq": first,
+        "last_seq": last,
+        "events": count,
+    }
+    header["signature"] = base64.b64encode(crypto.sign(header_message(header))).decode()
+    out.write(json.dumps(header, separators=(",", ":")) + "\n")
+    checkpoints = 0
+    if first is not None and last is not None:
+        if anchor is not None:
+            out.write(checkpoint_line(anchor) + "\n")
+            checkpoints += 1
+        signed = {
+            cp.seq: cp
+            for cp in session.scalars(
+                select(AuditCheckpoint).where(
+                    AuditCheckpoint.seq >= first, AuditCheckpoint.seq <= last
+                )
+            )
+        }
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.seq >= first, AuditEvent.seq <= last)
+            .order_by(AuditEvent.seq)
+            .execution_options(yield_per=BATCH)
+        )
+        for event in session.scalars(stmt):
+            out.write(event_line(as_record(event)) + "\n")
+            cp = signed.get(event.seq)
+            if cp is not None:
+                out.write(checkpoint_line(cp) + "\n")
+                checkpoints += 1
+    audit.record(
+        session,
+        actor,
+        action="audit.exported",
+        outcome="success",
+        details={
+            "from": canonical_time(occurred_from),
+            "to": canonical_time(occurred_to),
+            "events": count,
+            "first_seq": first,
+            "last_seq": last,
+        },
+    )
+    return ExportSummary(count, first, last, checkpoints)

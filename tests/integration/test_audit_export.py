@@ -1,0 +1,244 @@
+"""Export a period of the audit log and check it with the stand-alone audit/verify.py: an
+untouched export verifies; an edited, deleted, inserted or reordered line, a cut-off tail,
+a forged signature or another key are each reported. Also the retention purge: whole
+segments go and what remains still verifies."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+)
+
+from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.checkpoints import sign_head
+from consent_service.audit.export import export_range
+from consent_service.audit.recorder import SYSTEM, Actor
+from consent_service.audit.retention import purge_expired
+from consent_service.audit.service import verify_chain
+from consent_service.clock import FixedClock
+from consent_service.context import AppContext
+from consent_service.db import session_scope
+
+VERIFY = Path(__file__).resolve().parents[2] / "audit" / "verify.py"
+DAY1 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _events(ctx: AppContext, clock: FixedClock, n: int, action: str = "citizen.read") -> None:
+    actor = Actor(user_id=1, username="nav1", organisation_id=1, source_ip="10.0.0.1")
+    with session_scope(ctx.sessions) as session:
+        for i in range(n):
+            ctx.audit.record(
+                session, actor, action=action, outcome="success",
+                resource_type="citizen", resource_id=f"c{i}", details={"purpose": "test æøå"},
+            )  # fmt: skip
+            clock.advance(timedelta(minutes=10))
+
+
+def _checkpoint(ctx: AppContext) -> None:
+    with session_scope(ctx.sessions) as session:
+        sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval")
+
+
+def _export(ctx: AppContext, start: datetime, end: datetime) -> str:
+    out = io.StringIO()
+    with session_scope(ctx.sessions) as session:
+        export_range(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, start, end, out)
+    return out.getvalue()
+
+
+def _run(path: Path, key: Path | None) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, str(VERIFY), str(path)] + (["--public-key", str(key)] if key else [])
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def exported(ctx: AppContext, clock: FixedClock, tmp_path: Path) -> tuple[list[str], Path]:
+    """A log with checkpoints before, inside and after the exported day."""
+    clock.set(DAY1)
+    _events(ctx, clock, 5)
+    _checkpoint(ctx)  # the anchor for a later export
+    clock.set(DAY1 + timedelta(days=1))
+    _events(ctx, clock, 4)
+    _checkpoint(ctx)
+    _events(ctx, clock, 3)
+    clock.set(DAY1 + timedelta(days=2))
+    _events(ctx, clock, 2)
+    text = _export(ctx, DAY1 + timedelta(days=1), DAY1 + timedelta(days=2))
+    key = tmp_path / "key.pem"
+    key.write_text(ctx.crypto.public_key_pem())
+    return text.splitlines(keepends=True), key
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "export.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def test_an_untouched_export_verifies(exported: tuple[list[str], Path], tmp_path: Path) -> None:
+    lines, key = exported
+    kinds = [json.loads(line).get("type", "event") for line in lines]
+    # header, the anchor, the day's events with the checkpoint inside, a closing checkpoint
+    assert kinds[:2] == ["header", "checkpoint"]
+    # from right after the anchor (event 5): its own audit event 6, the day's 7..14
+    assert kinds.count("event") == 9
+    assert kinds[-1] == "checkpoint"
+    result = _run(_write(tmp_path, lines), key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK: 9 events (seq 6..14), 3 checkpoints")
+    without_key = _run(_write(tmp_path, lines), None)
+    assert without_key.returncode == 0
+    assert "compare the key id" in without_key.stdout
+
+
+def _edit_byte(lines: list[str]) -> list[str]:
+    # the resource id inside an event's canonical JSON; a bare "c2" could be part of a hash
+    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"') and '"c2"' in line)
+    edited = lines[i].replace('"c2"', '"c9"')
+    assert edited != lines[i]
+    return [*lines[:i], edited, *lines[i + 1 :]]
+
+
+def _delete_event(lines: list[str]) -> list[str]:
+    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"'))
+    return [*lines[: i + 1], *lines[i + 2 :]]  # the second event goes
+
+
+def _insert_copy(lines: list[str]) -> list[str]:
+    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"'))
+    return [*lines[: i + 1], lines[i], *lines[i + 1 :]]
+
+
+def _swap(lines: list[str]) -> list[str]:
+    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"'))
+    return [*lines[:i], lines[i + 1], lines[i], *lines[i + 2 :]]
+
+
+def _cut_tail(lines: list[str]) -> list[str]:
+    return lines[:-3]
+
+
+def _cut_to_inner_checkpoint(lines: list[str]) -> list[str]:
+    inner = [i for i, line in enumerate(lines) if '"type":"checkpoint"' in line][1]
+    return lines[: inner + 1]
+
+
+def _forge_signature(lines: list[str]) -> list[str]:
+    last = json.loads(lines[-1])
+    last["signature"] = last["signature"][:-4] + (
+        "AAA=" if last["signature"][-4:] != "AAA=" else "BBB="
+    )
+    return [*lines[:-1], json.dumps(last, separators=(",", ":")) + "\n"]
+
+
+def _edit_header(lines: list[str]) -> list[str]:
+    header = json.loads(lines[0])
+    header["events"] = header["events"] - 1
+    return [json.dumps(header, separators=(",", ":")) + "\n", *lines[1:]]
+
+
+def _drop_anchor(lines: list[str]) -> list[str]:
+    return [lines[0], *lines[2:]]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (_edit_byte, "altered"),
+        (_delete_event, "missing"),
+        (_insert_copy, "reordered or repeated"),
+        (_swap, "missing"),
+        (_cut_tail, "truncated"),
+        (_cut_to_inner_checkpoint, "truncated"),
+        (_forge_signature, "signature does not verify"),
+        (_edit_header, "header"),
+        (_drop_anchor, "not anchored"),
+    ],
+)
+def test_a_tampered_export_fails(
+    exported: tuple[list[str], Path],
+    tmp_path: Path,
+    tamper: Callable[[list[str]], list[str]],
+    expected: str,
+) -> None:
+    lines, key = exported
+    result = _run(_write(tmp_path, tamper(lines)), key)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.startswith("FAIL: line ")
+    assert expected in result.stdout
+
+
+def test_another_key_is_refused(exported: tuple[list[str], Path], tmp_path: Path) -> None:
+    lines, _ = exported
+    other = tmp_path / "other.pem"
+    other.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    result = _run(_write(tmp_path, lines), other)
+    assert result.returncode == 1
+    assert "another key" in result.stdout
+
+
+def test_unreadable_input_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run(tmp_path / "missing.jsonl", None)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_an_export_from_the_first_event_needs_no_anchor(
+    ctx: AppContext, clock: FixedClock, tmp_path: Path
+) -> None:
+    clock.set(DAY1)
+    _events(ctx, clock, 3)
+    text = _export(ctx, DAY1, DAY1 + timedelta(days=1))
+    result = _run(_write(tmp_path, text.splitlines(keepends=True)), None)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("OK: 3 events (seq 1..3), 1 checkpoints")
+
+
+def test_purge_removes_whole_expired_segments_and_the_rest_verifies(
+    ctx: AppContext, clock: FixedClock, tmp_path: Path
+) -> None:
+    deadline = default_event_catalogue().retention_deadline
+    clock.set(DAY1)
+    _events(ctx, clock, 4)  # access events: 6 months
+    _checkpoint(ctx)  # segment 1 ends at event 4
+    _events(ctx, clock, 2, action="consent.recorded")  # consent evidence: years
+    _checkpoint(ctx)  # segment 2 ends at event 7 (the checkpoint event is 5)
+    _events(ctx, clock, 2)
+    _checkpoint(ctx)
+
+    clock.set(DAY1 + timedelta(days=100))
+    with session_scope(ctx.sessions) as session:
+        plan = purge_expired(session, ctx.clock, ctx.audit, SYSTEM, deadline, dry_run=True)
+    assert plan.up_to_seq is None  # nothing is six months old yet
+
+    clock.set(DAY1 + timedelta(days=200))
+    with session_scope(ctx.sessions) as session:
+        dry = purge_expired(session, ctx.clock, ctx.audit, SYSTEM, deadline, dry_run=True)
+        assert (dry.up_to_seq, dry.events, dry.segments) == (4, 4, 1)  # segment 2 holds consents
+    with session_scope(ctx.sessions) as session:
+        done = purge_expired(session, ctx.clock, ctx.audit, SYSTEM, deadline)
+    assert done.up_to_seq == 4
+    with ctx.sessions() as session:
+        count, problem = verify_chain(session)
+    assert problem is None
+    assert count > 0
+    # An export of what remains still verifies from the purge checkpoint.
+    text = _export(ctx, DAY1, DAY1 + timedelta(days=201))
+    result = _run(_write(tmp_path, text.splitlines(keepends=True)), None)
+    assert result.returncode == 0, result.stdout
+    assert "seq 5.." in result.stdout
