@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck format serve migrate clean browser-deps
+.PHONY: run test lint typecheck format serve migrate clean browser-deps pg-client-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,13 +37,25 @@ browser-deps:
 	  fi; \
 	fi
 
+# pg_dump and pg_restore (`consent-service backup`/`restore` on PostgreSQL) come from Debian's
+# postgresql-client.
+pg-client-deps:
+	@if ! command -v pg_dump >/dev/null 2>&1 || ! command -v pg_restore >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's postgresql-client for the backup tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; \
+	  else \
+	    echo "pg_dump/pg_restore are missing and cannot be installed here: PostgreSQL backup tests will be skipped (they fail under CI=true)"; \
+	  fi; \
+	fi
+
 lint: $(TSTAMP)
 	$(BIN)/ruff check consent_service tests bench audit
 	$(BIN)/ruff format --check consent_service tests bench audit
 	$(BIN)/mypy
 
 # Install the test dependencies, then lint, type-check and run the whole suite.
-test: $(TSTAMP) browser-deps lint
+test: $(TSTAMP) browser-deps pg-client-deps lint
 	$(BIN)/pytest
 
 format: $(TSTAMP)

@@ -108,45 +108,44 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
         first, last, count = header.get("first_seq"), header.get("last_seq"), header.get("events")
 
         expected_seq = first if isinstance(first, int) else None
-        prev = None  # the hash the next event must name
+        prev: bytes | None = None  # the hash the next event must name, as hex bytes
         last_event_seq: int | None = None
-        last_event_hash: str | None = None
+        last_event_hash: bytes | None = None
         events = checkpoints = 0
         ended_with_checkpoint = False
         line = 1
+        # The event branch runs once per event: names bound locally, bytes compared as bytes.
+        sha256, start, middle, body_at = hashlib.sha256, EVENT_START, EVENT_MIDDLE, BODY_AT
+        hash_end, middle_at = len(EVENT_START) + 64, BODY_AT - len(EVENT_MIDDLE)
+        seq_key, seq_len, prev_key, prev_len = SEQ_KEY, len(SEQ_KEY), PREV_KEY, len(PREV_KEY)
         for raw in fh:
             line += 1
-            if raw.startswith(EVENT_START):
+            if raw.startswith(start):
                 if expected_seq is None:
                     raise Problem(line, "an event in an export the header says is empty")
-                if raw[BODY_AT - len(EVENT_MIDDLE) : BODY_AT] != EVENT_MIDDLE or not raw.endswith(
-                    b"}\n"
-                ):
+                if raw[middle_at:body_at] != middle or not raw.endswith(b"}\n"):
                     raise Problem(line, "malformed event line")
-                stated = raw[len(EVENT_START) : len(EVENT_START) + 64]
-                canonical = raw[BODY_AT:-2]
-                computed = hashlib.sha256(canonical).hexdigest()
-                if computed.encode() != stated:
+                canonical = raw[body_at:-2]
+                computed = sha256(canonical).hexdigest().encode()
+                if computed != raw[len(start) : hash_end]:
                     raise Problem(line, "the event's hash does not match its content (altered)")
-                at = canonical.find(SEQ_KEY)
-                end = canonical.find(b",", at)
+                at = canonical.find(seq_key) + seq_len
                 try:
-                    seq = int(canonical[at + len(SEQ_KEY) : end])
+                    seq = int(canonical[at : canonical.find(b",", at)])
                 except ValueError:
                     raise Problem(line, "the event has no sequence number") from None
                 if seq != expected_seq:
                     kind = "reordered or repeated" if seq < expected_seq else "missing"
                     raise Problem(line, f"{kind}: expected event {expected_seq}, found {seq}")
-                at = canonical.find(PREV_KEY) + len(PREV_KEY)
-                stated_prev = canonical[at : at + 64].decode()
                 if prev is None:
-                    prev = GENESIS if seq == 1 else None
-                    if prev is None:
+                    if seq != 1:
                         raise Problem(line, f"event {seq} is not anchored by a checkpoint")
-                if stated_prev != prev:
+                    prev = GENESIS.encode()
+                at = canonical.find(prev_key) + prev_len
+                if canonical[at : at + 64] != prev:
                     raise Problem(line, f"event {seq} does not link to the previous event")
-                prev = computed
-                last_event_seq, last_event_hash = seq, computed
+                prev = last_event_hash = computed
+                last_event_seq = seq
                 expected_seq = seq + 1
                 events += 1
                 ended_with_checkpoint = False
@@ -166,8 +165,8 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                 # The anchor: the export starts right after it.
                 if expected_seq is None or seq != expected_seq - 1:
                     raise Problem(line, "the anchor checkpoint is not right before the first event")
-                prev = cp_hash
-            elif seq != last_event_seq or cp_hash != last_event_hash:
+                prev = cp_hash.encode()
+            elif seq != last_event_seq or cp_hash.encode() != last_event_hash:
                 raise Problem(line, f"checkpoint {seq} does not match event {last_event_seq}")
             checkpoints += 1
             ended_with_checkpoint = last_event_seq is not None

@@ -117,7 +117,9 @@ def create_app(ctx: AppContext) -> FastAPI:
     from consent_service.audit.endpoints import router as audit_router
     from consent_service.citizens.endpoints import router as citizens_router
     from consent_service.consents.endpoints import router as consents_router
+    from consent_service.extracts.endpoints import router as extracts_router
     from consent_service.identity.endpoints import router as identity_router
+    from consent_service.jobs.endpoints import router as jobs_router
     from consent_service.web.pages import router as pages_router
 
     app.include_router(identity_router)
@@ -125,6 +127,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(citizens_router)
     app.include_router(consents_router)
     app.include_router(audit_router)
+    app.include_router(jobs_router)
+    app.include_router(extracts_router)
     static = StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static"))
     app.mount("/static", static, name="static")
     return app

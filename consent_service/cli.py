@@ -240,6 +240,137 @@ def cmd_audit_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """An encrypted data backup without the citizens' keys, and a separate keys file."""
+    from consent_service.backup import BackupError, create_backup
+
+    ctx = _checked_context()
+    try:
+        files = create_backup(
+            ctx.settings.database_url, ctx.settings.keys.master, Path(args.out), ctx.clock.now()
+        )
+    except BackupError as exc:
+        print(f"consent-service: backup failed: {exc}", file=sys.stderr)
+        return 1
+    with session_scope(ctx.sessions) as session:
+        ctx.audit.record(
+            session,
+            _cli_actor(),
+            action="backup.created",
+            outcome="success",
+            details={
+                "engine": files.engine,
+                "data_sha256": files.data_sha256,
+                "keys_sha256": files.keys_sha256,
+            },
+        )
+    print(f"data backup: {files.data_path}")
+    print(
+        f"keys file:   {files.keys_path} ({files.keys} keys; store it apart from the data "
+        "backup and delete it within days)"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into an empty database, check it and record the restore there."""
+    from consent_service.backup import BackupError, restore_backup, sha256_of
+
+    settings = load_settings()
+    data_path = Path(args.data_file)
+    keys_path = Path(args.keys) if args.keys else None
+    try:
+        report = restore_backup(args.to, settings.keys.master, data_path, keys_path)
+    except BackupError as exc:
+        print(f"consent-service: restore failed: {exc}", file=sys.stderr)
+        return 1
+    ctx = _context(load_settings(database_url=args.to))
+    try:
+        check_database(ctx.engine, ctx.crypto)  # the index and signing keys match too
+        with session_scope(ctx.sessions) as session:
+            ctx.audit.record(
+                session,
+                _cli_actor(),
+                action="backup.restored",
+                outcome="success",
+                details={
+                    "engine": report.engine,
+                    "data_sha256": sha256_of(data_path),
+                    "keys_sha256": sha256_of(keys_path) if keys_path else None,
+                    "events": report.events_verified,
+                    "citizens": report.citizens,
+                    "keys": report.keys_restored,
+                },
+            )
+        target = ctx.engine.url.render_as_string(hide_password=True)
+    finally:
+        ctx.engine.dispose()
+    skipped = (
+        f", {report.keys_skipped} keys of later citizens left out" if report.keys_skipped else ""
+    )
+    print(
+        f"restored into {target}: {report.events_verified} audit events verified, "
+        f"{report.citizens} citizens, {report.keys_restored} keys restored{skipped}"
+    )
+    return 0
+
+
+def cmd_run_due(args: argparse.Namespace) -> int:
+    """One pass of the worker, for cron: re-plan, then run every due job once."""
+    from consent_service.jobs.runner import run_due
+
+    ctx = _checked_context()
+    summary = run_due(ctx.sessions, ctx.deps)
+    print(f"jobs: {summary}")
+    return 0 if summary.failed == 0 else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The scheduler: a pass every ``worker_poll_seconds`` until stopped (SIGTERM/Ctrl-C).
+    Several workers on one PostgreSQL share the due jobs; none runs twice."""
+    import signal
+    import threading
+
+    from consent_service.jobs.runner import run_due, worker_name
+
+    ctx = _checked_context()
+    configure_logging(ctx.settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    name = worker_name()
+    print(f"worker {name}: polling every {ctx.settings.worker_poll_seconds:g} s")
+    while not stop.is_set():
+        summary = run_due(ctx.sessions, ctx.deps, worker=name)
+        if summary.done or summary.dropped or summary.failed or summary.retried:
+            print(f"worker {name}: {summary}", flush=True)
+        if args.once:
+            break
+        stop.wait(ctx.settings.worker_poll_seconds)
+    return 0
+
+
+def cmd_retention_dry_run(args: argparse.Namespace) -> int:
+    """What the pilot-end deletion would remove for an organisation; changes nothing."""
+    from consent_service.identity import repository as identity_repo
+    from consent_service.retention.deletion import plan_pilot_end
+
+    ctx = _checked_context()
+    with session_scope(ctx.sessions) as session:
+        org = identity_repo.organisation_by_name(session, args.organisation)
+        if org is None:
+            print(f"no organisation named {args.organisation!r}")
+            return 1
+        plan = plan_pilot_end(session, org.id)
+    rows = ", ".join(f"{k} {v}" for k, v in plan.rows.items()) or "nothing"
+    print(
+        f"pilot-end deletion for {args.organisation}: {plan.citizens} citizens; rows: {rows}; "
+        f"kept without identity: {plan.kept}; allowed from {plan.allowed_from}, "
+        f"deadline {plan.deadline}; a data controller confirms it on /sletning with a fresh code"
+    )
+    return 0
+
+
 def cmd_retention_procedure(args: argparse.Namespace) -> int:
     """Regenerate retention/PROCEDURE.md from retention/schedule.yaml."""
     from consent_service.retention.schedule import PROCEDURE, load_schedule, render_procedure
@@ -320,8 +451,20 @@ def build_parser() -> argparse.ArgumentParser:
     r = audit_sub.add_parser("purge", help="remove whole segments past their retention")
     r.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     r.set_defaults(func=cmd_audit_purge)
+    p = add("backup", cmd_backup, "write an encrypted data backup and a separate keys file")
+    p.add_argument("--out", required=True, help="folder for the two files (made if absent)")
+    p = add("restore", cmd_restore, "restore an encrypted backup into an empty database")
+    p.add_argument("data_file", metavar="DATA_FILE", help="the consent-data-*.backup file")
+    p.add_argument("--keys", metavar="KEYS_FILE", help="the consent-keys-*.backup file")
+    p.add_argument("--to", required=True, metavar="DATABASE_URL", help="the empty database")
+    p = add("worker", cmd_worker, "run scheduled jobs until stopped")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    add("run-due", cmd_run_due, "run the due jobs once (for cron) and exit")
     retention = sub.add_parser("retention", help="retention schedule commands")
     retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    rd = retention_sub.add_parser("dry-run", help="what the pilot-end deletion would remove")
+    rd.add_argument("--organisation", required=True, help="the organisation's name")
+    rd.set_defaults(func=cmd_retention_dry_run)
     rp = retention_sub.add_parser("procedure", help="regenerate PROCEDURE.md from the schedule")
     rp.set_defaults(func=cmd_retention_procedure)
     return parser

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,11 +117,46 @@ class Settings(BaseSettings):
     alert_email_to: str | None = Field(
         default=None, description="The DPO's address for alert e-mails; unset = no e-mail"
     )
+    follow_up_due_months: int = Field(
+        default=6, ge=1, description="Wellbeing follow-up is due this many months after baseline"
+    )
+    follow_up_overdue_months: int = Field(
+        default=8,
+        ge=1,
+        description="Wellbeing follow-up is overdue this many months after baseline",
+    )
+    reconsent_reminder_days: list[int] = Field(
+        default_factory=lambda: [60, 30, 14],
+        description="Days before a journal consent expires that a needed re-consent is put on "
+        "the worklist (then raised again)",
+    )
+    job_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts before a failing job is marked failed"
+    )
+    job_retry_seconds: int = Field(
+        default=60, ge=1, description="First retry delay of a failed job; doubles each attempt"
+    )
+    worker_poll_seconds: float = Field(
+        default=30.0, gt=0, description="How often `worker` looks for due jobs"
+    )
 
     @field_validator("log_level")
     @classmethod
     def _upper(cls, v: str) -> str:
         return v.upper()
+
+    @field_validator("reconsent_reminder_days")
+    @classmethod
+    def _reminders(cls, v: list[int]) -> list[int]:
+        if not v or any(d < 1 for d in v) or len(set(v)) != len(v):
+            raise ValueError("give distinct positive day counts, e.g. [60, 30, 14]")
+        return sorted(v, reverse=True)
+
+    @model_validator(mode="after")
+    def _follow_up_order(self) -> Settings:
+        if self.follow_up_overdue_months <= self.follow_up_due_months:
+            raise ValueError("follow_up_overdue_months must be after follow_up_due_months")
+        return self
 
     @cached_property
     def keys(self) -> Keys:

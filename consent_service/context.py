@@ -23,6 +23,7 @@ def load_rule_files() -> None:
     from consent_service.audit.catalogue import default_event_catalogue
     from consent_service.citizens.cohorts import default_cohorts
     from consent_service.consents.catalogue import catalogue
+    from consent_service.extracts.policy import default_extract_policy
     from consent_service.retention.schedule import default_schedule
 
     try:
@@ -33,6 +34,7 @@ def load_rule_files() -> None:
         default_schedule()
         default_event_catalogue()
         default_alert_rules()
+        default_extract_policy()
     except ValueError as exc:  # each loader's error names the file and the field
         raise PolicyError(str(exc)) from None
 

@@ -23,3 +23,14 @@ class RuleRefusal(Exception):
 
 class NotFound(Exception):
     """The resource does not exist in the caller's organisation."""
+
+
+class StepUpFailed(RuleRefusal):
+    """A fresh second factor for a weighty action was wrong or replayed. The request's
+    transaction is rolled back; the failure is then recorded alone (see web/deps.py)."""
+
+    def __init__(self, *, user_id: int, purpose: str, reason: str) -> None:
+        super().__init__("Koden er forkert eller allerede brugt. Intet er ændret.")
+        self.user_id = user_id
+        self.purpose = purpose
+        self.reason = reason

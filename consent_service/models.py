@@ -1,9 +1,10 @@
 """Every model, imported in one place so metadata is complete (migrations, tests)."""
 
 from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent, AuditPurge
-from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.db import Base
+from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 from consent_service.identity.models import (
     ApiToken,
     KeyCheck,
@@ -12,6 +13,8 @@ from consent_service.identity.models import (
     User,
     UserSession,
 )
+from consent_service.jobs.models import Job, Task
+from consent_service.wellbeing.models import WellbeingResponse
 
 __all__ = [
     "ApiToken",
@@ -21,14 +24,21 @@ __all__ = [
     "AuditPurge",
     "Base",
     "Citizen",
+    "CitizenKey",
     "Consent",
     "ConsentEvent",
     "ConsentForm",
     "ConsentScan",
+    "ExtractChunk",
+    "ExtractFile",
+    "ExtractRequest",
+    "Job",
     "KeyCheck",
     "Organisation",
     "RecoveryCode",
     "Referral",
+    "Task",
     "User",
     "UserSession",
+    "WellbeingResponse",
 ]

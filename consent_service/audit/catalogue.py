@@ -28,7 +28,7 @@ ACTION_PATTERN = r"^[a-z_]+\.[a-z_]+$"
 
 Category = Literal[
     "authentication", "access", "administration", "citizen", "referral", "consent",
-    "audit", "alert", "system",
+    "audit", "alert", "system", "wellbeing", "schedule", "retention", "extract",
 ]  # fmt: skip
 
 

@@ -2,17 +2,44 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    and_,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consent_service.db import Base, UtcDateTime
 
 
+class CitizenKey(Base):
+    """A citizen's data key, wrapped by the master key: ``identity`` seals CPR, name,
+    contact data and scans; ``wellbeing`` seals the questionnaire answers, so withdrawing
+    the wellbeing consent can shred them alone. Kept in its own table so that backups of
+    the data leave it out (``consent-service backup`` stores keys in a separate, short-lived
+    file): deleting the row makes the citizen's fields unreadable in every older data
+    backup too (crypto-shredding)."""
+
+    __tablename__ = "citizen_key"
+
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(48), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Citizen(Base):
     """A referred citizen. CPR, name and contact data are sealed (AES-GCM) under the
-    citizen's own data key, which is stored wrapped by the master key; destroying
-    ``wrapped_key`` makes every sealed field unreadable, in backups too (crypto-shredding).
-    ``cpr_index`` is a keyed hash (blind index) for de-duplication and look-up by CPR."""
+    citizen's own data key (``citizen_key``, purpose ``identity``); destroying that key
+    makes every sealed field unreadable (crypto-shredding). ``cpr_index`` is a keyed hash
+    (blind index) for de-duplication and look-up by CPR; a deleted citizen keeps a tombstone
+    row (``deleted_at`` set, no index, no key, no sealed data) so that consent records stay
+    provable without identity (GDPR art. 7(1))."""
 
     __tablename__ = "citizen"
     __table_args__ = (UniqueConstraint("organisation_id", "cpr_index", name="uq_citizen_org_cpr"),)
@@ -20,10 +47,9 @@ class Citizen(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    cpr_index: Mapped[str] = mapped_column(String(64))
-    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    cpr_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    cpr_index: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cpr_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     municipality: Mapped[str] = mapped_column(String(100))
@@ -31,6 +57,19 @@ class Citizen(Base):
     substitute_cpr: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    identity_key: Mapped[CitizenKey | None] = relationship(
+        primaryjoin=lambda: and_(
+            CitizenKey.citizen_id == Citizen.id, CitizenKey.purpose == "identity"
+        ),
+        lazy="joined",
+        viewonly=True,
+    )
+
+    @property
+    def wrapped_key(self) -> bytes | None:
+        return self.identity_key.wrapped_key if self.identity_key is not None else None
 
 
 class Referral(Base):

@@ -13,14 +13,18 @@ from consent_service.citizens.models import Citizen, Referral
 def by_public_id(session: Session, organisation_id: int, public_id: str) -> Citizen | None:
     return session.scalar(
         select(Citizen).where(
-            Citizen.public_id == public_id, Citizen.organisation_id == organisation_id
+            Citizen.public_id == public_id,
+            Citizen.organisation_id == organisation_id,
+            Citizen.deleted_at.is_(None),
         )
     )
 
 
 def by_public_id_any_organisation(session: Session, public_id: str) -> Citizen | None:
     """For access checks only: the caller must then check the organisation."""
-    return session.scalar(select(Citizen).where(Citizen.public_id == public_id))
+    return session.scalar(
+        select(Citizen).where(Citizen.public_id == public_id, Citizen.deleted_at.is_(None))
+    )
 
 
 def by_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citizen | None:
@@ -36,7 +40,7 @@ def page_of_citizens(
 ) -> Sequence[Citizen]:
     return session.scalars(
         select(Citizen)
-        .where(Citizen.organisation_id == organisation_id)
+        .where(Citizen.organisation_id == organisation_id, Citizen.deleted_at.is_(None))
         .order_by(Citizen.created_at.desc(), Citizen.id.desc())
         .offset(offset)
         .limit(limit)
@@ -48,7 +52,7 @@ def count_citizens(session: Session, organisation_id: int) -> int:
         session.scalar(
             select(func.count())
             .select_from(Citizen)
-            .where(Citizen.organisation_id == organisation_id)
+            .where(Citizen.organisation_id == organisation_id, Citizen.deleted_at.is_(None))
         )
         or 0
     )

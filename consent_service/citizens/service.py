@@ -17,8 +17,8 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens import repository as repo
 from consent_service.citizens.cohorts import cohort_for
 from consent_service.citizens.cpr import Cpr, InvalidCpr, age_on, parse_cpr
-from consent_service.citizens.models import Citizen, Referral
-from consent_service.citizens.vault import CitizenVault
+from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.citizens.vault import CitizenKeyDestroyed, CitizenVault
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.services import ServiceDeps
@@ -123,7 +123,6 @@ def register_citizen(
         public_id=public_id,
         organisation_id=organisation_id,
         cpr_index=index,
-        wrapped_key=wrapped,
         cpr_sealed=vault.seal(key, public_id, "cpr", cpr.value),
         name_sealed=vault.seal(key, public_id, "name", name),
         phone_sealed=vault.seal(key, public_id, "phone", phone) if phone else None,
@@ -136,6 +135,16 @@ def register_citizen(
     )
     session.add(citizen)
     session.flush()
+    session.add(
+        CitizenKey(
+            citizen_id=citizen.id,
+            purpose="identity",
+            wrapped_key=wrapped,
+            created_at=citizen.created_at,
+        )
+    )
+    session.flush()
+    session.refresh(citizen, ["identity_key"])
     deps.audit.record(
         session,
         actor,
@@ -180,6 +189,8 @@ def decrypt(deps: ServiceDeps, citizen: Citizen) -> CitizenView:
     vault = _vault(deps)
     key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
     pid = citizen.public_id
+    if citizen.cpr_sealed is None or citizen.name_sealed is None:
+        raise CitizenKeyDestroyed(pid)
 
     def opt(column: str, sealed: bytes | None) -> str | None:
         return vault.open(key, pid, column, sealed) if sealed is not None else None
@@ -296,4 +307,7 @@ def register_referral(
             "adult_at_referral": adult,
         },
     )
+    from consent_service.jobs.planner import replan_citizen  # the planner reads referrals
+
+    replan_citizen(session, deps, citizen)
     return referral

@@ -47,6 +47,9 @@ class Consent(Base):
         ForeignKey("consent_form.form_id"), nullable=True, unique=True
     )
     decided_on: Mapped[date] = mapped_column(Date)
+    # The last day a given consent covers (policies/consents.yaml's validity rule, computed
+    # when recorded, so the extract gate can be set-based SQL); None: no fixed expiry.
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     witness: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     recorded_by: Mapped[int] = mapped_column(Integer)

@@ -283,6 +283,7 @@ def record_signed(
         text_sha256=form.text_sha256,
         form_id=form_id,
         decided_on=signed_on,
+        valid_until=rules.validity_end(cat.kinds[kind], signed_on),
         witness=witness,
         recorded_at=deps.clock.now(),
         recorded_by=actor.user_id or 0,
@@ -321,6 +322,7 @@ def record_signed(
             "scan_sha256": digest,
         },
     )
+    _replan(session, deps, citizen)
     return consent
 
 
@@ -421,6 +423,7 @@ def confirm_journal_entry(
         resource_id=citizen.public_id,
         details={"consent": consent.public_id},
     )
+    _replan(session, deps, citizen)
 
 
 def withdraw(
@@ -460,6 +463,7 @@ def withdraw(
         resource_id=citizen.public_id,
         details={"consent": consent.public_id, "kind": consent.kind, "channel": channel},
     )
+    _replan(session, deps, citizen)
     return effect
 
 
@@ -495,6 +499,14 @@ def invalidate(
         resource_id=citizen.public_id,
         details={"consent": consent.public_id, "kind": consent.kind, "reason": reason},
     )
+    _replan(session, deps, citizen)
+
+
+def _replan(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
+    """A consent changed: re-plan the citizen's reminders, follow-ups and deletions."""
+    from consent_service.jobs.planner import replan_citizen  # the planner reads consents
+
+    replan_citizen(session, deps, citizen)
 
 
 def get_consent(session: Session, citizen: Citizen, public_id: str) -> Consent:

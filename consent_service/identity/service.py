@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto, new_token, token_hash
+from consent_service.errors import StepUpFailed
 from consent_service.identity import repository as repo
 from consent_service.identity import totp
 from consent_service.identity.models import (
@@ -798,3 +799,58 @@ def api_token_user(session: Session, deps: IdentityDeps, bearer: str) -> TokenLo
     row.last_used_at = now
     session.flush()
     return TokenLookup(user, row, "ok")
+
+
+def step_up(
+    session: Session, deps: IdentityDeps, actor: Actor, user: User, code: str, purpose: str
+) -> None:
+    """A fresh second factor for one weighty action (pilot-end deletion, approving an
+    extract): a TOTP code for a time step after the last one used; recovery codes do not
+    count. Success is audited with the action, in its transaction; a wrong or replayed
+    code raises StepUpFailed, whose audit event the request handler records alone after
+    rolling the action back."""
+    now = deps.clock.now()
+    replay = False
+    if user.totp_secret_sealed is not None and code.strip().isdigit():
+        secret = deps.crypto.open_totp_secret(user.id, user.totp_secret_sealed)
+        check = totp.check_code(secret, code.strip(), at=now, last_step=user.totp_last_step)
+        replay = check.replay
+        if check.accepted:
+            _accept_step(user, check.step if check.step is not None else 0)
+            deps.audit.record(
+                session,
+                actor,
+                action="login.step_up",
+                outcome="success",
+                resource_type="user",
+                resource_id=str(user.id),
+                details={"purpose": purpose},
+            )
+            session.flush()
+            return
+    raise StepUpFailed(
+        user_id=user.id, purpose=purpose, reason="replayed code" if replay else "wrong code"
+    )
+
+
+def record_step_up_failure(
+    session: Session, deps: IdentityDeps, actor: Actor, failed: StepUpFailed
+) -> None:
+    """The audit event of a failed step-up; it also counts as a code failure toward the
+    lockout, like a wrong code at login."""
+    user = repo.user_by_id(session, failed.user_id)
+    if user is not None:
+        user.code_failures += 1
+        user.updated_at = deps.clock.now()
+        if user.code_failures >= deps.settings.code_failure_limit:
+            user.needs_admin_unlock = True
+    deps.audit.record(
+        session,
+        actor,
+        action="login.step_up",
+        outcome="failure",
+        resource_type="user",
+        resource_id=str(failed.user_id),
+        reason=failed.reason,
+        details={"purpose": failed.purpose},
+    )

@@ -4,7 +4,8 @@ disagree."""
 
 from __future__ import annotations
 
-from datetime import date
+import calendar
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ DEFAULT_SCHEDULE = REPO_ROOT / "retention" / "schedule.yaml"
 PROCEDURE = REPO_ROOT / "retention" / "PROCEDURE.md"
 
 Trigger = Literal["withdrawal", "pilot_end", "record_date"]
-Method = Literal["crypto_shredding", "row_deletion", "segment_purge"]
+Method = Literal["crypto_shredding", "row_deletion", "segment_purge", "file_deletion"]
 
 TRIGGER_DA = {
     "withdrawal": "tilbagekaldelse af samtykket",
@@ -34,11 +35,19 @@ TRIGGER_DA = {
     "record_date": "registreringens egen dato",
 }
 METHOD_DA = {
-    "crypto_shredding": "kryptografisk sletning (borgerens datanøgle destrueres), derefter "
+    "crypto_shredding": "kryptografisk sletning (datanøglen destrueres), derefter "
     "sletning af rækkerne",
     "row_deletion": "sletning af rækkerne",
     "segment_purge": "sletning af hele signerede segmenter af loggen; checkpoints bevares",
+    "file_deletion": "sletning af filen (driftens rutine for sikkerhedskopier)",
 }
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or the last day of that month if it is shorter."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 class RetentionError(ValueError):
@@ -59,6 +68,13 @@ class Keep(_Strict):
         if sum(v is not None for v in (self.days, self.months, self.years)) != 1:
             raise ValueError("keep names exactly one of days, months, years")
         return self
+
+    def after(self, start: date) -> date:
+        """The deadline: ``start`` plus the period (a month or year past the end of a
+        shorter month ends on that month's last day)."""
+        if self.days is not None:
+            return start + timedelta(days=self.days)
+        return add_months(start, self.months if self.months is not None else 12 * (self.years or 0))
 
     def da(self) -> str:
         if self.days is not None:

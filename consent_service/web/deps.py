@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from consent_service.access.policy import AccessRequest
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
+from consent_service.errors import StepUpFailed
 from consent_service.identity import service as identity
 from consent_service.identity.models import User, UserSession
 
@@ -98,6 +99,13 @@ def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
                     "method": request.method,
                 },
             )
+        raise
+    except StepUpFailed as failed:
+        session.rollback()
+        session.close()
+        # Like a denial: the wrong code outlives the rolled-back action.
+        with ctx.sessions() as alone, alone.begin():
+            identity.record_step_up_failure(alone, ctx.identity, request.state.actor, failed)
         raise
     except BaseException:
         session.rollback()

@@ -66,9 +66,9 @@ def _form_for(path: str) -> dict[str, str]:
 def test_role_route_matrix(ctx: AppContext, clock: FixedClock, role: str) -> None:
     other = enrolled_person(ctx, "navigator")  # a resource in the same organisation
     routes = [r for r in _routes(ctx) if r[2] != PUBLIC]
+    person = enrolled_person(ctx, role)  # one person, a fresh login for every route
     for method, path, perm in routes:
         with TestClient(create_app(ctx), follow_redirects=False) as client:
-            person = enrolled_person(ctx, role)
             token = log_in(client, person, clock)
             clock.advance(timedelta(seconds=1))
             url = path.replace("{user_id}", str(other.user_id))

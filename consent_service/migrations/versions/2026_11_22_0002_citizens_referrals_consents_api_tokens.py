@@ -25,10 +25,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("public_id", sa.String(length=32), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
-        sa.Column("cpr_index", sa.String(length=64), nullable=False),
-        sa.Column("wrapped_key", sa.LargeBinary(), nullable=True),
-        sa.Column("cpr_sealed", sa.LargeBinary(), nullable=False),
-        sa.Column("name_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("cpr_index", sa.String(length=64), nullable=True),
+        sa.Column("cpr_sealed", sa.LargeBinary(), nullable=True),
+        sa.Column("name_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("phone_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("email_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("municipality", sa.String(length=100), nullable=False),
@@ -36,6 +35,7 @@ def upgrade() -> None:
         sa.Column("substitute_cpr", sa.Boolean(), nullable=False),
         sa.Column("created_at", consent_service.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("deleted_at", consent_service.db.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisation.id"],
@@ -49,6 +49,18 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_citizen_organisation_id"), ["organisation_id"], unique=False
         )
+
+    op.create_table(
+        "citizen_key",
+        sa.Column("citizen_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=48), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", consent_service.db.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["citizen_id"], ["citizen.id"], name=op.f("fk_citizen_key_citizen_id_citizen")
+        ),
+        sa.PrimaryKeyConstraint("citizen_id", "purpose", name=op.f("pk_citizen_key")),
+    )
 
     op.create_table(
         "api_token",
@@ -151,6 +163,7 @@ def upgrade() -> None:
         sa.Column("text_sha256", sa.String(length=64), nullable=False),
         sa.Column("form_id", sa.String(length=32), nullable=True),
         sa.Column("decided_on", sa.Date(), nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=True),
         sa.Column("witness", sa.String(length=200), nullable=True),
         sa.Column("recorded_at", consent_service.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sa.Integer(), nullable=False),
@@ -265,6 +278,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
 
     op.drop_table("api_token")
+    op.drop_table("citizen_key")
     with op.batch_alter_table("citizen", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_citizen_organisation_id"))
 

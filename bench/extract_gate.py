@@ -1,0 +1,499 @@
+"""Extract gate benchmark: the consent gate of a register-data extract and its execution on
+a large cohort (PostgreSQL), each next to a baseline measured in the same run.
+
+    python bench/extract_gate.py [--citizens N] [--seed S]
+
+Workload: one organisation, N citizens referred into cohort hold-2 (2026-10-01..2027-04-30),
+each with a sealed CPR and name under its own data key (real AES-GCM through CitizenVault),
+and journal consents in the mix of states a real cohort has on the execution day
+(2027-11-05): ~70% covered (valid, entered in the journal; a tenth of them also hold an
+older expired consent), ~8% expired, ~6% withdrawn, ~5% not entered in the journal, ~9% no
+consent, ~2% under 18 at referral. Loaded with COPY (timed, printed, not measured).
+
+1. the gate alone: ``gate.counts()`` for the day (median of 3); baseline: a plain count(*)
+   over the same joined rows (citizen, referral, consent, consent events; median of 3).
+2. ``service.execute()`` of an approved payment_goal_1_regional request (one source), in a
+   child process: included citizens per second, decryption included; baseline: streaming
+   the same number of citizens' sealed CPR and key and decrypting them, nothing else.
+3. the peak RSS of that child (``ru_maxrss``); baseline: its RSS right before execute().
+
+The database (bench_extract_<pid>) is created fresh and dropped at the end. Prints one
+table. Figures depend on the machine; compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import logging
+import multiprocessing
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import create_engine, select, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from consent_service.audit.recorder import Actor  # noqa: E402
+from consent_service.citizens.models import Citizen, CitizenKey  # noqa: E402
+from consent_service.citizens.vault import CitizenVault  # noqa: E402
+from consent_service.clock import LEGAL_TZ, FixedClock  # noqa: E402
+from consent_service.config import Settings  # noqa: E402
+from consent_service.consents.catalogue import catalogue  # noqa: E402
+from consent_service.consents.rules import validity_end  # noqa: E402
+from consent_service.context import AppContext  # noqa: E402
+from consent_service.crypto import Crypto  # noqa: E402
+from consent_service.db import session_scope  # noqa: E402
+from consent_service.extracts import gate, service  # noqa: E402
+from consent_service.identity import service as identity  # noqa: E402
+from consent_service.identity.models import Organisation, User  # noqa: E402
+from consent_service.migrations import upgrade  # noqa: E402
+
+PG_ADMIN = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+COHORT = "hold-2"
+KIND = "journal"
+DAY = date(2027, 11, 5)  # the execution day (planned_on), 10:00 in Denmark
+AT = datetime(DAY.year, DAY.month, DAY.day, 10, 0, tzinfo=LEGAL_TZ)
+REFERRED_FROM, REFERRED_TO = date(2026, 10, 1), date(2027, 4, 30)
+# Signed on or after this day, a one-year journal consent still covers DAY.
+COVERS_FROM = DAY - timedelta(days=364)
+BATCH = 20_000
+# Share of citizens per state on DAY, and the gate reason each must get.
+STATES = (
+    ("covered", 0.70, gate.COVERED),
+    ("expired", 0.08, "expired"),
+    ("withdrawn", 0.06, "withdrawn"),
+    ("not_in_journal", 0.05, "not_entered_in_journal"),
+    ("no_consent", 0.09, "no_consent"),
+    ("under_18", 0.02, "under_18"),
+)
+CLINICS = ("Lægehuset Grenaa", "Lægerne Auning", "Lægehuset Ørum", "Lægerne Allingåbro")
+rows: list[tuple[str, str, str, str, str]] = []
+
+
+def _report(what: str, value: str, baseline: str, target: str, met: bool) -> None:
+    rows.append((what, value, baseline, target, "yes" if met else "NO"))
+
+
+def _quiet() -> None:
+    """The service logs one line per audit event; those are not measured."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def _median(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def _rss_mb() -> float:
+    """The current resident set, from /proc (ru_maxrss only gives the peak)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _hwm_mb() -> float:
+    """The peak resident set of this process image (VmHWM), a cross-check of ru_maxrss."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def _database() -> Iterator[str]:
+    name = f"bench_extract_{os.getpid()}"
+    admin = create_engine(
+        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _context(url: str, keys: dict[str, str]) -> AppContext:
+    settings = Settings(database_url=url, **keys)  # type: ignore[arg-type]
+    return AppContext.build(settings, FixedClock(AT))
+
+
+def _people(ctx: AppContext) -> tuple[int, Actor, Actor]:
+    """The organisation and its two data controllers (they never log in)."""
+    with session_scope(ctx.sessions) as session:
+        identity.ensure_key_check(session, ctx.crypto, ctx.clock)
+        now = ctx.clock.now()
+        org = Organisation(name="Region Midtjylland", created_at=now)
+        session.add(org)
+        session.flush()
+        actors = []
+        for n in (1, 2):
+            user = User(
+                organisation_id=org.id, username=f"controller{n}", display_name=f"Bench {n}",
+                role="data_controller", password_hash="!", must_change_password=False,
+                is_active=True, password_failures=0, password_lockouts=0, code_failures=0,
+                needs_admin_unlock=False, created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(user)
+            session.flush()
+            actors.append(Actor(user_id=user.id, username=user.username, organisation_id=org.id))
+        return org.id, actors[0], actors[1]
+
+
+# --- the cohort ------------------------------------------------------------------------------
+
+COLUMNS = {
+    "citizen": (
+        "id", "public_id", "organisation_id", "cpr_index", "cpr_sealed", "name_sealed",
+        "municipality", "gp_clinic", "substitute_cpr", "created_at", "created_by",
+    ),
+    "citizen_key": ("citizen_id", "purpose", "wrapped_key", "created_at"),
+    "referral": (
+        "id", "public_id", "citizen_id", "organisation_id", "referrer_kind", "clinic",
+        "referred_on", "course_start_on", "cohort", "adult_at_referral", "norddjurs_link",
+        "reachable", "created_at", "created_by",
+    ),
+    "consent": (
+        "id", "public_id", "citizen_id", "organisation_id", "kind", "decision",
+        "template_version", "language", "text_sha256", "decided_on", "valid_until",
+        "recorded_at", "recorded_by",
+    ),
+    "consent_event": (
+        "id", "consent_id", "event_type", "occurred_on", "channel", "note", "recorded_at",
+        "recorded_by",
+    ),
+}  # fmt: skip
+
+
+@dataclass
+class Cohort:
+    """Generates the cohort batch by batch and tallies the reason each citizen must get."""
+
+    org_id: int
+    crypto: Crypto
+    rnd: random.Random
+    expected: dict[str, int] = field(default_factory=dict)
+    _consent_id: int = 0
+    _event_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.vault = CitizenVault(self.crypto)
+        template = catalogue().current_template(KIND)
+        self.template = (template.version, template.sha256)
+        self.kind = catalogue().kinds[KIND]
+        span = (REFERRED_TO - REFERRED_FROM).days + 1
+        self.days = [REFERRED_FROM + timedelta(days=d) for d in range(span)]
+        self.early = self.days[:25]  # referred early: a consent signed then has lapsed on DAY
+        self.cumulative: list[tuple[float, str, str]] = []
+        total = 0.0
+        for state, share, reason in STATES:
+            total += share
+            self.cumulative.append((total, state, reason))
+        self._instants: dict[date, datetime] = {}
+
+    def _at(self, day: date) -> datetime:
+        at = self._instants.get(day)
+        if at is None:
+            at = self._instants[day] = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+        return at
+
+    def _pick(self) -> tuple[str, str]:
+        u = self.rnd.random()
+        for bound, state, reason in self.cumulative:
+            if u < bound:
+                return state, reason
+        return self.cumulative[-1][1:]
+
+    def _consent(self, citizen_id: int, signed: date, out: dict[str, list[tuple[Any, ...]]]) -> int:
+        self._consent_id += 1
+        out["consent"].append((
+            self._consent_id, f"{self.rnd.getrandbits(128):032x}", citizen_id, self.org_id,
+            KIND, "given", self.template[0], "da", self.template[1], signed, validity_end(self.kind, signed),
+            self._at(signed), 1,
+        ))  # fmt: skip
+        return self._consent_id
+
+    def _event(
+        self, consent_id: int, kind: str, on: date, out: dict[str, list[tuple[Any, ...]]]
+    ) -> None:
+        self._event_id += 1
+        channel = "phone" if kind == "withdrawn" else None
+        out["consent_event"].append(
+            (self._event_id, consent_id, kind, on, channel, None, self._at(on), 1)
+        )
+
+    def batch(self, first: int, n: int) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = {name: [] for name in COLUMNS}
+        rnd, vault, org = self.rnd, self.vault, self.org_id
+        for i in range(first, first + n):
+            state, reason = self._pick()
+            self.expected[reason] = self.expected.get(reason, 0) + 1
+            pid = f"{rnd.getrandbits(128):032x}"
+            referred = rnd.choice(self.early if state == "expired" else self.days)
+            # Synthetic, unique 10-digit numbers: birth 1930-1979 (2008-2010 for minors).
+            if state == "under_18":
+                born, serial = date(2008, 1, 1) + timedelta(days=i % 1000), 5000 + i // 1000
+            else:
+                born, serial = date(1930, 1, 1) + timedelta(days=i % 18_250), 1000 + i // 18_250
+            cpr = f"{born:%d%m%y}{serial:04d}"
+            key, wrapped = vault.new_key(pid)
+            created = self._at(referred)
+            clinic = CLINICS[i % len(CLINICS)]
+            out["citizen"].append((
+                i, pid, org, self.crypto.blind_index(org, cpr), vault.seal(key, pid, "cpr", cpr),
+                vault.seal(key, pid, "name", f"Borger {i}"), "Norddjurs", clinic, False,
+                created, 1,
+            ))  # fmt: skip
+            out["citizen_key"].append((i, "identity", wrapped, created))
+            out["referral"].append((
+                i, f"{rnd.getrandbits(128):032x}", i, org, "gp", clinic, referred, referred,
+                COHORT, state != "under_18", True, True, created, 1,
+            ))  # fmt: skip
+            if state in ("no_consent", "under_18"):
+                continue
+            if state == "expired":
+                signed = referred + timedelta(days=rnd.randint(0, 9))
+            else:
+                signed = max(referred, COVERS_FROM) + timedelta(days=rnd.randint(0, 30))
+                if state == "covered" and rnd.random() < 0.1:  # renewed: an older one lapsed
+                    older = signed - timedelta(days=rnd.randint(366, 500))
+                    c = self._consent(i, older, out)
+                    self._event(c, "journal_entry_confirmed", older + timedelta(days=2), out)
+            c = self._consent(i, signed, out)
+            if state != "not_in_journal":
+                on = signed + timedelta(days=rnd.randint(0, 14))
+                self._event(c, "journal_entry_confirmed", on, out)
+            if state == "withdrawn":
+                on = signed + timedelta(days=rnd.randint(20, (DAY - signed).days - 1))
+                self._event(c, "withdrawn", on, out)
+        return out
+
+
+def load(url: str, org_id: int, crypto: Crypto, citizens: int, seed: int) -> Cohort:
+    cohort = Cohort(org_id, crypto, random.Random(seed))
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET synchronous_commit = off")
+        for first in range(1, citizens + 1, BATCH):
+            batch = cohort.batch(first, min(BATCH, citizens + 1 - first))
+            with conn.transaction(), conn.cursor() as cur:
+                for table, columns in COLUMNS.items():
+                    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in batch[table]:
+                            copy.write_row(row)
+        for table in ("citizen", "referral", "consent", "consent_event"):
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+    return cohort
+
+
+# --- 1. the gate alone ------------------------------------------------------------------------
+
+PLAIN_COUNT = text(
+    "SELECT count(*) FROM citizen c "
+    "JOIN referral r ON r.citizen_id = c.id "
+    "JOIN consent k ON k.citizen_id = c.id "
+    "LEFT JOIN consent_event e ON e.consent_id = k.id "
+    "WHERE c.organisation_id = :org AND r.organisation_id = :org AND r.cohort = :cohort "
+    "AND k.organisation_id = :org AND k.kind = :kind"
+)
+
+
+def bench_gate(ctx: AppContext, org_id: int, cohort: Cohort, n: int) -> dict[str, int]:
+    with ctx.sessions() as session:
+        counts = dict(session.execute(gate.counts(org_id, COHORT, KIND, DAY)).all())
+        args = {"org": org_id, "cohort": COHORT, "kind": KIND}
+        joined = session.execute(PLAIN_COUNT, args).scalar_one()
+        took = _median(
+            lambda: session.execute(gate.counts(org_id, COHORT, KIND, DAY)).all(), 3
+        )
+        base = _median(lambda: session.execute(PLAIN_COUNT, args).scalar_one(), 3)
+    if counts != cohort.expected:
+        raise SystemExit(f"the gate's reasons {counts} differ from the cohort's {cohort.expected}")
+    _report(
+        f"gate.counts() on {n:,} citizens ({joined:,} joined rows)",
+        f"{took * 1000:,.0f} ms",
+        f"count(*) {base * 1000:,.0f} ms ({took / base:.1f}x)",
+        "within 3x",
+        took / base <= 3,
+    )
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+# --- 2. and 3. execution ----------------------------------------------------------------------
+
+
+def decrypt_baseline(ctx: AppContext, org_id: int, n: int) -> float:
+    """Citizens/s of streaming n citizens' sealed CPR and identity key and decrypting them:
+    the floor under any execution that writes CPR numbers."""
+    vault = CitizenVault(ctx.crypto)
+    stmt = (
+        select(Citizen.public_id, Citizen.cpr_sealed, CitizenKey.wrapped_key)
+        .join(
+            CitizenKey, (CitizenKey.citizen_id == Citizen.id) & (CitizenKey.purpose == "identity")
+        )
+        .where(Citizen.organisation_id == org_id)
+        .order_by(Citizen.id)
+        .limit(n)
+        .execution_options(yield_per=service.BATCH)
+    )
+    with ctx.sessions() as session:
+        began = time.perf_counter()
+        done = 0
+        for public_id, sealed, wrapped in session.execute(stmt):
+            vault.open(vault.unwrap(public_id, wrapped), public_id, "cpr", sealed)
+            done += 1
+        took = time.perf_counter() - began
+    return done / took
+
+
+def approved_request(ctx: AppContext, org_id: int, requester: Actor, approver: Actor) -> str:
+    data = service.DraftInput(
+        purpose="payment_goal_1_regional", sources=["sygesikring"], fields=["gp_contacts"],
+        cohort=COHORT, measurement_years=2, planned_on=DAY,
+    )  # fmt: skip
+    with session_scope(ctx.sessions) as session:
+        req = service.draft(session, ctx.deps, requester, org_id, data)
+        service.decide(session, ctx.deps, approver, req, approve=True, comment="bench")
+        return req.public_id
+
+
+def _execute_child(conn: Connection) -> None:
+    """Started before the parent loads anything: a spawned child's ru_maxrss starts from the
+    parent's at the moment of spawning (Linux keeps it across exec)."""
+    _quiet()
+    job = conn.recv()
+    if job is None:
+        return
+    ctx = _context(job["url"], job["keys"])
+    with session_scope(ctx.sessions) as session:
+        req = service.get(session, job["org_id"], job["request"])
+        gc.collect()
+        before = _rss_mb()
+        began = time.perf_counter()
+        manifest = service.execute(session, ctx.deps, Actor(**job["actor"]), req)
+        took = time.perf_counter() - began
+        committing = time.perf_counter()
+    commit = time.perf_counter() - committing
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ctx.engine.dispose()
+    conn.send({"manifest": manifest, "took": took, "commit": commit, "before": before,
+               "peak": peak, "hwm": _hwm_mb()})  # fmt: skip
+
+
+def bench_execute(
+    child: Connection, url: str, keys: dict[str, str], ctx: AppContext, org_id: int,
+    requester: Actor, approver: Actor, counts: dict[str, int],
+) -> list[str]:  # fmt: skip
+    included = counts.get(gate.COVERED, 0)
+    baseline = decrypt_baseline(ctx, org_id, included)
+    public_id = approved_request(ctx, org_id, requester, approver)
+    actor = {"user_id": requester.user_id, "username": requester.username,
+             "organisation_id": requester.organisation_id}  # fmt: skip
+    child.send({"url": url, "keys": keys, "org_id": org_id, "request": public_id,
+                "actor": actor})  # fmt: skip
+    got: dict[str, Any] = child.recv()
+    manifest = got["manifest"]
+    if manifest["included"] != included or manifest["excluded"] != {
+        k: v for k, v in counts.items() if k != gate.COVERED
+    }:
+        raise SystemExit(f"the manifest's counts differ from the gate's: {manifest}")
+    rate = included / got["took"]
+    _report(
+        f"execute(): included citizens/s ({included:,} included)",
+        f"{rate:,.0f}/s ({got['took']:.1f} s)",
+        f"stream + decrypt only {baseline:,.0f}/s ({baseline / rate:.1f}x)",
+        ">= 20,000/s",
+        rate >= 20_000,
+    )
+    _report(
+        "execute(): peak RSS of the child (ru_maxrss)",
+        f"{got['peak']:,.0f} MB",
+        f"before execute {got['before']:,.0f} MB ({got['peak'] / got['before']:.1f}x)",
+        "< 500 MB",
+        got["peak"] < 500,
+    )
+    files = ", ".join(f"{f['name']} {f['rows']:,} rows {f['bytes'] / 1e6:,.0f} MB"
+                      for f in manifest["files"])  # fmt: skip
+    return [
+        f"execute: commit afterwards {got['commit']:.1f} s (not counted); child's VmHWM "
+        f"{got['hwm']:,.0f} MB; files: {files}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--citizens", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    _quiet()
+    # Keys for this run only, never from the repository.
+    keys = {
+        name: base64.b64encode(os.urandom(32)).decode()
+        for name in ("master_key", "index_key", "signing_key")
+    }
+    spawn = multiprocessing.get_context("spawn")
+    parent_end, child_end = spawn.Pipe()
+    child = spawn.Process(target=_execute_child, args=(child_end,))
+    child.start()  # now, while this process is small (see _execute_child)
+    notes: list[str] = []
+    try:
+        for url in _database():
+            ctx = _context(url, keys)
+            upgrade(ctx.engine)
+            org_id, requester, approver = _people(ctx)
+            began = time.perf_counter()
+            cohort = load(url, org_id, ctx.crypto, args.citizens, args.seed)
+            loaded = time.perf_counter() - began
+            print(f"loaded {args.citizens:,} citizens in {loaded:.0f} s (not measured)")
+            counts = bench_gate(ctx, org_id, cohort, args.citizens)
+            notes.append("gate reasons: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+            notes += bench_execute(
+                parent_end, url, keys, ctx, org_id, requester, approver, counts
+            )
+            ctx.engine.dispose()
+    finally:
+        if child.is_alive():
+            parent_end.send(None)
+        child.join(timeout=30)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    header = ("measure", "result", "baseline (ratio)", "target")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  met")
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    for note in notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Pages and API of extracts: the data controllers' list and draft form, the request with
+its decision, execution and download, and the coverage plan."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from consent_service.citizens.cohorts import default_cohorts
+from consent_service.clock import legal_today
+from consent_service.extracts import gate, service
+from consent_service.extracts.models import ExtractFile, ExtractRequest
+from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
+from consent_service.identity import service as identity
+from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.templating import page
+
+router = APIRouter()
+
+
+def _in_scope(session: DbSession, me: Principal, public_id: str) -> ExtractRequest:
+    req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
+    if req is None:
+        from consent_service.errors import NotFound
+
+        raise NotFound("extract")
+    me.ensure(resource_organisation_id=req.organisation_id)
+    return req
+
+
+def _common() -> dict[str, Any]:
+    return {
+        "policy": default_extract_policy(),
+        "cohorts": default_cohorts().cohorts,
+        "measurements": MEASUREMENTS,
+        "reasons": gate.REASONS_DA,
+    }
+
+
+@router.get("/udtraek", response_class=HTMLResponse)
+def extracts_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:request")],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    requests = session.scalars(
+        select(ExtractRequest)
+        .where(ExtractRequest.organisation_id == me.user.organisation_id)
+        .order_by(ExtractRequest.requested_at.desc())
+        .limit(200)
+    ).all()
+    return page(request, "extracts.html", me=me, requests=requests,
+                today=legal_today(ctx.clock), **_common())  # fmt: skip
+
+
+@router.post("/udtraek", response_class=HTMLResponse)
+def draft(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:request")],
+    purpose: Annotated[str, Form(max_length=64)],
+    cohort: Annotated[str, Form(max_length=32)],
+    measurement_years: Annotated[int, Form(ge=1, le=2)],
+    planned_on: Annotated[date, Form()],
+    sources: Annotated[list[str], Form(max_length=10)],
+    fields: Annotated[list[str], Form(max_length=30)],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    req = service.draft(
+        session, ctx.deps, me.actor, me.user.organisation_id,
+        service.DraftInput(purpose, sources, fields, cohort, measurement_years, planned_on),
+    )  # fmt: skip
+    return RedirectResponse(f"/udtraek/{req.public_id}", status_code=303)
+
+
+@router.get("/udtraek/daekning", response_class=HTMLResponse)
+def coverage_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:coverage")],
+    hold: Annotated[str | None, Query(max_length=32)] = None,
+    maaling: Annotated[int, Query(ge=1, le=2)] = 1,
+    dato: Annotated[date | None, Query()] = None,
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    today = legal_today(ctx.clock)
+    plan = None
+    if hold is not None:
+        plan = _coverage(ctx, session, me, hold, maaling, dato or today)
+    return page(request, "extract_coverage.html", me=me, plan=plan, hold=hold, maaling=maaling,
+                dato=dato or today, **_common())  # fmt: skip
+
+
+def _coverage(
+    ctx: Ctx, session: DbSession, me: Principal, cohort: str, measurement: int, on: date
+) -> service.Coverage:
+    if cohort not in {c.id for c in default_cohorts().cohorts}:
+        from consent_service.errors import InvalidInput
+
+        raise InvalidInput("Ukendt hold.", field="hold")
+    plan = service.coverage(
+        session, me.user.organisation_id, cohort, measurement, on, legal_today(ctx.clock)
+    )
+    ctx.audit.record(
+        session, me.actor, action="extract.coverage_viewed", outcome="success",
+        details={"cohort": cohort, "measurement": measurement, "planned_on": on.isoformat()},
+    )  # fmt: skip
+    return plan
+
+
+@router.get("/api/v1/extracts/coverage")
+def coverage_api(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:coverage")],
+    cohort: Annotated[str, Query(max_length=32)],
+    measurement: Annotated[int, Query(ge=1, le=2)],
+    planned_on: Annotated[date, Query()],
+) -> dict[str, Any]:
+    """Coverage of a cohort's measurement on a planned execution day: counts by reason,
+    and the pseudonymous ids of citizens covered today who need a new consent by when."""
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    plan = _coverage(ctx, session, me, cohort, measurement, planned_on)
+    return {
+        "cohort": plan.cohort,
+        "measurement": plan.measurement,
+        "planned_on": plan.planned_on.isoformat(),
+        "in_cohort": plan.in_cohort,
+        "covered": plan.covered,
+        "covered_today": plan.covered_now,
+        "expire_before": plan.expire_before,
+        "not_covered": plan.reasons,
+        "reconsent_by": [{"citizen": pid, "by": by.isoformat()} for pid, by in plan.reconsent_by],
+    }
+
+
+@router.get("/udtraek/{public_id}", response_class=HTMLResponse)
+def request_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:request")],
+    public_id: str,
+) -> Response:
+    req = _in_scope(session, me, public_id)
+    files = session.scalars(select(ExtractFile).where(ExtractFile.request_id == req.id)).all()
+    manifest = json.loads(req.manifest) if req.manifest else None
+    return page(request, "extract.html", me=me, req=req, files=files, manifest=manifest,
+                today=legal_today(ctx.clock), public_key_pem=ctx.crypto.public_key_pem(),
+                **_common())  # fmt: skip
+
+
+@router.post("/udtraek/{public_id}/godkend", response_class=HTMLResponse)
+def approve(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:approve")],
+    public_id: str,
+    code: Annotated[str, Form(max_length=12)] = "",
+    comment: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    req = _in_scope_for_decision(session, me, public_id)
+    identity.step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
+    service.decide(session, ctx.deps, me.actor, req, approve=True, comment=comment)
+    return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
+
+
+@router.post("/udtraek/{public_id}/afvis", response_class=HTMLResponse)
+def reject(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:approve")],
+    public_id: str,
+    comment: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    req = _in_scope_for_decision(session, me, public_id)
+    service.decide(session, ctx.deps, me.actor, req, approve=False, comment=comment)
+    return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
+
+
+def _in_scope_for_decision(session: DbSession, me: Principal, public_id: str) -> ExtractRequest:
+    """Same organisation, and not one's own request (the policy's ``not_self``)."""
+    req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
+    if req is None:
+        from consent_service.errors import NotFound
+
+        raise NotFound("extract")
+    me.ensure(resource_organisation_id=req.organisation_id, resource_user_id=req.requested_by)
+    return req
+
+
+@router.post("/udtraek/{public_id}/udfoer", response_class=HTMLResponse)
+def execute(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:execute")],
+    public_id: str,
+) -> Response:
+    req = _in_scope(session, me, public_id)
+    service.execute(session, ctx.deps, me.actor, req)
+    return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
+
+
+@router.post("/udtraek/{public_id}/hent")
+def download(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("extract:download")],
+    public_id: str,
+) -> Response:
+    req = _in_scope(session, me, public_id)
+    content = service.download(session, ctx.deps, me.actor, req)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="udtraek-{public_id}.zip"'},
+    )

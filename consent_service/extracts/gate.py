@@ -1,0 +1,148 @@
+"""The consent gate of an extract, as one set-based SQL statement.
+
+For every citizen of the organisation referred into the cohort, it decides on the
+execution day whether the purpose's consent covers them, and if not, why: the best consent
+of the kind is picked per citizen with a window function (a covering one first, else the
+most recent), and its state on the day is computed from the consent's ``valid_until`` and
+the first withdrawal, journal-entry and invalidation events. No Python loop runs over
+citizens; the rules are those of consents/rules.py (``consent_covers``), restated in SQL
+and checked against them by the tests.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.sql.selectable import Subquery
+
+from consent_service.citizens.models import Citizen, Referral
+from consent_service.consents.models import Consent, ConsentEvent
+from consent_service.wellbeing.models import WellbeingResponse
+
+COVERED = "covered"
+# Why a citizen is left out, in the order the manifest lists them (Danish for pages).
+REASONS_DA = {
+    "under_18": "Under 18 år ved henvisningen",
+    "no_consent": "Intet samtykke",
+    "expired": "Samtykket er udløbet",
+    "withdrawn": "Samtykket er tilbagekaldt",
+    "not_entered_in_journal": "Samtykket er ikke indført i journalen",
+    "no_answers": "Ingen trivselssvar",
+    "deleted": "Borgeren er slettet",
+}
+
+
+def _events() -> Subquery:
+    ev = ConsentEvent
+    first = {
+        name: func.min(case((ev.event_type == event_type, ev.occurred_on))).label(name)
+        for name, event_type in (
+            ("withdrawn_on", "withdrawn"),
+            ("journal_on", "journal_entry_confirmed"),
+            ("invalidated_on", "invalidated"),
+        )
+    }
+    return select(ev.consent_id, *first.values()).group_by(ev.consent_id).subquery("ev")
+
+
+def _cohort(organisation_id: int, cohort: str) -> Subquery:
+    return (
+        select(
+            Referral.citizen_id,
+            func.min(Referral.referred_on).label("referred_on"),
+            func.max(case((Referral.adult_at_referral, 1), else_=0)).label("adult"),
+        )
+        .where(Referral.organisation_id == organisation_id, Referral.cohort == cohort)
+        .group_by(Referral.citizen_id)
+        .subquery("ref")
+    )
+
+
+def _best_consent(organisation_id: int, kind: str, on: date) -> Subquery:
+    ev = _events()
+    journal = kind == "journal"
+    whens: list[tuple[Any, str]] = [
+        (ev.c.invalidated_on <= on, "invalidated"),
+        (Consent.decided_on > on, "not_yet_signed"),
+        (ev.c.withdrawn_on <= on, "withdrawn"),
+        (and_(Consent.valid_until.is_not(None), Consent.valid_until < on), "expired"),
+    ]
+    joins = Consent.__table__.outerjoin(ev, ev.c.consent_id == Consent.id)
+    if journal:
+        # Sundhedsloven § 44: entered in the patient journal on or before the day.
+        whens.append(
+            (or_(ev.c.journal_on.is_(None), ev.c.journal_on > on), "not_entered_in_journal")
+        )
+    else:
+        answers = (
+            select(WellbeingResponse.consent_id, func.count().label("n"))
+            .group_by(WellbeingResponse.consent_id)
+            .subquery("answers")
+        )
+        joins = joins.outerjoin(answers, answers.c.consent_id == Consent.id)
+        whens.append((answers.c.n.is_(None), "no_answers"))
+    state = case(*whens, else_=literal(COVERED))
+    preference = case(
+        (state == COVERED, 0), (state.in_(("invalidated", "not_yet_signed")), 2), else_=1
+    )
+    ranked = (
+        select(
+            Consent.citizen_id,
+            Consent.id.label("consent_id"),
+            Consent.template_version,
+            Consent.text_sha256,
+            Consent.valid_until,
+            state.label("state"),
+            func.row_number()
+            .over(
+                partition_by=Consent.citizen_id,
+                order_by=(preference, Consent.decided_on.desc(), Consent.id.desc()),
+            )
+            .label("rn"),
+        )
+        .select_from(joins)
+        .where(
+            Consent.organisation_id == organisation_id,
+            Consent.kind == kind,
+            Consent.decision == "given",
+        )
+        .subquery("ranked")
+    )
+    return select(ranked).where(ranked.c.rn == 1).subquery("best")
+
+
+def gate(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any]:
+    """One row per citizen of the cohort: citizen id, public id, referral date, the
+    reason (``covered`` or why not) and the consent that decided it."""
+    ref = _cohort(organisation_id, cohort)
+    best = _best_consent(organisation_id, kind, on)
+    reason = case(
+        (Citizen.deleted_at.is_not(None), "deleted"),
+        (ref.c.adult == 0, "under_18"),
+        (best.c.state.is_(None), "no_consent"),
+        (best.c.state.in_(("invalidated", "not_yet_signed")), "no_consent"),
+        else_=best.c.state,
+    )
+    return (
+        select(
+            Citizen.id.label("citizen_id"),
+            Citizen.public_id,
+            ref.c.referred_on,
+            reason.label("reason"),
+            best.c.consent_id,
+            best.c.template_version,
+            best.c.text_sha256,
+            best.c.valid_until,
+        )
+        .join(ref, ref.c.citizen_id == Citizen.id)
+        .outerjoin(best, best.c.citizen_id == Citizen.id)
+        .where(Citizen.organisation_id == organisation_id)
+    )
+
+
+def counts(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any]:
+    """Citizens per reason: the gate alone, as the manifest reports it."""
+    g = gate(organisation_id, cohort, kind, on).subquery("gate")
+    return select(g.c.reason, func.count()).group_by(g.c.reason)
