@@ -34,6 +34,7 @@ from consent_service.clock import legal_today
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.consents.rules import anniversary
 from consent_service.crypto import open_sealed, seal
+from consent_service.db import UtcDateTime
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.extracts import gate
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
@@ -63,7 +64,7 @@ def _policy() -> ExtractPolicy:
 
 
 def _audit(
-    session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequest, action: str,
+    session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequest, *, action: str,
     details: dict[str, Any] | None = None, outcome: str = "success",
 ) -> None:  # fmt: skip
     deps.audit.record(
@@ -103,9 +104,9 @@ def draft(
     )
     session.add(req)
     session.flush()
-    _audit(session, deps, actor, req, "extract.requested",
-           {"cohort": req.cohort, "measurement": req.measurement_years,
-            "sources": req.sources, "fields": req.fields})  # fmt: skip
+    _audit(session, deps, actor, req, action="extract.requested",
+           details={"cohort": req.cohort, "measurement": req.measurement_years,
+                    "sources": req.sources, "fields": req.fields})  # fmt: skip
     return req
 
 
@@ -136,7 +137,7 @@ def decide(
         )
     req.status = "approved" if approve else "rejected"
     req.decided_by, req.decided_at, req.decision_comment = actor.user_id, deps.clock.now(), comment
-    _audit(session, deps, actor, req, "extract.approved" if approve else "extract.rejected")
+    _audit(session, deps, actor, req, action="extract.approved" if approve else "extract.rejected")
 
 
 # --- execution ---------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ def execute(
                 ["consent_id", "event_type", "occurred_on", "note", "recorded_at", "recorded_by"],
                 select(
                     g.c.consent_id, literal("data_obtained"), literal(today),
-                    literal(f"extract:{req.public_id}"), literal(deps.clock.now()),
+                    literal(f"extract:{req.public_id}"), literal(deps.clock.now(), UtcDateTime()),
                     literal(actor.user_id or 0),
                 ).where(g.c.reason == gate.COVERED),
             )
@@ -356,9 +357,9 @@ def execute(
     req.status = "executed"
     req.executed_on, req.executed_at, req.executed_by = today, deps.clock.now(), actor.user_id
     req.download_until = deps.clock.now() + timedelta(days=_policy().downloads.valid_days)
-    _audit(session, deps, actor, req, "extract.executed",
-           {"included": result.included, "excluded": manifest["excluded"],
-            "files": [f["sha256"] for f in manifest["files"]]})  # fmt: skip
+    _audit(session, deps, actor, req, action="extract.executed",
+           details={"included": result.included, "excluded": manifest["excluded"],
+                    "files": [f["sha256"] for f in manifest["files"]]})  # fmt: skip
     return manifest
 
 
@@ -410,7 +411,9 @@ def download(session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequ
                 for part in _file_bytes(session, file_key, req, f):
                     fh.write(part)
     req.downloads += 1
-    _audit(session, deps, actor, req, "extract.downloaded", {"download": req.downloads})
+    _audit(
+        session, deps, actor, req, action="extract.downloaded", details={"download": req.downloads}
+    )
     return out.getvalue()
 
 
@@ -421,8 +424,8 @@ def delete_files(session: Session, deps: ServiceDeps, actor: Actor, req: Extract
     session.execute(delete(ExtractChunk).where(ExtractChunk.file_id.in_(files)))
     session.execute(delete(ExtractFile).where(ExtractFile.request_id == req.id))
     req.files_deleted_at = deps.clock.now()
-    _audit(session, deps, actor, req, "extract.files_deleted",
-           {"rule": "extract_files", "files": len(files)})  # fmt: skip
+    _audit(session, deps, actor, req, action="extract.files_deleted",
+           details={"rule": "extract_files", "files": len(files)})  # fmt: skip
     return len(files)
 
 
