@@ -8,14 +8,21 @@ each with a sealed CPR and name under its own data key (real AES-GCM through Cit
 and journal consents in the mix of states a real cohort has on the execution day
 (2027-11-05): ~70% covered (valid, entered in the journal; a tenth of them also hold an
 older expired consent), ~8% expired, ~6% withdrawn, ~5% not entered in the journal, ~9% no
-consent, ~2% under 18 at referral. Loaded with COPY (timed, printed, not measured).
+consent, ~2% under 18 at referral. Loaded with COPY, then VACUUM ANALYZE (timed, printed,
+not measured). The gate's reasons must equal the states generated, and the manifest's
+counts the gate's, or the run stops.
 
 1. the gate alone: ``gate.counts()`` for the day (median of 3); baseline: a plain count(*)
    over the same joined rows (citizen, referral, consent, consent events; median of 3).
 2. ``service.execute()`` of an approved payment_goal_1_regional request (one source), in a
-   child process: included citizens per second, decryption included; baseline: streaming
-   the same number of citizens' sealed CPR and key and decrypting them, nothing else.
+   child process, timed without the commit: included citizens per second, decryption
+   included; baseline: streaming as many citizens' sealed CPR and key and decrypting them,
+   nothing else.
 3. the peak RSS of that child (``ru_maxrss``); baseline: its RSS right before execute().
+   The child is spawned before the parent loads anything (see ``_execute_child``); the
+   peak of execute() alone (VmHWM, reset before it) is printed too.
+
+Afterwards the gate is timed again, on the events the execution added (a note).
 
 The database (bench_extract_<pid>) is created fresh and dropped at the end. Prints one
 table. Figures depend on the machine; compare the ratios.

@@ -20,9 +20,9 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import ARRAY, Integer, Table, and_, bindparam, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.checkpoints import key_id
@@ -47,6 +47,7 @@ MANIFEST_PREFIX = b"consent-service extract manifest v1\n"
 MANIFEST_FORMAT = "consent-service-extract-manifest/1"
 CHUNK_BYTES = 1 << 20
 BATCH = 5000
+OBTAINED_BATCH = 50_000
 
 
 @dataclass(frozen=True)
@@ -155,13 +156,14 @@ class _SealedWriter:
         self._buffer = io.BytesIO()
         self._digest = hashlib.sha256()
         self._seq = 0
+        self._size = self._lines = 0  # plain counters: the ORM attributes are set on close
 
     def write(self, line: str) -> None:
         data = line.encode()
         self._buffer.write(data)
         self._digest.update(data)
-        self.file.size += len(data)
-        self.file.rows += 1
+        self._size += len(data)
+        self._lines += 1
         if self._buffer.tell() >= CHUNK_BYTES:
             self._flush(last=False)
 
@@ -177,7 +179,8 @@ class _SealedWriter:
 
     def close(self) -> None:
         self._flush(last=True)
-        self.file.rows -= 1  # the header line is not a row
+        self.file.size = self._size
+        self.file.rows = self._lines - 1  # the header line is not a row
         self.file.sha256 = self._digest.hexdigest()
 
 
@@ -229,60 +232,62 @@ def execute(
     before = min(req.measurement_years, purpose.period_years_before)
     after = min(req.measurement_years, purpose.period_years_after)
 
+    # One statement, so one snapshot: the counts, the file and the data_obtained events
+    # come from the same gate rows, even if a consent is withdrawn while this runs.
     result = Execution()
-    for reason, n in _rows(session, gate.counts(req.organisation_id, req.cohort, kind, today)):
-        result.counts[reason] = int(n)
-    result.included = result.counts.pop(gate.COVERED, 0)
-
     g = gate.gate(req.organisation_id, req.cohort, kind, today).subquery("g")
-    included = select(g).where(g.c.reason == gate.COVERED)
-    for row in session.execute(
-        select(g.c.template_version, g.c.text_sha256).where(g.c.reason == gate.COVERED).distinct()
-    ):
-        result.versions.add((kind, row.template_version, row.text_sha256))
-
+    covered = g.c.reason == gate.COVERED
     sources = req.sources.split()
     fields = req.fields.split()
     vault = CitizenVault(deps.crypto)
+    obtained: list[int] = []
+    now = deps.clock.now()
+
+    def record_obtained(ids: list[int]) -> None:
+        _record_obtained(session, ids, today, f"extract:{req.public_id}", now, actor.user_id or 0)
+        ids.clear()
 
     def pseudonym(public_id: str) -> str:
         return hmac.new(pseudo_key, public_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def tally(reason: str, version: str | None, text_sha256: str | None) -> None:
+        result.counts[reason] = result.counts.get(reason, 0) + 1
+        if reason == gate.COVERED and version is not None and text_sha256 is not None:
+            result.versions.add((kind, version, text_sha256))
 
     writers: list[_SealedWriter] = []
     if kind == "journal":
         writers = [_SealedWriter(session, file_key, req, f"{s}.csv") for s in sources]
         for w in writers:
             w.write("cpr;pseudonym;period_from;period_to\n")
-        inc = included.subquery("rows")
         stmt = (
-            select(inc.c.public_id, inc.c.referred_on, Citizen.cpr_sealed, CitizenKey.wrapped_key)
-            .select_from(inc)
-            .join(Citizen, Citizen.id == inc.c.citizen_id)
-            .join(
-                CitizenKey,
-                (CitizenKey.citizen_id == inc.c.citizen_id) & (CitizenKey.purpose == "identity"),
-            )
-            .order_by(inc.c.citizen_id)
+            select(g.c.public_id, g.c.referred_on, g.c.reason, g.c.consent_id,
+                   g.c.template_version, g.c.text_sha256, Citizen.cpr_sealed,
+                   CitizenKey.wrapped_key)
+            .select_from(g)
+            .join(Citizen, Citizen.id == g.c.citizen_id)
+            .outerjoin(CitizenKey, and_(covered, CitizenKey.citizen_id == g.c.citizen_id,
+                                        CitizenKey.purpose == "identity"))
+            .order_by(g.c.citizen_id)
             .execution_options(yield_per=BATCH)
-        )
-        for public_id, referred_on, cpr_sealed, wrapped in _rows(session, stmt):
-            key = vault.unwrap(public_id, wrapped)
-            cpr = vault.open(key, public_id, "cpr", cpr_sealed)
+        )  # fmt: skip
+        for pid, referred_on, reason, consent_id, version, text_sha, cpr_sealed, wrapped in _rows(
+            session, stmt
+        ):
+            tally(reason, version, text_sha)
+            if reason != gate.COVERED:
+                continue
+            key = vault.unwrap(pid, wrapped)
+            cpr = vault.open(key, pid, "cpr", cpr_sealed)
             start, end = _period(referred_on, before, after, today)
-            line = f"{cpr};{pseudonym(public_id)};{start.isoformat()};{end.isoformat()}\n"
+            line = f"{cpr};{pseudonym(pid)};{start.isoformat()};{end.isoformat()}\n"
             for w in writers:
                 w.write(line)
-        # The data is obtained today under each included consent (set-based).
-        session.execute(
-            insert(ConsentEvent).from_select(
-                ["consent_id", "event_type", "occurred_on", "note", "recorded_at", "recorded_by"],
-                select(
-                    g.c.consent_id, literal("data_obtained"), literal(today),
-                    literal(f"extract:{req.public_id}"), literal(deps.clock.now(), UtcDateTime()),
-                    literal(actor.user_id or 0),
-                ).where(g.c.reason == gate.COVERED),
-            )
-        )  # fmt: skip
+            obtained.append(consent_id)
+            if len(obtained) >= OBTAINED_BATCH:  # flat memory however large the cohort
+                record_obtained(obtained)
+        # The data is obtained today under each included consent.
+        record_obtained(obtained)
     else:
         w = _SealedWriter(session, file_key, req, "wellbeing.csv")
         writers = [w]
@@ -291,22 +296,28 @@ def execute(
             for c in (("who5_raw", "who5_percent") if f == "who5" else ("life_satisfaction",))
         ]  # fmt: skip
         w.write(";".join(columns) + "\n")
-        inc = included.subquery("i")
+        answer = WellbeingResponse
+        key_purpose_expr = literal("wellbeing:") + Consent.public_id
         stmt = (
-            select(inc.c.public_id, Consent.public_id, WellbeingResponse.public_id,
-                   WellbeingResponse.occasion, WellbeingResponse.answers_sealed,
-                   CitizenKey.wrapped_key)
-            .select_from(inc)
-            .join(Consent, Consent.id == inc.c.consent_id)
-            .join(WellbeingResponse, WellbeingResponse.consent_id == inc.c.consent_id)
-            .join(CitizenKey, (CitizenKey.citizen_id == inc.c.citizen_id)
-                  & (CitizenKey.purpose == literal("wellbeing:") + Consent.public_id))
-            .order_by(inc.c.citizen_id, WellbeingResponse.answered_on)
+            select(g.c.citizen_id, g.c.public_id, g.c.reason, g.c.template_version,
+                   g.c.text_sha256, Consent.public_id, answer.public_id, answer.occasion,
+                   answer.answers_sealed, CitizenKey.wrapped_key)
+            .select_from(g)
+            .outerjoin(Consent, and_(covered, Consent.id == g.c.consent_id))
+            .outerjoin(answer, and_(covered, answer.consent_id == g.c.consent_id))
+            .outerjoin(CitizenKey, and_(covered, CitizenKey.citizen_id == g.c.citizen_id,
+                                        CitizenKey.purpose == key_purpose_expr))
+            .order_by(g.c.citizen_id, answer.answered_on)
             .execution_options(yield_per=BATCH)
         )  # fmt: skip
-        for citizen_pid, consent_pid, response_pid, occasion, sealed, wrapped in _rows(
-            session, stmt
-        ):
+        last_citizen: int | None = None
+        for (citizen_id, citizen_pid, reason, version, text_sha, consent_pid, response_pid,
+             occasion, sealed, wrapped) in _rows(session, stmt):  # fmt: skip
+            if citizen_id != last_citizen:  # one row per answer: count each citizen once
+                tally(reason, version, text_sha)
+                last_citizen = citizen_id
+            if reason != gate.COVERED or sealed is None:
+                continue
             purpose_id = f"wellbeing:{consent_pid}"
             key = vault.unwrap(f"{citizen_pid}:{purpose_id}", wrapped)
             raw = vault.open(key, citizen_pid, f"wellbeing:{response_pid}", sealed)
@@ -317,6 +328,7 @@ def execute(
             if "life_satisfaction" in fields:
                 values.append(str(answers.life_satisfaction))
             w.write(";".join(values) + "\n")
+    result.included = result.counts.pop(gate.COVERED, 0)
     for w in writers:
         w.close()
 
@@ -361,6 +373,34 @@ def execute(
            details={"included": result.included, "excluded": manifest["excluded"],
                     "files": [f["sha256"] for f in manifest["files"]]})  # fmt: skip
     return manifest
+
+
+def _record_obtained(
+    session: Session, consent_ids: list[int], day: date, note: str, now: Any, user_id: int
+) -> None:
+    """A ``data_obtained`` event per consent: on PostgreSQL one INSERT ... SELECT over
+    ``unnest`` of the ids, elsewhere executemany in batches."""
+    table = cast(Table, ConsentEvent.__table__)
+    if not consent_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        ids = bindparam("ids", type_=ARRAY(Integer))
+        session.execute(
+            insert(table).from_select(
+                ["consent_id", "event_type", "occurred_on", "note", "recorded_at", "recorded_by"],
+                select(func.unnest(ids), literal("data_obtained"), literal(day), literal(note),
+                       literal(now, UtcDateTime()), literal(user_id)),
+            ),
+            {"ids": consent_ids},
+        )  # fmt: skip
+        return
+    for i in range(0, len(consent_ids), BATCH):
+        session.execute(
+            insert(table),
+            [{"consent_id": cid, "event_type": "data_obtained", "occurred_on": day,
+              "note": note, "recorded_at": now, "recorded_by": user_id}
+             for cid in consent_ids[i : i + BATCH]],
+        )  # fmt: skip
 
 
 def _rows(session: Session, stmt: Any) -> Iterator[Any]:
