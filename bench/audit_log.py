@@ -18,7 +18,6 @@ import base64
 import json
 import logging
 import multiprocessing
-import os
 import shutil
 import statistics
 import subprocess
@@ -33,12 +32,19 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from consent_service.audit.chain import GENESIS, canonical_bytes, event_hash  # noqa: E402
+from scratch_db import scratch_database  # noqa: E402 - bench/ is the script's folder
+
+from consent_service.audit.chain import (  # noqa: E402
+    CHAIN_FIELDS,
+    GENESIS,
+    canonical_bytes,
+    event_hash,
+)
 from consent_service.audit.checkpoints import checkpoint_message  # noqa: E402
 from consent_service.audit.export import FORMAT, header_message  # noqa: E402
 from consent_service.audit.recorder import Actor, AuditRecorder  # noqa: E402
@@ -48,7 +54,6 @@ from consent_service.clock import SystemClock  # noqa: E402
 from consent_service.db import make_engine, make_sessionmaker  # noqa: E402
 from consent_service.migrations import upgrade  # noqa: E402
 
-PG_ADMIN = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 WRITERS = 4
 ACTIONS = (
     "citizen.read",
@@ -74,20 +79,7 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'bench.db'}"
         return
-    name = f"bench_audit_{os.getpid()}"
-    admin = create_engine(
-        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from scratch_database("bench_audit")
 
 
 def _fresh(url: str) -> Engine:
@@ -300,23 +292,7 @@ def _median(fn: Callable[[], object], runs: int) -> float:
 
 
 def _load_events(engine: Engine, n: int) -> None:
-    columns = (
-        "seq",
-        "occurred_at",
-        "actor_user_id",
-        "actor_username",
-        "organisation_id",
-        "action",
-        "resource_type",
-        "resource_id",
-        "outcome",
-        "reason",
-        "request_id",
-        "source_ip",
-        "details",
-        "prev_hash",
-        "hash",
-    )
+    columns = (*CHAIN_FIELDS, "hash")
     # Spread over two years: the one-week filter then matches a realistic share.
     spread = (2 * 365 * 86400) / n
     batch: list[dict[str, object]] = []

@@ -53,10 +53,12 @@ from typing import Any
 
 import psycopg
 import structlog
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from scratch_db import scratch_database  # noqa: E402 - bench/ is the script's folder
 
 from consent_service.audit.recorder import Actor  # noqa: E402
 from consent_service.citizens.models import Citizen, CitizenKey  # noqa: E402
@@ -73,7 +75,6 @@ from consent_service.identity import service as identity  # noqa: E402
 from consent_service.identity.models import Organisation, User  # noqa: E402
 from consent_service.migrations import upgrade  # noqa: E402
 
-PG_ADMIN = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 COHORT = "hold-2"
 KIND = "journal"
 DAY = date(2027, 11, 5)  # the execution day (planned_on), 10:00 in Denmark
@@ -133,20 +134,7 @@ def _hwm_mb() -> float:
 
 
 def _database() -> Iterator[str]:
-    name = f"bench_extract_{os.getpid()}"
-    admin = create_engine(
-        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from scratch_database("bench_extract")
 
 
 def _context(url: str, keys: dict[str, str]) -> AppContext:

@@ -121,6 +121,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     from consent_service.identity.endpoints import router as identity_router
     from consent_service.jobs.endpoints import router as jobs_router
     from consent_service.web.pages import router as pages_router
+    from consent_service.wellbeing.endpoints import router as wellbeing_router
 
     app.include_router(identity_router)
     app.include_router(pages_router)
@@ -129,6 +130,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(jobs_router)
     app.include_router(extracts_router)
+    app.include_router(wellbeing_router)
     static = StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static"))
     app.mount("/static", static, name="static")
     return app

@@ -6,11 +6,13 @@ instants (audit events, sessions) are aware UTC datetimes.
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 LEGAL_TZ = ZoneInfo("Europe/Copenhagen")
+D = TypeVar("D", bound=date)  # a date or a datetime
 
 
 class Clock(Protocol):
@@ -45,3 +47,13 @@ class FixedClock:
 def legal_today(clock: Clock) -> date:
     """Today's date in Denmark, the date legal rules are stated in."""
     return clock.now().astimezone(LEGAL_TZ).date()
+
+
+def add_months(day: D, months: int) -> D:
+    """The same day ``months`` later (a date or a datetime, time kept), or the last day of
+    that month if it is shorter."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )

@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StrictInt,
     StrictStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -39,6 +37,7 @@ from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.clock import Clock
 from consent_service.config import REPO_ROOT, Settings
 from consent_service.errors import RuleRefusal
+from consent_service.rulefile import load_yaml_model
 
 DEFAULT_RULES = REPO_ROOT / "audit" / "alerts.yaml"
 DEFAULT_LOOKBACK = timedelta(hours=24)
@@ -102,20 +101,7 @@ class AlertRules(_Strict):
 
 
 def load_alert_rules(path: Path = DEFAULT_RULES) -> AlertRules:
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise AlertRulesError(f"{path}: cannot read the alert rules: {exc}") from exc
-    try:
-        return AlertRules.model_validate(raw)
-    except (ValidationError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in exc.errors()
-            )
-        else:
-            problems = str(exc)
-        raise AlertRulesError(f"{path}: invalid alert rules: {problems}") from exc
+    return load_yaml_model(path, AlertRules, "alert rules", AlertRulesError)
 
 
 @cache

@@ -4,24 +4,23 @@ logged, how long it is kept, and how a citizen's access report words it."""
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from datetime import UTC, datetime, time
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StrictInt,
     StrictStr,
-    ValidationError,
     model_validator,
 )
 
+from consent_service.clock import add_months
 from consent_service.config import REPO_ROOT
+from consent_service.rulefile import load_yaml_model
 
 DEFAULT_CATALOGUE = REPO_ROOT / "audit" / "events.yaml"
 ACTION_PATTERN = r"^[a-z_]+\.[a-z_]+$"
@@ -107,7 +106,7 @@ class EventCatalogue(_Strict):
             return None
         r = event.retention
         if r.months is not None:
-            return _add_months(occurred_at, r.months)
+            return add_months(occurred_at, r.months)
         from consent_service.retention.schedule import default_schedule
 
         end = default_schedule().pilot_end
@@ -115,25 +114,8 @@ class EventCatalogue(_Strict):
         return datetime.combine(end.replace(year=end.year + years), time(0), tzinfo=UTC)
 
 
-def _add_months(at: datetime, months: int) -> datetime:
-    """The same day ``months`` later, or the month's last day if it has no such day."""
-    index = at.month - 1 + months
-    year, month = at.year + index // 12, index % 12 + 1
-    return at.replace(year=year, month=month, day=min(at.day, monthrange(year, month)[1]))
-
-
 def load_event_catalogue(path: Path = DEFAULT_CATALOGUE) -> EventCatalogue:
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise EventCatalogueError(f"{path}: cannot read the event catalogue: {exc}") from exc
-    try:
-        return EventCatalogue.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in exc.errors()
-        )
-        raise EventCatalogueError(f"{path}: invalid event catalogue: {problems}") from exc
+    return load_yaml_model(path, EventCatalogue, "event catalogue", EventCatalogueError)
 
 
 @cache

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
+from consent_service.errors import InvalidInput, NotFound
 from consent_service.extracts import gate, service
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
@@ -23,13 +24,18 @@ from consent_service.web.templating import page
 router = APIRouter()
 
 
-def _in_scope(session: DbSession, me: Principal, public_id: str) -> ExtractRequest:
+def _in_scope(
+    session: DbSession, me: Principal, public_id: str, *, deciding: bool = False
+) -> ExtractRequest:
+    """The request, checked against the permission's conditions: the same organisation,
+    and, for a decision, not the requester's own (the policy's ``not_self``)."""
     req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
     if req is None:
-        from consent_service.errors import NotFound
-
         raise NotFound("extract")
-    me.ensure(resource_organisation_id=req.organisation_id)
+    me.ensure(
+        resource_organisation_id=req.organisation_id,
+        resource_user_id=req.requested_by if deciding else None,
+    )
     return req
 
 
@@ -103,8 +109,6 @@ def _coverage(
     ctx: Ctx, session: DbSession, me: Principal, cohort: str, measurement: int, on: date
 ) -> service.Coverage:
     if cohort not in {c.id for c in default_cohorts().cohorts}:
-        from consent_service.errors import InvalidInput
-
         raise InvalidInput("Ukendt hold.", field="hold")
     plan = service.coverage(
         session, me.user.organisation_id, cohort, measurement, on, legal_today(ctx.clock)
@@ -167,7 +171,7 @@ def approve(
     code: Annotated[str, Form(max_length=12)] = "",
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    req = _in_scope_for_decision(session, me, public_id)
+    req = _in_scope(session, me, public_id, deciding=True)
     identity.step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
     service.decide(session, ctx.deps, me.actor, req, approve=True, comment=comment)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
@@ -181,20 +185,9 @@ def reject(
     public_id: str,
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    req = _in_scope_for_decision(session, me, public_id)
+    req = _in_scope(session, me, public_id, deciding=True)
     service.decide(session, ctx.deps, me.actor, req, approve=False, comment=comment)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
-
-
-def _in_scope_for_decision(session: DbSession, me: Principal, public_id: str) -> ExtractRequest:
-    """Same organisation, and not one's own request (the policy's ``not_self``)."""
-    req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
-    if req is None:
-        from consent_service.errors import NotFound
-
-        raise NotFound("extract")
-    me.ensure(resource_organisation_id=req.organisation_id, resource_user_id=req.requested_by)
-    return req
 
 
 @router.post("/udtraek/{public_id}/udfoer", response_class=HTMLResponse)

@@ -9,8 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from consent_service.rulefile import load_yaml_model
 
 DEFAULT_EXTRACTS_FILE = Path(__file__).resolve().parents[2] / "policies" / "extracts.yaml"
 MEASUREMENTS = (1, 2)
@@ -88,17 +89,11 @@ class ExtractPolicy(_Strict):
 def load_extract_policy(path: Path = DEFAULT_EXTRACTS_FILE) -> ExtractPolicy:
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ExtractPolicyError(f"{path.name}: cannot be read: {exc}") from None
-    if not isinstance(data, dict):
-        raise ExtractPolicyError(f"{path.name}: not a mapping")
-    try:
-        return ExtractPolicy(**data, sha256=hashlib.sha256(raw).hexdigest())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ExtractPolicyError(f"{path.name}: {where}: {first['msg']}") from None
+    except OSError as exc:
+        raise ExtractPolicyError(f"{path}: cannot read the extract policy: {exc}") from exc
+    policy = load_yaml_model(path, ExtractPolicy, "extract policy", ExtractPolicyError, raw)
+    # The hash of the reviewed bytes, recorded in every request and manifest.
+    return policy.model_copy(update={"sha256": hashlib.sha256(raw).hexdigest()})
 
 
 @cache

@@ -1,18 +1,15 @@
-"""Pages: the navigator's worklist, the data controller's counts per cohort, the
-pilot-end deletion (dry run, then confirmation with a fresh code), and wellbeing answers."""
+"""Pages: the navigator's worklist, the data controller's counts per cohort, and the
+pilot-end deletion (dry run, then confirmation with a fresh code)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from consent_service.citizens import service as citizens
 from consent_service.citizens.cohorts import default_cohorts
-from consent_service.citizens.endpoints import citizen_in_scope
-from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput
 from consent_service.identity import service as identity
@@ -20,8 +17,6 @@ from consent_service.jobs import worklist
 from consent_service.retention import deletion
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.templating import page
-from consent_service.wellbeing import questionnaire
-from consent_service.wellbeing import service as wellbeing
 
 router = APIRouter()
 
@@ -140,81 +135,3 @@ def deletion_confirm(
         session, ctx.deps, me.actor, me.user.organisation_id, legal_today(ctx.clock)
     )
     return _deletion_page(request, ctx, session, me, done=record.rows)
-
-
-@router.get("/borgere/{public_id}/trivsel", response_class=HTMLResponse)
-def wellbeing_page(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("wellbeing:read")],
-    public_id: str,
-) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
-    return _wellbeing_page(request, ctx, session, me, citizen)
-
-
-def _wellbeing_page(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Principal,
-    citizen: Citizen,
-    *,
-    status_code: int = 200,
-    error: str | None = None,
-) -> Response:
-    today = legal_today(ctx.clock)
-    responses = wellbeing.responses_of(session, ctx.deps, citizen)
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="wellbeing.read",
-        outcome="success",
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        details={"answers": len(responses)},
-    )
-    view = citizens.decrypt(ctx.deps, citizen)
-    return page(
-        request,
-        "wellbeing.html",
-        status_code=status_code,
-        me=me,
-        citizen=view,
-        responses=responses,
-        refusal=wellbeing.capture_refusal(session, citizen, today),
-        q=questionnaire,
-        today=today,
-        error=error,
-    )
-
-
-@router.post("/borgere/{public_id}/trivsel", response_class=HTMLResponse)
-def wellbeing_record(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("wellbeing:record")],
-    public_id: str,
-    occasion: Annotated[str, Form(max_length=16)],
-    answered_on: Annotated[date, Form()],
-    who5_1: Annotated[int, Form(ge=0, le=5)],
-    who5_2: Annotated[int, Form(ge=0, le=5)],
-    who5_3: Annotated[int, Form(ge=0, le=5)],
-    who5_4: Annotated[int, Form(ge=0, le=5)],
-    who5_5: Annotated[int, Form(ge=0, le=5)],
-    life_satisfaction: Annotated[int, Form(ge=0, le=10)],
-) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
-    wellbeing.capture(
-        session,
-        ctx.deps,
-        me.actor,
-        citizen,
-        occasion=occasion,
-        answered_on=answered_on,
-        who5=[who5_1, who5_2, who5_3, who5_4, who5_5],
-        life_satisfaction=life_satisfaction,
-    )
-    return RedirectResponse(f"/borgere/{public_id}/trivsel", status_code=303)

@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.citizens.repository import referrals_of
-from consent_service.clock import LEGAL_TZ, legal_today
+from consent_service.clock import LEGAL_TZ, add_months, legal_today
 from consent_service.config import Settings
 from consent_service.consents.active import ConsentState, in_force, states_of
 from consent_service.consents.catalogue import catalogue
 from consent_service.consents.rules import ConsentStatus, anniversary, status_on
 from consent_service.jobs.models import Job, Task
-from consent_service.retention.schedule import RetentionSchedule, add_months, default_schedule
+from consent_service.retention.schedule import RetentionSchedule, default_schedule
 from consent_service.services import ServiceDeps
 from consent_service.wellbeing.models import WellbeingResponse
 

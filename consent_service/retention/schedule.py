@@ -4,24 +4,23 @@ disagree."""
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StrictInt,
     StrictStr,
-    ValidationError,
     model_validator,
 )
 
+from consent_service.clock import add_months
 from consent_service.config import REPO_ROOT
+from consent_service.rulefile import load_yaml_model
 
 DEFAULT_SCHEDULE = REPO_ROOT / "retention" / "schedule.yaml"
 PROCEDURE = REPO_ROOT / "retention" / "PROCEDURE.md"
@@ -41,13 +40,6 @@ METHOD_DA = {
     "segment_purge": "sletning af hele signerede segmenter af loggen; checkpoints bevares",
     "file_deletion": "sletning af filen (driftens rutine for sikkerhedskopier)",
 }
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later, or the last day of that month if it is shorter."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 class RetentionError(ValueError):
@@ -127,17 +119,7 @@ class RetentionSchedule(_Strict):
 
 
 def load_schedule(path: Path = DEFAULT_SCHEDULE) -> RetentionSchedule:
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RetentionError(f"{path}: cannot read the retention schedule: {exc}") from exc
-    try:
-        return RetentionSchedule.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in exc.errors()
-        )
-        raise RetentionError(f"{path}: invalid retention schedule: {problems}") from exc
+    return load_yaml_model(path, RetentionSchedule, "retention schedule", RetentionError)
 
 
 @cache
