@@ -2,6 +2,7 @@
 and the DPO's filter query on a large log, each next to a baseline measured in the same run.
 
     python bench/audit_log.py [--engine sqlite|postgresql|both] [--appends N] [--events N]
+                              [--parts appends,filter,verify]
 
 1. appends/s from 4 writer processes, one audited event per transaction (as a request
    does), chain verified afterwards; baseline: the same rows into a plain table.
@@ -355,18 +356,26 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--appends", type=int, default=8_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--parts",
+        default="appends,filter,verify",
+        help="comma-separated subset of appends, filter, verify",
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     _quiet()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         for kind in engines:
-            for part, run in (("a", bench_appends), ("f", bench_filter)):
+            for part, run in (("appends", bench_appends), ("filter", bench_filter)):
+                if part not in parts:
+                    continue
                 (tmp / kind / part).mkdir(parents=True)
-                size = args.appends if part == "a" else args.events
+                size = args.appends if part == "appends" else args.events
                 for url in _database(kind, tmp / kind / part):
                     run(kind, url, size)
-        if shutil.which("sha256sum"):
+        if "verify" in parts and shutil.which("sha256sum"):
             bench_verify(args.events, tmp)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'engine':<10}  {'result':<28}  baseline (ratio)")

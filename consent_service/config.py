@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=30.0, gt=0, description="How often `worker` looks for due jobs"
     )
+    audit_checkpoint_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="The worker signs the audit chain head when the newest checkpoint is "
+        "older than this",
+    )
 
     @field_validator("log_level")
     @classmethod

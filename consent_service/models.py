@@ -1,6 +1,12 @@
 """Every model, imported in one place so metadata is complete (migrations, tests)."""
 
-from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent, AuditPurge
+from consent_service.audit.models import (
+    AuditAlert,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditPending,
+    AuditPurge,
+)
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.db import Base
@@ -21,6 +27,7 @@ __all__ = [
     "AuditAlert",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditPending",
     "AuditPurge",
     "Base",
     "Citizen",

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from consent_service.app import create_app
 from consent_service.clock import FixedClock
@@ -234,3 +235,39 @@ def log_in(client: TestClient, person: Person, clock: FixedClock) -> str:
     home = client.get("/")
     assert home.status_code == 200
     return csrf_from(home.text)
+
+
+def refuse_inserts(ctx: AppContext, table: str) -> None:
+    """A trigger that makes every INSERT into ``table`` fail, as a full disk or a broken
+    constraint would; ``allow_inserts`` removes it."""
+    with ctx.engine.begin() as conn:
+        if ctx.engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+            )
+            return
+        conn.execute(
+            text(
+                "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; "
+                "END $$"
+            )
+        )
+        conn.execute(
+            text(
+                f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+            )
+        )
+
+
+def allow_inserts(ctx: AppContext, table: str) -> None:
+    with ctx.engine.begin() as conn:
+        if ctx.engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER test_refuse"))
+            return
+        conn.execute(text(f"DROP TRIGGER test_refuse ON {table}"))
+        conn.execute(text("DROP FUNCTION test_refuse()"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent_service.audit.chain import canonical_time
@@ -52,8 +53,8 @@ def sign_head(
 ) -> AuditCheckpoint | None:
     """Sign the current chain head; None if the log is empty. Returns the existing
     checkpoint if the head is already signed. The signing is itself audited (after the
-    signed head, so it is covered by the next checkpoint)."""
-    audit.lock_chain(session)
+    signed head, so it is covered by the next checkpoint). Any committed event may be
+    signed, so no lock is needed: the head read is the head of this transaction's view."""
     head = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
     if head is None:
         return None
@@ -88,8 +89,11 @@ def sign_event(
         signature=base64.b64encode(signature).decode(),
         made_for=made_for,
     )
-    session.add(checkpoint)
-    session.flush()
+    try:
+        with session.begin_nested():  # two signers of one head at once: one row, no error
+            session.add(checkpoint)
+    except IntegrityError:
+        return session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq == seq)).one()
     audit.record(
         session,
         actor,
@@ -98,6 +102,33 @@ def sign_event(
         details={"seq": seq, "made_for": made_for},
     )
     return checkpoint
+
+
+def sign_if_due(
+    session: Session,
+    crypto: Crypto,
+    clock: Clock,
+    audit: AuditRecorder,
+    actor: Actor,
+    interval: timedelta,
+) -> AuditCheckpoint | None:
+    """The worker's interval checkpoint: sign the head when the newest checkpoint is
+    older than ``interval`` (or there is none) and something other than checkpoint
+    signings happened since (a quiet log gains no event an hour)."""
+    newest = session.execute(
+        select(AuditCheckpoint.signed_at, AuditCheckpoint.seq)
+        .order_by(AuditCheckpoint.signed_at.desc())
+        .limit(1)
+    ).first()
+    if newest is not None:
+        if clock.now() - newest.signed_at < interval:
+            return None
+        since = select(func.count()).where(
+            AuditEvent.seq > newest.seq, AuditEvent.action != "audit.checkpoint_signed"
+        )
+        if not session.scalar(since):
+            return None
+    return sign_head(session, crypto, clock, audit, actor, "interval")
 
 
 def checkpoint_before(session: Session, seq: int) -> AuditCheckpoint | None:

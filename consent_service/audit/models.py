@@ -43,6 +43,35 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditPending(Base):
+    """An event recorded on PostgreSQL but not yet chained.
+
+    A request inserts its events here, in its own transaction, so they commit or roll
+    back with its data change, and it takes no lock. Right after the commit, the sealer
+    (``recorder.seal_pending``, the database function ``audit_seal``) takes the chain
+    lock once and moves every committed pending event into ``audit_event``, chained in
+    ``id`` order. A batch then costs one lock and one commit. Rows live here for
+    milliseconds; the worker seals any a crash left behind. The database refuses UPDATE
+    and TRUNCATE, and DELETE outside the sealer.
+    """
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+
+
 class AuditCheckpoint(Base):
     """A signed statement of the chain head: "event ``seq`` has hash ``hash``", signed
     (Ed25519) at ``signed_at``. An outsider holding the public key can check an export

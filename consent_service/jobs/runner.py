@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent_service.audit.recorder import SYSTEM, Actor
+from consent_service.audit.recorder import SYSTEM, Actor, seal_pending
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.db import session_scope
@@ -186,14 +186,21 @@ def _record_failure(
 
 def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
     """What the worker does on every pass besides jobs, each in its own transaction:
+    chain audit events a crash left pending, sign the interval checkpoint when due,
     evaluate the audit alert rules (and e-mail new alerts), and delete what the retention
     schedule says is past its time: old login sessions, extract files, whole segments of
     the audit log."""
     from consent_service.audit.alerts import evaluate_alerts, notify, smtp_settings_from
     from consent_service.audit.catalogue import default_event_catalogue
+    from consent_service.audit.checkpoints import sign_if_due
     from consent_service.audit.retention import purge_expired
     from consent_service.extracts.service import purge_expired_files
 
+    with sessions() as session:
+        seal_pending(session.get_bind())
+    with session_scope(sessions) as session:
+        interval = timedelta(minutes=deps.settings.audit_checkpoint_minutes)
+        sign_if_due(session, deps.crypto, deps.clock, deps.audit, SYSTEM, interval)
     with session_scope(sessions) as session:
         evaluate_alerts(session, deps.clock, deps.audit, SYSTEM)
         notify(session, smtp_settings_from(deps.settings), deps.clock, deps.audit, SYSTEM)
