@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, Table, insert, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from consent_service.audit.chain import GENESIS, canonical_details, event_hash
 from consent_service.audit.models import AuditEvent, AuditPending
@@ -34,10 +34,14 @@ log = structlog.get_logger()
 
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises sealers.
 CHAIN_LOCK_KEY = 7_420_031_001
-# Session.info key: this transaction inserted pending events, seal them after its commit.
+# Session.info key: the connection of a transaction that staged events, to seal on after
+# its commit.
 _PENDING = "audit_pending"
 # Most pending events one call of audit_seal chains (one transaction each).
 SEAL_BATCH = 5000
+# Core inserts on the tables: the ORM's bulk-insert machinery costs more than the INSERT.
+_PENDING_INSERT = insert(cast(Table, AuditPending.__table__))
+_EVENT_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,8 @@ class AuditRecorder:
         }
         if session.get_bind().dialect.name == "postgresql":
             fields["occurred_at"] = self._clock.now()
-            session.execute(insert(AuditPending), [fields])
-            session.info[_PENDING] = True
+            session.execute(_PENDING_INSERT, fields)
+            session.info[_PENDING] = session.connection()
             log.info("audit", action=action, outcome=outcome)
             return
         # SQLite: the transaction began IMMEDIATE, so it holds the only write lock.
@@ -110,7 +114,7 @@ class AuditRecorder:
         # occurred_at is read under the lock, so time never runs backwards along the chain.
         fields.update(seq=prev_seq + 1, occurred_at=self._clock.now(), prev_hash=prev_hash)
         fields["hash"] = event_hash(fields)
-        session.execute(insert(AuditEvent), [fields])
+        session.execute(_EVENT_INSERT, fields)
         log.info("audit", action=action, outcome=outcome, seq=fields["seq"])
 
 
@@ -148,20 +152,45 @@ def seal_pending(bind: Engine | Connection) -> int:
 
 @sa_event.listens_for(Session, "after_commit")
 def _seal_after_commit(session: Session) -> None:
-    """Chain what the transaction just committed to ``audit_pending``. If sealing fails
-    (the database went away), the events wait, committed, for the next seal: every
-    later commit that records an event seals all pending ones, and so does the worker."""
-    if not session.info.pop(_PENDING, False):
+    """Chain what the transaction just committed to ``audit_pending``, on the connection
+    it committed on, before that goes back to the pool. If sealing fails (the database
+    went away), the events wait, committed, for the next seal: every later commit that
+    records an event seals all pending ones, and so does the worker."""
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released; the transaction itself has not committed
+    connection = session.info.pop(_PENDING, None)
+    if connection is None:
         return
     try:
-        seal_pending(session.get_bind())
+        _seal_on(connection)
     except Exception as exc:  # the caller's data is committed; never fail it afterwards
         log.warning("audit.seal_deferred", error=type(exc).__name__)
 
 
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _seal_on(connection: Connection) -> None:
+    """``seal_pending`` on a connection whose transaction has just committed: one round
+    trip in autocommit on the same DBAPI connection, instead of a pool checkout and its
+    ping. Falls back to a pooled connection if this one is gone."""
+    raw = None if connection.invalidated else connection.connection.dbapi_connection
+    if raw is None:
+        seal_pending(connection.engine)
+        return
+    raw.autocommit = True  # idle after the commit, so psycopg allows the switch
+    try:
+        while True:
+            row = raw.execute("SELECT audit_seal(%s, %s)", (CHAIN_LOCK_KEY, SEAL_BATCH)).fetchone()
+            if row is None or int(row[0]) < SEAL_BATCH:
+                return
+    finally:
+        raw.autocommit = False
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A rolled-back transaction leaves nothing to seal (after a commit the flag is
+    already gone); a savepoint ending is not the transaction ending."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def as_record(event: AuditEvent) -> dict[str, Any]:

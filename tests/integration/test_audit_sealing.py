@@ -66,6 +66,19 @@ def test_a_rolled_back_transaction_leaves_no_event(ctx: AppContext) -> None:
     assert (_chained(ctx), _pending(ctx)) == (1, 0)
 
 
+def test_savepoints_do_not_seal_early_or_forget_the_seal(ctx: AppContext) -> None:
+    """A savepoint's release or rollback fires the session's commit and rollback hooks;
+    only the transaction's own commit may seal, and it must still seal."""
+    with session_scope(ctx.sessions) as s:
+        ctx.audit.record(s, Actor(username="t"), action="test.event", outcome="success")
+        with s.begin_nested():
+            ctx.audit.record(s, Actor(username="t"), action="test.event", outcome="success")
+        with pytest.raises(ValueError, match="rolled back"), s.begin_nested():
+            raise ValueError("a savepoint rolled back")
+    assert (_chained(ctx), _pending(ctx)) == (2, 0)
+    assert _verify(ctx) == (2, None)
+
+
 def _verify(ctx: AppContext) -> tuple[int, object]:
     with ctx.sessions() as s:
         return verify_chain(s)
