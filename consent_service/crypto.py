@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -91,6 +92,19 @@ class Crypto:
 
     def unwrap_data_key(self, wrapped: bytes, aad: bytes) -> bytes:
         return open_sealed(self._wrap_key, wrapped, aad)
+
+    def data_key_unwrapper(self) -> Callable[[bytes, bytes], bytes]:
+        """``unwrap_data_key`` for many keys in a row (an extract's citizens): the cipher
+        is made once instead of once per key. For one thread's use."""
+        aead = AESGCM(self._wrap_key)
+
+        def unwrap(wrapped: bytes, aad: bytes) -> bytes:
+            try:
+                return aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+            except (InvalidTag, ValueError):
+                raise DecryptionError("ciphertext did not authenticate") from None
+
+        return unwrap
 
     # keyed hashes
     def blind_index(self, organisation_id: int, value: str) -> str:

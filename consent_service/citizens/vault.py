@@ -9,6 +9,7 @@ column does not decrypt.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from consent_service.crypto import Crypto, open_sealed, seal
 
@@ -38,6 +39,20 @@ class CitizenVault:
         if wrapped is None:
             raise CitizenKeyDestroyed(public_id)
         return self._crypto.unwrap_data_key(wrapped, self._key_aad(public_id))
+
+    def field_opener(self, column: str) -> Callable[[str, bytes | None, bytes], str]:
+        """``open(unwrap(public_id, wrapped), public_id, column, sealed)`` for many citizens
+        in a row (an extract): the key-wrapping cipher is made once. For one thread's use."""
+        unwrap = self._crypto.data_key_unwrapper()
+        key_aad, field_aad = self._key_aad, self._field_aad
+
+        def open_field(public_id: str, wrapped: bytes | None, sealed: bytes) -> str:
+            if wrapped is None:
+                raise CitizenKeyDestroyed(public_id)
+            key = unwrap(wrapped, key_aad(public_id))
+            return open_sealed(key, sealed, field_aad(public_id, column)).decode()
+
+        return open_field
 
     def seal(self, key: bytes, public_id: str, column: str, value: str) -> bytes:
         return seal(key, value.encode(), self._field_aad(public_id, column))

@@ -4,10 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+
+# First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
+# id) under which extract executions and the ending of consents (withdrawal, invalidation)
+# of one organisation serialise. Arbitrary; the audit chain's lock uses the one-key form.
+CONSENT_USE_LOCK = 742_003
+
+
+def _use_lock(session: Session, organisation_id: int, function: str) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: every transaction began IMMEDIATE, so writers are serialised already
+    session.execute(
+        text(f"SELECT {function}(:cls, :org)"), {"cls": CONSENT_USE_LOCK, "org": organisation_id}
+    )
+
+
+def lock_consents_for_use(session: Session, organisation_id: int) -> None:
+    """Until the transaction ends, no consent of the organisation can be withdrawn or
+    invalidated (shared: executions run side by side). Taken by an extract execution before
+    it reads the gate, so a withdrawal is either in the gate's snapshot or waits for the
+    execution's ``data_obtained`` events and is told that data was obtained."""
+    _use_lock(session, organisation_id, "pg_advisory_xact_lock_shared")
+
+
+def lock_consents_for_ending(session: Session, organisation_id: int) -> None:
+    """Wait for any running extract execution of the organisation, and hold off new ones
+    until the transaction ends. Taken before a withdrawal or invalidation reads the
+    consent's events (READ COMMITTED: each statement after it sees what the execution
+    committed)."""
+    _use_lock(session, organisation_id, "pg_advisory_xact_lock")
 
 
 def form(session: Session, form_id: str) -> ConsentForm | None:

@@ -443,6 +443,9 @@ def withdraw(
     if consent.decision != "given":
         raise RuleRefusal("Kun et givet samtykke kan tilbagekaldes.")
     today = legal_today(deps.clock)
+    # Before the events are read: an extract running now either left this consent out or
+    # has recorded its data as obtained by the time this lock is granted.
+    repo.lock_consents_for_ending(session, consent.organisation_id)
     if any(e.event_type == "invalidated" for e in repo.events_of(session, consent.id)):
         raise RuleRefusal("Registreringen er ugyldiggjort og kan ikke tilbagekaldes.")
     if withdrawn_on > today or withdrawn_on < consent.decided_on:
@@ -481,6 +484,7 @@ def invalidate(
     a matter for the data controller, since an extract relied on it."""
     if reason not in CORRECTION_REASONS:
         raise InvalidInput("Vælg hvorfor registreringen er forkert.", field="reason")
+    repo.lock_consents_for_ending(session, consent.organisation_id)  # as in ``withdraw``
     facts = facts_of(consent, repo.events_of(session, consent.id))
     if facts.invalidated_on is not None:
         raise RuleRefusal("Registreringen er allerede ugyldiggjort.")

@@ -34,17 +34,46 @@ REASONS_DA = {
 }
 
 
-def _events() -> Subquery:
+# The events the gate reads; the others (data_obtained: one per consent and extract) are
+# left out of the join rather than grouped with them.
+_GATE_EVENTS = {
+    "withdrawn_on": "withdrawn",
+    "journal_on": "journal_entry_confirmed",
+    "invalidated_on": "invalidated",
+}
+
+
+def _consent_facts(organisation_id: int, kind: str) -> Subquery:
+    """Per given consent of the kind: its columns and the first day of each event the gate
+    reads. Events are joined to the consents and grouped by consent (its primary key), so
+    on PostgreSQL both are read in ``id`` order and merged, without a hash table."""
     ev = ConsentEvent
-    first = {
-        name: func.min(case((ev.event_type == event_type, ev.occurred_on))).label(name)
-        for name, event_type in (
-            ("withdrawn_on", "withdrawn"),
-            ("journal_on", "journal_entry_confirmed"),
-            ("invalidated_on", "invalidated"),
+    first = [
+        func.min(case((ev.event_type == event_type, ev.occurred_on))).label(name)
+        for name, event_type in _GATE_EVENTS.items()
+    ]
+    joins = Consent.__table__.outerjoin(
+        ev, and_(ev.consent_id == Consent.id, ev.event_type.in_(list(_GATE_EVENTS.values())))
+    )
+    return (
+        select(
+            Consent.id.label("consent_id"),
+            Consent.citizen_id,
+            Consent.decided_on,
+            Consent.template_version,
+            Consent.text_sha256,
+            Consent.valid_until,
+            *first,
         )
-    }
-    return select(ev.consent_id, *first.values()).group_by(ev.consent_id).subquery("ev")
+        .select_from(joins)
+        .where(
+            Consent.organisation_id == organisation_id,
+            Consent.kind == kind,
+            Consent.decision == "given",
+        )
+        .group_by(Consent.id)
+        .subquery("facts")
+    )
 
 
 def _cohort(organisation_id: int, cohort: str) -> Subquery:
@@ -61,27 +90,24 @@ def _cohort(organisation_id: int, cohort: str) -> Subquery:
 
 
 def _best_consent(organisation_id: int, kind: str, on: date) -> Subquery:
-    ev = _events()
-    journal = kind == "journal"
+    c = _consent_facts(organisation_id, kind)
     whens: list[tuple[Any, str]] = [
-        (ev.c.invalidated_on <= on, "invalidated"),
-        (Consent.decided_on > on, "not_yet_signed"),
-        (ev.c.withdrawn_on <= on, "withdrawn"),
-        (and_(Consent.valid_until.is_not(None), Consent.valid_until < on), "expired"),
+        (c.c.invalidated_on <= on, "invalidated"),
+        (c.c.decided_on > on, "not_yet_signed"),
+        (c.c.withdrawn_on <= on, "withdrawn"),
+        (and_(c.c.valid_until.is_not(None), c.c.valid_until < on), "expired"),
     ]
-    joins = Consent.__table__.outerjoin(ev, ev.c.consent_id == Consent.id)
-    if journal:
+    joins: Any = c
+    if kind == "journal":
         # Sundhedsloven § 44: entered in the patient journal on or before the day.
-        whens.append(
-            (or_(ev.c.journal_on.is_(None), ev.c.journal_on > on), "not_entered_in_journal")
-        )
+        whens.append((or_(c.c.journal_on.is_(None), c.c.journal_on > on), "not_entered_in_journal"))
     else:
         answers = (
             select(WellbeingResponse.consent_id, func.count().label("n"))
             .group_by(WellbeingResponse.consent_id)
             .subquery("answers")
         )
-        joins = joins.outerjoin(answers, answers.c.consent_id == Consent.id)
+        joins = c.outerjoin(answers, answers.c.consent_id == c.c.consent_id)
         whens.append((answers.c.n.is_(None), "no_answers"))
     state = case(*whens, else_=literal(COVERED))
     preference = case(
@@ -89,25 +115,20 @@ def _best_consent(organisation_id: int, kind: str, on: date) -> Subquery:
     )
     ranked = (
         select(
-            Consent.citizen_id,
-            Consent.id.label("consent_id"),
-            Consent.template_version,
-            Consent.text_sha256,
-            Consent.valid_until,
+            c.c.citizen_id,
+            c.c.consent_id,
+            c.c.template_version,
+            c.c.text_sha256,
+            c.c.valid_until,
             state.label("state"),
             func.row_number()
             .over(
-                partition_by=Consent.citizen_id,
-                order_by=(preference, Consent.decided_on.desc(), Consent.id.desc()),
+                partition_by=c.c.citizen_id,
+                order_by=(preference, c.c.decided_on.desc(), c.c.consent_id.desc()),
             )
             .label("rn"),
         )
         .select_from(joins)
-        .where(
-            Consent.organisation_id == organisation_id,
-            Consent.kind == kind,
-            Consent.decision == "given",
-        )
         .subquery("ranked")
     )
     return select(ranked).where(ranked.c.rn == 1).subquery("best")

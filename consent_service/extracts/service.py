@@ -5,7 +5,9 @@ Execution streams: the gate is one SQL statement, its included rows are read in 
 decrypted one citizen at a time and written as sealed chunks, so memory stays flat however
 large the cohort. For journal purposes every included consent gets a ``data_obtained``
 event for the day (set-based), which closes its withdrawal window for that data
-(Sundhedsloven § 42 d, § 43; see consents/rules.py ``can_withdraw``)."""
+(Sundhedsloven § 42 d, § 43; see consents/rules.py ``can_withdraw``); withdrawals of the
+organisation's consents wait while an execution runs, so none falls between the gate's
+snapshot and those events."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ import json
 import os
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, Integer, Table, and_, bindparam, delete, func, insert, literal, select
@@ -31,6 +35,7 @@ from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen, CitizenKey
 from consent_service.citizens.vault import CitizenVault
 from consent_service.clock import legal_today
+from consent_service.consents import repository as consents_repo
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.consents.rules import anniversary
 from consent_service.crypto import open_sealed, seal
@@ -153,18 +158,18 @@ class _SealedWriter:
         self.file = ExtractFile(request_id=req.id, name=name, rows=0, size=0, sha256="")
         session.add(self.file)
         session.flush()
-        self._buffer = io.BytesIO()
+        self._buffer = bytearray()
         self._digest = hashlib.sha256()
         self._seq = 0
         self._size = self._lines = 0  # plain counters: the ORM attributes are set on close
 
-    def write(self, line: str) -> None:
-        data = line.encode()
-        self._buffer.write(data)
+    def write(self, data: bytes) -> None:
+        """Append whole lines (a batch of them at a time: one call per batch of rows)."""
+        self._buffer += data
         self._digest.update(data)
         self._size += len(data)
-        self._lines += 1
-        if self._buffer.tell() >= CHUNK_BYTES:
+        self._lines += data.count(b"\n")
+        if len(self._buffer) >= CHUNK_BYTES:
             self._flush(last=False)
 
     def _flush(self, *, last: bool) -> None:
@@ -172,10 +177,10 @@ class _SealedWriter:
         self._session.execute(
             insert(ExtractChunk),
             [{"file_id": self.file.id, "seq": self._seq,
-              "content_sealed": seal(self._key, self._buffer.getvalue(), aad)}],
+              "content_sealed": seal(self._key, bytes(self._buffer), aad)}],
         )  # fmt: skip
         self._seq += 1
-        self._buffer = io.BytesIO()
+        self._buffer = bytearray()
 
     def close(self) -> None:
         self._flush(last=True)
@@ -203,9 +208,22 @@ def _period(referred_on: date, before: int, after: int, on: date) -> tuple[date,
     return start, min(anniversary(referred_on, after), on)
 
 
+def _pseudonymiser(key: bytes) -> Callable[[str], str]:
+    """The pseudonym of a citizen in this extract: an HMAC of their public id under the
+    extract's own key (the keyed hash is set up once, copied per citizen)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def pseudonym(public_id: str) -> str:
+        h = keyed.copy()
+        h.update(public_id.encode())
+        return h.hexdigest()[:32]
+
+    return pseudonym
+
+
 @dataclass
 class Execution:
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
     included: int = 0
     versions: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -232,8 +250,13 @@ def execute(
     before = min(req.measurement_years, purpose.period_years_before)
     after = min(req.measurement_years, purpose.period_years_after)
 
+    # From here until this transaction ends no consent of the organisation can be
+    # withdrawn or invalidated: a withdrawal committed before is in the gate's snapshot,
+    # taken after the lock; one asked for meanwhile waits for the data_obtained events
+    # below and is told that data was obtained (consents/repository.py).
+    consents_repo.lock_consents_for_use(session, req.organisation_id)
     # One statement, so one snapshot: the counts, the file and the data_obtained events
-    # come from the same gate rows, even if a consent is withdrawn while this runs.
+    # come from the same gate rows.
     result = Execution()
     g = gate.gate(req.organisation_id, req.cohort, kind, today).subquery("g")
     covered = g.c.reason == gate.COVERED
@@ -242,24 +265,18 @@ def execute(
     vault = CitizenVault(deps.crypto)
     obtained: list[int] = []
     now = deps.clock.now()
+    pseudonym = _pseudonymiser(pseudo_key)
+    reason_of = itemgetter(2)
 
     def record_obtained(ids: list[int]) -> None:
         _record_obtained(session, ids, today, f"extract:{req.public_id}", now, actor.user_id or 0)
         ids.clear()
 
-    def pseudonym(public_id: str) -> str:
-        return hmac.new(pseudo_key, public_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def tally(reason: str, version: str | None, text_sha256: str | None) -> None:
-        result.counts[reason] = result.counts.get(reason, 0) + 1
-        if reason == gate.COVERED and version is not None and text_sha256 is not None:
-            result.versions.add((kind, version, text_sha256))
-
     writers: list[_SealedWriter] = []
     if kind == "journal":
         writers = [_SealedWriter(session, file_key, req, f"{s}.csv") for s in sources]
         for w in writers:
-            w.write("cpr;pseudonym;period_from;period_to\n")
+            w.write(b"cpr;pseudonym;period_from;period_to\n")
         stmt = (
             select(g.c.public_id, g.c.referred_on, g.c.reason, g.c.consent_id,
                    g.c.template_version, g.c.text_sha256, Citizen.cpr_sealed,
@@ -269,21 +286,26 @@ def execute(
             .outerjoin(CitizenKey, and_(covered, CitizenKey.citizen_id == g.c.citizen_id,
                                         CitizenKey.purpose == "identity"))
             .order_by(g.c.citizen_id)
-            .execution_options(yield_per=BATCH)
         )  # fmt: skip
-        for pid, referred_on, reason, consent_id, version, text_sha, cpr_sealed, wrapped in _rows(
-            session, stmt
-        ):
-            tally(reason, version, text_sha)
-            if reason != gate.COVERED:
-                continue
-            key = vault.unwrap(pid, wrapped)
-            cpr = vault.open(key, pid, "cpr", cpr_sealed)
-            start, end = _period(referred_on, before, after, today)
-            line = f"{cpr};{pseudonym(pid)};{start.isoformat()};{end.isoformat()}\n"
+        open_cpr = vault.field_opener("cpr")
+        periods: dict[date, str] = {}  # by referral day: a cohort spans a few hundred days
+        for rows in _partitions(session, stmt):
+            result.counts.update(map(reason_of, rows))
+            lines: list[str] = []
+            for (pid, referred_on, reason, consent_id, version, text_sha, cpr_sealed,
+                 wrapped) in rows:  # fmt: skip
+                if reason != gate.COVERED:
+                    continue
+                period = periods.get(referred_on)
+                if period is None:
+                    start, end = _period(referred_on, before, after, today)
+                    period = periods[referred_on] = f"{start.isoformat()};{end.isoformat()}"
+                lines.append(f"{open_cpr(pid, wrapped, cpr_sealed)};{pseudonym(pid)};{period}\n")
+                result.versions.add((kind, version, text_sha))
+                obtained.append(consent_id)
+            data = "".join(lines).encode()
             for w in writers:
-                w.write(line)
-            obtained.append(consent_id)
+                w.write(data)
             if len(obtained) >= OBTAINED_BATCH:  # flat memory however large the cohort
                 record_obtained(obtained)
         # The data is obtained today under each included consent.
@@ -295,7 +317,7 @@ def execute(
             c for f in ("who5", "life_satisfaction") if f in fields
             for c in (("who5_raw", "who5_percent") if f == "who5" else ("life_satisfaction",))
         ]  # fmt: skip
-        w.write(";".join(columns) + "\n")
+        w.write((";".join(columns) + "\n").encode())
         answer = WellbeingResponse
         key_purpose_expr = literal("wellbeing:") + Consent.public_id
         stmt = (
@@ -308,26 +330,30 @@ def execute(
             .outerjoin(CitizenKey, and_(covered, CitizenKey.citizen_id == g.c.citizen_id,
                                         CitizenKey.purpose == key_purpose_expr))
             .order_by(g.c.citizen_id, answer.answered_on)
-            .execution_options(yield_per=BATCH)
         )  # fmt: skip
         last_citizen: int | None = None
-        for (citizen_id, citizen_pid, reason, version, text_sha, consent_pid, response_pid,
-             occasion, sealed, wrapped) in _rows(session, stmt):  # fmt: skip
-            if citizen_id != last_citizen:  # one row per answer: count each citizen once
-                tally(reason, version, text_sha)
-                last_citizen = citizen_id
-            if reason != gate.COVERED or sealed is None:
-                continue
-            purpose_id = f"wellbeing:{consent_pid}"
-            key = vault.unwrap(f"{citizen_pid}:{purpose_id}", wrapped)
-            raw = vault.open(key, citizen_pid, f"wellbeing:{response_pid}", sealed)
-            answers = Answers.from_json(json.loads(raw))
-            values: list[str] = [pseudonym(citizen_pid), occasion]
-            if "who5" in fields:
-                values += [str(answers.who5_raw), str(answers.who5_percent)]
-            if "life_satisfaction" in fields:
-                values.append(str(answers.life_satisfaction))
-            w.write(";".join(values) + "\n")
+        for rows in _partitions(session, stmt):
+            lines = []
+            for (citizen_id, citizen_pid, reason, version, text_sha, consent_pid, response_pid,
+                 occasion, sealed, wrapped) in rows:  # fmt: skip
+                if citizen_id != last_citizen:  # one row per answer: count each citizen once
+                    result.counts[reason] += 1
+                    if reason == gate.COVERED:
+                        result.versions.add((kind, version, text_sha))
+                    last_citizen = citizen_id
+                if reason != gate.COVERED or sealed is None:
+                    continue
+                purpose_id = f"wellbeing:{consent_pid}"
+                key = vault.unwrap(f"{citizen_pid}:{purpose_id}", wrapped)
+                raw = vault.open(key, citizen_pid, f"wellbeing:{response_pid}", sealed)
+                answers = Answers.from_json(json.loads(raw))
+                values: list[str] = [pseudonym(citizen_pid), occasion]
+                if "who5" in fields:
+                    values += [str(answers.who5_raw), str(answers.who5_percent)]
+                if "life_satisfaction" in fields:
+                    values.append(str(answers.life_satisfaction))
+                lines.append(";".join(values) + "\n")
+            w.write("".join(lines).encode())
     result.included = result.counts.pop(gate.COVERED, 0)
     for w in writers:
         w.close()
@@ -404,8 +430,15 @@ def _record_obtained(
 
 
 def _rows(session: Session, stmt: Any) -> Iterator[Any]:
-    """Rows of a Core statement, streamed; typed loosely (the columns are known here)."""
+    """Rows of a Core statement; typed loosely (the columns are known here)."""
     yield from session.execute(stmt)
+
+
+def _partitions(session: Session, stmt: Any) -> Iterator[Sequence[Any]]:
+    """Rows of a Core statement in batches of ``BATCH``, streamed (a server-side cursor on
+    PostgreSQL) and without the ORM's work per row; typed loosely, as ``_rows``."""
+    result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
+    yield from result.partitions()
 
 
 def canonical(value: Any) -> bytes:

@@ -11,18 +11,21 @@ import io
 import json
 import subprocess
 import sys
+import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen
 from consent_service.clock import FixedClock
 from consent_service.consents import rules
+from consent_service.consents import service as consents
 from consent_service.consents.active import states_of
 from consent_service.consents.catalogue import catalogue
 from consent_service.consents.models import ConsentEvent
@@ -264,6 +267,102 @@ def test_withdrawal_after_execution_keeps_obtained_data_but_blocks_the_next(
     with ctx.sessions() as session:
         row = service.get(session, first.organisation_id, first.public_id)
         assert json.loads(row.manifest or "{}")["included"] == 2
+
+
+@pytest.fixture
+def postgresql_only(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers already: every transaction begins IMMEDIATE")
+
+
+def _until(condition: Callable[[], bool], done: threading.Event) -> None:
+    """Wait until ``done`` is set or ``condition`` holds (a bounded poll, not a timing)."""
+    for _ in range(3000):
+        if done.wait(0.01) or condition():
+            return
+    raise AssertionError("neither happened")
+
+
+def test_a_withdrawal_during_an_execution_waits_and_is_told_data_was_obtained(
+    postgresql_only: None, seeded: Seeded, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The execution has read the gate (its snapshot includes the citizen) and not yet
+    recorded data_obtained when the withdrawal comes in: the withdrawal must not be told
+    that nothing was obtained while the extract holds the citizen's data."""
+    req = _request(seeded)
+    _approve(seeded, req)
+    seeded.pilot.at(DAY)
+    gate_read, resume = threading.Event(), threading.Event()
+    record_obtained = service._record_obtained
+
+    def paused(*args: object, **kwargs: object) -> None:
+        gate_read.set()
+        assert resume.wait(60)
+        record_obtained(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_record_obtained", paused)
+    results: dict[str, object] = {}
+    withdrawal_began, withdrawal_done = threading.Event(), threading.Event()
+
+    def execute() -> None:
+        try:
+            results["manifest"] = _execute(seeded, req)
+        except BaseException as exc:
+            results["execute failed"] = exc
+            gate_read.set()
+
+    def withdraw() -> None:
+        try:
+            with session_scope(ctx.sessions) as session:
+                results["pid"] = session.scalar(text("SELECT pg_backend_pid()"))
+                withdrawal_began.set()
+                citizen = session.scalar(
+                    select(Citizen).where(Citizen.public_id == seeded.pids["covered"])
+                )
+                assert citizen is not None
+                consent = consents.get_consent(session, citizen, seeded.consents["covered"])
+                results["effect"] = consents.withdraw(
+                    session, ctx.deps, seeded.pilot.actor, citizen, consent, DAY, "phone"
+                )
+        except BaseException as exc:
+            results["withdraw failed"] = exc
+        finally:
+            withdrawal_began.set()
+            withdrawal_done.set()
+
+    def withdrawal_waits_for_a_lock() -> bool:
+        with ctx.engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = :pid AND NOT granted)"),
+                    {"pid": results["pid"]},
+                )
+            )
+
+    executing = threading.Thread(target=execute)
+    executing.start()
+    assert gate_read.wait(60)
+    withdrawing = threading.Thread(target=withdraw)
+    withdrawing.start()
+    assert withdrawal_began.wait(60)
+    _until(withdrawal_waits_for_a_lock, withdrawal_done)
+    resume.set()
+    executing.join(60)
+    withdrawing.join(60)
+    assert "execute failed" not in results, results
+    assert "withdraw failed" not in results, results
+
+    manifest = results["manifest"]
+    effect = results["effect"]
+    assert isinstance(manifest, dict)
+    assert isinstance(effect, rules.WithdrawalEffect)
+    assert manifest["included"] == 2  # the citizen is in the extract...
+    assert effect.data_already_obtained  # ...and the withdrawal says so
+    assert effect.outcome is rules.WithdrawalOutcome.STOPS_FURTHER_USE
+    with ctx.sessions() as session:
+        [state] = list(states_of(session, _cid(session, seeded.pids["covered"]), "journal"))
+    assert state.facts.data_obtained_on == DAY
+    assert state.facts.withdrawn_on == DAY
 
 
 def _cid(session: object, pid: str) -> int:
