@@ -35,7 +35,8 @@ def lock_consents_for_ending(session: Session, organisation_id: int) -> None:
     """Wait for any running extract execution of the organisation, and hold off new ones
     until the transaction ends. Taken before a withdrawal or invalidation reads the
     consent's events (READ COMMITTED: each statement after it sees what the execution
-    committed)."""
+    committed), and before a citizen's data or wellbeing answers are deleted (an
+    execution's snapshot would otherwise still hold and decrypt them)."""
     _use_lock(session, organisation_id, "pg_advisory_xact_lock")
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.consents import repository as consents_repo
 from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
 from consent_service.errors import RuleRefusal
 from consent_service.jobs.models import Job, Task
@@ -67,6 +68,7 @@ def shred_withdrawn_wellbeing(
     """After a wellbeing consent is withdrawn: shred and delete the answers given under
     it (retention category ``wellbeing_answers_withdrawn``). Refuses a consent that is
     not a withdrawn wellbeing consent of this citizen."""
+    consents_repo.lock_consents_for_ending(session, citizen.organisation_id)
     consent = session.get(Consent, consent_id)
     if consent is None or consent.citizen_id != citizen.id or consent.kind != "wellbeing":
         raise RuleRefusal("Ikke et trivselssamtykke for borgeren.")
@@ -125,7 +127,10 @@ def delete_citizen(
     session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, rule: str
 ) -> DeletionRecord:
     """Crypto-shred and delete one citizen's personal data, keeping a tombstone and the
-    consent records without identity. Idempotent: a deleted citizen is left as it is."""
+    consent records without identity. Idempotent: a deleted citizen is left as it is.
+    Waits for a running extract execution of the organisation, which may hold the
+    citizen's keys from its snapshot (consents/repository.py)."""
+    consents_repo.lock_consents_for_ending(session, citizen.organisation_id)
     if citizen.deleted_at is not None:
         return DeletionRecord(rule)
     record = DeletionRecord(rule, _citizen_rows(session, [citizen.id]))

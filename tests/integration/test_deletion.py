@@ -5,15 +5,18 @@ verifies. A dry run counts without changing anything."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from consent_service.audit.recorder import SYSTEM
 from consent_service.audit.service import verify_chain
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.clock import FixedClock
+from consent_service.consents import repository as consents_repo
 from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
 from consent_service.context import AppContext
 from consent_service.db import session_scope
@@ -207,3 +210,51 @@ def test_the_worker_purges_sessions_past_their_retention(pilot: Pilot, ctx: AppC
     assert not {"old-ended", "old-expired"} & left
     [purge] = pilot.events("retention.sessions_purged")
     assert '"rows":2' in purge.details
+
+
+def test_a_deletion_waits_for_a_running_extract_execution(pilot: Pilot, ctx: AppContext) -> None:
+    """An execution's snapshot holds the citizens' wrapped keys: a deletion must not
+    commit while one runs, or the extract would decrypt a citizen deleted meanwhile."""
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers already: every transaction begins IMMEDIATE")
+    done = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def delete() -> None:
+        try:
+            with session_scope(ctx.sessions) as session:
+                outcome["pid"] = session.scalar(text("SELECT pg_backend_pid()"))
+                citizen = session.scalar(
+                    select(Citizen).where(Citizen.cpr_index.is_not(None)).order_by(Citizen.id)
+                )
+                assert citizen is not None
+                delete_citizen(session, ctx.deps, SYSTEM, citizen, "test")
+        except BaseException as exc:
+            outcome["failed"] = exc
+        finally:
+            done.set()
+
+    def deletion_waits() -> bool:
+        with ctx.engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = :p AND NOT granted)"),
+                    {"p": outcome.get("pid", 0)},
+                )
+            )
+
+    with session_scope(ctx.sessions) as execution:
+        org = execution.scalars(select(Citizen.organisation_id)).first()
+        assert org is not None
+        consents_repo.lock_consents_for_use(execution, org)  # as extracts.service.execute
+        deleting = threading.Thread(target=delete)
+        deleting.start()
+        for _ in range(3000):  # a bounded poll until the deletion is seen waiting
+            if done.wait(0.01) or deletion_waits():
+                break
+        assert not done.is_set(), outcome  # it did not get through while the execution ran
+        assert _count(ctx, CitizenKey) > 0
+    deleting.join(60)
+    assert "failed" not in outcome, outcome
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).where(Citizen.deleted_at.is_not(None))) == 1
