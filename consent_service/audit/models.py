@@ -8,7 +8,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from consent_service.db import Base, UtcDateTime
 
 
-class AuditEvent(Base):
+class _EventFields:
+    """What an event records, staged (``audit_pending``) or chained (``audit_event``):
+    the chain fields except ``seq`` and ``prev_hash``. One declaration, so the two tables
+    cannot drift apart (``audit_seal`` copies one into the other column by column)."""
+
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class AuditEvent(_EventFields, Base):
     """One audited use or change. Append-only: the database refuses UPDATE and DELETE.
 
     Citizens appear only by pseudonymous id (``resource_id``); ``details`` is canonical JSON
@@ -27,23 +46,11 @@ class AuditEvent(Base):
     )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    actor_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    action: Mapped[str] = mapped_column(String(64))
-    resource_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditPending(Base):
+class AuditPending(_EventFields, Base):
     """An event recorded on PostgreSQL but not yet chained.
 
     A request inserts its events here, in its own transaction, so they commit or roll
@@ -58,18 +65,6 @@ class AuditPending(Base):
     __tablename__ = "audit_pending"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    actor_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    action: Mapped[str] = mapped_column(String(64))
-    resource_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    details: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class AuditCheckpoint(Base):

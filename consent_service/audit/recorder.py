@@ -17,7 +17,7 @@ hash chain depends on the engine:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -137,17 +137,23 @@ def seal_pending(bind: Engine | Connection) -> int:
     engine = bind if isinstance(bind, Engine) else bind.engine
     if engine.dialect.name != "postgresql":
         return 0
-    sealed = 0
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        while True:
-            n = int(
-                conn.execute(
-                    text("SELECT audit_seal(:k, :n)"), {"k": CHAIN_LOCK_KEY, "n": SEAL_BATCH}
-                ).scalar_one()
-            )
-            sealed += n
-            if n < SEAL_BATCH:
-                return sealed
+        return _seal_batches(
+            lambda: conn.execute(
+                text("SELECT audit_seal(:k, :n)"), {"k": CHAIN_LOCK_KEY, "n": SEAL_BATCH}
+            ).scalar_one()
+        )
+
+
+def _seal_batches(call_seal: Callable[[], Any]) -> int:
+    """Call ``audit_seal`` (one transaction of at most SEAL_BATCH events each) until a
+    call finds fewer than a full batch pending; returns how many were sealed."""
+    sealed = 0
+    while True:
+        n = int(call_seal())
+        sealed += n
+        if n < SEAL_BATCH:
+            return sealed
 
 
 @sa_event.listens_for(Session, "after_commit")
@@ -177,10 +183,11 @@ def _seal_on(connection: Connection) -> None:
         return
     raw.autocommit = True  # idle after the commit, so psycopg allows the switch
     try:
-        while True:
-            row = raw.execute("SELECT audit_seal(%s, %s)", (CHAIN_LOCK_KEY, SEAL_BATCH)).fetchone()
-            if row is None or int(row[0]) < SEAL_BATCH:
-                return
+        _seal_batches(
+            lambda: raw.execute(
+                "SELECT audit_seal(%s, %s)", (CHAIN_LOCK_KEY, SEAL_BATCH)
+            ).fetchone()[0]
+        )
     finally:
         raw.autocommit = False
 
