@@ -4,6 +4,13 @@ each finding once, let the DPO acknowledge it with a comment, optionally mail it
 Evaluation reads only the rule's actions in a bounded, indexed window (``action``,
 ``occurred_at``) and groups in Python; a finding that overlaps one already raised for the
 same rule and subject is not raised again, so evaluating twice never duplicates.
+
+Organisations are separate data controllers. An alert belongs to the one organisation
+whose events it counts (besides system events, such as attempts on accounts that do not
+exist); a DPO sees and acknowledges their own organisation's alerts. An alert over no
+organisation's events, or over several organisations' (an address trying accounts of
+more than one), belongs to none: only a reviewer the policy grants
+``audit:system_review`` sees and acknowledges it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -29,7 +36,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditAlert, AuditEvent
@@ -218,6 +225,13 @@ def _already_raised(session: Session, finding: Finding) -> bool:
     )
 
 
+def _organisation_of(finding: Finding) -> int | None:
+    """The one organisation whose events the finding counts; None for none or several, so
+    no organisation's DPO is shown another's activity."""
+    organisations = {e.organisation_id for e in finding.events if e.organisation_id is not None}
+    return organisations.pop() if len(organisations) == 1 else None
+
+
 def evaluate_alerts(
     session: Session,
     clock: Clock,
@@ -248,9 +262,7 @@ def evaluate_alerts(
                 rule=name,
                 subject_kind=finding.subject_kind,
                 subject=finding.subject,
-                organisation_id=next(
-                    (e.organisation_id for e in finding.events if e.organisation_id), None
-                ),
+                organisation_id=_organisation_of(finding),
                 window_start=first.at,
                 window_end=last.at,
                 event_count=len(finding.events),
@@ -277,28 +289,36 @@ def evaluate_alerts(
     return raised
 
 
-def _visible(organisation_id: int | None) -> Any:
-    # Address-based and pre-login alerts carry no organisation; every DPO sees them.
-    if organisation_id is None:
-        return True
-    return or_(AuditAlert.organisation_id == organisation_id, AuditAlert.organisation_id.is_(None))
+def _visible(organisation_id: int, system_wide: bool) -> ColumnElement[bool]:
+    own = AuditAlert.organisation_id == organisation_id
+    if system_wide:
+        return or_(own, AuditAlert.organisation_id.is_(None))
+    return own
 
 
-def open_alerts(session: Session, organisation_id: int | None = None) -> list[AuditAlert]:
+def open_alerts(
+    session: Session, organisation_id: int, *, system_wide: bool = False
+) -> list[AuditAlert]:
+    """The organisation's unacknowledged alerts, newest first; with ``system_wide`` (a
+    reviewer holding ``audit:system_review``) also those of no organisation."""
     return list(
         session.scalars(
             select(AuditAlert)
-            .where(AuditAlert.acknowledged_at.is_(None), _visible(organisation_id))
+            .where(AuditAlert.acknowledged_at.is_(None), _visible(organisation_id, system_wide))
             .order_by(AuditAlert.raised_at.desc(), AuditAlert.id.desc())
         )
     )
 
 
-def recent_alerts(session: Session, organisation_id: int | None = None) -> list[AuditAlert]:
+def recent_alerts(
+    session: Session, organisation_id: int, *, system_wide: bool = False
+) -> list[AuditAlert]:
+    """The organisation's last acknowledged alerts (and, ``system_wide``, those of no
+    organisation), newest first."""
     return list(
         session.scalars(
             select(AuditAlert)
-            .where(AuditAlert.acknowledged_at.is_not(None), _visible(organisation_id))
+            .where(AuditAlert.acknowledged_at.is_not(None), _visible(organisation_id, system_wide))
             .order_by(AuditAlert.acknowledged_at.desc())
             .limit(RECENT)
         )
@@ -306,6 +326,7 @@ def recent_alerts(session: Session, organisation_id: int | None = None) -> list[
 
 
 def alert_by_id(session: Session, alert_id: int) -> AuditAlert | None:
+    """Any organisation's alert: the caller checks that the reviewer may see it."""
     return session.get(AuditAlert, alert_id)
 
 
@@ -317,6 +338,8 @@ def acknowledge(
     alert_id: int,
     comment: str,
 ) -> AuditAlert:
+    """Mark the alert seen, with the reviewer's comment; once. The caller has checked that
+    the reviewer may see it (their organisation's, or none with system-wide review)."""
     alert = session.get(AuditAlert, alert_id)
     if alert is None:
         raise RuleRefusal("Alarmen findes ikke.")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
+from consent_service.audit.scope import concerns_organisation
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.identity.models import Organisation, User
@@ -72,10 +73,13 @@ class AccessItem:
     organisation: str | None
 
 
-def access_report(session: Session, citizen_public_id: str) -> list[AccessItem]:
+def access_report(
+    session: Session, organisation_id: int, citizen_public_id: str
+) -> list[AccessItem]:
     """Every audited use of the citizen's data, oldest first: when, what and why, and (for
     the DPO) by whom. The DPO's own look-ups to answer the request are included: they are
-    uses of the data too."""
+    uses of the data too. Only events that concern the DPO's organisation
+    (``scope.concerns_organisation``), the citizen's data controller."""
     catalogue = default_event_catalogue()
     rows = session.execute(
         select(AuditEvent, User.display_name, User.role, Organisation.name)
@@ -84,6 +88,7 @@ def access_report(session: Session, citizen_public_id: str) -> list[AccessItem]:
         .where(
             AuditEvent.resource_type == "citizen",
             AuditEvent.resource_id == citizen_public_id,
+            concerns_organisation(organisation_id),
         )
         .order_by(AuditEvent.seq)
     )

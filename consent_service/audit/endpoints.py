@@ -72,6 +72,9 @@ def overview(
     me: Annotated[Principal, require("audit:read")],
 ) -> Response:
     me.ensure(resource_organisation_id=me.user.organisation_id)
+    open_alerts = alert_rules.open_alerts(
+        session, me.user.organisation_id, system_wide=_system_review(session, ctx, me)
+    )
     checkpoints = session.scalars(
         select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(5)
     ).all()
@@ -82,7 +85,7 @@ def overview(
         public_key_pem=ctx.crypto.public_key_pem(),
         key_id=key_id(ctx.crypto.public_key),
         checkpoints=checkpoints,
-        open_alerts=len(alert_rules.open_alerts(session, me.user.organisation_id)),
+        open_alerts=len(open_alerts),
         today=legal_today(ctx.clock),
         week_ago=legal_today(ctx.clock) - timedelta(days=6),
         verified=request.query_params.get("verificeret"),
@@ -127,7 +130,7 @@ def log_page(
         occurred_from=_day_start(first),
         occurred_to=_day_start(last + timedelta(days=1)),
         actor_user_id=actor.id if actor else None,
-        organisation_id=me.user.organisation_id,
+        concerning_organisation=me.user.organisation_id,
         action=handling or None,
         outcome=udfald or None,
         resource_type="citizen" if borger else None,
@@ -212,6 +215,26 @@ def rejected_page(
     return page(request, "dpo_rejected.html", me=me, groups=groups, fra=first, til=last)
 
 
+# Seeing and acknowledging what belongs to no organisation (policies/access.yaml).
+SYSTEM_REVIEW = "audit:system_review"
+
+
+def _operating_organisation_id(session: DbSession, ctx: Ctx) -> int | None:
+    """The organisation that runs the service (``CONSENT_BOOTSTRAP_ORGANISATION``, the first
+    administrator's): events and alerts of no organisation are its to review."""
+    from consent_service.identity.repository import organisation_by_name
+
+    org = organisation_by_name(session, ctx.settings.bootstrap_organisation)
+    return org.id if org else None
+
+
+def _system_review(session: DbSession, ctx: Ctx, me: Principal) -> bool:
+    """Whether the policy lets this reviewer see alerts of no organisation."""
+    return me.holds(
+        SYSTEM_REVIEW, resource_organisation_id=_operating_organisation_id(session, ctx)
+    )
+
+
 @router.get("/dpo/alarmer", response_class=HTMLResponse)
 def alerts_page(
     request: Request,
@@ -220,12 +243,15 @@ def alerts_page(
     me: Annotated[Principal, require("audit:alerts")],
 ) -> Response:
     me.ensure(resource_organisation_id=me.user.organisation_id)
+    system_wide = _system_review(session, ctx, me)
     return page(
         request,
         "dpo_alerts.html",
         me=me,
-        open_alerts=alert_rules.open_alerts(session, me.user.organisation_id),
-        recent=alert_rules.recent_alerts(session, me.user.organisation_id),
+        open_alerts=alert_rules.open_alerts(
+            session, me.user.organisation_id, system_wide=system_wide
+        ),
+        recent=alert_rules.recent_alerts(session, me.user.organisation_id, system_wide=system_wide),
         rules=alert_rules.default_alert_rules(),
     )
 
@@ -238,10 +264,17 @@ def acknowledge_alert(
     alert_id: int,
     comment: Annotated[str, Form(min_length=3, max_length=1000)],
 ) -> Response:
+    """Another organisation's alert, an unknown id, and an alert of no organisation without
+    system-wide review are all the same audited refusal: the answer tells nothing."""
     alert = alert_rules.alert_by_id(session, alert_id)
-    if alert is None:
-        raise InvalidInput("Alarmen findes ikke.", field="alert")
-    me.ensure(resource_organisation_id=alert.organisation_id or me.user.organisation_id)
+    if alert is not None and alert.organisation_id is None:
+        me.ensure(resource_organisation_id=me.user.organisation_id)
+        me.ensure_also(
+            SYSTEM_REVIEW, resource_organisation_id=_operating_organisation_id(session, ctx)
+        )
+    else:
+        # An unknown id matches no organisation, so it is refused like another's alert.
+        me.ensure(resource_organisation_id=alert.organisation_id if alert else None)
     alert_rules.acknowledge(session, ctx.clock, ctx.audit, me.actor, alert_id, comment.strip())
     return RedirectResponse("/dpo/alarmer", status_code=303)
 
@@ -334,7 +367,7 @@ def access_report(
             request, "dpo_access_report.html", status_code=404, me=me, items=None,
             error="Ingen borger med det CPR-nummer er registreret i din organisation.",
         )  # fmt: skip
-    items = dpo.access_report(session, citizen.public_id)
+    items = dpo.access_report(session, me.user.organisation_id, citizen.public_id)
     dpo.record_report(session, ctx.deps, me.actor, citizen.public_id, version, items, format)
     if format == "pdf":
         from consent_service.audit.report_pdf import render_access_report

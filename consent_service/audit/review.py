@@ -1,6 +1,10 @@
 """The DPO's queries over the audit log: filtered, keyset-paged search and rejected access
 attempts grouped by account and address. Metadata only: events never hold content.
 
+A reviewer sees only the events of ``scope.concerns_organisation`` for their own
+organisation: the search takes it as ``AuditFilter.concerning_organisation``, and the
+rejected attempts always apply it.
+
 Paging is by sequence number (newest first, ``before_seq`` from the previous page), so a
 page costs the same on the millionth row as on the first; each filter has an index
 (``ix_audit_event_*``) that leads with its column and ends with the time.
@@ -13,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
+from consent_service.audit.scope import concerns_organisation
 
 _S = TypeVar("_S", bound=Select[Any])
 
@@ -37,12 +42,16 @@ REJECTED_ACTIONS = (
 @dataclass(frozen=True)
 class AuditFilter:
     """Every field narrows; None means "any". ``resource_id`` is a pseudonymous id (for a
-    citizen, found through the blind index by the caller, never by CPR here)."""
+    citizen, found through the blind index by the caller, never by CPR here).
+    ``organisation_id`` matches the event's organisation exactly; ``concerning_organisation``
+    keeps the events a reviewer of that organisation may see (``scope.concerns_organisation``),
+    which is what every DPO page uses."""
 
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None  # exclusive
     actor_user_id: int | None = None
     organisation_id: int | None = None
+    concerning_organisation: int | None = None
     action: str | None = None
     outcome: str | None = None
     resource_type: str | None = None
@@ -66,6 +75,8 @@ def _filtered(stmt: _S, f: AuditFilter) -> _S:
         stmt = stmt.where(AuditEvent.actor_user_id == f.actor_user_id)
     if f.organisation_id is not None:
         stmt = stmt.where(AuditEvent.organisation_id == f.organisation_id)
+    if f.concerning_organisation is not None:
+        stmt = stmt.where(concerns_organisation(f.concerning_organisation))
     if f.action is not None:
         stmt = stmt.where(AuditEvent.action == f.action)
     if f.outcome is not None:
@@ -113,10 +124,11 @@ def rejected_attempts(
     session: Session,
     occurred_from: datetime,
     occurred_to: datetime,
-    organisation_id: int | None = None,
+    organisation_id: int,
 ) -> list[RejectedGroup]:
-    """Failed logins and codes, lockouts and permission denials in a period, grouped by
-    account and source address, most attempts first."""
+    """Failed logins and codes, lockouts and permission denials in a period that concern
+    the organisation (its users' own, and attempts on accounts that do not exist), grouped
+    by account and source address, most attempts first."""
     stmt = (
         select(
             AuditEvent.actor_username,
@@ -130,15 +142,11 @@ def rejected_attempts(
             AuditEvent.action.in_(REJECTED_ACTIONS),
             AuditEvent.occurred_at >= occurred_from,
             AuditEvent.occurred_at < occurred_to,
+            concerns_organisation(organisation_id),
         )
         .group_by(AuditEvent.actor_username, AuditEvent.source_ip, AuditEvent.action)
         .order_by(func.count().desc(), AuditEvent.actor_username)
     )
-    if organisation_id is not None:
-        # Failed logins for unknown accounts carry no organisation; the DPO still sees them.
-        stmt = stmt.where(
-            or_(AuditEvent.organisation_id == organisation_id, AuditEvent.organisation_id.is_(None))
-        )
     return [
         RejectedGroup(user, ip, action, count, first, last)
         for user, ip, action, count, first, last in session.execute(stmt)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from consent_service.access.policy import AccessRequest
+from consent_service.access.policy import AccessRequest, Decision
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.errors import StepUpFailed
@@ -129,25 +129,49 @@ class Principal:
     _request: Request
     _conditions: tuple[str, ...] = field(default=())
 
-    def ensure(
-        self, *, resource_organisation_id: int | None = None, resource_user_id: int | None = None
-    ) -> None:
-        """Check the permission's conditions against a resource; denies if they fail."""
-        decision = self._ctx.policy.decide(
+    def _decide(
+        self,
+        permission: str,
+        resource_organisation_id: int | None,
+        resource_user_id: int | None = None,
+    ) -> Decision:
+        if not self._ctx.policy.knows(permission):
+            raise RuntimeError(f"code asks for unknown permission {permission}")
+        return self._ctx.policy.decide(
             AccessRequest(
                 user_id=self.user.id,
                 role=self.user.role,
                 organisation_id=self.user.organisation_id,
-                permission=self.permission,
+                permission=permission,
                 resource_organisation_id=resource_organisation_id,
                 resource_user_id=resource_user_id,
             )
         )
+
+    def ensure(
+        self, *, resource_organisation_id: int | None = None, resource_user_id: int | None = None
+    ) -> None:
+        """Check the permission's conditions against a resource; denies if they fail."""
+        decision = self._decide(self.permission, resource_organisation_id, resource_user_id)
         pending: list[str] = self._request.state.pending_conditions
         if self.permission in pending:
             pending.remove(self.permission)
         if not decision.allowed:
             raise AccessDenied(self.actor, self.permission, decision.reason, authenticated=True)
+
+    def holds(self, permission: str, *, resource_organisation_id: int | None = None) -> bool:
+        """Whether the policy also grants this user ``permission`` on a resource of that
+        organisation: for a page that shows more to some (e.g. system-wide alerts). Decides
+        only; a route still declares and ``ensure``s its own permission."""
+        return self._decide(permission, resource_organisation_id).allowed
+
+    def ensure_also(self, permission: str, *, resource_organisation_id: int | None = None) -> None:
+        """Deny, audited like any refusal, unless the policy also grants this user
+        ``permission`` on a resource of that organisation: for an action that needs a
+        second permission besides the route's own."""
+        decision = self._decide(permission, resource_organisation_id)
+        if not decision.allowed:
+            raise AccessDenied(self.actor, permission, decision.reason, authenticated=True)
 
     @property
     def csrf_token(self) -> str:

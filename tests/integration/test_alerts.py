@@ -128,6 +128,41 @@ def test_acknowledge_once_with_a_comment(ctx: AppContext, clock: FixedClock) -> 
         assert [e.actor_user_id for e in acks] == [99]
 
 
+def test_an_alert_belongs_to_the_one_organisation_whose_events_it_counts(
+    ctx: AppContext, clock: FixedClock
+) -> None:
+    """An address failing on two organisations' accounts is nobody's alert (only system-wide
+    review sees it); one failing on one organisation's account and on unknown accounts is
+    that organisation's."""
+    clock.set(MONDAY_10)
+    for org, ip in ((1, "192.0.2.1"), (2, "192.0.2.1"), (1, "192.0.2.2"), (None, "192.0.2.2")):
+        username = f"nav{org}" if org else "?00"  # None: an account that does not exist
+        actor = Actor(user_id=org, username=username, organisation_id=org, source_ip=ip)
+        for _ in range(3):
+            with session_scope(ctx.sessions) as session:
+                ctx.audit.record(
+                    session,
+                    actor,
+                    action="login.password_failed",
+                    outcome="failure",
+                )
+            clock.advance(timedelta(seconds=20))
+    with session_scope(ctx.sessions) as session:
+        raised = evaluate_alerts(session, ctx.clock, ctx.audit, SYSTEM)
+        by_address = {
+            a.subject: a.organisation_id for a in raised if a.rule == "failed_logins_address"
+        }
+    assert by_address == {"192.0.2.1": None, "192.0.2.2": 1}
+    with session_scope(ctx.sessions) as session:
+        own = {a.subject for a in open_alerts(session, 1)}
+        other = {a.subject for a in open_alerts(session, 2)}
+        wide = {a.subject for a in open_alerts(session, 2, system_wide=True)}
+    assert "192.0.2.2" in own
+    assert "192.0.2.1" not in own | other
+    assert "192.0.2.1" in wide
+    assert "192.0.2.2" not in other | wide
+
+
 class _SmtpSink(socketserver.StreamRequestHandler):
     """Just enough SMTP to receive one conversation's messages."""
 

@@ -95,3 +95,16 @@ def test_not_self_condition(policy: AccessPolicy) -> None:
 def test_administrator_holds_no_personal_data_permission(policy: AccessPolicy) -> None:
     for grant in policy.spec.grants["administrator"]:
         assert not policy.is_personal_data(grant.permission), grant.permission
+
+
+def test_system_wide_review_is_the_dpos_of_the_organisation_given(policy: AccessPolicy) -> None:
+    """Alerts of no organisation are checked against the organisation that runs the service:
+    only a DPO of that organisation holds system-wide review, and no other role at all."""
+    holders = [role for role in policy.spec.roles if policy.role_may(role, "audit:system_review")]
+    assert holders == ["dpo"]
+    assert policy.conditions_of("dpo", "audit:system_review") == ("same_organisation",)
+    running = _req("dpo", "audit:system_review", resource_organisation_id=10)
+    assert policy.decide(running).allowed
+    elsewhere = _req("dpo", "audit:system_review", resource_organisation_id=11)
+    assert not policy.decide(elsewhere).allowed
+    assert not policy.decide(_req("dpo", "audit:system_review")).allowed  # no operator known
