@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     )
     totp_issuer: str = Field(default="Sociale henvisninger Norddjurs", description="TOTP issuer")
     bootstrap_organisation: str = Field(
-        default="Region Midtjylland", description="Organisation of the first administrator"
+        default="Region Midtjylland",
+        description="Organisation of the first administrator: the one that runs the service, "
+        "whose DPO reviews alerts of no organisation (audit:system_review)",
     )
     log_level: str = Field(default="INFO", description="Log level of the JSON log")
     policy_dir: Path = Field(
