@@ -1,21 +1,39 @@
-"""Use cases over the audit log."""
+"""Use cases over the audit log: where the kept chain starts, and its verification."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consent_service.audit.chain import GENESIS, ChainProblem, first_problem
+from consent_service.audit.chain import GENESIS, first_problem
+from consent_service.audit.checkpoints import signature_problem
 from consent_service.audit.models import AuditCheckpoint, AuditPurge
 from consent_service.audit.recorder import iter_records
+
+# The kinds of problem verify_chain reports, in the order a reader should meet them.
+PROBLEM_KINDS = (
+    "start",  # the chain starts where no signed, confirmed purge says it may
+    "purge",  # a purge record without a signed checkpoint or its audit.purged event
+    "signature",  # a checkpoint whose signature or key id does not verify
+    "chain",  # a broken link, gap, reordering or edit (chain.first_problem)
+    "checkpoint",  # a signed checkpoint's event is missing or differs from what was signed
+    "truncated",  # the newest signed checkpoint lies beyond the end of the log
+)
+# At most this many problems of one kind are listed; the rest are counted.
+MAX_PER_KIND = 10
 
 
 def chain_start(session: Session) -> tuple[int, str]:
     """Where the kept chain starts: after the last purge, at its signed checkpoint's hash;
-    at GENESIS if nothing was ever purged."""
+    at GENESIS if nothing was ever purged. Trusts the database; ``verify_chain`` does not."""
     up_to = session.scalar(select(func.max(AuditPurge.up_to_seq)))
     if up_to is None:
         return 1, GENESIS
@@ -25,15 +43,243 @@ def chain_start(session: Session) -> tuple[int, str]:
     return up_to + 1, anchor
 
 
-def verify_chain(session: Session) -> tuple[int, ChainProblem | None]:
-    """Walk the kept chain from the database; return (events checked, first problem)."""
-    seen = [0]
-    start_seq, start_hash = chain_start(session)
+@dataclass(frozen=True)
+class VerificationProblem:
+    """One thing wrong with the log, named by its place: ``seq`` is the event (for a
+    checkpoint, the event it signs; for a purge, its last removed event), ``purge_id``
+    the purge record, ``head`` the last event present (for a cut tail). ``reason`` is the
+    finer kind (a chain problem's kind, why a signature or purge fails)."""
 
-    def counted() -> Iterator[dict[str, Any]]:
-        for record in iter_records(session):
-            seen[0] += 1
+    kind: str
+    message: str
+    seq: int | None = None
+    purge_id: int | None = None
+    head: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify_chain`` found: ``events`` walked, ``checkpoints`` whose signature was
+    checked, the ``problems`` (at most MAX_PER_KIND of each kind; ``omitted`` counts the
+    rest). No problem means every check held."""
+
+    events: int
+    checkpoints: int
+    problems: tuple[VerificationProblem, ...]
+    omitted: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def summary(self) -> str:
+        if self.intact:
+            return (
+                f"audit log intact: {self.events} events, "
+                f"{self.checkpoints} signed checkpoints verified"
+            )
+        found = len(self.problems) + self.omitted
+        return (
+            f"audit log BROKEN: {found} problem(s) found in {self.events} events "
+            f"and {self.checkpoints} checkpoints"
+        )
+
+
+@dataclass
+class _Findings:
+    problems: list[VerificationProblem] = field(default_factory=list)
+    per_kind: Counter[str] = field(default_factory=Counter)
+
+    def add(self, problem: VerificationProblem) -> None:
+        self.per_kind[problem.kind] += 1
+        if self.per_kind[problem.kind] <= MAX_PER_KIND:
+            self.problems.append(problem)
+
+    def result(self, events: int, checkpoints: int) -> Verification:
+        ordered = sorted(self.problems, key=lambda p: PROBLEM_KINDS.index(p.kind))
+        omitted = sum(self.per_kind.values()) - len(self.problems)
+        return Verification(events, checkpoints, tuple(ordered), omitted)
+
+
+@dataclass
+class _Walk:
+    """What one pass over the events saw besides the links."""
+
+    signed: Mapping[int, str]  # seq -> hash of every validly signed checkpoint
+    findings: _Findings
+    events: int = 0
+    head: int | None = None
+    signed_seen: set[int] = field(default_factory=set)
+    purged_events: dict[int, list[tuple[int, str | None]]] = field(default_factory=dict)
+
+    def observe(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        for record in records:
+            seq = int(record["seq"])
+            self.events += 1
+            self.head = seq
+            signed_hash = self.signed.get(seq)
+            if signed_hash is not None:
+                self.signed_seen.add(seq)
+                if record["hash"] != signed_hash:
+                    self.findings.add(
+                        VerificationProblem(
+                            "checkpoint",
+                            f"event {seq} differs from its signed checkpoint",
+                            seq=seq,
+                            reason="differs",
+                        )
+                    )
+            if record["action"] == "audit.purged":
+                up_to, removed = _purged_details(record["details"])
+                if up_to is not None:
+                    self.purged_events.setdefault(up_to, []).append((seq, removed))
             yield record
 
-    problem = first_problem(counted(), start_prev_hash=start_hash, start_seq=start_seq)
-    return seen[0], problem
+
+def _purged_details(details: str | None) -> tuple[int | None, str | None]:
+    try:
+        body = json.loads(details or "{}")
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict) or not isinstance(body.get("up_to_seq"), int):
+        return None, None
+    removed = body.get("removed_sha256")
+    return body["up_to_seq"], removed if isinstance(removed, str) else None
+
+
+def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification:
+    """Verify the audit log in the database, trusting nothing in it that is not checked:
+
+    - every link (``chain.first_problem``: the first broken link, gap, reordering or edit);
+    - every checkpoint's Ed25519 signature and key id against ``public_key``; a checkpoint
+      that fails is reported and never trusted;
+    - every validly signed checkpoint's event is present with the signed hash, unless a
+      proven purge removed it; the newest one is not beyond the last event (a cut tail);
+    - the chain starts at the first event ever (seq 1 after GENESIS) or right after the
+      newest purge record, which must rest on a validly signed checkpoint (whose hash is
+      the start's prev_hash) and be confirmed by the matching ``audit.purged`` event in
+      the kept chain. Every purge record must rest on a validly signed checkpoint, and an
+      ``audit.purged`` event of it that is still kept must match it (an older purge's
+      event may itself have been purged since).
+
+    One streaming pass over the events; each checkpoint's signature is checked once.
+    """
+    findings = _Findings()
+    checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
+    signed: dict[int, str] = {}
+    for checkpoint in checkpoints:
+        why = signature_problem(checkpoint, public_key)
+        if why is None:
+            signed[checkpoint.seq] = checkpoint.hash
+        else:
+            findings.add(
+                VerificationProblem(
+                    "signature",
+                    f"checkpoint at event {checkpoint.seq}: {why}",
+                    seq=checkpoint.seq,
+                    reason="key" if why.startswith("key") else "signature",
+                )
+            )
+    purges = session.scalars(select(AuditPurge).order_by(AuditPurge.up_to_seq)).all()
+    for purge in purges:
+        if purge.up_to_seq not in signed:
+            findings.add(
+                VerificationProblem(
+                    "purge",
+                    f"purge {purge.id} (up to event {purge.up_to_seq}): "
+                    f"no validly signed checkpoint at event {purge.up_to_seq}",
+                    seq=purge.up_to_seq,
+                    purge_id=purge.id,
+                    reason="unsigned",
+                )
+            )
+    newest = purges[-1] if purges else None
+
+    walk = _Walk(signed, findings)
+    records = iter_records(session)
+    first = next(records, None)
+    # Where the links are walked from, and below which signed events may be gone.
+    start_seq, start_hash, anchor = 1, GENESIS, 0
+    start_proven = True
+    if first is not None and int(first["seq"]) != 1:
+        if newest is not None and newest.up_to_seq in signed:
+            start_seq, start_hash = newest.up_to_seq + 1, signed[newest.up_to_seq]
+            anchor = newest.up_to_seq  # proven once its audit.purged event is seen
+        else:
+            start_seq, start_hash = int(first["seq"]), str(first["prev_hash"])
+            start_proven = False
+    stream = walk.observe(chain([first], records) if first is not None else records)
+    problem = first_problem(stream, start_prev_hash=start_hash, start_seq=start_seq)
+    if problem is not None:
+        findings.add(
+            VerificationProblem("chain", str(problem), seq=problem.seq, reason=problem.kind)
+        )
+    for _ in stream:  # the rest is still checked against the signed checkpoints
+        pass
+
+    for purge in purges:
+        kept = walk.purged_events.get(purge.up_to_seq, [])
+        if any(removed == purge.removed_sha256 for _, removed in kept):
+            continue
+        if kept:
+            findings.add(
+                VerificationProblem(
+                    "purge",
+                    f"purge {purge.id} (up to event {purge.up_to_seq}): its audit.purged "
+                    f"event {kept[0][0]} names other removed events",
+                    seq=purge.up_to_seq,
+                    purge_id=purge.id,
+                    reason="mismatch",
+                )
+            )
+        elif purge is newest:
+            findings.add(
+                VerificationProblem(
+                    "purge",
+                    f"purge {purge.id} (up to event {purge.up_to_seq}): "
+                    "no audit.purged event in the log confirms it",
+                    seq=purge.up_to_seq,
+                    purge_id=purge.id,
+                    reason="unconfirmed",
+                )
+            )
+            if anchor == purge.up_to_seq:
+                start_proven, anchor = False, 0
+    if not start_proven and first is not None:
+        findings.add(
+            VerificationProblem(
+                "start",
+                f"the chain starts at event {first['seq']}, but no signed purge record "
+                "accounts for the events before it",
+                seq=int(first["seq"]),
+            )
+        )
+
+    head = walk.head or 0
+    for seq in signed:
+        if anchor < seq <= head and seq not in walk.signed_seen:
+            findings.add(
+                VerificationProblem(
+                    "checkpoint",
+                    f"event {seq} of signed checkpoint is missing",
+                    seq=seq,
+                    reason="missing",
+                )
+            )
+    newest_signed = max(signed, default=0)
+    if newest_signed > head:
+        ends = f"the log ends at event {head}" if walk.head else "the log holds no events"
+        findings.add(
+            VerificationProblem(
+                "truncated",
+                f"truncated after checkpoint {newest_signed} ({ends})",
+                seq=newest_signed,
+                head=walk.head,
+            )
+        )
+    return findings.result(walk.events, len(checkpoints))
