@@ -118,27 +118,38 @@ class _Walk:
     purged_events: dict[int, list[tuple[int, str | None]]] = field(default_factory=dict)
 
     def observe(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        for record in records:
-            seq = int(record["seq"])
-            self.events += 1
-            self.head = seq
-            signed_hash = self.signed.get(seq)
-            if signed_hash is not None:
-                self.signed_seen.add(seq)
-                if record["hash"] != signed_hash:
-                    self.findings.add(
-                        VerificationProblem(
-                            "checkpoint",
-                            f"event {seq} differs from its signed checkpoint",
-                            seq=seq,
-                            reason="differs",
-                        )
-                    )
-            if record["action"] == "audit.purged":
-                up_to, removed = _purged_details(record["details"])
-                if up_to is not None:
-                    self.purged_events.setdefault(up_to, []).append((seq, removed))
-            yield record
+        """Pass the records on, noting what they hold for the checks after the walk (the
+        per-event work is kept to two lookups: this runs for every event)."""
+        signed = self.signed
+        events, head = 0, None
+        try:
+            for record in records:
+                events += 1
+                head = seq = record["seq"]
+                if seq in signed:
+                    self._at_checkpoint(int(seq), str(record["hash"]))
+                if record["action"] == "audit.purged":
+                    self._purge_event(int(seq), record["details"])
+                yield record
+        finally:
+            self.events, self.head = events, None if head is None else int(head)
+
+    def _at_checkpoint(self, seq: int, stored_hash: str) -> None:
+        self.signed_seen.add(seq)
+        if stored_hash != self.signed[seq]:
+            self.findings.add(
+                VerificationProblem(
+                    "checkpoint",
+                    f"event {seq} differs from its signed checkpoint",
+                    seq=seq,
+                    reason="differs",
+                )
+            )
+
+    def _purge_event(self, seq: int, details: str | None) -> None:
+        up_to, removed = _purged_details(details)
+        if up_to is not None:
+            self.purged_events.setdefault(up_to, []).append((seq, removed))
 
 
 def _purged_details(details: str | None) -> tuple[int | None, str | None]:
@@ -167,35 +178,30 @@ def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification
       ``audit.purged`` event of it that is still kept must match it (an older purge's
       event may itself have been purged since).
 
-    One streaming pass over the events; each checkpoint's signature is checked once.
+    One streaming pass over the events; each checkpoint's signature is checked once. A
+    purge committed while the events were read (PostgreSQL reads each statement in its
+    own snapshot) would look like a gap, so the check is then made again.
     """
+    result, purges_seen = _verify_once(session, public_key)
+    if _purge_ids(session) != purges_seen:
+        result, _ = _verify_once(session, public_key)
+    return result
+
+
+def _purge_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(AuditPurge.id).order_by(AuditPurge.id)))
+
+
+def _verify_once(session: Session, public_key: Ed25519PublicKey) -> tuple[Verification, list[int]]:
     findings = _Findings()
     checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
-    signed: dict[int, str] = {}
-    for checkpoint in checkpoints:
-        why = signature_problem(checkpoint, public_key)
-        if why is None:
-            signed[checkpoint.seq] = checkpoint.hash
-        else:
-            findings.add(
-                VerificationProblem(
-                    "signature",
-                    f"checkpoint at event {checkpoint.seq}: {why}",
-                    seq=checkpoint.seq,
-                    reason="key" if why.startswith("key") else "signature",
-                )
-            )
+    signed = _validly_signed(checkpoints, public_key, findings)
     purges = session.scalars(select(AuditPurge).order_by(AuditPurge.up_to_seq)).all()
     for purge in purges:
         if purge.up_to_seq not in signed:
             findings.add(
-                VerificationProblem(
-                    "purge",
-                    f"purge {purge.id} (up to event {purge.up_to_seq}): "
-                    f"no validly signed checkpoint at event {purge.up_to_seq}",
-                    seq=purge.up_to_seq,
-                    purge_id=purge.id,
-                    reason="unsigned",
+                _purge_problem(
+                    purge, "unsigned", f"no validly signed checkpoint at event {purge.up_to_seq}"
                 )
             )
     newest = purges[-1] if purges else None
@@ -203,13 +209,13 @@ def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification
     walk = _Walk(signed, findings)
     records = iter_records(session)
     first = next(records, None)
-    # Where the links are walked from, and below which signed events may be gone.
-    start_seq, start_hash, anchor = 1, GENESIS, 0
-    start_proven = True
+    # Where the links are walked from; below ``anchor`` signed events may be gone.
+    start_seq, start_hash, anchor, start_proven = 1, GENESIS, 0, True
     if first is not None and int(first["seq"]) != 1:
         if newest is not None and newest.up_to_seq in signed:
+            # proven once the walk finds the purge's audit.purged event
             start_seq, start_hash = newest.up_to_seq + 1, signed[newest.up_to_seq]
-            anchor = newest.up_to_seq  # proven once its audit.purged event is seen
+            anchor = newest.up_to_seq
         else:
             start_seq, start_hash = int(first["seq"]), str(first["prev_hash"])
             start_proven = False
@@ -222,34 +228,9 @@ def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification
     for _ in stream:  # the rest is still checked against the signed checkpoints
         pass
 
-    for purge in purges:
-        kept = walk.purged_events.get(purge.up_to_seq, [])
-        if any(removed == purge.removed_sha256 for _, removed in kept):
-            continue
-        if kept:
-            findings.add(
-                VerificationProblem(
-                    "purge",
-                    f"purge {purge.id} (up to event {purge.up_to_seq}): its audit.purged "
-                    f"event {kept[0][0]} names other removed events",
-                    seq=purge.up_to_seq,
-                    purge_id=purge.id,
-                    reason="mismatch",
-                )
-            )
-        elif purge is newest:
-            findings.add(
-                VerificationProblem(
-                    "purge",
-                    f"purge {purge.id} (up to event {purge.up_to_seq}): "
-                    "no audit.purged event in the log confirms it",
-                    seq=purge.up_to_seq,
-                    purge_id=purge.id,
-                    reason="unconfirmed",
-                )
-            )
-            if anchor == purge.up_to_seq:
-                start_proven, anchor = False, 0
+    if newest is not None and not _purges_confirmed(purges, newest, walk, findings):
+        if anchor == newest.up_to_seq:
+            start_proven, anchor = False, 0
     if not start_proven and first is not None:
         findings.add(
             VerificationProblem(
@@ -259,7 +240,69 @@ def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification
                 seq=int(first["seq"]),
             )
         )
+    _signed_events_kept(signed, anchor, walk, findings)
+    return findings.result(walk.events, len(checkpoints)), sorted(p.id for p in purges)
 
+
+def _validly_signed(
+    checkpoints: Iterable[AuditCheckpoint], public_key: Ed25519PublicKey, findings: _Findings
+) -> dict[int, str]:
+    """seq -> signed hash of every checkpoint whose signature and key id verify; the
+    others are reported."""
+    signed: dict[int, str] = {}
+    for checkpoint in checkpoints:
+        why = signature_problem(checkpoint, public_key)
+        if why is None:
+            signed[checkpoint.seq] = checkpoint.hash
+            continue
+        findings.add(
+            VerificationProblem(
+                "signature",
+                f"checkpoint at event {checkpoint.seq}: {why}",
+                seq=checkpoint.seq,
+                reason="key" if why.startswith("key") else "signature",
+            )
+        )
+    return signed
+
+
+def _purge_problem(purge: AuditPurge, reason: str, what: str) -> VerificationProblem:
+    return VerificationProblem(
+        "purge",
+        f"purge {purge.id} (up to event {purge.up_to_seq}): {what}",
+        seq=purge.up_to_seq,
+        purge_id=purge.id,
+        reason=reason,
+    )
+
+
+def _purges_confirmed(
+    purges: Iterable[AuditPurge], newest: AuditPurge, walk: _Walk, findings: _Findings
+) -> bool:
+    """Report a purge whose kept audit.purged event does not match it, and the newest
+    purge if no such event is kept; True if the newest one is confirmed."""
+    confirmed = True
+    for purge in purges:
+        kept = walk.purged_events.get(purge.up_to_seq, [])
+        if any(removed == purge.removed_sha256 for _, removed in kept):
+            continue
+        if kept:
+            what = f"its audit.purged event {kept[0][0]} names other removed events"
+            findings.add(_purge_problem(purge, "mismatch", what))
+        elif purge is newest:
+            findings.add(
+                _purge_problem(purge, "unconfirmed", "no audit.purged event in the log confirms it")
+            )
+        if purge is newest:
+            confirmed = False
+    return confirmed
+
+
+def _signed_events_kept(
+    signed: Mapping[int, str], anchor: int, walk: _Walk, findings: _Findings
+) -> None:
+    """Every signed event after the proven start is present (its hash was compared during
+    the walk), and the newest signed checkpoint is not beyond the last event."""
     head = walk.head or 0
     for seq in signed:
         if anchor < seq <= head and seq not in walk.signed_seen:
@@ -282,4 +325,3 @@ def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification
                 head=walk.head,
             )
         )
-    return findings.result(walk.events, len(checkpoints))

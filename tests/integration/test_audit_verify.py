@@ -247,6 +247,22 @@ def test_removing_a_purges_own_event_is_reported(
 
 
 @pytest.mark.usefixtures("log")
+def test_a_purge_record_that_disagrees_with_its_event_is_reported(
+    ctx: AppContext, db_url: str, clock: FixedClock
+) -> None:
+    assert _purge_all_expired(ctx, clock) == 10
+    tamper.run(db_url, f"UPDATE audit_purge SET removed_sha256 = '{'a' * 64}'")
+    result = _verify(ctx)
+    assert _messages(result) == {
+        "purge 1 (up to event 10): its audit.purged event 15 names other removed events",
+        "the chain starts at event 11, but no signed purge record accounts for the events "
+        "before it",
+        "event 5 of signed checkpoint is missing",
+        "event 10 of signed checkpoint is missing",
+    }
+
+
+@pytest.mark.usefixtures("log")
 def test_every_problem_is_reported_not_only_the_first(ctx: AppContext, db_url: str) -> None:
     tamper.run(db_url, "UPDATE audit_event SET outcome = 'deny' WHERE seq = 3")
     tamper.delete_events(db_url, from_seq=10)
