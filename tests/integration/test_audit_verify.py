@@ -6,12 +6,16 @@ past the triggers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.orm import Session
 
+from consent_service.audit import service
 from consent_service.audit.checkpoints import key_id, sign_head
 from consent_service.audit.recorder import SYSTEM, Actor
 from consent_service.audit.retention import purge_expired
@@ -228,6 +232,30 @@ def test_a_log_after_a_legitimate_purge_verifies(ctx: AppContext, clock: FixedCl
     result = _verify(ctx)
     assert result.problems == ()
     assert (result.events, result.checkpoints) == (5, 2)  # 11-14 and audit.purged
+
+
+@pytest.mark.usefixtures("log")
+def test_a_purge_committed_during_the_walk_is_not_taken_for_tampering(
+    ctx: AppContext, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL each statement reads its own snapshot: a purge that commits after the
+    purge records were read but before the events are makes a gap the check must not
+    report as tampering. (SQLite's verifying transaction sees one snapshot.)"""
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads the whole verification in one snapshot")
+    real = service.iter_records
+    purged: list[int | None] = []
+
+    def purge_first(session: Session) -> Iterator[dict[str, Any]]:
+        if not purged:
+            purged.append(_purge_all_expired(ctx, clock))
+        return real(session)
+
+    monkeypatch.setattr(service, "iter_records", purge_first)
+    result = _verify(ctx)
+    assert purged == [10]
+    assert result.problems == ()
+    assert result.events == 5
 
 
 @pytest.mark.usefixtures("log")
