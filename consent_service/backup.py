@@ -12,7 +12,8 @@ bytes; the header is the associated data, so a keys file cannot be restored as d
 SQLite backup into PostgreSQL, and any edit is detected. Files are written with mode 600.
 
 A restore goes only into an empty database, then checks the schema is at the migration
-head and the audit hash chain verifies. Nothing here logs or prints key material or any
+head and the audit log verifies (its chain, signed checkpoints and start; the service's
+public key is needed for that). Nothing here logs or prints key material or any
 personal data.
 """
 
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, create_engine, func, insert, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -432,28 +434,37 @@ def _check_head(engine: Engine) -> None:
         )
 
 
-def _load_keys_and_verify(engine: Engine, keys: list[dict[str, Any]]) -> tuple[int, int, int, int]:
-    """Insert the key rows of citizens the backup holds, then walk the audit chain; all in
-    one transaction, rolled back if the chain does not verify."""
+def _load_keys_and_verify(
+    engine: Engine, keys: list[dict[str, Any]], public_key: Ed25519PublicKey
+) -> tuple[int, int, int, int]:
+    """Insert the key rows of citizens the backup holds, then verify the audit log (its
+    chain, checkpoints and start); all in one transaction, rolled back if it does not
+    verify."""
     with session_scope(make_sessionmaker(engine)) as session:
         present = set(session.scalars(select(Citizen.id)))
         wanted = [row for row in keys if row["citizen_id"] in present]
         if wanted:
             session.execute(insert(CitizenKey), wanted)
-        count, problem = verify_chain(session)
-        if problem is not None:
+        verification = verify_chain(session, public_key)
+        if not verification.intact:
             raise BackupError(
-                f"the restored audit log does not verify after {count} events ({problem}): "
-                "the restored database must not be used"
+                f"the restored audit log does not verify ({verification.problems[0]}; "
+                f"{verification.summary}): the restored database must not be used"
             )
         citizens = session.scalar(select(func.count()).select_from(Citizen)) or 0
-    return count, citizens, len(wanted), len(keys) - len(wanted)
+    return verification.events, citizens, len(wanted), len(keys) - len(wanted)
 
 
 def restore_backup(
-    url: str, master_key: bytes, data_path: Path, keys_path: Path | None
+    url: str,
+    master_key: bytes,
+    data_path: Path,
+    keys_path: Path | None,
+    *,
+    public_key: Ed25519PublicKey,
 ) -> RestoreReport:
-    """Restore a data backup (and a keys file) into the empty database at ``url``."""
+    """Restore a data backup (and a keys file) into the empty database at ``url``; its
+    audit log must verify with the service's checkpoint ``public_key``."""
     parsed, engine_name = _parse(url)
     # Decrypt everything before touching the target: a wrong key or an altered file
     # leaves nothing behind.
@@ -478,7 +489,7 @@ def restore_backup(
             _restore_postgresql(parsed, data)
         try:
             _check_head(engine)
-            events, citizens, restored, skipped = _load_keys_and_verify(engine, keys)
+            events, citizens, restored, skipped = _load_keys_and_verify(engine, keys, public_key)
         except SQLAlchemyError as exc:
             raise BackupError(
                 f"the restored database {_shown(parsed)} cannot be used: {_db_problem(exc)}"

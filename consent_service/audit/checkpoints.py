@@ -9,10 +9,12 @@ The signed message is restated in ``audit/verify.py`` (which imports nothing fro
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from datetime import datetime, timedelta
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
@@ -41,6 +43,23 @@ def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
 def key_id(public_key: Ed25519PublicKey) -> str:
     """The key's fingerprint: SHA-256 of the raw 32-byte public key, hex."""
     return hashlib.sha256(raw_public_key(public_key)).hexdigest()
+
+
+def signature_problem(checkpoint: AuditCheckpoint, public_key: Ed25519PublicKey) -> str | None:
+    """Why ``checkpoint`` is not a statement signed with ``public_key``, or None if it is:
+    its signature must verify over ``checkpoint_message`` of its own event, hash and time,
+    and the key id it names must be that key's. A row an attacker wrote without the
+    private key fails here, whatever it claims."""
+    try:
+        signature = base64.b64decode(checkpoint.signature, validate=True)
+        public_key.verify(
+            signature, checkpoint_message(checkpoint.seq, checkpoint.hash, checkpoint.signed_at)
+        )
+    except (binascii.Error, ValueError, InvalidSignature):
+        return "signature does not verify"
+    if checkpoint.key_id != key_id(public_key):
+        return "key id is not the service's key"
+    return None
 
 
 def sign_head(

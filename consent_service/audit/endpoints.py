@@ -88,7 +88,6 @@ def overview(
         open_alerts=len(open_alerts),
         today=legal_today(ctx.clock),
         week_ago=legal_today(ctx.clock) - timedelta(days=6),
-        verified=request.query_params.get("verificeret"),
     )
 
 
@@ -287,19 +286,28 @@ def checkpoint_now(
     return RedirectResponse("/dpo", status_code=303)
 
 
-@router.post("/dpo/verificer")
+@router.post("/dpo/verificer", response_class=HTMLResponse)
 def verify_now(
-    ctx: Ctx, session: DbSession, me: Annotated[Principal, require("audit:verify")]
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:verify")],
 ) -> Response:
-    count, problem = verify_chain(session)
+    """Verify the whole log now (``service.verify_chain``) and show what was found."""
+    result = verify_chain(session, ctx.crypto.public_key)
     ctx.audit.record(
         session,
         me.actor,
         action="audit.verified",
-        outcome="success" if problem is None else "failure",
-        details={"events": count, "problem": str(problem) if problem else None},
+        outcome="success" if result.intact else "failure",
+        details={
+            "events": result.events,
+            "checkpoints": result.checkpoints,
+            "problems": len(result.problems) + result.omitted,
+            "problem": str(result.problems[0]) if result.problems else None,
+        },
     )
-    return RedirectResponse(f"/dpo?verificeret={'ok' if problem is None else 'fejl'}", 303)
+    return page(request, "dpo_verify.html", me=me, result=result)
 
 
 @router.get("/dpo/eksport")

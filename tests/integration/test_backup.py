@@ -130,9 +130,9 @@ def _seed(ctx: AppContext, actor: Actor, n: int = 2) -> list[Seeded]:
 
 def _chain(ctx: AppContext) -> int:
     with ctx.sessions() as session:
-        count, problem = verify_chain(session)
-    assert problem is None
-    return count
+        result = verify_chain(session, ctx.crypto.public_key)
+    assert result.intact, result.problems
+    return result.events
 
 
 def _backup(ctx: AppContext, clock: FixedClock, out: Path) -> BackupFiles:
@@ -199,7 +199,13 @@ def test_restore_drill(
     assert files.data_path.read_bytes().startswith(b"consent-service backup v1 data ")
     assert files.keys == len(seeded)
 
-    report = restore_backup(target_url, ctx.settings.keys.master, files.data_path, files.keys_path)
+    report = restore_backup(
+        target_url,
+        ctx.settings.keys.master,
+        files.data_path,
+        files.keys_path,
+        public_key=ctx.crypto.public_key,
+    )
     assert (report.events_verified, report.citizens, report.keys_restored) == (
         events,
         len(seeded),
@@ -257,9 +263,11 @@ def test_another_master_key_fails_and_creates_nothing(
     files = _backup(ctx, clock, tmp_path / "out")
     other = os.urandom(32)
     with pytest.raises(BackupError, match=UNDECRYPTABLE):
-        restore_backup(target_url, other, files.data_path, files.keys_path)
+        restore_backup(
+            target_url, other, files.data_path, files.keys_path, public_key=ctx.crypto.public_key
+        )
     with pytest.raises(BackupError, match=UNDECRYPTABLE):
-        restore_backup(target_url, other, files.data_path, None)
+        restore_backup(target_url, other, files.data_path, None, public_key=ctx.crypto.public_key)
     assert _is_empty(target_url)
 
 
@@ -274,7 +282,13 @@ def test_a_flipped_byte_fails(
     raw[len(raw) // 2] ^= 0x01
     path.write_bytes(bytes(raw))
     with pytest.raises(BackupError, match=UNDECRYPTABLE):
-        restore_backup(target_url, ctx.settings.keys.master, files.data_path, files.keys_path)
+        restore_backup(
+            target_url,
+            ctx.settings.keys.master,
+            files.data_path,
+            files.keys_path,
+            public_key=ctx.crypto.public_key,
+        )
     assert _is_empty(target_url)
 
 
@@ -285,9 +299,11 @@ def test_a_keys_file_is_not_data_and_engines_do_not_mix(
     files = _backup(ctx, clock, tmp_path / "out")
     master = ctx.settings.keys.master
     with pytest.raises(BackupError, match="is a keys file, not a data backup"):
-        restore_backup(target_url, master, files.keys_path, None)
+        restore_backup(target_url, master, files.keys_path, None, public_key=ctx.crypto.public_key)
     with pytest.raises(BackupError, match="is a data backup, not a keys file"):
-        restore_backup(target_url, master, files.data_path, files.data_path)
+        restore_backup(
+            target_url, master, files.data_path, files.data_path, public_key=ctx.crypto.public_key
+        )
     raw = files.data_path.read_bytes()
     other = "postgresql" if files.engine == "sqlite" else "sqlite"
     forged = tmp_path / "forged.backup"
@@ -298,9 +314,9 @@ def test_a_keys_file_is_not_data_and_engines_do_not_mix(
         else "postgresql+psycopg://nobody@127.0.0.1:1/none"
     )
     with pytest.raises(BackupError, match=UNDECRYPTABLE):  # the header is authenticated
-        restore_backup(other_url, master, forged, None)
+        restore_backup(other_url, master, forged, None, public_key=ctx.crypto.public_key)
     with pytest.raises(BackupError, match="backup; restore it into a"):
-        restore_backup(other_url, master, files.data_path, None)
+        restore_backup(other_url, master, files.data_path, None, public_key=ctx.crypto.public_key)
     assert _is_empty(target_url)
     assert not (tmp_path / "other.db").exists()
 
@@ -316,11 +332,21 @@ def test_restore_into_a_non_empty_database_is_refused(
     files = _backup(ctx, clock, tmp_path / "out")
     master = ctx.settings.keys.master
     with pytest.raises(BackupError, match="is not empty"):
-        restore_backup(ctx.settings.database_url, master, files.data_path, files.keys_path)
+        restore_backup(
+            ctx.settings.database_url,
+            master,
+            files.data_path,
+            files.keys_path,
+            public_key=ctx.crypto.public_key,
+        )
     assert _chain(ctx) == events  # the live database is untouched
-    restore_backup(target_url, master, files.data_path, files.keys_path)
+    restore_backup(
+        target_url, master, files.data_path, files.keys_path, public_key=ctx.crypto.public_key
+    )
     with pytest.raises(BackupError, match="is not empty"):
-        restore_backup(target_url, master, files.data_path, files.keys_path)
+        restore_backup(
+            target_url, master, files.data_path, files.keys_path, public_key=ctx.crypto.public_key
+        )
 
 
 # --- (f) crypto-shredding reaches older data backups -----------------------------------------
@@ -339,7 +365,13 @@ def test_deleted_citizen_stays_unreadable_in_an_old_backup(
     new = _backup(ctx, clock, tmp_path / "new")
     assert new.keys == old.keys - 1
 
-    report = restore_backup(target_url, ctx.settings.keys.master, old.data_path, new.keys_path)
+    report = restore_backup(
+        target_url,
+        ctx.settings.keys.master,
+        old.data_path,
+        new.keys_path,
+        public_key=ctx.crypto.public_key,
+    )
     assert (report.citizens, report.keys_restored) == (2, 1)
     with restored_ctx.sessions() as session:
         row = citizens.get_citizen(session, gone.organisation_id, gone.public_id)
