@@ -4,9 +4,12 @@
 checkpoint note to ``<witness_url>/add-checkpoint``, checks the returned cosignature with
 the witness's configured key and returns it. Each refusal is its own exception, so the
 caller can act on it: ``WitnessConflict`` carries the witness's current size (resend from
-there with the digests after it), ``WitnessRefused`` a refusal that resending will not
-cure (403, 404, 422: the witness holds another history, or does not know this log or
-key), ``WitnessUnavailable`` a network failure, timeout or server error (try later).
+there with the digests after it; ``submit_resyncing`` does that once), ``WitnessAhead``
+says the witness holds more than the log now claims (an alarm), ``WitnessRefused`` is a
+refusal that resending will not cure (400, 403, 404, 413, 422: a malformed request,
+another history, an unknown log or key), ``WitnessUnavailable`` a network failure,
+timeout or server error (try later), ``WitnessBadResponse`` an answer without a valid
+cosignature from the configured witness key.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from consent_service.witness.consistency import MAX_PROOF_DIGESTS
 from consent_service.witness.note import (
@@ -51,6 +54,20 @@ class WitnessRefused(WitnessError):
         super().__init__(f"witness refused with {status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+class WitnessAhead(WitnessError):
+    """The witness has cosigned a larger size than the checkpoint being sent: the log
+    lost events the witness saw (a cut or a rollback), or the log sent a stale checkpoint.
+    An alarm, never retried."""
+
+    def __init__(self, witness_size: int, checkpoint_size: int) -> None:
+        super().__init__(
+            f"the witness has cosigned size {witness_size}, beyond this checkpoint's"
+            f" {checkpoint_size}"
+        )
+        self.witness_size = witness_size
+        self.checkpoint_size = checkpoint_size
 
 
 class WitnessUnavailable(WitnessError):
@@ -115,6 +132,33 @@ def submit(
         if verify_cosignature(checkpoint, cosignature, witness_key):
             return cosignature
     raise WitnessBadResponse("no valid cosignature from the configured witness key")
+
+
+def submit_resyncing(
+    witness_url: str,
+    note: bytes | str,
+    old_size: int,
+    digests_after: Callable[[int], Sequence[bytes]],
+    timeout: float,
+    *,
+    witness_key: Verifier,
+) -> Cosignature:
+    """``submit`` from ``old_size`` (the size the log believes the witness holds; 0 if it
+    does not know); on a 409, once more from the witness's own size, with
+    ``digests_after(size)``, the digests of the events after ``size`` up to the
+    checkpoint's size. Raises ``WitnessAhead`` if the witness holds a larger size than the
+    checkpoint, and the other ``WitnessError``s as ``submit``."""
+    try:
+        return submit(
+            witness_url, note, old_size, digests_after(old_size), timeout, witness_key=witness_key
+        )
+    except WitnessConflict as conflict:
+        text = note.decode("utf-8") if isinstance(note, bytes) else note
+        size = parse_checkpoint(text[: text.rfind("\n\n") + 1]).size
+        if conflict.witness_size > size:
+            raise WitnessAhead(conflict.witness_size, size) from None
+        since = conflict.witness_size
+    return submit(witness_url, note, since, digests_after(since), timeout, witness_key=witness_key)
 
 
 def _refusal(exc: urllib.error.HTTPError) -> WitnessError:

@@ -397,6 +397,10 @@ def open_checkpoint(msg: bytes, log_keys: Iterable[Verifier]) -> tuple[Checkpoin
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
+    """The checkpoint as a note signed by the log (refuses a checkpoint whose text would
+    not parse back to itself, e.g. an origin with a newline)."""
+    if len(checkpoint.root_hash) != HASH_SIZE or parse_checkpoint(checkpoint.text) != checkpoint:
+        raise MalformedNote("checkpoint does not format to a valid checkpoint body")
     return sign_note(checkpoint.text, signer)
 
 

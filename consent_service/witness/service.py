@@ -22,7 +22,8 @@ A fork is never cosigned.
 
 Old size 0 with an empty proof is accepted only while the witness holds nothing for the
 origin (else 409): the first checkpoint a witness sees is trusted on first use, as in the
-specification.
+specification. Once it holds a checkpoint, even one of size 0 (the empty chain), every
+later one needs the digests from that size on.
 """
 
 from __future__ import annotations

@@ -20,10 +20,12 @@ import pytest
 from consent_service.cli import main
 from consent_service.witness import note as n
 from consent_service.witness.client import (
+    WitnessAhead,
     WitnessConflict,
     WitnessError,
     WitnessRefused,
     submit,
+    submit_resyncing,
 )
 from consent_service.witness.consistency import EMPTY_HEAD
 from consent_service.witness.server import bind, server
@@ -533,3 +535,32 @@ def test_log_key_prints_the_vkey_that_verifies_checkpoints_signed_by_the_service
     signed = n.sign_checkpoint(n.Checkpoint(ORIGIN, 1, b"\x01" * 32), signer)
     checkpoint, _ = n.open_checkpoint(signed.encode(), [vkey])
     assert checkpoint.size == 1
+
+
+def test_submit_resyncing_resends_from_the_witness_size_and_flags_a_witness_ahead(
+    running: Running, chain: Chain
+) -> None:
+    asked: list[int] = []
+
+    def digests_after(size: int, new: int = 10) -> list[bytes]:
+        asked.append(size)
+        return chain.since(size, new)
+
+    submit(running.url, chain.note(6), 0, [], 5, witness_key=_wkey(running))
+    # The log lost track of what the witness holds: it starts from 0.
+    cosig = submit_resyncing(
+        running.url, chain.note(10), 0, digests_after, 5, witness_key=_wkey(running)
+    )
+    assert asked == [0, 6]
+    assert n.verify_cosignature(n.Checkpoint(ORIGIN, 10, chain.heads[10]), cosig, _wkey(running))
+    # A log that now sends a smaller checkpoint has lost what the witness saw.
+    with pytest.raises(WitnessAhead) as ahead:
+        submit_resyncing(
+            running.url,
+            chain.note(8),
+            6,
+            lambda size: chain.since(size, 8),
+            5,
+            witness_key=_wkey(running),
+        )
+    assert (ahead.value.witness_size, ahead.value.checkpoint_size) == (10, 8)

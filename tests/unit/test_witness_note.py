@@ -140,6 +140,22 @@ def test_checkpoint_round_trip_and_body_format() -> None:
     assert n.checkpoint_origin(signed.encode()) == "log.example/audit"
 
 
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        n.Checkpoint("log.example/audit\n99", 1, bytes(32)),
+        n.Checkpoint("log.example/audit", -1, bytes(32)),
+        n.Checkpoint("log.example/audit", 1, bytes(31)),
+        n.Checkpoint("log.example/audit", 1, bytes(32), ("",)),
+    ],
+)
+def test_a_log_never_signs_a_checkpoint_that_would_read_back_differently(
+    checkpoint: n.Checkpoint,
+) -> None:
+    with pytest.raises(n.MalformedNote):
+        n.sign_checkpoint(checkpoint, _log())
+
+
 def test_checkpoint_signed_by_the_service_key_function() -> None:
     private = Ed25519PrivateKey.generate()
     signer = n.signer_from_function("log.example/audit", private.public_key(), private.sign)
