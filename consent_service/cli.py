@@ -22,6 +22,7 @@ from consent_service.identity import service as identity
 from consent_service.identity.models import Role
 from consent_service.logging import configure_logging
 from consent_service.startup import StartupError, check_database
+from consent_service.witness.cli import add_witness_commands
 
 EXIT_CONFIG = 2
 
@@ -477,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     rd.set_defaults(func=cmd_retention_dry_run)
     rp = retention_sub.add_parser("procedure", help="regenerate PROCEDURE.md from the schedule")
     rp.set_defaults(func=cmd_retention_procedure)
+    add_witness_commands(sub)
     return parser
 
 
