@@ -12,8 +12,11 @@ bytes; the header is the associated data, so a keys file cannot be restored as d
 SQLite backup into PostgreSQL, and any edit is detected. Files are written with mode 600.
 
 A restore goes only into an empty database, then checks the schema is at the migration
-head and the audit hash chain verifies. Nothing here logs or prints key material or any
-personal data.
+head and the audit hash chain verifies. On PostgreSQL the backup is taken as the
+application login (it may read every table) and restored as the owner of the new
+database, without the dump's grants: ``consent-service restore`` then grants the
+application login what ``migrate`` would (``migrations.privileges``). Nothing here logs
+or prints key material or any personal data.
 """
 
 from __future__ import annotations
@@ -406,7 +409,8 @@ def _restore_postgresql(parsed: URL, data: bytes) -> None:
             _run(
                 [
                     pg_restore,
-                    "--no-owner",
+                    "--no-owner",  # the restoring login (the owner) owns everything
+                    "--no-privileges",  # grants: `restore` applies them for this cluster
                     "--exit-on-error",
                     "--single-transaction",
                     f"--dbname={libpq_url}",
@@ -432,6 +436,16 @@ def _check_head(engine: Engine) -> None:
         )
 
 
+def _grant(engine: Engine, app_role: str | None) -> None:
+    from consent_service.migrations.privileges import PrivilegeError, apply_privileges
+
+    try:
+        with engine.begin() as conn:
+            apply_privileges(conn, app_role)
+    except PrivilegeError as exc:
+        raise BackupError(str(exc)) from None
+
+
 def _load_keys_and_verify(engine: Engine, keys: list[dict[str, Any]]) -> tuple[int, int, int, int]:
     """Insert the key rows of citizens the backup holds, then walk the audit chain; all in
     one transaction, rolled back if the chain does not verify."""
@@ -451,9 +465,15 @@ def _load_keys_and_verify(engine: Engine, keys: list[dict[str, Any]]) -> tuple[i
 
 
 def restore_backup(
-    url: str, master_key: bytes, data_path: Path, keys_path: Path | None
+    url: str,
+    master_key: bytes,
+    data_path: Path,
+    keys_path: Path | None,
+    app_role: str | None = None,
 ) -> RestoreReport:
-    """Restore a data backup (and a keys file) into the empty database at ``url``."""
+    """Restore a data backup (and a keys file) into the empty database at ``url``; on
+    PostgreSQL ``url`` is the new database's owner, and ``app_role`` the application
+    login that gets its grants there (``migrations.privileges``)."""
     parsed, engine_name = _parse(url)
     # Decrypt everything before touching the target: a wrong key or an altered file
     # leaves nothing behind.
@@ -478,6 +498,8 @@ def restore_backup(
             _restore_postgresql(parsed, data)
         try:
             _check_head(engine)
+            if engine_name == "postgresql":
+                _grant(engine, app_role)
             events, citizens, restored, skipped = _load_keys_and_verify(engine, keys)
         except SQLAlchemyError as exc:
             raise BackupError(

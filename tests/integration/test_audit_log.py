@@ -16,6 +16,7 @@ from consent_service.audit.service import verify_chain
 from consent_service.clock import SystemClock
 from consent_service.context import AppContext
 from consent_service.db import make_engine, make_sessionmaker, session_scope
+from tests.conftest import superuser_url
 
 
 def _append(ctx: AppContext, n: int, who: str = "tester") -> None:
@@ -91,7 +92,7 @@ def _tamper(db_url: str, *statements: str) -> None:
         conn.commit()
         conn.close()
         return
-    engine = create_engine(db_url)
+    engine = create_engine(superuser_url(db_url))  # the application login may not
     with engine.begin() as c:
         c.execute(text("SET LOCAL session_replication_role = replica"))  # skips triggers
         for s in statements:
