@@ -439,3 +439,22 @@ def test_the_privileges_step_restores_the_functions_after_a_create_or_replace(
         assert row.owner == PG_OWNER
         assert row.app_may
         assert not any(entry.startswith("=") for entry in row.acl.strip("{}").split(","))
+
+
+def test_the_database_knows_the_catalogue_s_retention_periods(app_engine: Engine) -> None:
+    """audit_retention (synced by migrate) gives, in the purge function's UTC arithmetic,
+    the deadline the catalogue gives, month ends included."""
+    catalogue = default_event_catalogue()
+    at = datetime(2026, 8, 31, 23, 30, tzinfo=UTC)  # a month end: six months on is Feb 28
+    with app_engine.begin() as conn:
+        conn.execute(text("SET LOCAL TimeZone = 'UTC'"))
+        rows = conn.execute(
+            text(
+                "SELECT action, coalesce(keep_until, CAST(:at AS timestamptz) "
+                "+ make_interval(months => months)) AS until FROM audit_retention"
+            ),
+            {"at": at},
+        ).all()
+    assert {r.action for r in rows} == set(catalogue.events)
+    for row in rows:
+        assert row.until == catalogue.retention_deadline(row.action, at), row.action
