@@ -96,9 +96,9 @@ def _login_problem(conn: Connection) -> str | None:
         )
     if row.owns:
         return (
-            f"database login {row.login!r} owns the tables: it is only for `consent-service "
-            "migrate` (CONSENT_MIGRATION_DATABASE_URL); set CONSENT_DATABASE_URL to the "
-            "application login"
+            f"database login {row.login!r} owns the tables (or is a member of their owner): "
+            "it is only for `consent-service migrate` (CONSENT_MIGRATION_DATABASE_URL); set "
+            "CONSENT_DATABASE_URL to the application login"
         )
     return None
 
