@@ -13,8 +13,11 @@ SQLite backup into PostgreSQL, and any edit is detected. Files are written with 
 
 A restore goes only into an empty database, then checks the schema is at the migration
 head and the audit log verifies (its chain, signed checkpoints and start; the service's
-public key is needed for that). Nothing here logs or prints key material or any
-personal data.
+public key is needed for that). On PostgreSQL the backup is taken as the
+application login (it may read every table) and restored as the owner of the new
+database, without the dump's grants: ``consent-service restore`` then grants the
+application login what ``migrate`` would (``migrations.privileges``). Nothing here logs
+or prints key material or any personal data.
 """
 
 from __future__ import annotations
@@ -408,7 +411,8 @@ def _restore_postgresql(parsed: URL, data: bytes) -> None:
             _run(
                 [
                     pg_restore,
-                    "--no-owner",
+                    "--no-owner",  # the restoring login (the owner) owns everything
+                    "--no-privileges",  # grants: `restore` applies them for this cluster
                     "--exit-on-error",
                     "--single-transaction",
                     f"--dbname={libpq_url}",
@@ -432,6 +436,16 @@ def _check_head(engine: Engine) -> None:
             f"version's {', '.join(sorted(heads))}: restore it with the service version that "
             "made it"
         )
+
+
+def _grant(engine: Engine, app_role: str | None) -> None:
+    from consent_service.migrations.privileges import PrivilegeError, apply_privileges
+
+    try:
+        with engine.begin() as conn:
+            apply_privileges(conn, app_role)
+    except PrivilegeError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def _load_keys_and_verify(
@@ -460,11 +474,14 @@ def restore_backup(
     master_key: bytes,
     data_path: Path,
     keys_path: Path | None,
+    app_role: str | None = None,
     *,
     public_key: Ed25519PublicKey,
 ) -> RestoreReport:
     """Restore a data backup (and a keys file) into the empty database at ``url``; its
-    audit log must verify with the service's checkpoint ``public_key``."""
+    audit log must verify with the service's checkpoint ``public_key``. On PostgreSQL
+    ``url`` is the new database's owner, and ``app_role`` the application login that gets
+    its grants there (``migrations.privileges``)."""
     parsed, engine_name = _parse(url)
     # Decrypt everything before touching the target: a wrong key or an altered file
     # leaves nothing behind.
@@ -489,6 +506,8 @@ def restore_backup(
             _restore_postgresql(parsed, data)
         try:
             _check_head(engine)
+            if engine_name == "postgresql":
+                _grant(engine, app_role)
             events, citizens, restored, skipped = _load_keys_and_verify(engine, keys, public_key)
         except SQLAlchemyError as exc:
             raise BackupError(

@@ -55,13 +55,20 @@ def cmd_generate_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """As the owner (CONSENT_MIGRATION_DATABASE_URL): the migrations, then the grants of
+    the application login (CONSENT_DATABASE_URL) on PostgreSQL."""
     from consent_service.migrations import upgrade
+    from consent_service.migrations.privileges import app_role_of
 
     settings = load_settings()
-    ctx = _context(settings)
-    upgrade(ctx.engine)
-    with session_scope(ctx.sessions) as session:
-        identity.ensure_key_check(session, ctx.crypto, ctx.clock)
+    ctx = _context(load_settings(database_url=settings.migration_url))
+    try:
+        app_role = None if settings.is_sqlite else app_role_of(settings.database_url)
+        upgrade(ctx.engine, app_role=app_role)
+        with session_scope(ctx.sessions) as session:
+            identity.ensure_key_check(session, ctx.crypto, ctx.clock)
+    finally:
+        ctx.engine.dispose()
     print("database is at the latest migration")
     return 0
 
@@ -277,16 +284,21 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore a backup into an empty database, check it and record the restore there."""
     from consent_service.backup import BackupError, restore_backup, sha256_of
+    from consent_service.migrations.privileges import app_role_of
 
     settings = load_settings()
     data_path = Path(args.data_file)
     keys_path = Path(args.keys) if args.keys else None
     try:
+        # As the owner of the new database; the application login of CONSENT_DATABASE_URL
+        # gets its grants there, as after `migrate`.
+        app_role = None if settings.is_sqlite else app_role_of(settings.database_url)
         report = restore_backup(
             args.to,
             settings.keys.master,
             data_path,
             keys_path,
+            app_role,
             public_key=Crypto(settings.keys).public_key,
         )
     except BackupError as exc:
@@ -294,7 +306,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return 1
     ctx = _context(load_settings(database_url=args.to))
     try:
-        check_database(ctx.engine, ctx.crypto)  # the index and signing keys match too
+        check_database(ctx.engine, ctx.crypto, as_owner=True)  # index and signing keys
         with session_scope(ctx.sessions) as session:
             ctx.audit.record(
                 session,

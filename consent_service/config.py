@@ -50,7 +50,16 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///var/consent.db",
         description="SQLAlchemy URL: sqlite:///path for the embedded default, "
-        "postgresql+psycopg://user@host/db for production",
+        "postgresql+psycopg://user@host/db for production. On PostgreSQL this is the "
+        "application login, used by serve, worker and every command but migrate: it owns "
+        "nothing and gets only the grants migrate gives it",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL `consent-service migrate` (and `restore`) uses: on "
+        "PostgreSQL the owner login, which owns every table and function and grants the "
+        "application login of CONSENT_DATABASE_URL what it needs; unset (SQLite: one file, "
+        "no roles) = CONSENT_DATABASE_URL",
     )
     master_key: SecretStr | None = Field(
         default=None,
@@ -173,6 +182,11 @@ class Settings(BaseSettings):
             index=_decode_key("index_key", self.index_key),
             signing=_decode_key("signing_key", self.signing_key),
         )
+
+    @property
+    def migration_url(self) -> str:
+        """The owner's URL, for migrate: CONSENT_MIGRATION_DATABASE_URL, else the database URL."""
+        return self.migration_database_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

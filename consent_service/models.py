@@ -6,6 +6,7 @@ from consent_service.audit.models import (
     AuditEvent,
     AuditPending,
     AuditPurge,
+    AuditRetention,
 )
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "AuditPending",
     "AuditPurge",
+    "AuditRetention",
     "Base",
     "Citizen",
     "CitizenKey",

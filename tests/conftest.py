@@ -3,7 +3,14 @@ and on PostgreSQL, an app with a fixed clock, and users who have enrolled TOTP.
 
 Databases: the schema is made once per run and engine with ``alembic upgrade head`` (which
 also tests the migrations); each test then gets its own copy (a file copy on SQLite, a
-``CREATE DATABASE ... TEMPLATE`` on PostgreSQL). A copy per test rather than a rolled-back
+``CREATE DATABASE ... TEMPLATE`` on PostgreSQL).
+
+PostgreSQL runs as in production, with two logins (README, "Running on PostgreSQL"), made
+here as the superuser if missing: the owner (``consent_owner``) owns the databases and
+migrates, the application login (``consent_app``) owns nothing and is what ``db_url``,
+``settings``, ``ctx`` and ``client`` use, so a missing grant fails the test that needs
+it. Tests that must act as the owner or superuser (tamper helpers, restore) ask for it
+with ``owner_url``/``superuser_url``. A copy per test rather than a rolled-back
 transaction, because denials and failed logins are recorded in transactions of their own,
 and browser tests need a real server, so tests must see real commits.
 """
@@ -22,7 +29,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from consent_service.app import create_app
 from consent_service.clock import FixedClock
@@ -36,6 +43,8 @@ from consent_service.identity.passwords import hash_password
 from consent_service.migrations import upgrade
 
 PG_ADMIN_URL = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_OWNER = "consent_owner"  # owns every table and function; runs migrate and restore
+PG_APP = "consent_app"  # the application login: owns nothing
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ENGINES = ["sqlite", "postgresql"]
 _counter = itertools.count()
@@ -44,6 +53,44 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def _sqla_pg(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def as_login(url: str, user: str) -> str:
+    """The same database (a SQLAlchemy URL), logged in as ``user`` (trust auth in tests)."""
+    return make_url(url).set(username=user).render_as_string(hide_password=False)
+
+
+def owner_url(url: str) -> str:
+    """The database of ``url`` as its owner (SQLite: one file, no roles: unchanged)."""
+    return url if url.startswith("sqlite") else as_login(url, PG_OWNER)
+
+
+def app_url(url: str) -> str:
+    """The database of ``url`` as the application login (SQLite: unchanged)."""
+    return url if url.startswith("sqlite") else as_login(url, PG_APP)
+
+
+def superuser_url(url: str) -> str:
+    """The database of ``url`` as the PostgreSQL superuser (SQLite: unchanged)."""
+    admin = make_url(PG_ADMIN_URL).username or "postgres"
+    return url if url.startswith("sqlite") else as_login(url, admin)
+
+
+def owner_engine(ctx: AppContext) -> Engine:
+    """An engine on the context's database as the owner: for what only the owner may do
+    (tamper, create triggers). Dispose it after use."""
+    return create_engine(owner_url(ctx.engine.url.render_as_string(hide_password=False)))
+
+
+def ensure_roles() -> None:
+    """The two logins of a production set-up, made once per cluster (idempotent, and safe
+    when several test processes race)."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for role in (PG_OWNER, PG_APP):
+            try:
+                conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
+            except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                pass
 
 
 def _pg_available() -> str | None:
@@ -67,10 +114,10 @@ def make_settings(url: str, keys: dict[str, str], **extra: object) -> Settings:
     return Settings(database_url=url, **keys, **extra)  # type: ignore[arg-type]
 
 
-def _migrate(url: str, keys: dict[str, str]) -> None:
+def _migrate(url: str, keys: dict[str, str], app_role: str | None = None) -> None:
     settings = make_settings(url, keys)
     ctx = AppContext.build(settings, FixedClock(START))
-    upgrade(ctx.engine)
+    upgrade(ctx.engine, app_role=app_role)
     with session_scope(ctx.sessions) as session:
         identity.ensure_key_check(session, ctx.crypto, ctx.clock)
     ctx.engine.dispose()
@@ -90,12 +137,13 @@ def pg_template(test_keys: dict[str, str]) -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI and unreachable: {problem}")
         pytest.skip(f"PostgreSQL unreachable: {problem}")
+    ensure_roles()
     name = f"cs_tpl_{os.getpid()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{PG_OWNER}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    _migrate(_sqla_pg(f"{base}/{name}"), test_keys)
+    _migrate(as_login(_sqla_pg(f"{base}/{name}"), PG_OWNER), test_keys, app_role=PG_APP)
     yield name
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -103,7 +151,7 @@ def pg_template(test_keys: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(params=ENGINES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database of each engine."""
+    """A fresh, migrated database of each engine; on PostgreSQL as the application login."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "test.db"
@@ -113,9 +161,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     template_name: str = request.getfixturevalue("pg_template")
     name = f"cs_t_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}" OWNER "{PG_OWNER}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield _sqla_pg(f"{base}/{name}")
+    yield app_url(_sqla_pg(f"{base}/{name}"))
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -239,16 +287,19 @@ def log_in(client: TestClient, person: Person, clock: FixedClock) -> str:
 
 def refuse_inserts(ctx: AppContext, table: str) -> None:
     """A trigger that makes every INSERT into ``table`` fail, as a full disk or a broken
-    constraint would; ``allow_inserts`` removes it."""
-    with ctx.engine.begin() as conn:
-        if ctx.engine.dialect.name == "sqlite":
+    constraint would; ``allow_inserts`` removes it. Made as the owner: the application
+    login cannot."""
+    if ctx.engine.dialect.name == "sqlite":
+        with ctx.engine.begin() as conn:
             conn.execute(
                 text(
                     f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} "
                     "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
                 )
             )
-            return
+        return
+    engine = owner_engine(ctx)
+    with engine.begin() as conn:
         conn.execute(
             text(
                 "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -262,12 +313,16 @@ def refuse_inserts(ctx: AppContext, table: str) -> None:
                 "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
             )
         )
+    engine.dispose()
 
 
 def allow_inserts(ctx: AppContext, table: str) -> None:
-    with ctx.engine.begin() as conn:
-        if ctx.engine.dialect.name == "sqlite":
+    if ctx.engine.dialect.name == "sqlite":
+        with ctx.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER test_refuse"))
-            return
+        return
+    engine = owner_engine(ctx)
+    with engine.begin() as conn:
         conn.execute(text(f"DROP TRIGGER test_refuse ON {table}"))
         conn.execute(text("DROP FUNCTION test_refuse()"))
+    engine.dispose()

@@ -18,25 +18,17 @@ from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Table, create_engine, delete, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from consent_service.audit.chain import event_hash
 from consent_service.audit.checkpoints import checkpoint_message, key_id
 from consent_service.audit.models import AuditCheckpoint, AuditEvent, AuditPurge
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import superuser_url
 
 EVENTS = cast(Table, AuditEvent.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 PURGES = cast(Table, AuditPurge.__table__)
 AUDIT_TABLES = ("audit_event", "audit_checkpoint", "audit_purge")
-
-
-def _superuser_url(db_url: str) -> str:
-    """The test database, as the PostgreSQL superuser of the tests' admin URL."""
-    database = make_url(db_url).database
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{database}"
 
 
 @contextmanager
@@ -55,7 +47,7 @@ def attacker(db_url: str) -> Iterator[Connection]:
         raw.close()
         engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
     else:
-        engine = create_engine(_superuser_url(db_url), poolclass=NullPool)
+        engine = create_engine(superuser_url(db_url), poolclass=NullPool)
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":

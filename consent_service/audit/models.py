@@ -128,3 +128,19 @@ class AuditPurge(Base):
     last_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     removed_sha256: Mapped[str] = mapped_column(String(64))  # over the removed events' hashes
     purged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The hash of the last removed event (the checkpoint's): where what remains starts.
+    # None on purges made before it was recorded.
+    up_to_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditRetention(Base):
+    """How long each event type is kept (``audit/events.yaml``), for the database's own
+    retention purge (``audit_purge_expired`` on PostgreSQL): ``months`` after the event,
+    or until ``keep_until``. Written only by ``consent-service migrate``, which syncs it
+    from the catalogue; an action not listed is kept for good."""
+
+    __tablename__ = "audit_retention"
+
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
+    months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    keep_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

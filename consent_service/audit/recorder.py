@@ -118,6 +118,12 @@ class AuditRecorder:
         log.info("audit", action=action, outcome=outcome, seq=fields["seq"])
 
 
+def seal_after_commit(session: Session) -> None:
+    """Have the session's transaction sealed after it commits, as ``record`` does: for
+    events a database function staged in ``audit_pending`` (``audit_purge_expired``)."""
+    session.info[_PENDING] = session.connection()
+
+
 def seal_pending(bind: Engine | Connection) -> int:
     """Chain every committed pending event, in ``id`` order, under the chain lock;
     returns how many. Nothing to do on SQLite (events are chained as they are recorded).

@@ -3,8 +3,15 @@ segments, a segment being the events up to and including a signed checkpoint. A 
 goes only when every event in it, and in every older segment, is past its retention (so
 consent evidence kept longer holds back the segments that contain it). The checkpoints
 stay, so what remains verifies from the newest purged checkpoint; the removal is recorded
-in ``audit_purge`` (which the database requires before it lets a DELETE through) and as
-an audit event.
+in ``audit_purge`` (which the database requires before it lets a DELETE through), with
+the hash of the last removed event, and as an audit event.
+
+On PostgreSQL the application login may not delete audit events at all: the purge is the
+database function ``audit_purge_expired`` (migration 0007), running as the owner, which
+decides by itself from the database clock and ``audit_retention`` (the catalogue's
+periods, synced by ``migrate``) what may go, so calling it can never remove more than the
+schedule allows. A dry run, and the Python path on SQLite, decide the same way here,
+with the database clock on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditCheckpoint, AuditEvent, AuditPurge
-from consent_service.audit.recorder import Actor, AuditRecorder
+from consent_service.audit.recorder import Actor, AuditRecorder, seal_after_commit
 from consent_service.clock import Clock
 
 # Given an event's action and time, the instant its retention ends (None: kept for good).
@@ -66,13 +73,17 @@ def purge_expired(
     dry_run: bool = False,
 ) -> PurgePlan:
     """Remove the expired segments (see the module); a dry run only says what would go."""
-    now = clock.now()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and not dry_run:
+        return _purge_in_database(session, actor)
+    now = session.execute(select(func.now())).scalar_one() if postgres else clock.now()
     plan = plan_purge(session, now, deadline)
     if dry_run or plan.up_to_seq is None:
         return plan
     start = session.scalar(select(func.max(AuditPurge.up_to_seq))) or 0
     digest = hashlib.sha256()
     first_at = last_at = None
+    last_hash = None
     for event_hash, at in session.execute(
         select(AuditEvent.hash, AuditEvent.occurred_at)
         .where(AuditEvent.seq > start, AuditEvent.seq <= plan.up_to_seq)
@@ -81,6 +92,7 @@ def purge_expired(
         digest.update(bytes.fromhex(event_hash))
         first_at = first_at or at
         last_at = at
+        last_hash = event_hash
     session.add(
         AuditPurge(
             up_to_seq=plan.up_to_seq,
@@ -88,6 +100,7 @@ def purge_expired(
             first_occurred_at=first_at,
             last_occurred_at=last_at,
             removed_sha256=digest.hexdigest(),
+            up_to_hash=last_hash,
             purged_at=now,
         )
     )
@@ -105,6 +118,29 @@ def purge_expired(
             "events": plan.events,
             "segments": plan.segments,
             "removed_sha256": digest.hexdigest(),
+            "up_to_hash": last_hash,
         },
     )
     return plan
+
+
+def _purge_in_database(session: Session, actor: Actor) -> PurgePlan:
+    """``audit_purge_expired``: it removes, records the purge and stages the
+    ``audit.purged`` event in this transaction; sealed after the commit."""
+    row = session.execute(
+        text(
+            "SELECT up_to_seq, events, segments "
+            "FROM audit_purge_expired(:user_id, :username, :org, :request_id, :source_ip)"
+        ),
+        {
+            "user_id": actor.user_id,
+            "username": actor.username,
+            "org": actor.organisation_id,
+            "request_id": actor.request_id,
+            "source_ip": actor.source_ip,
+        },
+    ).first()
+    if row is None:
+        return PurgePlan(None, 0, 0)
+    seal_after_commit(session)
+    return PurgePlan(int(row.up_to_seq), int(row.events), int(row.segments))

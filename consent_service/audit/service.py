@@ -197,6 +197,7 @@ def _verify_once(session: Session, public_key: Ed25519PublicKey) -> tuple[Verifi
     checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
     signed = _validly_signed(checkpoints, public_key, findings)
     purges = session.scalars(select(AuditPurge).order_by(AuditPurge.up_to_seq)).all()
+    anchored: set[int] = set()  # purges resting on a validly signed checkpoint of their hash
     for purge in purges:
         if purge.up_to_seq not in signed:
             findings.add(
@@ -204,6 +205,16 @@ def _verify_once(session: Session, public_key: Ed25519PublicKey) -> tuple[Verifi
                     purge, "unsigned", f"no validly signed checkpoint at event {purge.up_to_seq}"
                 )
             )
+        elif purge.up_to_hash is not None and purge.up_to_hash != signed[purge.up_to_seq]:
+            findings.add(
+                _purge_problem(
+                    purge,
+                    "hash",
+                    f"names another hash for event {purge.up_to_seq} than its signed checkpoint",
+                )
+            )
+        else:
+            anchored.add(purge.id)
     newest = purges[-1] if purges else None
 
     walk = _Walk(signed, findings)
@@ -212,7 +223,7 @@ def _verify_once(session: Session, public_key: Ed25519PublicKey) -> tuple[Verifi
     # Where the links are walked from; below ``anchor`` signed events may be gone.
     start_seq, start_hash, anchor, start_proven = 1, GENESIS, 0, True
     if first is not None and int(first["seq"]) != 1:
-        if newest is not None and newest.up_to_seq in signed:
+        if newest is not None and newest.id in anchored:
             # proven once the walk finds the purge's audit.purged event
             start_seq, start_hash = newest.up_to_seq + 1, signed[newest.up_to_seq]
             anchor = newest.up_to_seq

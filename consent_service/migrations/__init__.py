@@ -20,8 +20,15 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, app_role: str | None = None) -> None:
+    """``alembic upgrade``, then, in the same transaction, the privileges step
+    (``privileges.apply_privileges``): run as the owner; ``app_role`` is the application
+    login's role on PostgreSQL (None: no grants, e.g. for a database no service uses)."""
+    from consent_service.migrations.privileges import apply_privileges
+
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if revision == "head":
+            apply_privileges(conn, app_role)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from consent_service.audit.models import AuditEvent
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
-from tests.conftest import csrf_from, enrolled_person, log_in
+from tests.conftest import csrf_from, enrolled_person, log_in, owner_engine
 from tests.factories import synthetic_cpr, tiny_png
 
 NAME = "Łukasz Śliwiński"
@@ -414,13 +414,21 @@ def test_a_wrong_record_is_invalidated_not_edited(
     )
     assert withdraw.status_code == 409
 
-    # The database itself refuses to edit a recorded consent or its history.
+    # The database itself refuses to edit a recorded consent or its history: the
+    # application login has no UPDATE on them (PostgreSQL), and a trigger refuses even the
+    # owner.
+    owner = owner_engine(ctx)
+    postgres = ctx.engine.dialect.name == "postgresql"
     for statement in (
         "UPDATE consent SET decision = 'refused'",
         "UPDATE consent_event SET note = 'wrong_citizen'",
     ):
-        with pytest.raises(DBAPIError, match="never updated"), ctx.engine.begin() as conn:
+        refusal = "permission denied" if postgres else "never updated"
+        with pytest.raises(DBAPIError, match=refusal), ctx.engine.begin() as conn:
             conn.execute(text(statement))
+        with pytest.raises(DBAPIError, match="never updated"), owner.begin() as conn:
+            conn.execute(text(statement))
+    owner.dispose()
 
     # The original record is untouched; the correction is one appended event.
     with ctx.sessions() as s:

@@ -7,7 +7,7 @@ past the triggers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from consent_service.audit import service
+from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import key_id, sign_head
 from consent_service.audit.recorder import SYSTEM, Actor
 from consent_service.audit.retention import purge_expired
@@ -29,12 +30,13 @@ from tests.conftest import enrolled_person, log_in
 
 
 def _append(ctx: AppContext, n: int) -> None:
+    """``n`` events of a type kept six months (audit/events.yaml), so a purge may take them."""
     with session_scope(ctx.sessions) as session:
         for i in range(n):
             ctx.audit.record(
                 session,
                 Actor(username="tester"),
-                action="test.event",
+                action="citizen.read",
                 outcome="success",
                 resource_type="thing",
                 resource_id=str(i),
@@ -58,7 +60,9 @@ def _messages(result: Verification) -> set[str]:
 @pytest.fixture
 def log(ctx: AppContext, clock: FixedClock) -> None:
     """Events 1-5, a signed checkpoint at 5 (its signing is event 6), events 7-10, a
-    signed checkpoint at 10 (event 11), events 12-14."""
+    signed checkpoint at 10 (event 11), events 12-14; recorded 200 days ago, since on
+    PostgreSQL the database's clock decides what a purge may take."""
+    clock.set(datetime.now(UTC) - timedelta(days=200))
     _append(ctx, 5)
     _sign(ctx)
     clock.advance(timedelta(minutes=10))
@@ -218,10 +222,12 @@ def test_an_early_purge_at_a_real_checkpoint_without_its_event_is_reported(
 
 
 def _purge_all_expired(ctx: AppContext, clock: FixedClock) -> int | None:
-    clock.advance(timedelta(days=2))
+    """The service's own purge, by the catalogue's periods: the six-month segments of
+    ``log`` (up to the checkpoint at 10) go; 11-14 were recorded after that checkpoint."""
+    clock.set(datetime.now(UTC))
     with session_scope(ctx.sessions) as session:
         plan = purge_expired(
-            session, ctx.clock, ctx.audit, SYSTEM, lambda action, at: at + timedelta(days=1)
+            session, ctx.clock, ctx.audit, SYSTEM, default_event_catalogue().retention_deadline
         )
     return plan.up_to_seq
 
@@ -283,6 +289,22 @@ def test_a_purge_record_that_disagrees_with_its_event_is_reported(
     result = _verify(ctx)
     assert _messages(result) == {
         "purge 1 (up to event 10): its audit.purged event 15 names other removed events",
+        "the chain starts at event 11, but no signed purge record accounts for the events "
+        "before it",
+        "event 5 of signed checkpoint is missing",
+        "event 10 of signed checkpoint is missing",
+    }
+
+
+@pytest.mark.usefixtures("log")
+def test_a_purge_record_naming_another_hash_than_its_checkpoint_is_reported(
+    ctx: AppContext, db_url: str, clock: FixedClock
+) -> None:
+    assert _purge_all_expired(ctx, clock) == 10
+    tamper.run(db_url, f"UPDATE audit_purge SET up_to_hash = '{'b' * 64}'")
+    result = _verify(ctx)
+    assert _messages(result) == {
+        "purge 1 (up to event 10): names another hash for event 10 than its signed checkpoint",
         "the chain starts at event 11, but no signed purge record accounts for the events "
         "before it",
         "event 5 of signed checkpoint is missing",

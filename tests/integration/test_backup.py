@@ -46,7 +46,17 @@ from consent_service.crypto import derive, open_sealed
 from consent_service.db import make_engine, session_scope
 from consent_service.retention.deletion import delete_citizen
 from consent_service.startup import check_database
-from tests.conftest import IN_CI, PG_ADMIN_URL, _sqla_pg, enrolled_person, make_settings
+from tests.conftest import (
+    IN_CI,
+    PG_ADMIN_URL,
+    PG_APP,
+    PG_OWNER,
+    _sqla_pg,
+    app_url,
+    as_login,
+    enrolled_person,
+    make_settings,
+)
 from tests.factories import synthetic_cpr
 
 _counter = itertools.count()
@@ -64,7 +74,8 @@ class Seeded:
 @pytest.fixture
 def target_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     """An empty restore target of the same engine as ``db_url``: a file path on SQLite (not
-    created), a new empty database on PostgreSQL (dropped afterwards)."""
+    created), a new empty database on PostgreSQL (dropped afterwards), as its owner (a
+    restore writes a schema: only the owner may)."""
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'consent.db'}"
         return
@@ -76,8 +87,8 @@ def target_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         pytest.skip(message)
     name = f"cs_r_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _sqla_pg(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{PG_OWNER}"')
+    yield as_login(_sqla_pg(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"), PG_OWNER)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -171,7 +182,7 @@ def _plain_data(files: BackupFiles, master: bytes, tmp_path: Path) -> bytes:
 def restored_ctx(
     target_url: str, test_keys: dict[str, str], clock: FixedClock
 ) -> Iterator[AppContext]:
-    context = AppContext.build(make_settings(target_url, test_keys), clock)
+    context = AppContext.build(make_settings(app_url(target_url), test_keys), clock)
     yield context
     context.engine.dispose()
 
@@ -204,6 +215,7 @@ def test_restore_drill(
         ctx.settings.keys.master,
         files.data_path,
         files.keys_path,
+        PG_APP,
         public_key=ctx.crypto.public_key,
     )
     assert (report.events_verified, report.citizens, report.keys_restored) == (
@@ -211,7 +223,8 @@ def test_restore_drill(
         len(seeded),
         len(seeded),
     )
-    restored = AppContext.build(make_settings(target_url, test_keys), clock)
+    # The service runs on the restored database as the application login: its grants hold.
+    restored = AppContext.build(make_settings(app_url(target_url), test_keys), clock)
     try:
         check_database(restored.engine, restored.crypto)  # head migration, same keys
         with session_scope(restored.sessions) as session:
@@ -370,6 +383,7 @@ def test_deleted_citizen_stays_unreadable_in_an_old_backup(
         ctx.settings.keys.master,
         old.data_path,
         new.keys_path,
+        PG_APP,
         public_key=ctx.crypto.public_key,
     )
     assert (report.citizens, report.keys_restored) == (2, 1)

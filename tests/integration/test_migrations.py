@@ -1,4 +1,8 @@
-"""The migrations produce exactly the models' schema, and protect the audit log."""
+"""The migrations produce exactly the models' schema, and protect the audit log.
+
+The triggers are tested as the owner (on PostgreSQL the application login may not even
+try: tests/integration/test_database_privileges.py): they hold against the owner too,
+as defence in depth."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from consent_service.db import make_engine
 from consent_service.models import Base
 from consent_service.startup import migration_heads
+from tests.conftest import owner_url
 
 
 def test_migrations_match_the_models(db_url: str) -> None:
@@ -33,7 +38,7 @@ def test_migrations_match_the_models(db_url: str) -> None:
     ],
 )
 def test_the_database_refuses_changes_to_the_audit_log(db_url: str, statement: str) -> None:
-    engine = create_engine(db_url)
+    engine = create_engine(owner_url(db_url))
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -57,7 +62,7 @@ def test_the_database_refuses_changes_to_the_audit_log(db_url: str, statement: s
     ],
 )
 def test_the_database_refuses_changes_to_a_signed_checkpoint(db_url: str, statement: str) -> None:
-    engine = create_engine(db_url)
+    engine = create_engine(owner_url(db_url))
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -77,7 +82,7 @@ def test_the_database_refuses_changes_to_a_signed_checkpoint(db_url: str, statem
 def test_postgres_refuses_truncate(db_url: str, table: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("TRUNCATE exists only on PostgreSQL")
-    engine = create_engine(db_url)
+    engine = create_engine(owner_url(db_url))
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {table} CASCADE"))
     engine.dispose()
@@ -86,7 +91,7 @@ def test_postgres_refuses_truncate(db_url: str, table: str) -> None:
 def test_audit_events_go_only_through_a_recorded_purge(db_url: str) -> None:
     """Log retention's narrow path: DELETE passes only at or below a purge record, which
     must name a signed checkpoint; UPDATE is refused even there."""
-    engine = make_engine(db_url)  # the service's engine: SQLite enforces foreign keys
+    engine = make_engine(owner_url(db_url))  # the service's engine: SQLite enforces FKs
     with engine.begin() as conn:
         for seq in (1, 2, 3):
             conn.execute(

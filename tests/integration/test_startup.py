@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from consent_service.config import Settings
 from consent_service.context import AppContext
 from consent_service.startup import StartupError, check_database
-from tests.conftest import make_settings
+from tests.conftest import make_settings, owner_engine
 
 
 def test_a_good_database_passes(ctx: AppContext) -> None:
@@ -40,8 +40,10 @@ def test_a_wrong_index_key_is_refused(settings: Settings, test_keys: dict[str, s
 
 
 def test_an_unknown_migration_is_refused(ctx: AppContext) -> None:
-    with ctx.engine.begin() as conn:
+    owner = owner_engine(ctx)  # only migrate's login may write alembic_version
+    with owner.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff0000'"))
+    owner.dispose()
     with pytest.raises(StartupError, match="ffff0000, which this version does not know"):
         check_database(ctx.engine, ctx.crypto)
 

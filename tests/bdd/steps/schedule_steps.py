@@ -27,7 +27,7 @@ from consent_service.jobs.worklist import state_on
 from consent_service.retention.deletion import run_pilot_end
 from consent_service.wellbeing.models import WellbeingResponse
 from tests.bdd.steps.common import DATE, danish_date
-from tests.conftest import make_settings
+from tests.conftest import PG_APP, app_url, make_settings
 from tests.factories import synthetic_cpr
 from tests.scenario import Pilot
 
@@ -168,14 +168,17 @@ def restore_old_backup(
     now = create_backup(
         ctx.settings.database_url, ctx.settings.keys.master, tmp_path / "now", ctx.clock.now()
     )
-    restore_backup(
+    restore_backup(  # as the owner; the service then runs on it as the application login
         target_url,
         ctx.settings.keys.master,
         course.backup.data_path,
         now.keys_path,
+        PG_APP,
         public_key=ctx.crypto.public_key,
     )
-    course.restored = AppContext.build(make_settings(target_url, test_keys), course.pilot.clock)
+    course.restored = AppContext.build(
+        make_settings(app_url(target_url), test_keys), course.pilot.clock
+    )
 
 
 # --- Så -----------------------------------------------------------------------------------------
