@@ -31,6 +31,7 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.migrations import alembic_config, upgrade
+from consent_service.startup import StartupError
 from tests.conftest import PG_ADMIN_URL, Person, enrolled_person
 
 VERIFY = Path(__file__).resolve().parents[2] / "audit" / "verify.py"
@@ -245,6 +246,21 @@ def _rehash_from(ctx: AppContext, seq: int) -> Callable[[Callable[..., Any]], No
     return work
 
 
+def _fake_checkpoint(ctx: AppContext, seq: int) -> Callable[[Callable[..., Any]], None]:
+    """A checkpoint row for an event that has none, not signed by the service's key."""
+    with ctx.sessions() as session:
+        real_hash = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+
+    def work(execute: Callable[..., Any]) -> None:
+        execute(
+            "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for) "
+            "VALUES (:seq, :hash, :at, 'k', :sig, 'on_demand')",
+            seq=seq, hash=real_hash, at=AT, sig="A" * 86 + "==",
+        )  # fmt: skip
+
+    return work
+
+
 def _fake_purge(ctx: AppContext, up_to: int) -> Callable[[Callable[..., Any]], None]:
     """An unsigned checkpoint and a purge record pointing at it; the events up to it go."""
     with ctx.sessions() as session:
@@ -307,6 +323,11 @@ CASES: dict[str, tuple[Callable[[AppContext], Callable[[Callable[..., Any]], Non
         "checkpoint 9 does not match event 9",
         12,
     ),
+    "fake-checkpoint": (
+        lambda ctx: _fake_checkpoint(ctx, 6),
+        "checkpoint 6: signature does not verify",
+        9,
+    ),
     "fake-purge": (
         lambda ctx: _fake_purge(ctx, 7),
         "checkpoint 7: signature does not verify",
@@ -345,7 +366,7 @@ def test_the_migration_refuses_a_database_holding_a_v1_log(db_url: str) -> None:
             ),
             {"p": "0" * 64, "h": "1" * 64},
         )
-    with pytest.raises(RuntimeError, match="start from a fresh database"):
+    with pytest.raises(StartupError, match="start from a fresh database"):
         upgrade(engine)
     with engine.connect() as conn:  # the log is as it was: nothing rewritten
         assert conn.execute(text("SELECT hash FROM audit_event")).scalars().all() == ["1" * 64]

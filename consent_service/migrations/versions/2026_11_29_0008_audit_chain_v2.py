@@ -22,6 +22,8 @@ from types import ModuleType
 import sqlalchemy as sa
 from alembic import op
 
+from consent_service.startup import StartupError
+
 revision = "0008"
 down_revision = "0006"
 branch_labels = None
@@ -34,8 +36,9 @@ REFUSAL = (
 
 
 def _refuse_a_chained_log() -> None:
+    """One line, printed as such by ``consent-service migrate``."""
     if op.get_bind().execute(sa.text("SELECT 1 FROM audit_event LIMIT 1")).first():
-        raise RuntimeError(REFUSAL)
+        raise StartupError(REFUSAL)
 
 
 def upgrade() -> None:
