@@ -50,25 +50,26 @@ def upgrade() -> None:
         "text, text, text, text, text, text, text, text, text)"
     )
     op.execute(CONTENT_FUNCTION)
-    op.execute(SEAL_FUNCTION)
-    # The setting guard goes (any session could set it): the staging table still refuses
-    # UPDATE and TRUNCATE by trigger; DELETE is a privilege only audit_seal's owner holds
-    # (revision 0007).
-    op.execute("DROP TRIGGER audit_pending_no_update_delete ON audit_pending")
+    op.execute(SEAL_FUNCTION.format(next_hash=V2_HASH))
+    # The audit.sealing setting guard goes (any session could set it), as revision 0007
+    # also does: the staging table refuses UPDATE and TRUNCATE by trigger, and DELETE is
+    # a privilege only audit_seal's owner holds. Idempotent, so this revision stands on
+    # 0006 alone as well as on 0007.
+    op.execute("DROP TRIGGER IF EXISTS audit_pending_no_update_delete ON audit_pending")
+    op.execute(PENDING_GUARD)
     op.execute(
-        """
-        CREATE OR REPLACE FUNCTION audit_pending_guard() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'audit_pending rows are only removed by the sealer'
-                USING ERRCODE = 'insufficient_privilege';
-        END $$
-        """
-    )
-    op.execute(
-        "CREATE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending "
+        "CREATE OR REPLACE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending "
         "FOR EACH ROW EXECUTE FUNCTION audit_pending_guard()"
     )
+
+
+PENDING_GUARD = """
+CREATE OR REPLACE FUNCTION audit_pending_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_pending rows are only removed by the sealer'
+        USING ERRCODE = 'insufficient_privilege';
+END $$
+"""
 
 
 # The canonical content of an event, exactly as consent_service.audit.chain.content_bytes
@@ -106,8 +107,9 @@ $$
 # Each statement of a PL/pgSQL function takes a fresh snapshot under READ COMMITTED, so
 # the rows read after the lock include everything the previous sealer did. The commit
 # does not wait for its WAL flush (see seal_pending for why nothing can be lost). It runs
-# with its owner's rights and a fixed search_path, so a caller who may not touch the
-# audit tables can still seal, and cannot substitute a function or table of its own.
+# with its owner's rights and a fixed search_path, every name qualified, so a caller who
+# may not touch the audit tables can still seal, and cannot substitute a function or a
+# table of its own.
 SEAL_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_seal(p_lock_key bigint, p_batch integer) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -116,24 +118,19 @@ DECLARE
     head_hash text;
     next_hash text;
     sealed integer := 0;
-    r audit_pending%ROWTYPE;
+    r public.audit_pending%ROWTYPE;
 BEGIN
-    PERFORM set_config('synchronous_commit', 'off', true);
-    PERFORM pg_advisory_xact_lock(p_lock_key);
-    SELECT seq, hash INTO head_seq, head_hash FROM audit_event ORDER BY seq DESC LIMIT 1;
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    PERFORM pg_catalog.pg_advisory_xact_lock(p_lock_key);
+    SELECT seq, hash INTO head_seq, head_hash FROM public.audit_event ORDER BY seq DESC LIMIT 1;
     IF head_seq IS NULL THEN
         head_seq := 0;
-        head_hash := repeat('0', 64);
+        head_hash := pg_catalog.repeat('0', 64);
     END IF;
-    FOR r IN SELECT * FROM audit_pending ORDER BY id LIMIT p_batch LOOP
+    FOR r IN SELECT * FROM public.audit_pending ORDER BY id LIMIT p_batch LOOP
         head_seq := head_seq + 1;
-        next_hash := encode(sha256(decode(head_hash, 'hex') || sha256(convert_to(
-            audit_canonical(
-                head_seq, r.occurred_at, r.actor_user_id, r.actor_username,
-                r.organisation_id, r.action, r.resource_type, r.resource_id, r.outcome,
-                r.reason, r.request_id, r.source_ip, r.details
-            ), 'UTF8'))), 'hex');
-        INSERT INTO audit_event (
+        next_hash := {next_hash};
+        INSERT INTO public.audit_event (
             seq, occurred_at, actor_user_id, actor_username, organisation_id, action,
             resource_type, resource_id, outcome, reason, request_id, source_ip, details,
             prev_hash, hash
@@ -142,13 +139,23 @@ BEGIN
             r.action, r.resource_type, r.resource_id, r.outcome, r.reason, r.request_id,
             r.source_ip, r.details, head_hash, next_hash
         );
-        DELETE FROM audit_pending WHERE id = r.id;
+        DELETE FROM public.audit_pending WHERE id = r.id;
         head_hash := next_hash;
         sealed := sealed + 1;
     END LOOP;
     RETURN sealed;
 END $$
 """
+_FIELDS = """head_seq, r.occurred_at, r.actor_user_id, r.actor_username,
+                r.organisation_id, r.action, r.resource_type, r.resource_id, r.outcome,
+                r.reason, r.request_id, r.source_ip, r.details"""
+# Chain v2: SHA-256(prev_hash || SHA-256(content)), the two as raw bytes.
+V2_HASH = f"""pg_catalog.encode(pg_catalog.sha256(
+            pg_catalog.decode(head_hash, 'hex') || pg_catalog.sha256(pg_catalog.convert_to(
+                public.audit_canonical({_FIELDS}), 'UTF8'))), 'hex')"""
+# Chain v1 (for the downgrade only): SHA-256 of the canonical JSON with prev_hash inside.
+V1_HASH = f"""pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+            public.audit_canonical({_FIELDS}, head_hash), 'UTF8')), 'hex')"""
 
 
 def _revision_0006() -> ModuleType:
@@ -162,19 +169,15 @@ def _revision_0006() -> ModuleType:
 
 
 def downgrade() -> None:
-    """Back to chain v1 (revision 0006's functions and guard), on an empty log only."""
+    """Back to chain v1's canonical function and formula, on an empty log only. The seal
+    stays SECURITY DEFINER and the staging table's guard stays as it is: the setting
+    guard was revision 0007's to remove and is its downgrade's to bring back."""
     _refuse_a_chained_log()
     if op.get_bind().dialect.name != "postgresql":
         return
-    v1 = _revision_0006()
-    op.execute("DROP FUNCTION audit_seal(bigint, integer)")
     op.execute(
         "DROP FUNCTION audit_canonical(bigint, timestamptz, integer, text, integer, "
         "text, text, text, text, text, text, text, text)"
     )
-    op.execute(v1.CANONICAL_FUNCTION)
-    op.execute(v1.SEAL_FUNCTION)
-    op.execute("DROP TRIGGER audit_pending_no_update ON audit_pending")
-    op.execute("DROP TRIGGER audit_pending_no_truncate ON audit_pending")
-    op.execute("DROP FUNCTION audit_pending_guard()")
-    v1._guard("audit_pending")
+    op.execute(_revision_0006().CANONICAL_FUNCTION)
+    op.execute(SEAL_FUNCTION.format(next_hash=V1_HASH))
