@@ -1,7 +1,8 @@
 """Export a period of the audit log and check it with the stand-alone audit/verify.py: an
 untouched export verifies; an edited, deleted, inserted or reordered line, a cut-off tail,
-a forged signature or another key are each reported. Also the retention purge: whole
-segments go and what remains still verifies."""
+a forged signature, an event edited with every later hash recomputed, a fake checkpoint
+line, a moved anchor or another key are each reported, naming the line and the event.
+Also the retention purge: whole segments go and what remains still verifies."""
 
 from __future__ import annotations
 
