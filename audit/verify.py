@@ -6,25 +6,33 @@
 Needs only the Python standard library and ``cryptography``; imports nothing from the
 service. It checks that the header is signed by the key; that the events run without a
 gap from the anchor checkpoint (or from the first event ever) to the header's last event;
-that each event's hash is the SHA-256 of its canonical bytes and names the previous
-event's hash; that every checkpoint is signed by the key and matches its event; and that
-the export ends with a checkpoint at its last event, so nothing was cut off.
+that each event's hash links the previous event's hash to the digest of its content
+(a redacted event, in an export for one organisation, gives only its digest); that every
+checkpoint is signed by the key and matches its event; that the export ends with a
+checkpoint at its last event, so nothing was cut off the file; and that the log's newest
+signed checkpoint, stated in the header, is not beyond the log's head when it was
+exported, so a tail cut off the log across a signed checkpoint is reported
+("truncated after checkpoint N").
 
-Prints ``OK: ...`` and exits 0, or ``FAIL: line N: ...`` naming the first problem and
-exits 1; exits 2 if the file or key cannot be read.
+Prints ``OK: ...`` and exits 0, or ``FAIL: line N: ...`` naming the first problem (and
+the event's sequence number) and exits 1; exits 2 if the file or key cannot be read.
 
 The definitions restated from the service (keep in step with consent_service/audit/):
-an event line is ``{"hash":"<64 hex>","event":<canonical JSON>}``, the canonical JSON
-being the exact bytes hashed (keys sorted, no spaces, UTF-8); a checkpoint signs
+chain v2: ``digest = SHA-256(content)``, ``hash = SHA-256(prev hash || digest)`` over the
+two as 32 raw bytes each; the first event ever has prev hash 64 zeros. An event line is
+``{"hash":"<64 hex>","event":<content>}``, the content being the exact bytes digested
+(keys sorted, no spaces, UTF-8); a redacted line is
+``{"type":"redacted","digest":"<64 hex>","seq":N}``; a checkpoint signs
 ``b"consent-service audit checkpoint v1\\n"`` + ``{"hash","seq","signed_at"}`` as compact
-sorted JSON; the header signs ``b"consent-service audit export header v1\\n"`` + its fields
-but ``signature`` as compact sorted JSON. The first event ever has prev_hash 64 zeros.
+sorted JSON; the header signs ``b"consent-service audit export header v2\\n"`` + its fields
+but ``signature`` as compact sorted JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import hashlib
 import json
 import sys
@@ -39,15 +47,18 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-FORMAT = "consent-service-audit-export/1"
+FORMAT = "consent-service-audit-export/2"
 GENESIS = "0" * 64
 CHECKPOINT_PREFIX = b"consent-service audit checkpoint v1\n"
-HEADER_PREFIX = b"consent-service audit export header v1\n"
+HEADER_PREFIX = b"consent-service audit export header v2\n"
 EVENT_START = b'{"hash":"'
 EVENT_MIDDLE = b'","event":'
 BODY_AT = len(EVENT_START) + 64 + len(EVENT_MIDDLE)
-PREV_KEY = b'"prev_hash":"'
 SEQ_KEY = b'"seq":'
+REDACTED_START = b'{"type":"redacted","digest":"'
+REDACTED_MIDDLE = b'","seq":'
+REDACTED_SEQ_AT = len(REDACTED_START) + 64 + len(REDACTED_MIDDLE)
+HEX = frozenset(b"0123456789abcdef")
 
 
 class Problem(Exception):
@@ -84,6 +95,30 @@ def _load_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def _checkpoint(item: dict[str, Any], line: int, key: Ed25519PublicKey) -> tuple[int, str]:
+    """A checkpoint's (seq, hash), once its signature verifies."""
+    seq, cp_hash = item.get("seq"), item.get("hash")
+    if not isinstance(seq, int) or not isinstance(cp_hash, str) or not _is_hex64(cp_hash):
+        raise Problem(line, "malformed checkpoint")
+    message = CHECKPOINT_PREFIX + _compact(
+        {"hash": cp_hash, "seq": seq, "signed_at": item.get("signed_at")}
+    )
+    if not _verify_signature(key, str(item.get("signature", "")), message):
+        raise Problem(line, f"checkpoint {seq}: signature does not verify (forged or altered)")
+    return seq, cp_hash
+
+
+def _is_hex64(value: str) -> bool:
+    return len(value) == 64 and HEX.issuperset(value.encode())
+
+
+def _optional_int(header: dict[str, Any], name: str) -> int | None:
+    value = header.get(name)
+    if value is not None and not isinstance(value, int):
+        raise Problem(1, f"the header's {name} is not a number")
+    return value
+
+
 def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
     """Return the OK summary, or raise Problem for the first thing wrong."""
     with path.open("rb") as fh:
@@ -105,19 +140,45 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
             key, str(header.get("signature", "")), HEADER_PREFIX + _compact(body)
         ):
             raise Problem(1, "the header's signature does not verify (header altered?)")
-        first, last, count = header.get("first_seq"), header.get("last_seq"), header.get("events")
+        first, last = _optional_int(header, "first_seq"), _optional_int(header, "last_seq")
+        count, head = _optional_int(header, "events"), _optional_int(header, "log_head_seq")
+        newest_seq: int | None = None
+        newest_hash = ""
+        if header.get("newest_checkpoint") is not None:
+            if not isinstance(header["newest_checkpoint"], dict):
+                raise Problem(1, "the header's newest checkpoint is malformed")
+            newest_seq, newest_hash = _checkpoint(header["newest_checkpoint"], 1, key)
+            # The service signed this header reading its own log: a signed checkpoint
+            # beyond the log's head means events it had signed are gone.
+            if head is None or newest_seq > head:
+                ends = "empty" if head is None else f"at event {head}"
+                raise Problem(
+                    1,
+                    f"truncated after checkpoint {newest_seq}: the log ended {ends} when "
+                    f"exported, before its newest signed checkpoint (event {newest_seq})",
+                )
+        if last is not None and (head is None or last > head):
+            raise Problem(1, "the header's exported range ends beyond the log's head")
+        if last is not None and (newest_seq is None or newest_seq < last):
+            raise Problem(1, "the header's newest checkpoint is older than the export's end")
+        newest_in_range = (
+            newest_seq is not None and first is not None and first <= newest_seq <= (last or 0)
+        )
+        newest_seen = False
 
-        expected_seq = first if isinstance(first, int) else None
-        prev: bytes | None = None  # the hash the next event must name, as hex bytes
+        expected_seq = first
+        prev: bytes | None = None  # the raw hash the next event links to
         last_event_seq: int | None = None
-        last_event_hash: bytes | None = None
-        events = checkpoints = 0
+        last_event_hash: bytes | None = None  # hex bytes
+        redacted_since = 0  # the line of the first redacted event since a verified hash
+        events = redacted = checkpoints = 0
         ended_with_checkpoint = False
         line = 1
         # The event branch runs once per event: names bound locally, bytes compared as bytes.
-        sha256, start, middle, body_at = hashlib.sha256, EVENT_START, EVENT_MIDDLE, BODY_AT
+        sha256, hexlify = hashlib.sha256, binascii.hexlify
+        start, middle, body_at = EVENT_START, EVENT_MIDDLE, BODY_AT
         hash_end, middle_at = len(EVENT_START) + 64, BODY_AT - len(EVENT_MIDDLE)
-        seq_key, seq_len, prev_key, prev_len = SEQ_KEY, len(SEQ_KEY), PREV_KEY, len(PREV_KEY)
+        seq_key, seq_len = SEQ_KEY, len(SEQ_KEY)
         for raw in fh:
             line += 1
             if raw.startswith(start):
@@ -125,13 +186,11 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                     raise Problem(line, "an event in an export the header says is empty")
                 if raw[middle_at:body_at] != middle or not raw.endswith(b"}\n"):
                     raise Problem(line, "malformed event line")
-                canonical = raw[body_at:-2]
-                computed = sha256(canonical).hexdigest().encode()
-                if computed != raw[len(start) : hash_end]:
-                    raise Problem(line, "the event's hash does not match its content (altered)")
-                at = canonical.find(seq_key) + seq_len
+                content = raw[body_at:-2]
+                # seq is the last key but source_ip, whose value holds no quote: rfind
+                at = content.rfind(seq_key) + seq_len
                 try:
-                    seq = int(canonical[at : canonical.find(b",", at)])
+                    seq = int(content[at : content.find(b",", at)])
                 except ValueError:
                     raise Problem(line, "the event has no sequence number") from None
                 if seq != expected_seq:
@@ -140,43 +199,108 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                 if prev is None:
                     if seq != 1:
                         raise Problem(line, f"event {seq} is not anchored by a checkpoint")
-                    prev = GENESIS.encode()
-                at = canonical.find(prev_key) + prev_len
-                if canonical[at : at + 64] != prev:
-                    raise Problem(line, f"event {seq} does not link to the previous event")
-                prev = last_event_hash = computed
+                    prev = bytes(32)
+                prev = sha256(prev + sha256(content).digest()).digest()
+                computed = hexlify(prev)
+                if computed != raw[len(start) : hash_end]:
+                    if redacted_since:
+                        raise Problem(
+                            line,
+                            f"event {seq}'s hash does not match its content and the chain "
+                            f"before it: altered here, or a redacted digest since line "
+                            f"{redacted_since} was altered",
+                        )
+                    raise Problem(
+                        line,
+                        f"altered: event {seq}'s hash does not match its content and the "
+                        f"previous event's hash",
+                    )
+                redacted_since = 0
+                last_event_hash = computed
                 last_event_seq = seq
                 expected_seq = seq + 1
                 events += 1
                 ended_with_checkpoint = False
                 continue
+            if raw.startswith(REDACTED_START):
+                if expected_seq is None:
+                    raise Problem(line, "an event in an export the header says is empty")
+                digest_at = len(REDACTED_START)
+                if (
+                    raw[digest_at + 64 : REDACTED_SEQ_AT] != REDACTED_MIDDLE
+                    or not raw.endswith(b"}\n")
+                    or not HEX.issuperset(raw[digest_at : digest_at + 64])
+                ):
+                    raise Problem(line, "malformed redacted line")
+                try:
+                    seq = int(raw[REDACTED_SEQ_AT:-2])
+                except ValueError:
+                    raise Problem(line, "the redacted event has no sequence number") from None
+                if seq != expected_seq:
+                    kind = "reordered or repeated" if seq < expected_seq else "missing"
+                    raise Problem(line, f"{kind}: expected event {expected_seq}, found {seq}")
+                if prev is None:
+                    if seq != 1:
+                        raise Problem(line, f"event {seq} is not anchored by a checkpoint")
+                    prev = bytes(32)
+                prev = sha256(prev + binascii.unhexlify(raw[digest_at : digest_at + 64])).digest()
+                last_event_hash = hexlify(prev)
+                last_event_seq = seq
+                expected_seq = seq + 1
+                events += 1
+                redacted += 1
+                redacted_since = redacted_since or line
+                ended_with_checkpoint = False
+                continue
             item = _json(raw, line)
             if item.get("type") != "checkpoint":
                 raise Problem(line, "unknown line")
-            seq, cp_hash = item.get("seq"), item.get("hash")
-            if not isinstance(seq, int) or not isinstance(cp_hash, str):
-                raise Problem(line, "malformed checkpoint")
-            message = CHECKPOINT_PREFIX + _compact(
-                {"hash": cp_hash, "seq": seq, "signed_at": item.get("signed_at")}
-            )
-            if not _verify_signature(key, str(item.get("signature", "")), message):
-                raise Problem(line, f"checkpoint {seq}: signature does not verify")
+            seq, cp_hash = _checkpoint(item, line, key)
             if last_event_seq is None and prev is None:
                 # The anchor: the export starts right after it.
                 if expected_seq is None or seq != expected_seq - 1:
                     raise Problem(line, "the anchor checkpoint is not right before the first event")
-                prev = cp_hash.encode()
+                prev = bytes.fromhex(cp_hash)
             elif seq != last_event_seq or cp_hash.encode() != last_event_hash:
-                raise Problem(line, f"checkpoint {seq} does not match event {last_event_seq}")
+                if seq == last_event_seq and redacted_since:
+                    raise Problem(
+                        line,
+                        f"checkpoint {seq} does not match event {seq}: a redacted digest "
+                        f"since line {redacted_since} was altered",
+                    )
+                where = f"event {last_event_seq}" if last_event_seq is not None else "no event"
+                raise Problem(
+                    line,
+                    f"checkpoint {seq} does not match {where} (an event before it was "
+                    f"altered and rehashed, or the checkpoint was moved)",
+                )
+            else:
+                redacted_since = 0
+            if seq == newest_seq:
+                if cp_hash != newest_hash:
+                    raise Problem(line, f"checkpoint {seq} is not the header's newest checkpoint")
+                newest_seen = True
             checkpoints += 1
             ended_with_checkpoint = last_event_seq is not None
     if events != count or (events and last_event_seq != last):
-        raise Problem(line, f"truncated: {events} of {count} events, the tail is missing")
+        raise Problem(
+            line,
+            f"truncated: {events} of {count} events, the tail after event "
+            f"{last_event_seq} is missing",
+        )
     if events and not ended_with_checkpoint:
-        raise Problem(line, "truncated: no checkpoint covers the last event")
+        raise Problem(line, f"truncated: no checkpoint covers the last event {last_event_seq}")
+    if newest_in_range and not newest_seen:
+        raise Problem(line, f"the log's newest checkpoint {newest_seq} is missing from the export")
     key_id = hashlib.sha256(raw_key).hexdigest()
     span = f" (seq {first}..{last})" if events else ""
-    return f"OK: {events} events{span}, {checkpoints} checkpoints, key {key_id}"
+    hidden = f", {redacted} redacted" if redacted else ""
+    scope = header.get("organisation_id")
+    whose = f" for organisation {scope}" if scope is not None else ""
+    return (
+        f"OK: {events} events{span}{hidden}{whose}, {checkpoints} checkpoints, "
+        f"log head {head}, newest checkpoint {newest_seq}, key {key_id}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

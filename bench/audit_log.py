@@ -43,11 +43,10 @@ from scratch_db import scratch_database  # noqa: E402 - bench/ is the script's f
 from consent_service.audit.chain import (  # noqa: E402
     CHAIN_FIELDS,
     GENESIS,
-    canonical_bytes,
     event_hash,
 )
 from consent_service.audit.checkpoints import checkpoint_message  # noqa: E402
-from consent_service.audit.export import FORMAT, header_message  # noqa: E402
+from consent_service.audit.export import FORMAT, event_line, header_message  # noqa: E402
 from consent_service.audit.recorder import Actor, AuditRecorder  # noqa: E402
 from consent_service.audit.review import AuditFilter, search  # noqa: E402
 from consent_service.audit.service import verify_chain  # noqa: E402
@@ -211,47 +210,44 @@ def _synthetic_records(n: int) -> Iterator[dict[str, object]]:
 def bench_verify(n: int, tmp: Path) -> None:
     key = Ed25519PrivateKey.generate()
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    path = tmp / "export.jsonl"
+    path, body = tmp / "export.jsonl", tmp / "body.jsonl"
+    signed_at = (START + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    newest: dict[str, object] = {}
+    with body.open("w", encoding="utf-8") as out:
+        for record in _synthetic_records(n):
+            out.write(event_line(record) + "\n")
+            seq = int(str(record["seq"]))
+            if seq % 10_000 == 0 or seq == n:
+                at = START + timedelta(days=1)
+                sig = key.sign(checkpoint_message(seq, str(record["hash"]), at))
+                newest = {
+                    "seq": seq,
+                    "hash": record["hash"],
+                    "signed_at": signed_at,
+                    "signature": base64.b64encode(sig).decode(),
+                }
+                out.write(json.dumps({"type": "checkpoint", **newest}, separators=(",", ":")))
+                out.write("\n")
     header: dict[str, object] = {
         "type": "header",
         "format": FORMAT,
         "public_key": base64.b64encode(raw).decode(),
         "key_id": "bench",
+        "organisation_id": None,
         "requested_from": "",
         "requested_to": "",
         "exported_at": "",
         "first_seq": 1,
         "last_seq": n,
         "events": n,
+        "log_head_seq": n,
+        "newest_checkpoint": newest,
     }
     header["signature"] = base64.b64encode(key.sign(header_message(header))).decode()
-    with path.open("w", encoding="utf-8") as out:
+    with path.open("w", encoding="utf-8") as out, body.open(encoding="utf-8") as events:
         out.write(json.dumps(header, separators=(",", ":")) + "\n")
-        for record in _synthetic_records(n):
-            out.write(
-                '{"hash":"'
-                + str(record["hash"])
-                + '","event":'
-                + canonical_bytes(record).decode()
-                + "}\n"
-            )
-            seq = int(str(record["seq"]))
-            if seq % 10_000 == 0 or seq == n:
-                at = START + timedelta(days=1)
-                sig = key.sign(checkpoint_message(seq, str(record["hash"]), at))
-                out.write(
-                    json.dumps(
-                        {
-                            "type": "checkpoint",
-                            "seq": seq,
-                            "hash": record["hash"],
-                            "signed_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                            "signature": base64.b64encode(sig).decode(),
-                        },
-                        separators=(",", ":"),
-                    )
-                    + "\n"
-                )
+        shutil.copyfileobj(events, out)
+    body.unlink()
     sha = _median(
         lambda: subprocess.run(["sha256sum", str(path)], check=True, capture_output=True), 3
     )

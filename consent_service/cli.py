@@ -193,7 +193,10 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
+    """One organisation's export (other organisations' events as digests only), or the
+    whole log with ``--all``: the operator says which, there is no default."""
     from consent_service.audit.export import export_range
+    from consent_service.identity import repository as identity_repo
 
     day_from, day_to = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
     if day_from > day_to:
@@ -203,9 +206,24 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     start = datetime.combine(day_from, time(0), tzinfo=LEGAL_TZ)
     end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=LEGAL_TZ)
     out = Path(args.out)
-    with session_scope(ctx.sessions) as session, out.open("x", encoding="utf-8") as fh:
-        export_range(session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), start, end, fh)
-    print(f"exported {day_from}..{day_to} to {out}; check it with: python audit/verify.py {out}")
+    with session_scope(ctx.sessions) as session:
+        organisation_id = None
+        if args.organisation is not None:
+            org = identity_repo.organisation_by_name(session, args.organisation)
+            if org is None:
+                print(f"no organisation named {args.organisation!r}")
+                return 1
+            organisation_id = org.id
+        with out.open("x", encoding="utf-8") as fh:
+            summary = export_range(
+                session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), start, end, fh,
+                organisation_id=organisation_id,
+            )  # fmt: skip
+    whose = f"for {args.organisation}" if args.organisation is not None else "system-wide"
+    print(
+        f"exported {day_from}..{day_to} {whose} to {out} ({summary.events} events, "
+        f"{summary.redacted} as digests only); check it with: python audit/verify.py {out}"
+    )
     return 0
 
 
@@ -466,6 +484,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
     e.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
     e.add_argument("--out", required=True, help="file to create (never overwritten)")
+    whose = e.add_mutually_exclusive_group(required=True)
+    whose.add_argument(
+        "--organisation", help="the organisation's name: other organisations' events as digests"
+    )
+    whose.add_argument(
+        "--all", action="store_true", help="every organisation's events in full (system-wide)"
+    )
     e.set_defaults(func=cmd_audit_export)
     k = audit_sub.add_parser("public-key", help="print the checkpoint-signing public key (PEM)")
     k.set_defaults(func=cmd_audit_public_key)

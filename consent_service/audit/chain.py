@@ -1,8 +1,14 @@
-"""The canonical form of an audit event and its hash chain: pure functions.
+"""The canonical form of an audit event and its hash chain (format v2): pure functions.
 
-``hash = SHA-256(canonical JSON of the event's fields, including prev_hash)``; the first
-event's prev_hash is GENESIS. The same definition is restated, without importing this
-package, in ``audit/verify.py`` so an outsider can check an export.
+    digest = SHA-256(canonical content)        the event's fields but prev_hash
+    hash   = SHA-256(prev_hash || digest)      the two as 32 raw bytes each, 64 bytes in
+
+The first event's prev_hash is GENESIS. A link can thus be checked from the digest alone,
+without the content: an export for one organisation shows other organisations' events
+as their digests and still verifies, and a witness can check that a checkpoint extends
+another from digests. The same definition is restated, without importing this package,
+in ``audit/verify.py`` (an outsider's check of an export) and in SQL in ``audit_seal``
+(migration 0008).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
-CHAIN_FIELDS = (
+# The fields of the canonical content (seq is inside, prev_hash is not).
+CONTENT_FIELDS = (
     "seq",
     "occurred_at",
     "actor_user_id",
@@ -29,8 +36,9 @@ CHAIN_FIELDS = (
     "request_id",
     "source_ip",
     "details",
-    "prev_hash",
 )
+# Every field an event carries into the chain besides its hash.
+CHAIN_FIELDS = (*CONTENT_FIELDS, "prev_hash")
 
 
 def canonical_time(value: datetime) -> str:
@@ -43,10 +51,11 @@ def canonical_details(details: Mapping[str, Any] | None) -> str:
     return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_bytes(record: Mapping[str, Any]) -> bytes:
-    """The bytes hashed: a JSON object of CHAIN_FIELDS, sorted keys, no spaces, UTF-8."""
+def content_bytes(record: Mapping[str, Any]) -> bytes:
+    """The canonical content, the bytes digested: a JSON object of CONTENT_FIELDS, sorted
+    keys, no spaces, UTF-8 (not ASCII-escaped), times as ``canonical_time``."""
     body = {}
-    for field in CHAIN_FIELDS:
+    for field in CONTENT_FIELDS:
         value = record[field]
         if isinstance(value, datetime):
             value = canonical_time(value)
@@ -54,8 +63,19 @@ def canonical_bytes(record: Mapping[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def event_digest(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the event's canonical content, hex: what stands for a redacted event."""
+    return hashlib.sha256(content_bytes(record)).hexdigest()
+
+
+def link(prev_hash: str, digest: str) -> str:
+    """The chain hash of an event from the previous event's hash and its own digest."""
+    return hashlib.sha256(bytes.fromhex(prev_hash) + bytes.fromhex(digest)).hexdigest()
+
+
 def event_hash(record: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+    """The chain hash of a record that carries its ``prev_hash``."""
+    return link(record["prev_hash"], event_digest(record))
 
 
 @dataclass(frozen=True)

@@ -317,8 +317,15 @@ def export(
     me: Annotated[Principal, require("audit:export")],
     fra: date,
     til: date,
+    organisation: int | None = None,
 ) -> Response:
-    """JSON Lines with the checkpoints that cover the range; check with audit/verify.py."""
+    """JSON Lines with the checkpoints that cover the range; check with audit/verify.py.
+
+    The DPO's own organisation's events in full, every other event as its digest only
+    (organisations are separate data controllers). Naming another ``organisation`` is
+    refused by the policy and audited as a rejected attempt."""
+    wanted = me.user.organisation_id if organisation is None else organisation
+    me.ensure(resource_organisation_id=wanted)
     first, last = _period(fra, til, legal_today(ctx.clock), 7)
     if (last - first).days >= MAX_EXPORT_DAYS:
         raise InvalidInput("Eksportér højst et år ad gangen.", field="til")
@@ -326,6 +333,7 @@ def export(
     export_range(
         session, ctx.crypto, ctx.clock, ctx.audit, me.actor,
         _day_start(first), _day_start(last + timedelta(days=1)), spool,
+        organisation_id=wanted,
     )  # fmt: skip
     spool.seek(0)
 

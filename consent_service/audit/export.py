@@ -1,18 +1,25 @@
 """Export of the audit log as JSON Lines that an outsider can verify with
 ``audit/verify.py`` and the published public key.
 
-Format ``consent-service-audit-export/1``, one JSON object per line:
+Format ``consent-service-audit-export/2`` (chain v2, ``consent_service.audit.chain``),
+one JSON object per line:
 
-1. a header: format, the Ed25519 public key (raw, base64) and its key id, the requested
-   period, the exported sequence range and count, signed by the service (so a file cut
-   short after a checkpoint is still caught);
+1. a header, signed by the service: format, the Ed25519 public key (raw, base64) and its
+   key id, the requested period, the exported sequence range and count, the organisation
+   the export is for (null: system-wide), and the state of the whole log at export time:
+   its head (``log_head_seq``) and its newest signed checkpoint (``newest_checkpoint``).
+   So a file cut short after a checkpoint is caught, and so is a log whose tail was cut
+   across a signed checkpoint (the newest checkpoint lies beyond the head);
 2. an anchor checkpoint, if the export does not start at the first event: the newest
    checkpoint before the requested period; the export then starts right after it, so its
    first event links to a signed hash;
-3. the events in order, each as ``{"hash":"<64 hex>","event":<canonical JSON>}`` where the
-   canonical JSON is exactly the bytes hashed (``chain.canonical_bytes``), so verification
-   hashes a slice of the line instead of re-serialising it; after an event that has a
-   checkpoint, the checkpoint line ``{"type":"checkpoint",...}``;
+3. the events in order, each as ``{"hash":"<64 hex>","event":<canonical content>}``
+   where the canonical content is exactly the bytes digested (``chain.content_bytes``),
+   so verification hashes a slice of the line instead of re-serialising it; in an
+   export for one organisation, an event it may not see (``scope.concerns_organisation``)
+   is only ``{"type":"redacted","digest":"<64 hex>","seq":N}``, which links the chain
+   without showing anything; after an event that has a checkpoint, the checkpoint line
+   ``{"type":"checkpoint",...}``;
 4. the last event always has a checkpoint (one is signed for the export if needed).
 """
 
@@ -24,10 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session
 
-from consent_service.audit.chain import canonical_bytes, canonical_time
+from consent_service.audit.chain import canonical_time, content_bytes, event_digest
 from consent_service.audit.checkpoints import (
     checkpoint_before,
     key_id,
@@ -36,21 +43,23 @@ from consent_service.audit.checkpoints import (
 )
 from consent_service.audit.models import AuditCheckpoint, AuditEvent
 from consent_service.audit.recorder import Actor, AuditRecorder, as_record
+from consent_service.audit.scope import concerns_organisation
 from consent_service.audit.service import chain_start
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
 
-FORMAT = "consent-service-audit-export/1"
-HEADER_PREFIX = b"consent-service audit export header v1\n"
+FORMAT = "consent-service-audit-export/2"
+HEADER_PREFIX = b"consent-service audit export header v2\n"
 BATCH = 5000
 
 
 @dataclass(frozen=True)
 class ExportSummary:
-    events: int
+    events: int  # every exported position of the chain, redacted ones included
     first_seq: int | None
     last_seq: int | None
     checkpoints: int
+    redacted: int = 0
 
 
 def header_message(header: dict[str, Any]) -> bytes:
@@ -59,22 +68,27 @@ def header_message(header: dict[str, Any]) -> bytes:
     return HEADER_PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
+def checkpoint_fields(cp: AuditCheckpoint) -> dict[str, Any]:
+    return {
+        "seq": cp.seq,
+        "hash": cp.hash,
+        "signed_at": canonical_time(cp.signed_at),
+        "signature": cp.signature,
+    }
+
+
 def checkpoint_line(cp: AuditCheckpoint) -> str:
-    return json.dumps(
-        {
-            "type": "checkpoint",
-            "seq": cp.seq,
-            "hash": cp.hash,
-            "signed_at": canonical_time(cp.signed_at),
-            "signature": cp.signature,
-        },
-        separators=(",", ":"),
-    )
+    return json.dumps({"type": "checkpoint", **checkpoint_fields(cp)}, separators=(",", ":"))
 
 
 def event_line(record: dict[str, Any]) -> str:
     event_hash: str = record["hash"]
-    return '{"hash":"' + event_hash + '","event":' + canonical_bytes(record).decode() + "}"
+    return '{"hash":"' + event_hash + '","event":' + content_bytes(record).decode() + "}"
+
+
+def redacted_line(seq: int, digest: str) -> str:
+    """An event the export's reader may not see: its digest links the chain."""
+    return '{"type":"redacted","digest":"' + digest + '","seq":' + str(seq) + "}"
 
 
 def export_range(
@@ -86,8 +100,15 @@ def export_range(
     occurred_from: datetime,
     occurred_to: datetime,
     out: TextIO,
+    *,
+    organisation_id: int | None = None,
 ) -> ExportSummary:
-    """Write the events of [occurred_from, occurred_to) and what proves them to ``out``."""
+    """Write the events of [occurred_from, occurred_to) and what proves them to ``out``.
+
+    With ``organisation_id``, every event of the range that does not concern that
+    organisation (``scope.concerns_organisation``) is written as its digest only; None
+    exports every event in full (system-wide). The caller decides who may ask for which.
+    """
     in_range = select(func.min(AuditEvent.seq), func.max(AuditEvent.seq)).where(
         AuditEvent.occurred_at >= occurred_from, AuditEvent.occurred_at < occurred_to
     )
@@ -103,21 +124,27 @@ def export_range(
     else:
         anchor = None
     count = (last - first + 1) if first is not None and last is not None else 0
+    # The whole log as it stands now: a checkpoint beyond the head shows a cut tail.
+    newest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1))
+    head = session.scalar(select(func.max(AuditEvent.seq)))
     header: dict[str, Any] = {
         "type": "header",
         "format": FORMAT,
         "public_key": base64.b64encode(raw_public_key(crypto.public_key)).decode(),
         "key_id": key_id(crypto.public_key),
+        "organisation_id": organisation_id,
         "requested_from": canonical_time(occurred_from),
         "requested_to": canonical_time(occurred_to),
         "exported_at": canonical_time(clock.now()),
         "first_seq": first,
         "last_seq": last,
         "events": count,
+        "log_head_seq": head,
+        "newest_checkpoint": checkpoint_fields(newest) if newest is not None else None,
     }
     header["signature"] = base64.b64encode(crypto.sign(header_message(header))).decode()
     out.write(json.dumps(header, separators=(",", ":")) + "\n")
-    checkpoints = 0
+    checkpoints = redacted = 0
     if first is not None and last is not None:
         if anchor is not None:
             out.write(checkpoint_line(anchor) + "\n")
@@ -130,14 +157,22 @@ def export_range(
                 )
             )
         }
+        visible: ColumnElement[bool] = (
+            concerns_organisation(organisation_id) if organisation_id is not None else literal(True)
+        )
         stmt = (
-            select(AuditEvent)
+            select(AuditEvent, visible.label("visible"))
             .where(AuditEvent.seq >= first, AuditEvent.seq <= last)
             .order_by(AuditEvent.seq)
             .execution_options(yield_per=BATCH)
         )
-        for event in session.scalars(stmt):
-            out.write(event_line(as_record(event)) + "\n")
+        for event, shown in session.execute(stmt):
+            record = as_record(event)
+            if shown:
+                out.write(event_line(record) + "\n")
+            else:
+                out.write(redacted_line(event.seq, event_digest(record)) + "\n")
+                redacted += 1
             cp = signed.get(event.seq)
             if cp is not None:
                 out.write(checkpoint_line(cp) + "\n")
@@ -147,12 +182,15 @@ def export_range(
         actor,
         action="audit.exported",
         outcome="success",
+        organisation_id=organisation_id,  # the organisation's DPO sees who exported its log
         details={
             "from": canonical_time(occurred_from),
             "to": canonical_time(occurred_to),
             "events": count,
             "first_seq": first,
             "last_seq": last,
+            "organisation": organisation_id,
+            "redacted": redacted,
         },
     )
-    return ExportSummary(count, first, last, checkpoints)
+    return ExportSummary(count, first, last, checkpoints, redacted)

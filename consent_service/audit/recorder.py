@@ -130,15 +130,16 @@ def seal_pending(bind: Engine | Connection) -> int:
     Safe to call from anywhere at any time: sealers queue on the lock, and a sealer that
     finds nothing pending writes nothing.
 
-    The work is the database function ``audit_seal`` (migration 0006), one round trip
+    The work is the database function ``audit_seal`` (migration 0008), one round trip
     per batch: the lock is held for microseconds per event, not for network round trips.
-    Its hash is the one of ``chain.canonical_bytes``, restated in SQL; a test checks
-    the two agree. Its commit does not wait for the WAL flush, which keeps the fsync out
-    of the time the lock is held. Nothing can be lost by it: the events are already
-    durable in ``audit_pending``, and the move is one transaction. If a crash takes a
-    seal that was not yet flushed, its rows are pending again and the next seal chains
-    them from the same head. A checkpoint or an export that saw the seal commits with a
-    normal flush, and that flush covers the earlier seal too.
+    Its digest and hash are those of ``chain.event_digest`` and ``chain.link``, restated
+    in SQL; a test checks the two agree. Its commit does not wait for the WAL flush,
+    which keeps the fsync out of the time the lock is held. Nothing can be lost by it:
+    the events are already durable in ``audit_pending``, and the move is one
+    transaction. If a crash takes a seal that was not yet flushed, its rows are pending
+    again and the next seal chains them from the same head. A checkpoint or an export
+    that saw the seal commits with a normal flush, and that flush covers the earlier
+    seal too.
     """
     engine = bind if isinstance(bind, Engine) else bind.engine
     if engine.dialect.name != "postgresql":

@@ -1,10 +1,12 @@
 """Export a period of the audit log and check it with the stand-alone audit/verify.py: an
 untouched export verifies; an edited, deleted, inserted or reordered line, a cut-off tail,
-a forged signature or another key are each reported. Also the retention purge: whole
-segments go and what remains still verifies."""
+a forged signature, an event edited with every later hash recomputed, a fake checkpoint
+line, a moved anchor or another key are each reported, naming the line and the event.
+Also the retention purge: whole segments go and what remains still verifies."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.chain import link
 from consent_service.audit.checkpoints import sign_head
 from consent_service.audit.export import export_range
 from consent_service.audit.recorder import SYSTEM, Actor
@@ -102,80 +105,130 @@ def test_an_untouched_export_verifies(exported: tuple[list[str], Path], tmp_path
     assert "compare the key id" in without_key.stdout
 
 
-def _edit_byte(lines: list[str]) -> list[str]:
+def _event_lines(lines: list[str]) -> list[int]:
+    return [i for i, line in enumerate(lines) if line.startswith('{"hash"')]
+
+
+def _checkpoint_lines(lines: list[str]) -> list[int]:
+    return [i for i, line in enumerate(lines) if '"type":"checkpoint"' in line]
+
+
+Tampered = tuple[list[str], int]  # the lines and the (1-based) line the report must name
+
+
+def _edit_byte(lines: list[str]) -> Tampered:
     # the resource id inside an event's canonical JSON; a bare "c2" could be part of a hash
     i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"') and '"c2"' in line)
     edited = lines[i].replace('"c2"', '"c9"')
     assert edited != lines[i]
-    return [*lines[:i], edited, *lines[i + 1 :]]
+    return [*lines[:i], edited, *lines[i + 1 :]], i + 1
 
 
-def _delete_event(lines: list[str]) -> list[str]:
-    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"'))
-    return [*lines[: i + 1], *lines[i + 2 :]]  # the second event goes
+def _delete_event(lines: list[str]) -> Tampered:
+    i = _event_lines(lines)[0]
+    return [*lines[: i + 1], *lines[i + 2 :]], i + 2  # the second event goes
 
 
-def _insert_copy(lines: list[str]) -> list[str]:
-    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"'))
-    return [*lines[: i + 1], lines[i], *lines[i + 1 :]]
+def _insert_copy(lines: list[str]) -> Tampered:
+    i = _event_lines(lines)[0]
+    return [*lines[: i + 1], lines[i], *lines[i + 1 :]], i + 2
 
 
-def _swap(lines: list[str]) -> list[str]:
-    i = next(i for i, line in enumerate(lines) if line.startswith('{"hash"'))
-    return [*lines[:i], lines[i + 1], lines[i], *lines[i + 2 :]]
+def _swap(lines: list[str]) -> Tampered:
+    i = _event_lines(lines)[0]
+    return [*lines[:i], lines[i + 1], lines[i], *lines[i + 2 :]], i + 1
 
 
-def _cut_tail(lines: list[str]) -> list[str]:
-    return lines[:-3]
+def _cut_tail(lines: list[str]) -> Tampered:
+    return lines[:-3], len(lines) - 3
 
 
-def _cut_to_inner_checkpoint(lines: list[str]) -> list[str]:
-    inner = [i for i, line in enumerate(lines) if '"type":"checkpoint"' in line][1]
-    return lines[: inner + 1]
+def _cut_to_inner_checkpoint(lines: list[str]) -> Tampered:
+    inner = _checkpoint_lines(lines)[1]
+    return lines[: inner + 1], inner + 1
 
 
-def _forge_signature(lines: list[str]) -> list[str]:
+def _forge_signature(lines: list[str]) -> Tampered:
     last = json.loads(lines[-1])
     last["signature"] = last["signature"][:-4] + (
         "AAA=" if last["signature"][-4:] != "AAA=" else "BBB="
     )
-    return [*lines[:-1], json.dumps(last, separators=(",", ":")) + "\n"]
+    return [*lines[:-1], json.dumps(last, separators=(",", ":")) + "\n"], len(lines)
 
 
-def _edit_header(lines: list[str]) -> list[str]:
+def _edit_header(lines: list[str]) -> Tampered:
     header = json.loads(lines[0])
     header["events"] = header["events"] - 1
-    return [json.dumps(header, separators=(",", ":")) + "\n", *lines[1:]]
+    return [json.dumps(header, separators=(",", ":")) + "\n", *lines[1:]], 1
 
 
-def _drop_anchor(lines: list[str]) -> list[str]:
-    return [lines[0], *lines[2:]]
+def _drop_anchor(lines: list[str]) -> Tampered:
+    return [lines[0], *lines[2:]], 2
+
+
+def _rehash(line: str, prev: str) -> tuple[str, str]:
+    """An event line with its hash recomputed after ``prev``, as a forger would."""
+    content = line[len('{"hash":"') + 64 + len('","event":') : -2]
+    new = link(prev, hashlib.sha256(content.encode()).hexdigest())
+    return '{"hash":"' + new + '","event":' + content + "}\n", new
+
+
+def _edit_and_rehash_the_rest(lines: list[str]) -> Tampered:
+    """Edit one event and recompute every later hash: only a signature can tell."""
+    out = list(lines)
+    events = _event_lines(lines)
+    prev = json.loads(lines[events[0]])["hash"]
+    for n, i in enumerate(events[1:]):
+        line = out[i].replace('"success"', '"failure"') if n == 0 else out[i]
+        out[i], prev = _rehash(line, prev)
+    first_checkpoint_after = next(c for c in _checkpoint_lines(lines) if c > events[1])
+    return out, first_checkpoint_after + 1
+
+
+def _fake_checkpoint(lines: list[str]) -> Tampered:
+    """A checkpoint line for an event that has none, with a signature of another one."""
+    i = _event_lines(lines)[0]
+    event = json.loads(lines[i])
+    real = json.loads(lines[_checkpoint_lines(lines)[0]])
+    fake = {**real, "seq": event["event"]["seq"], "hash": event["hash"]}
+    return [*lines[: i + 1], json.dumps(fake, separators=(",", ":")) + "\n", *lines[i + 1 :]], i + 2
+
+
+def _fake_anchor(lines: list[str]) -> Tampered:
+    """An anchor moved back, as a fake purge would make it: an earlier start, same signature."""
+    anchor = json.loads(lines[1])
+    fake = {**anchor, "seq": anchor["seq"] - 1}
+    return [lines[0], json.dumps(fake, separators=(",", ":")) + "\n", *lines[2:]], 2
 
 
 @pytest.mark.parametrize(
     ("tamper", "expected"),
     [
-        (_edit_byte, "altered"),
-        (_delete_event, "missing"),
-        (_insert_copy, "reordered or repeated"),
-        (_swap, "missing"),
+        (_edit_byte, "altered: event 9's hash"),
+        (_delete_event, "missing: expected event 7, found 8"),
+        (_insert_copy, "reordered or repeated: expected event 7, found 6"),
+        (_swap, "missing: expected event 6, found 7"),
         (_cut_tail, "truncated"),
         (_cut_to_inner_checkpoint, "truncated"),
-        (_forge_signature, "signature does not verify"),
+        (_forge_signature, "checkpoint 14: signature does not verify"),
         (_edit_header, "header"),
-        (_drop_anchor, "not anchored"),
+        (_drop_anchor, "event 6 is not anchored"),
+        (_edit_and_rehash_the_rest, "checkpoint 10 does not match event 10"),
+        (_fake_checkpoint, "checkpoint 6: signature does not verify"),
+        (_fake_anchor, "checkpoint 4: signature does not verify"),
     ],
 )
 def test_a_tampered_export_fails(
     exported: tuple[list[str], Path],
     tmp_path: Path,
-    tamper: Callable[[list[str]], list[str]],
+    tamper: Callable[[list[str]], Tampered],
     expected: str,
 ) -> None:
     lines, key = exported
-    result = _run(_write(tmp_path, tamper(lines)), key)
+    tampered, place = tamper(lines)
+    result = _run(_write(tmp_path, tampered), key)
     assert result.returncode == 1, result.stdout
-    assert result.stdout.startswith("FAIL: line ")
+    assert result.stdout.startswith(f"FAIL: line {place}: "), result.stdout
     assert expected in result.stdout
 
 
