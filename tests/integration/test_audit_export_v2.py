@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, select, text
@@ -32,7 +29,8 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.migrations import alembic_config, upgrade
 from consent_service.startup import StartupError
-from tests.conftest import PG_ADMIN_URL, Person, enrolled_person
+from tests import tamper
+from tests.conftest import Person, enrolled_person, owner_url
 
 VERIFY = Path(__file__).resolve().parents[2] / "audit" / "verify.py"
 DAY = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -177,28 +175,10 @@ def test_an_altered_redacted_digest_is_reported(
 
 
 def _as_superuser(db_url: str, work: Callable[[Callable[..., Any]], None]) -> None:
-    """Run ``work(execute)`` past the database's own guards, as a superuser (PostgreSQL:
-    a connection of its own with triggers off) or a file owner (SQLite: the audit
-    triggers dropped, then put back). ``execute(sql, **params)`` takes :name params."""
-    if db_url.startswith("sqlite"):
-        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-        triggers = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
-            "('audit_event', 'audit_checkpoint', 'audit_purge')"
-        ).fetchall()
-        assert triggers
-        for name, _ in triggers:
-            conn.execute(f"DROP TRIGGER {name}")
-        work(lambda sql, **params: conn.execute(sql, params))
-        for _, sql in triggers:
-            conn.execute(sql)
-        conn.commit()
-        conn.close()
-        return
-    database = db_url.rsplit("/", 1)[1]
-    with psycopg.connect(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}") as pg:
-        pg.execute("SET session_replication_role = replica")  # triggers off
-        work(lambda sql, **params: pg.execute(re.sub(r":(\w+)", r"%(\1)s", sql), params))
+    """Run ``work(execute)`` past the database's own guards (``tests.tamper.attacker``);
+    ``execute(sql, **params)`` takes :name params."""
+    with tamper.attacker(db_url) as conn:
+        work(lambda sql, **params: conn.execute(text(sql), params))
 
 
 @pytest.fixture
@@ -353,7 +333,7 @@ def test_a_log_broken_in_the_database_gives_an_export_that_fails(
 
 
 def test_the_migration_refuses_a_database_holding_a_v1_log(db_url: str) -> None:
-    engine = create_engine(db_url)
+    engine = create_engine(owner_url(db_url))  # migrations run as the owner
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -299,8 +299,8 @@ def test_the_purge_function_removes_an_expired_segment_and_records_it(
     }
     assert set(details) == set(default_event_catalogue().events["audit.purged"].fields)
     with ctx.sessions() as session:
-        _, problem = verify_chain(session)
-    assert problem is None
+        result = verify_chain(session, ctx.crypto.public_key)
+    assert result.problems == ()  # the chain starts at a signed, confirmed purge
 
 
 # --- the schema ---------------------------------------------------------------------------

@@ -224,6 +224,8 @@ def downgrade() -> None:
             "CREATE TRIGGER audit_pending_no_truncate BEFORE TRUNCATE ON audit_pending "
             "FOR EACH STATEMENT EXECUTE FUNCTION audit_pending_guard()"
         )
-    with op.batch_alter_table("audit_purge", schema=None) as batch_op:
-        batch_op.drop_column("up_to_hash")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch table copy: a copy would lose
+    # audit_purge's own triggers, and SQLite refuses the rename while audit_event's
+    # delete trigger names the table.
+    op.execute("ALTER TABLE audit_purge DROP COLUMN up_to_hash")
     op.drop_table("audit_retention")

@@ -1,7 +1,7 @@
 """audit chain v2: an event's hash links the previous hash to the digest of its content
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29 20:45:00
 
 ``digest = SHA-256(canonical content)`` (the chain fields but prev_hash) and
@@ -25,7 +25,7 @@ from alembic import op
 from consent_service.startup import StartupError
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
