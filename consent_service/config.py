@@ -156,6 +156,15 @@ class Settings(BaseSettings):
         description="The worker signs the audit chain head when the newest checkpoint is "
         "older than this",
     )
+    audit_origin: str = Field(
+        default="consent-service.local/audit",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The audit log's name in its signed checkpoints (the C2SP checkpoint "
+        "origin, which witnesses know it by): one per deployment, e.g. "
+        "'samtykke.rm.dk/audit'; printable ASCII without spaces",
+    )
 
     @field_validator("log_level")
     @classmethod
