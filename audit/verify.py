@@ -22,9 +22,10 @@ chain v2: ``digest = SHA-256(content)``, ``hash = SHA-256(prev hash || digest)``
 two as 32 raw bytes each; the first event ever has prev hash 64 zeros. An event line is
 ``{"hash":"<64 hex>","event":<content>}``, the content being the exact bytes digested
 (keys sorted, no spaces, UTF-8); a redacted line is
-``{"type":"redacted","digest":"<64 hex>","seq":N}``; a checkpoint signs
-``b"consent-service audit checkpoint v1\\n"`` + ``{"hash","seq","signed_at"}`` as compact
-sorted JSON; the header signs ``b"consent-service audit export header v2\\n"`` + its fields
+``{"type":"redacted","digest":"<64 hex>","seq":N}``; a checkpoint signs the C2SP
+checkpoint body ``<origin>\\n<seq>\\n<base64 of the 32-byte event hash>\\n``
+(c2sp.org/tlog-checkpoint; ``signed_at`` is carried beside it, not signed); the header
+signs ``b"consent-service audit export header v2\\n"`` + its fields
 but ``signature`` as compact sorted JSON.
 """
 
@@ -49,7 +50,6 @@ from cryptography.hazmat.primitives.serialization import (
 
 FORMAT = "consent-service-audit-export/2"
 GENESIS = "0" * 64
-CHECKPOINT_PREFIX = b"consent-service audit checkpoint v1\n"
 HEADER_PREFIX = b"consent-service audit export header v2\n"
 EVENT_START = b'{"hash":"'
 EVENT_MIDDLE = b'","event":'
@@ -95,14 +95,26 @@ def _load_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def checkpoint_body(origin: str, seq: int, event_hash: str) -> bytes:
+    """What a checkpoint signs: the C2SP checkpoint body (c2sp.org/tlog-checkpoint)
+    ``<origin>\\n<size>\\n<base64 of the 32-byte head hash>\\n``."""
+    head = base64.b64encode(bytes.fromhex(event_hash)).decode()
+    return f"{origin}\n{seq}\n{head}\n".encode()
+
+
 def _checkpoint(item: dict[str, Any], line: int, key: Ed25519PublicKey) -> tuple[int, str]:
     """A checkpoint's (seq, hash), once its signature verifies."""
-    seq, cp_hash = item.get("seq"), item.get("hash")
-    if not isinstance(seq, int) or not isinstance(cp_hash, str) or not _is_hex64(cp_hash):
+    seq, cp_hash, origin = item.get("seq"), item.get("hash"), item.get("origin")
+    if (
+        not isinstance(seq, int)
+        or not isinstance(cp_hash, str)
+        or not _is_hex64(cp_hash)
+        or not isinstance(origin, str)
+        or not origin
+        or "\n" in origin
+    ):
         raise Problem(line, "malformed checkpoint")
-    message = CHECKPOINT_PREFIX + _compact(
-        {"hash": cp_hash, "seq": seq, "signed_at": item.get("signed_at")}
-    )
+    message = checkpoint_body(origin, seq, cp_hash)
     if not _verify_signature(key, str(item.get("signature", "")), message):
         raise Problem(line, f"checkpoint {seq}: signature does not verify (forged or altered)")
     return seq, cp_hash

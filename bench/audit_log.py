@@ -65,6 +65,7 @@ ACTIONS = (
     "access.denied",
 )
 START = datetime(2025, 1, 1, tzinfo=UTC)
+ORIGIN = "bench.example/audit"
 rows: list[tuple[str, str, str, str]] = []
 
 
@@ -218,9 +219,9 @@ def bench_verify(n: int, tmp: Path) -> None:
             out.write(event_line(record) + "\n")
             seq = int(str(record["seq"]))
             if seq % 10_000 == 0 or seq == n:
-                at = START + timedelta(days=1)
-                sig = key.sign(checkpoint_message(seq, str(record["hash"]), at))
+                sig = key.sign(checkpoint_message(ORIGIN, seq, str(record["hash"])))
                 newest = {
+                    "origin": ORIGIN,
                     "seq": seq,
                     "hash": record["hash"],
                     "signed_at": signed_at,

@@ -183,8 +183,9 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     ctx = _checked_context()
     with session_scope(ctx.sessions) as session:
         checkpoint = sign_head(
-            session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), args.made_for
-        )
+            session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), args.made_for,
+            origin=ctx.settings.audit_origin,
+        )  # fmt: skip
         if checkpoint is None:
             print("the audit log is empty: nothing to sign")
             return 0
@@ -217,7 +218,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         with out.open("x", encoding="utf-8") as fh:
             summary = export_range(
                 session, ctx.crypto, ctx.clock, ctx.audit, _cli_actor(), start, end, fh,
-                organisation_id=organisation_id,
+                organisation_id=organisation_id, origin=ctx.settings.audit_origin,
             )  # fmt: skip
     whose = f"for {args.organisation}" if args.organisation is not None else "system-wide"
     print(

@@ -160,10 +160,11 @@ class Settings(BaseSettings):
         default="consent-service.local/audit",
         min_length=1,
         max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=r"^[\x21-\x2a\x2c-\x7e]+$",
         description="The audit log's name in its signed checkpoints (the C2SP checkpoint "
-        "origin, which witnesses know it by): one per deployment, e.g. "
-        "'samtykke.rm.dk/audit'; printable ASCII without spaces",
+        "origin and the name of its signing key, which witnesses know it by): one per "
+        "deployment, never changed, e.g. 'samtykke.rm.dk/audit'; printable ASCII without "
+        "spaces or '+'",
     )
 
     @field_validator("log_level")

@@ -49,6 +49,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 ENGINES = ["sqlite", "postgresql"]
 _counter = itertools.count()
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ORIGIN = "samtykke.test/audit"  # the audit log's origin in the tests' checkpoints
 
 
 def _sqla_pg(url: str) -> str:
@@ -111,6 +112,7 @@ def test_keys() -> dict[str, str]:
 
 
 def make_settings(url: str, keys: dict[str, str], **extra: object) -> Settings:
+    extra.setdefault("audit_origin", ORIGIN)
     return Settings(database_url=url, **keys, **extra)  # type: ignore[arg-type]
 
 

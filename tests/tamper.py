@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from consent_service.audit.chain import event_hash
 from consent_service.audit.checkpoints import checkpoint_message, key_id
 from consent_service.audit.models import AuditCheckpoint, AuditEvent, AuditPurge
-from tests.conftest import superuser_url
+from tests.conftest import ORIGIN, superuser_url
 
 EVENTS = cast(Table, AuditEvent.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
@@ -105,6 +105,7 @@ def insert_checkpoint(
     *,
     signer: Ed25519PrivateKey | None = None,
     claimed_key_id: str | None = None,
+    origin: str = ORIGIN,
 ) -> None:
     """A checkpoint row: signed with ``signer`` (a key the attacker holds) or, without
     one, with no valid signature at all; ``claimed_key_id`` is the key id it names."""
@@ -113,12 +114,13 @@ def insert_checkpoint(
         names = claimed_key_id or "0" * 64
     else:
         signature = base64.b64encode(
-            signer.sign(checkpoint_message(seq, event_hash, signed_at))
+            signer.sign(checkpoint_message(origin, seq, event_hash))
         ).decode()
         names = claimed_key_id or key_id(signer.public_key())
     with attacker(db_url) as conn:
         conn.execute(
             insert(CHECKPOINTS).values(
+                origin=origin,
                 seq=seq,
                 hash=event_hash,
                 signed_at=signed_at,

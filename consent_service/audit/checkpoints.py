@@ -1,9 +1,14 @@
-"""Signed checkpoints: "event ``seq`` has hash ``hash``", signed with the service's Ed25519
-key at a fixed interval, on demand and at the end of every export. Anyone holding the
-public key can then check an exported log without trusting the service: a line changed,
-removed, added or cut off after the last checkpoint no longer matches a signature.
+"""Signed checkpoints: "the log ``origin`` holds ``seq`` events and its head hash is
+``hash``", signed with the service's Ed25519 key at a fixed interval, on demand and at the
+end of every export. Anyone holding the public key can then check an exported log without
+trusting the service: a line changed, removed, added or cut off before the last checkpoint
+no longer matches a signature.
 
-The signed message is restated in ``audit/verify.py`` (which imports nothing from here).
+What is signed is the published C2SP checkpoint (c2sp.org/tlog-checkpoint), so a
+checkpoint is also a C2SP signed note (``checkpoint_note``) that witnesses outside the
+database and standard note tools read; our one deviation, a hash-chain head in place of
+a Merkle root, is described in ``consent_service/witness/note.py``. The signed text is
+restated in ``audit/verify.py`` (which imports nothing from here).
 """
 
 from __future__ import annotations
@@ -11,8 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -21,19 +25,20 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from consent_service.audit.chain import canonical_time
 from consent_service.audit.models import AuditCheckpoint, AuditEvent
 from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
+from consent_service.witness import note
 
-MESSAGE_PREFIX = b"consent-service audit checkpoint v1\n"
 MADE_FOR = ("interval", "on_demand", "export")
 
 
-def checkpoint_message(seq: int, event_hash: str, signed_at: datetime) -> bytes:
-    body = {"hash": event_hash, "seq": seq, "signed_at": canonical_time(signed_at)}
-    return MESSAGE_PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+def checkpoint_message(origin: str, seq: int, event_hash: str) -> bytes:
+    """What a checkpoint signs: the C2SP checkpoint body ``<origin>\\n<seq>\\n<base64 of
+    the event's 32-byte hash>\\n``. The size is the event's ``seq``, the number of events
+    ever chained (purged ones included)."""
+    return note.Checkpoint(origin, seq, bytes.fromhex(event_hash)).text.encode()
 
 
 def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
@@ -47,19 +52,37 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 def signature_problem(checkpoint: AuditCheckpoint, public_key: Ed25519PublicKey) -> str | None:
     """Why ``checkpoint`` is not a statement signed with ``public_key``, or None if it is:
-    its signature must verify over ``checkpoint_message`` of its own event, hash and time,
-    and the key id it names must be that key's. A row an attacker wrote without the
-    private key fails here, whatever it claims."""
+    its signature must verify over ``checkpoint_message`` of its own origin, event and
+    hash, and the key id it names must be that key's. A row an attacker wrote without the
+    private key fails here, whatever it claims. (``signed_at`` is when the service signed,
+    kept beside the statement but not part of it, as in C2SP checkpoints.)"""
     try:
         signature = base64.b64decode(checkpoint.signature, validate=True)
         public_key.verify(
-            signature, checkpoint_message(checkpoint.seq, checkpoint.hash, checkpoint.signed_at)
+            signature, checkpoint_message(checkpoint.origin, checkpoint.seq, checkpoint.hash)
         )
     except (binascii.Error, ValueError, InvalidSignature):
         return "signature does not verify"
     if checkpoint.key_id != key_id(public_key):
         return "key id is not the service's key"
     return None
+
+
+def note_verifier(origin: str, public_key: Ed25519PublicKey) -> note.Verifier:
+    """The service's checkpoint key as a C2SP note verifier key named ``origin``."""
+    return note.make_verifier(origin, public_key)
+
+
+def checkpoint_note(checkpoint: AuditCheckpoint, public_key: Ed25519PublicKey) -> str:
+    """The checkpoint as a C2SP signed note, for witnesses and the DPO's mailbox: its body
+    and one signature line by the key named ``origin`` (the stored signature itself)."""
+    body = checkpoint_message(checkpoint.origin, checkpoint.seq, checkpoint.hash).decode()
+    signature = note.Signature(
+        checkpoint.origin,
+        note_verifier(checkpoint.origin, public_key).key_id,
+        base64.b64decode(checkpoint.signature, validate=True),
+    )
+    return body + "\n" + signature.line
 
 
 def sign_head(
@@ -69,6 +92,8 @@ def sign_head(
     audit: AuditRecorder,
     actor: Actor,
     made_for: str,
+    *,
+    origin: str,
 ) -> AuditCheckpoint | None:
     """Sign the current chain head; None if the log is empty. Returns the existing
     checkpoint if the head is already signed. The signing is itself audited (after the
@@ -77,7 +102,7 @@ def sign_head(
     head = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
     if head is None:
         return None
-    return sign_event(session, crypto, clock, audit, actor, head, made_for)
+    return sign_event(session, crypto, clock, audit, actor, head, made_for, origin=origin)
 
 
 def sign_event(
@@ -88,8 +113,11 @@ def sign_event(
     actor: Actor,
     seq: int,
     made_for: str,
+    *,
+    origin: str,
 ) -> AuditCheckpoint:
-    """Sign "event ``seq`` has its stored hash" (any kept event, not only the head)."""
+    """Sign "the log ``origin`` has ``seq`` events, the last with its stored hash" (any kept
+    event, not only the head)."""
     if made_for not in MADE_FOR:
         raise ValueError(f"made_for must be one of {MADE_FOR}")
     event_hash = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
@@ -98,12 +126,12 @@ def sign_event(
     existing = session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.seq == seq))
     if existing is not None:
         return existing
-    signed_at = clock.now()
-    signature = crypto.sign(checkpoint_message(seq, event_hash, signed_at))
+    signature = crypto.sign(checkpoint_message(origin, seq, event_hash))
     checkpoint = AuditCheckpoint(
+        origin=origin,
         seq=seq,
         hash=event_hash,
-        signed_at=signed_at,
+        signed_at=clock.now(),
         key_id=key_id(crypto.public_key),
         signature=base64.b64encode(signature).decode(),
         made_for=made_for,
@@ -130,6 +158,8 @@ def sign_if_due(
     audit: AuditRecorder,
     actor: Actor,
     interval: timedelta,
+    *,
+    origin: str,
 ) -> AuditCheckpoint | None:
     """The worker's interval checkpoint: sign the head when the newest checkpoint is
     older than ``interval`` (or there is none) and something other than checkpoint
@@ -147,7 +177,7 @@ def sign_if_due(
         )
         if not session.scalar(since):
             return None
-    return sign_head(session, crypto, clock, audit, actor, "interval")
+    return sign_head(session, crypto, clock, audit, actor, "interval", origin=origin)
 
 
 def checkpoint_before(session: Session, seq: int) -> AuditCheckpoint | None:

@@ -282,7 +282,10 @@ def acknowledge_alert(
 def checkpoint_now(
     ctx: Ctx, session: DbSession, me: Annotated[Principal, require("audit:checkpoint")]
 ) -> Response:
-    sign_head(session, ctx.crypto, ctx.clock, ctx.audit, me.actor, "on_demand")
+    sign_head(
+        session, ctx.crypto, ctx.clock, ctx.audit, me.actor, "on_demand",
+        origin=ctx.settings.audit_origin,
+    )  # fmt: skip
     return RedirectResponse("/dpo", status_code=303)
 
 
@@ -333,7 +336,7 @@ def export(
     export_range(
         session, ctx.crypto, ctx.clock, ctx.audit, me.actor,
         _day_start(first), _day_start(last + timedelta(days=1)), spool,
-        organisation_id=wanted,
+        organisation_id=wanted, origin=ctx.settings.audit_origin,
     )  # fmt: skip
     spool.seek(0)
 

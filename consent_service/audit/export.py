@@ -70,6 +70,7 @@ def header_message(header: dict[str, Any]) -> bytes:
 
 def checkpoint_fields(cp: AuditCheckpoint) -> dict[str, Any]:
     return {
+        "origin": cp.origin,
         "seq": cp.seq,
         "hash": cp.hash,
         "signed_at": canonical_time(cp.signed_at),
@@ -102,6 +103,7 @@ def export_range(
     out: TextIO,
     *,
     organisation_id: int | None = None,
+    origin: str,
 ) -> ExportSummary:
     """Write the events of [occurred_from, occurred_to) and what proves them to ``out``.
 
@@ -120,7 +122,7 @@ def export_range(
         first = anchor.seq + 1 if anchor is not None else kept_from
         last = high
         if session.scalar(select(AuditCheckpoint.id).where(AuditCheckpoint.seq == last)) is None:
-            sign_event(session, crypto, clock, audit, actor, last, "export")
+            sign_event(session, crypto, clock, audit, actor, last, "export", origin=origin)
     else:
         anchor = None
     count = (last - first + 1) if first is not None and last is not None else 0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UtcDateTime
@@ -68,13 +68,18 @@ class AuditPending(_EventFields, Base):
 
 
 class AuditCheckpoint(Base):
-    """A signed statement of the chain head: "event ``seq`` has hash ``hash``", signed
-    (Ed25519) at ``signed_at``. An outsider holding the public key can check an export
-    against it; a truncated tail is caught by the last checkpoint. Never updated."""
+    """A signed statement of the chain head: "the log ``origin`` holds ``seq`` events, the
+    last with hash ``hash``" (a C2SP checkpoint, ``checkpoints.checkpoint_message``),
+    signed (Ed25519) at ``signed_at``. An outsider holding the public key can check an
+    export against it; a truncated tail is caught by the last checkpoint. Never updated."""
 
     __tablename__ = "audit_checkpoint"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The database default only fills rows made before the column existed (none: the
+    # migration that adds it refuses a database holding events); the code always sets it,
+    # and an empty origin never verifies.
+    origin: Mapped[str] = mapped_column(String(200), server_default=text("''"))
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     hash: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -200,7 +200,10 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
         seal_pending(session.get_bind())
     with session_scope(sessions) as session:
         interval = timedelta(minutes=deps.settings.audit_checkpoint_minutes)
-        sign_if_due(session, deps.crypto, deps.clock, deps.audit, SYSTEM, interval)
+        sign_if_due(
+            session, deps.crypto, deps.clock, deps.audit, SYSTEM, interval,
+            origin=deps.settings.audit_origin,
+        )  # fmt: skip
     with session_scope(sessions) as session:
         evaluate_alerts(session, deps.clock, deps.audit, SYSTEM)
         notify(session, smtp_settings_from(deps.settings), deps.clock, deps.audit, SYSTEM)

@@ -32,6 +32,7 @@ from consent_service.audit.service import verify_chain
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from tests.conftest import ORIGIN
 
 VERIFY = Path(__file__).resolve().parents[2] / "audit" / "verify.py"
 DAY1 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -50,13 +51,15 @@ def _events(ctx: AppContext, clock: FixedClock, n: int, action: str = "citizen.r
 
 def _checkpoint(ctx: AppContext) -> None:
     with session_scope(ctx.sessions) as session:
-        sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval")
+        sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval", origin=ORIGIN)
 
 
 def _export(ctx: AppContext, start: datetime, end: datetime) -> str:
     out = io.StringIO()
     with session_scope(ctx.sessions) as session:
-        export_range(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, start, end, out)
+        export_range(
+            session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, start, end, out, origin=ORIGIN
+        )
     return out.getvalue()
 
 

@@ -30,7 +30,7 @@ from consent_service.db import session_scope
 from consent_service.migrations import alembic_config, upgrade
 from consent_service.startup import StartupError
 from tests import tamper
-from tests.conftest import Person, enrolled_person, owner_url
+from tests.conftest import ORIGIN, Person, enrolled_person, owner_url
 
 VERIFY = Path(__file__).resolve().parents[2] / "audit" / "verify.py"
 DAY = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -48,7 +48,7 @@ def _record(ctx: AppContext, clock: FixedClock, actor: Actor, resource: str, **k
 
 def _checkpoint(ctx: AppContext) -> int:
     with session_scope(ctx.sessions) as session:
-        cp = sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval")
+        cp = sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval", origin=ORIGIN)
         assert cp is not None
         return cp.seq
 
@@ -59,7 +59,7 @@ def _export(ctx: AppContext, tmp_path: Path, organisation_id: int | None = None)
         export_range(
             session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM,
             DAY - timedelta(days=1), DAY + timedelta(days=30), out,
-            organisation_id=organisation_id,
+            organisation_id=organisation_id, origin=ORIGIN,
         )  # fmt: skip
     path = tmp_path / f"export-{organisation_id}.jsonl"
     path.write_text(out.getvalue(), encoding="utf-8")
@@ -233,9 +233,9 @@ def _fake_checkpoint(ctx: AppContext, seq: int) -> Callable[[Callable[..., Any]]
 
     def work(execute: Callable[..., Any]) -> None:
         execute(
-            "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for) "
-            "VALUES (:seq, :hash, :at, 'k', :sig, 'on_demand')",
-            seq=seq, hash=real_hash, at=AT, sig="A" * 86 + "==",
+            "INSERT INTO audit_checkpoint (origin, seq, hash, signed_at, key_id, signature, "
+            "made_for) VALUES (:origin, :seq, :hash, :at, 'k', :sig, 'on_demand')",
+            origin=ORIGIN, seq=seq, hash=real_hash, at=AT, sig="A" * 86 + "==",
         )  # fmt: skip
 
     return work
@@ -248,9 +248,9 @@ def _fake_purge(ctx: AppContext, up_to: int) -> Callable[[Callable[..., Any]], N
 
     def work(execute: Callable[..., Any]) -> None:
         execute(
-            "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for) "
-            "VALUES (:seq, :hash, :at, 'k', :sig, 'interval')",
-            seq=up_to, hash=real_hash, at=AT, sig="A" * 86 + "==",
+            "INSERT INTO audit_checkpoint (origin, seq, hash, signed_at, key_id, signature, "
+            "made_for) VALUES (:origin, :seq, :hash, :at, 'k', :sig, 'interval')",
+            origin=ORIGIN, seq=up_to, hash=real_hash, at=AT, sig="A" * 86 + "==",
         )  # fmt: skip
         execute(
             "INSERT INTO audit_purge (up_to_seq, events, removed_sha256, purged_at) "

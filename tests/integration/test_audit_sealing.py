@@ -21,7 +21,7 @@ from consent_service.db import session_scope
 from consent_service.identity import service
 from consent_service.identity.models import User
 from consent_service.jobs.runner import housekeeping
-from tests.conftest import allow_inserts, organisation, refuse_inserts
+from tests.conftest import ORIGIN, allow_inserts, organisation, refuse_inserts
 
 
 def _chained(ctx: AppContext) -> int:
@@ -170,7 +170,7 @@ def test_the_worker_signs_a_checkpoint_at_the_interval_and_not_on_a_quiet_log(
 
     def due() -> AuditCheckpoint | None:
         with session_scope(ctx.sessions) as s:
-            return sign_if_due(s, ctx.crypto, clock, ctx.audit, SYSTEM, hour)
+            return sign_if_due(s, ctx.crypto, clock, ctx.audit, SYSTEM, hour, origin=ORIGIN)
 
     def signed() -> list[int]:
         with ctx.sessions() as s:
@@ -244,11 +244,11 @@ def test_two_signers_of_one_head_make_one_checkpoint(ctx: AppContext) -> None:
 
     def second_signer() -> None:
         with session_scope(ctx.sessions) as s:
-            cp = sign_head(s, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "on_demand")
+            cp = sign_head(s, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "on_demand", origin=ORIGIN)
             results.append(cp.id if cp else -1)
 
     with session_scope(ctx.sessions) as first:
-        mine = sign_head(first, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval")
+        mine = sign_head(first, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval", origin=ORIGIN)
         assert mine is not None
         thread = threading.Thread(target=second_signer)
         thread.start()

@@ -26,7 +26,7 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from tests import tamper
-from tests.conftest import enrolled_person, log_in
+from tests.conftest import ORIGIN, enrolled_person, log_in
 
 
 def _append(ctx: AppContext, n: int) -> None:
@@ -45,7 +45,7 @@ def _append(ctx: AppContext, n: int) -> None:
 
 def _sign(ctx: AppContext) -> None:
     with session_scope(ctx.sessions) as session:
-        sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "on_demand")
+        sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "on_demand", origin=ORIGIN)
 
 
 def _verify(ctx: AppContext) -> Verification:

@@ -30,6 +30,7 @@ from consent_service.db import session_scope
 from consent_service.migrations import upgrade
 from consent_service.startup import StartupError, check_database
 from tests.conftest import (
+    ORIGIN,
     PG_APP,
     PG_OWNER,
     as_login,
@@ -65,7 +66,9 @@ def _record(ctx: AppContext, clock: FixedClock, n: int, at: datetime) -> None:
 
 def _sign(ctx: AppContext) -> int:
     with session_scope(ctx.sessions) as session:
-        checkpoint = sign_head(session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval")
+        checkpoint = sign_head(
+            session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "interval", origin=ORIGIN
+        )
         assert checkpoint is not None
         return checkpoint.seq
 
@@ -226,15 +229,17 @@ def test_an_unsigned_checkpoint_and_a_purge_call_remove_nothing_unexpired(
     with app_engine.begin() as conn:  # the application login may add checkpoint rows
         conn.execute(
             text(
-                "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for)"
-                " VALUES (:seq, :hash, now(), 'forged', 'not a signature', 'interval')"
+                "INSERT INTO audit_checkpoint (origin, seq, hash, signed_at, key_id, signature,"
+                " made_for) VALUES ('samtykke.test/audit',"
+                " :seq, :hash, now(), 'forged', 'not a signature', 'interval')"
             ),
             {"seq": head_seq, "hash": head_hash},
         )
         conn.execute(
             text(
-                "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for)"
-                " VALUES (2, :hash, now(), 'forged', 'not a signature', 'interval')"
+                "INSERT INTO audit_checkpoint (origin, seq, hash, signed_at, key_id, signature,"
+                " made_for) VALUES ('samtykke.test/audit',"
+                " 2, :hash, now(), 'forged', 'not a signature', 'interval')"
             ),
             {"hash": "f" * 64},  # not event 2's hash: never a boundary
         )

@@ -66,8 +66,9 @@ def test_the_database_refuses_changes_to_a_signed_checkpoint(db_url: str, statem
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for)"
-                " VALUES (1, :h, CURRENT_TIMESTAMP, 'k', 's', 'on_demand')"
+                "INSERT INTO audit_checkpoint (origin, seq, hash, signed_at, key_id, signature,"
+                " made_for) VALUES ('samtykke.test/audit',"
+                " 1, :h, CURRENT_TIMESTAMP, 'k', 's', 'on_demand')"
             ),
             {"h": "1" * 64},
         )
@@ -104,8 +105,9 @@ def test_audit_events_go_only_through_a_recorded_purge(db_url: str) -> None:
             )
         conn.execute(
             text(
-                "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature, made_for)"
-                " VALUES (2, :h, CURRENT_TIMESTAMP, 'k', 's', 'interval')"
+                "INSERT INTO audit_checkpoint (origin, seq, hash, signed_at, key_id, signature,"
+                " made_for) VALUES ('samtykke.test/audit',"
+                " 2, :h, CURRENT_TIMESTAMP, 'k', 's', 'interval')"
             ),
             {"h": "2" * 64},
         )

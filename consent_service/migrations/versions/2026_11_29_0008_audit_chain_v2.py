@@ -10,7 +10,8 @@ Create Date: 2026-11-29 20:45:00
 without the content (an organisation's export, a witness). The log is not rewritten: a
 database that already holds chained events is refused, since rewriting a log is exactly
 what the log must never allow (the service was never deployed with chain v1; only a
-development database can hold one, and it is started afresh).
+development database can hold one, and it is started afresh). Checkpoints now sign the
+C2SP checkpoint body, which names the log: ``audit_checkpoint.origin``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _refuse_a_chained_log() -> None:
 
 def upgrade() -> None:
     _refuse_a_chained_log()
+    _add_checkpoint_origin()
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite chains in Python (consent_service.audit.chain)
     op.execute(
@@ -51,25 +53,15 @@ def upgrade() -> None:
     )
     op.execute(CONTENT_FUNCTION)
     op.execute(SEAL_FUNCTION.format(next_hash=V2_HASH))
-    # The audit.sealing setting guard goes (any session could set it), as revision 0007
-    # also does: the staging table refuses UPDATE and TRUNCATE by trigger, and DELETE is
-    # a privilege only audit_seal's owner holds. Idempotent, so this revision stands on
-    # 0006 alone as well as on 0007.
-    op.execute("DROP TRIGGER IF EXISTS audit_pending_no_update_delete ON audit_pending")
-    op.execute(PENDING_GUARD)
-    op.execute(
-        "CREATE OR REPLACE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending "
-        "FOR EACH ROW EXECUTE FUNCTION audit_pending_guard()"
-    )
 
 
-PENDING_GUARD = """
-CREATE OR REPLACE FUNCTION audit_pending_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_pending rows are only removed by the sealer'
-        USING ERRCODE = 'insufficient_privilege';
-END $$
-"""
+def _add_checkpoint_origin() -> None:
+    """A checkpoint now signs the C2SP checkpoint body, which names the log (its origin).
+    The table is empty here (no event, so no checkpoint, survives the refusal above).
+    Added in place, not by a batch table copy, which on SQLite would lose the table's
+    append-only triggers; SQLite needs a default for a NOT NULL column (an empty origin
+    never verifies)."""
+    op.execute("ALTER TABLE audit_checkpoint ADD COLUMN origin VARCHAR(200) NOT NULL DEFAULT ''")
 
 
 # The canonical content of an event, exactly as consent_service.audit.chain.content_bytes
@@ -169,10 +161,10 @@ def _revision_0006() -> ModuleType:
 
 
 def downgrade() -> None:
-    """Back to chain v1's canonical function and formula, on an empty log only. The seal
-    stays SECURITY DEFINER and the staging table's guard stays as it is: the setting
-    guard was revision 0007's to remove and is its downgrade's to bring back."""
+    """Back to chain v1's canonical function and formula and unnamed checkpoints, on an
+    empty log only. The seal stays SECURITY DEFINER: that is revision 0007's."""
     _refuse_a_chained_log()
+    op.execute("ALTER TABLE audit_checkpoint DROP COLUMN origin")
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
