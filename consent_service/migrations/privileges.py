@@ -5,8 +5,8 @@ Two logins (README, "Running on PostgreSQL"): the owner (``CONSENT_MIGRATION_DAT
 owns every table and function and is the only one that changes the schema; the
 application login (``CONSENT_DATABASE_URL``), used by ``serve``, ``worker`` and every other
 command, owns nothing and gets exactly the grants below. The step is idempotent: it
-revokes everything from the application login and grants the declared privileges again,
-so a table added by a later migration gets its grants, and a function re-created by a
+revokes everything from the application login and grants the declared privileges again
+(a table not declared gets none), and a function re-created by a
 later migration (``CREATE OR REPLACE`` resets ``SECURITY DEFINER`` and its settings) gets
 its attributes back.
 
@@ -31,9 +31,32 @@ from consent_service.config import ConfigError
 
 ALL_DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
-# Privileges of the application login per table; a table not named here (e.g. one a
-# later migration adds) gets ALL_DML. Never TRUNCATE, REFERENCES or TRIGGER.
+# Privileges of the application login on every table, and nothing on a table not named
+# here (deny by default: a test fails while a model's table is missing). Never TRUNCATE,
+# REFERENCES or TRIGGER.
 APP_GRANTS: dict[str, tuple[str, ...]] = {
+    # The working tables: rows are created, changed and removed (deletion, expiry).
+    **dict.fromkeys(
+        (
+            "api_token",
+            "app_user",
+            "citizen",
+            "citizen_key",
+            "consent_form",
+            "consent_scan",
+            "extract_chunk",
+            "extract_file",
+            "extract_request",
+            "job",
+            "organisation",
+            "recovery_code",
+            "referral",
+            "task",
+            "user_session",
+            "wellbeing_response",
+        ),
+        ALL_DML,
+    ),
     "alembic_version": ("SELECT",),  # the start-up check reads it; only migrate writes
     "key_check": ("SELECT",),  # written once, by migrate
     "audit_event": ("SELECT",),  # appended by audit_seal, removed by audit_purge_expired
@@ -96,8 +119,9 @@ def apply_privileges(conn: Connection, app_role: str | None) -> None:
     ).all()
     for table in tables:
         conn.execute(text(f"REVOKE ALL ON TABLE public.{q(table)} FROM {role}"))
-        grants = ", ".join(APP_GRANTS.get(table, ALL_DML))
-        conn.execute(text(f"GRANT {grants} ON TABLE public.{q(table)} TO {role}"))
+        grants = APP_GRANTS.get(table, ())
+        if grants:
+            conn.execute(text(f"GRANT {', '.join(grants)} ON TABLE public.{q(table)} TO {role}"))
     sequences = conn.scalars(
         text(
             "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' "

@@ -28,6 +28,8 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.migrations import upgrade
+from consent_service.migrations.privileges import ALL_DML, APP_GRANTS
+from consent_service.models import Base
 from consent_service.startup import StartupError, check_database
 from tests.conftest import (
     ORIGIN,
@@ -463,3 +465,28 @@ def test_the_database_knows_the_catalogue_s_retention_periods(app_engine: Engine
     assert {r.action for r in rows} == set(catalogue.events)
     for row in rows:
         assert row.until == catalogue.retention_deadline(row.action, at), row.action
+
+
+# --- the declared grants ------------------------------------------------------------------
+
+
+def test_every_table_has_declared_grants() -> None:
+    """Deny by default: a table nobody declared gets no privilege, so a new model's table
+    must be named in APP_GRANTS (with what the application login may do to it)."""
+    declared = set(APP_GRANTS)
+    assert set(Base.metadata.tables) | {"alembic_version"} == declared
+    assert all(set(grants) <= set(ALL_DML) for grants in APP_GRANTS.values())
+
+
+def test_the_application_login_holds_exactly_the_declared_grants(app_engine: Engine) -> None:
+    with app_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = current_user AND table_schema = 'public'"
+            )
+        ).all()
+    held: dict[str, set[str]] = {}
+    for table, privilege in rows:
+        held.setdefault(table, set()).add(privilege)
+    assert held == {table: set(grants) for table, grants in APP_GRANTS.items() if grants}
