@@ -409,3 +409,43 @@ def test_settings_refuse_a_witness_without_a_witness_key() -> None:
     log_key = n.make_verifier("log.example", Ed25519PrivateKey.generate().public_key()).vkey
     with pytest.raises(ValueError, match="cosignature/v1"):
         Settings(witnesses=[{"url": "http://127.0.0.1:1", "key": log_key}])  # type: ignore[list-item]
+
+
+def test_a_mail_server_down_is_recorded_and_the_missed_checkpoints_mailed_later(
+    db_url: str, test_keys: dict[str, str], clock: FixedClock,
+    smtp_sink: tuple[int, list[bytes]],
+) -> None:  # fmt: skip
+    port, received = smtp_sink
+    closed = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    down_port = closed.server_address[1]
+    closed.server_close()  # nothing listens there now
+
+    def context(smtp_port: int) -> AppContext:
+        return _context(
+            db_url, test_keys, clock, smtp_host="127.0.0.1", smtp_port=smtp_port,
+            alert_email_to="other@example.dk", checkpoint_email_to="dpo-archive@example.dk",
+        )  # fmt: skip
+
+    up = context(port)
+    first = _pass(up, clock)
+    up.engine.dispose()
+    assert len(received) == 1
+    assert b"To: dpo-archive@example.dk" in received[0]
+
+    down = context(down_port)
+    missed = [_pass(down, clock), _pass(down, clock)]  # recorded once, not per pass
+    down.engine.dispose()
+    failed = _actions(down, "audit.witness_failed")
+    assert [(e.resource_type, e.reason) for e in failed] == [("mailbox", "ConnectionRefusedError")]
+
+    up = context(port)
+    try:
+        third = _pass(up, clock)
+        names = [_attachment(m)[0] for m in received[1:]]
+        seqs = [c.seq for c in [*missed, third]]
+        assert names == [f"checkpoint-{s}.txt" for s in seqs]  # each once, oldest first
+        assert [e.resource_id for e in _actions(up, "audit.checkpoint_mailed")] == [
+            str(s) for s in [first.seq, *seqs]
+        ]
+    finally:
+        up.engine.dispose()
