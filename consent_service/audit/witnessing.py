@@ -75,7 +75,8 @@ def key_id_hex(verifier: Verifier) -> str:
 
 def hand_off(sessions: sessionmaker[Session], deps: ServiceDeps) -> HandOffSummary:
     """Hand the log's checkpoints to every configured witness and mail new interval
-    checkpoints to the DPO; each failure is recorded, none is raised."""
+    checkpoints to the DPO. A witness's or the mail server's failure is recorded and not
+    raised; only a failure to record it (the database itself) escapes."""
     summary = HandOffSummary()
     for target in deps.settings.witnesses:
         try:

@@ -212,7 +212,10 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
             session, deps.crypto, deps.clock, deps.audit, SYSTEM, interval,
             origin=deps.settings.audit_origin,
         )  # fmt: skip
-    hand_off(sessions, deps)  # never raises: failures are recorded, retried next pass
+    try:  # a witness's failure is recorded inside and retried next pass
+        hand_off(sessions, deps)
+    except Exception as exc:  # only a failure to record it gets here: go on with the pass
+        log.warning("witness hand-off failed", error=type(exc).__name__)
     with session_scope(sessions) as session:
         evaluate_alerts(
             session, deps.clock, deps.audit, SYSTEM, expected=expected_from(deps.settings)
