@@ -6,7 +6,6 @@ saw, and the audit events that record failures and mailed checkpoints."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -72,15 +71,6 @@ def checkpoint_at(session: Session, seq: int) -> AuditCheckpoint | None:
     return session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.seq == seq))
 
 
-def newest_checkpoint(session: Session, origin: str) -> AuditCheckpoint | None:
-    return session.scalar(
-        select(AuditCheckpoint)
-        .where(AuditCheckpoint.origin == origin)
-        .order_by(AuditCheckpoint.seq.desc())
-        .limit(1)
-    )
-
-
 def digests(session: Session, after: int, upto: int) -> list[bytes]:
     """The chain v2 digests of events ``after+1 .. upto``, in seq order; raises
     ``MissingEvents`` if any of them is not in the log."""
@@ -144,15 +134,4 @@ def interval_checkpoints_after(
         session.scalars(
             stmt.where(AuditCheckpoint.seq > seq).order_by(AuditCheckpoint.seq).limit(limit)
         )
-    )
-
-
-def cosigned_since(session: Session, witness: str, since: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).where(
-                AuditCosignature.witness == witness, AuditCosignature.received_at >= since
-            )
-        )
-        or 0
     )
