@@ -236,12 +236,19 @@ def cmd_audit_public_key(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_alerts(args: argparse.Namespace) -> int:
-    from consent_service.audit.alerts import evaluate_alerts, notify, smtp_settings_from
+    from consent_service.audit.alerts import (
+        evaluate_alerts,
+        expected_from,
+        notify,
+        smtp_settings_from,
+    )
 
     ctx = _checked_context()
     actor = _cli_actor()
     with session_scope(ctx.sessions) as session:
-        raised = evaluate_alerts(session, ctx.clock, ctx.audit, actor)
+        raised = evaluate_alerts(
+            session, ctx.clock, ctx.audit, actor, expected=expected_from(ctx.settings)
+        )
         notify(session, smtp_settings_from(ctx.settings), ctx.clock, ctx.audit, actor)
     print(f"alert rules evaluated: {len(raised)} new alert(s)")
     return 0

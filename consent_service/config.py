@@ -10,12 +10,22 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = Path("var/consent.env")
@@ -42,6 +52,44 @@ def _decode_key(name: str, value: SecretStr | None) -> bytes:
     if len(raw) != 32:
         raise ConfigError(f"{env} must decode to 32 bytes, not {len(raw)}")
     return raw
+
+
+class WitnessTarget(BaseModel):
+    """One witness of the audit checkpoints (``CONSENT_WITNESSES``): the URL of a
+    ``consent-service witness serve`` run by someone else, and its verifier key (the line
+    ``consent-service witness log-key`` prints there), whose name names the witness."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    key: str
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("a witness URL must be http:// or https:// with a host")
+        return v
+
+    @field_validator("key")
+    @classmethod
+    def _vkey(cls, v: str) -> str:
+        from consent_service.witness.note import ALG_COSIGNATURE_V1, NoteError, parse_vkey
+
+        try:
+            verifier = parse_vkey(v)
+        except NoteError as exc:
+            raise ValueError(f"not a witness verifier key: {exc}") from None
+        if verifier.alg != ALG_COSIGNATURE_V1:
+            raise ValueError("not a witness key: a witness countersigns with a cosignature/v1 key")
+        if len(verifier.name) > 64:
+            raise ValueError("a witness key's name is at most 64 characters")
+        return v.strip()
+
+    @property
+    def name(self) -> str:
+        return self.key.split("+", 1)[0]
 
 
 class Settings(BaseSettings):
@@ -167,6 +215,36 @@ class Settings(BaseSettings):
         "spaces or '+'",
     )
 
+    witnesses: list[WitnessTarget] = Field(
+        default_factory=list,
+        description="Witnesses the worker hands every signed audit checkpoint to, as JSON: "
+        '[{"url": "https://witness.example/", "key": "<name>+<key id>+<key>"}, ...], '
+        "each a `consent-service witness serve` run by someone else, `key` its verifier key "
+        "(`consent-service witness log-key` prints it there); names must differ; empty = none",
+    )
+    witness_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="How long the worker waits for a witness"
+    )
+    witness_stale_hours: int = Field(
+        default=24,
+        ge=1,
+        description="An alert fires when a configured witness has not countersigned a "
+        "checkpoint for this many hours",
+    )
+    checkpoint_email_to: str | None = Field(
+        default=None,
+        description="Where the worker mails each new interval checkpoint (the DPO's mailbox "
+        "as a witness, via CONSENT_SMTP_HOST); unset = CONSENT_ALERT_EMAIL_TO",
+    )
+
+    @field_validator("witnesses")
+    @classmethod
+    def _distinct_witnesses(cls, v: list[WitnessTarget]) -> list[WitnessTarget]:
+        names = [w.name for w in v]
+        if len(set(names)) != len(names):
+            raise ValueError("two witnesses have the same key name")
+        return v
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, v: str) -> str:
@@ -232,8 +310,16 @@ def load_settings(**overrides: Any) -> Settings:
     path = env_file()
     try:
         settings = Settings(_env_file=path if path.exists() else None, **overrides)
+    except SettingsError as exc:  # a list or object setting that is not JSON
+        match = re.search(r'field "([a-z_]+)"', str(exc))
+        name = f"CONSENT_{match.group(1).upper()}" if match else "a CONSENT_* setting"
+        raise ConfigError(f"{name} is not valid JSON") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"CONSENT_{field.upper()}: {first['msg']}") from None
+        loc = first["loc"]
+        field = f"CONSENT_{str(loc[0]).upper()}" + "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:]
+        )
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{field}: {message}") from None
     return settings

@@ -28,7 +28,7 @@ from tests.conftest import ORIGIN, superuser_url
 EVENTS = cast(Table, AuditEvent.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 PURGES = cast(Table, AuditPurge.__table__)
-AUDIT_TABLES = ("audit_event", "audit_checkpoint", "audit_purge")
+AUDIT_TABLES = ("audit_event", "audit_checkpoint", "audit_purge", "audit_cosignature")
 
 
 @contextmanager
@@ -38,7 +38,8 @@ def attacker(db_url: str) -> Iterator[Connection]:
         path = db_url.removeprefix("sqlite:///")
         raw = sqlite3.connect(path)
         names = raw.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (?, ?, ?)",
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+            f"({', '.join('?' * len(AUDIT_TABLES))})",
             AUDIT_TABLES,
         ).fetchall()
         for (name,) in names:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import smtplib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
@@ -47,6 +47,7 @@ from consent_service.errors import RuleRefusal
 from consent_service.rulefile import load_yaml_model
 
 DEFAULT_RULES = REPO_ROOT / "audit" / "alerts.yaml"
+SUBJECT_KINDS_DA = {"account": "Bruger", "address": "Adresse", "witness": "Vidne"}
 DEFAULT_LOOKBACK = timedelta(hours=24)
 RECENT = 50
 
@@ -78,12 +79,13 @@ class WorkingHours(_Strict):
 
 class Rule(_Strict):
     title_da: StrictStr = Field(min_length=1)
-    shape: Literal["count", "distinct", "off_hours"]
+    shape: Literal["count", "distinct", "off_hours", "silence"]
     actions: tuple[StrictStr, ...] = Field(min_length=1)
-    key: StrictStr = Field(pattern=r"^(account|address|detail:[a-z_]+)$")
+    key: StrictStr = Field(pattern=r"^(account|address|detail:[a-z_]+|resource:[a-z_]+)$")
     window_minutes: StrictInt | None = Field(default=None, ge=1)
-    threshold: StrictInt = Field(ge=1)
+    threshold: StrictInt = Field(default=1, ge=1)
     distinct: Literal["resource_id"] | None = None
+    expects: Literal["witnesses"] | None = None
 
     @model_validator(mode="after")
     def _shape_fields(self) -> Rule:
@@ -91,7 +93,19 @@ class Rule(_Strict):
             raise ValueError("a count or distinct rule needs window_minutes")
         if (self.shape == "distinct") != (self.distinct is not None):
             raise ValueError("distinct is required for shape distinct, and only then")
+        if (self.shape == "silence") != (self.expects is not None):
+            raise ValueError("expects is required for shape silence, and only then")
+        if self.shape == "silence" and not self.key.startswith("resource:"):
+            raise ValueError("a silence rule's key is resource:<type>")
+        if self.shape == "silence" and any(a.endswith(".") for a in self.actions):
+            raise ValueError("a silence rule names exact actions")
         return self
+
+    @property
+    def subject_kind(self) -> str:
+        """What the subject is: account, address, the detail's kind, or the resource type."""
+        kind, _, rest = self.key.partition(":")
+        return rest if kind == "resource" else kind
 
     def matches(self, action: str) -> bool:
         return any(action == a or (a.endswith(".") and action.startswith(a)) for a in self.actions)
@@ -117,6 +131,25 @@ def default_alert_rules() -> AlertRules:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """Whom a silence rule expects to hear from, and how long each may be silent."""
+
+    subjects: tuple[str, ...]
+    window: timedelta
+
+
+def expected_from(settings: Settings) -> dict[str, Expected]:
+    """The silence rules' subjects from the settings: ``witnesses`` are the configured
+    witnesses, silent too long after ``CONSENT_WITNESS_STALE_HOURS``."""
+    return {
+        "witnesses": Expected(
+            tuple(w.name for w in settings.witnesses),
+            timedelta(hours=settings.witness_stale_hours),
+        )
+    }
+
+
+@dataclass(frozen=True)
 class _Event:
     seq: int
     at: datetime
@@ -131,6 +164,8 @@ def _subject(rule: Rule, event: AuditEvent) -> str | None:
         return event.actor_username
     if rule.key == "address":
         return event.source_ip
+    if rule.key.startswith("resource:"):
+        return event.resource_id if event.resource_type == rule.subject_kind else None
     name = rule.key.removeprefix("detail:")
     value = json.loads(event.details or "{}").get(name)
     return None if value is None else str(value)
@@ -170,6 +205,7 @@ class Finding:
     subject_kind: str
     subject: str
     events: tuple[_Event, ...]
+    until: datetime | None = None  # a silence: still silent now
 
 
 def _windowed(name: str, rule: Rule, events: Sequence[_Event]) -> Iterable[Finding]:
@@ -190,7 +226,7 @@ def _windowed(name: str, rule: Rule, events: Sequence[_Event]) -> Iterable[Findi
                 else len(inside)
             )
             if measure >= rule.threshold:
-                yield Finding(name, rule.key.split(":")[0], subject, tuple(inside))
+                yield Finding(name, rule.subject_kind, subject, tuple(inside))
                 i += len(inside)
             else:
                 i += 1
@@ -206,7 +242,35 @@ def _off_hours(
             groups[(event.subject, event.at.astimezone(zone).date())].append(event)
     for (subject, _day), items in groups.items():
         if len(items) >= rule.threshold:
-            yield Finding(name, rule.key.split(":")[0], subject, tuple(items))
+            yield Finding(name, rule.subject_kind, subject, tuple(items))
+
+
+def _as_event(event: AuditEvent) -> _Event:
+    return _Event(
+        event.seq, event.occurred_at, event.action, event.resource_id or "",
+        event.organisation_id, event.resource_id,
+    )  # fmt: skip
+
+
+def _silences(
+    session: Session, name: str, rule: Rule, expected: Expected, now: datetime
+) -> Iterable[Finding]:
+    """Per expected subject: silent if no event of ``actions`` about it within the window.
+    Silent since its last such event or, never heard, since the first event about it
+    (a subject nothing was ever recorded about, such as a witness not yet tried, is not
+    silent). One alert per silence: the event it is silent since identifies it."""
+    kind = rule.subject_kind
+    for subject in expected.subjects:
+        about = (AuditEvent.resource_type == kind, AuditEvent.resource_id == subject[:64])
+        since = session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(rule.actions), *about)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ) or session.scalar(select(AuditEvent).where(*about).order_by(AuditEvent.seq).limit(1))
+        if since is None or now - since.occurred_at < expected.window:
+            continue
+        yield Finding(name, kind, subject[:64], (_as_event(since),), until=now)
 
 
 def _already_raised(session: Session, finding: Finding) -> bool:
@@ -239,21 +303,28 @@ def evaluate_alerts(
     actor: Actor,
     since: datetime | None = None,
     rules: AlertRules | None = None,
+    expected: Mapping[str, Expected] | None = None,
 ) -> list[AuditAlert]:
     """Raise the alerts the rules find among events since ``since`` (default: the last
-    24 hours plus the longest window); returns the new ones."""
+    24 hours plus the longest window); returns the new ones. A silence rule needs its
+    subjects in ``expected`` (``expected_from(settings)``); without them it finds nothing."""
     rules = rules or default_alert_rules()
     now = clock.now()
     raised: list[AuditAlert] = []
     for name, rule in rules.rules.items():
-        window = timedelta(minutes=rule.window_minutes or 0)
-        start = since if since is not None else now - DEFAULT_LOOKBACK - window
-        events = _events(session, rule, start, now)
-        findings = (
-            _off_hours(name, rule, rules.working_hours, events)
-            if rule.shape == "off_hours"
-            else _windowed(name, rule, events)
-        )
+        findings: Iterable[Finding]
+        if rule.shape == "silence":
+            wanted = (expected or {}).get(rule.expects or "")
+            findings = _silences(session, name, rule, wanted, now) if wanted else ()
+        else:
+            window = timedelta(minutes=rule.window_minutes or 0)
+            start = since if since is not None else now - DEFAULT_LOOKBACK - window
+            events = _events(session, rule, start, now)
+            findings = (
+                _off_hours(name, rule, rules.working_hours, events)
+                if rule.shape == "off_hours"
+                else _windowed(name, rule, events)
+            )
         for finding in findings:
             if _already_raised(session, finding):
                 continue
@@ -264,8 +335,8 @@ def evaluate_alerts(
                 subject=finding.subject,
                 organisation_id=_organisation_of(finding),
                 window_start=first.at,
-                window_end=last.at,
-                event_count=len(finding.events),
+                window_end=finding.until or last.at,
+                event_count=0 if finding.until else len(finding.events),
                 first_seq=first.seq,
                 last_seq=last.seq,
                 raised_at=now,
@@ -381,7 +452,7 @@ def _message(alert: AuditAlert, rules: AlertRules, smtp: SmtpSettings) -> EmailM
     message["Subject"] = f"Alarm i samtykkeservicen: {rules.title_da(alert.rule)}"
     message["From"] = smtp.sender
     message["To"] = smtp.recipient
-    who = "Bruger" if alert.subject_kind == "account" else "Adresse"
+    who = SUBJECT_KINDS_DA.get(alert.subject_kind, alert.subject_kind)
     message.set_content(
         f"{rules.title_da(alert.rule)} ({alert.rule}).\n"
         f"{who}: {alert.subject}\n"

@@ -31,7 +31,9 @@ from consent_service.clock import Clock
 from consent_service.crypto import Crypto
 from consent_service.witness import note
 
-MADE_FOR = ("interval", "on_demand", "export")
+MADE_FOR = ("interval", "on_demand", "export", "witness")
+# Events about checkpoints themselves: they alone do not make the log due a new checkpoint.
+BOOKKEEPING = ("audit.checkpoint_signed", "audit.witnessed", "audit.checkpoint_mailed")
 
 
 def checkpoint_message(origin: str, seq: int, event_hash: str) -> bytes:
@@ -163,7 +165,8 @@ def sign_if_due(
 ) -> AuditCheckpoint | None:
     """The worker's interval checkpoint: sign the head when the newest checkpoint is
     older than ``interval`` (or there is none) and something other than checkpoint
-    signings happened since (a quiet log gains no event an hour)."""
+    bookkeeping (signing, witnessing, mailing) happened since (a quiet log gains no event
+    an hour)."""
     newest = session.execute(
         select(AuditCheckpoint.signed_at, AuditCheckpoint.seq)
         .order_by(AuditCheckpoint.signed_at.desc())
@@ -173,7 +176,7 @@ def sign_if_due(
         if clock.now() - newest.signed_at < interval:
             return None
         since = select(func.count()).where(
-            AuditEvent.seq > newest.seq, AuditEvent.action != "audit.checkpoint_signed"
+            AuditEvent.seq > newest.seq, AuditEvent.action.not_in(BOOKKEEPING)
         )
         if not session.scalar(since):
             return None

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from sqlalchemy import select
 
 from consent_service.audit import alerts as alert_rules
-from consent_service.audit import dpo
+from consent_service.audit import dpo, witnessing
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import key_id, sign_head
 from consent_service.audit.export import export_range
@@ -88,7 +88,18 @@ def overview(
         open_alerts=len(open_alerts),
         today=legal_today(ctx.clock),
         week_ago=legal_today(ctx.clock) - timedelta(days=6),
+        witnesses=witnessing.witness_status(session, ctx.deps),
+        mailbox=witnessing.mailbox_status(session, ctx.deps),
+        stale_hours=ctx.settings.witness_stale_hours,
+        local=_local,
     )
+
+
+def _local(at: datetime | None) -> str:
+    """A time as the DPO reads it: Danish date and clock time in Copenhagen."""
+    if at is None:
+        return "aldrig"
+    return f"{at.astimezone(LEGAL_TZ):%d-%m-%Y kl. %H:%M}"
 
 
 @router.get("/dpo/log", response_class=HTMLResponse)
@@ -252,6 +263,8 @@ def alerts_page(
         ),
         recent=alert_rules.recent_alerts(session, me.user.organisation_id, system_wide=system_wide),
         rules=alert_rules.default_alert_rules(),
+        subject_kinds=alert_rules.SUBJECT_KINDS_DA,
+        stale_hours=ctx.settings.witness_stale_hours,
     )
 
 

@@ -85,7 +85,7 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
-    made_for: Mapped[str] = mapped_column(String(16))  # interval, on_demand, export
+    made_for: Mapped[str] = mapped_column(String(16))  # interval, on_demand, export, witness
 
 
 class AuditAlert(Base):
@@ -149,3 +149,25 @@ class AuditRetention(Base):
     action: Mapped[str] = mapped_column(String(64), primary_key=True)
     months: Mapped[int | None] = mapped_column(Integer, nullable=True)
     keep_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditCosignature(Base):
+    """A witness's cosignature of one of our checkpoints (c2sp.org/tlog-cosignature), as
+    received and verified by the worker: ``line`` is the signature line to append to the
+    checkpoint's note. The witness keeps its own copy, out of the database's reach; this
+    row is the service's record of it. Never updated or deleted."""
+
+    __tablename__ = "audit_cosignature"
+    __table_args__ = (
+        UniqueConstraint("witness", "witness_key_id", "seq", "cosigned_at"),
+        Index("ix_audit_cosignature_received", "witness", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    witness: Mapped[str] = mapped_column(String(200))  # the witness key's name
+    witness_key_id: Mapped[str] = mapped_column(String(8))  # hex, as in its vkey
+    origin: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(BigInteger)  # the checkpoint's size
+    cosigned_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the cosignature's timestamp
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    line: Mapped[str] = mapped_column(Text)

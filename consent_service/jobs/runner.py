@@ -186,14 +186,22 @@ def _record_failure(
 
 def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
     """What the worker does on every pass besides jobs, each in its own transaction:
-    chain audit events a crash left pending, sign the interval checkpoint when due,
-    evaluate the audit alert rules (and e-mail new alerts), and delete what the retention
+    chain audit events a crash left pending, sign the interval checkpoint when due, hand
+    the signed checkpoints to the witnesses and new interval checkpoints to the DPO's
+    mailbox (``audit.witnessing``), evaluate the audit alert rules (and e-mail new
+    alerts), and delete what the retention
     schedule says is past its time: old login sessions, extract files, whole segments of
     the audit log."""
-    from consent_service.audit.alerts import evaluate_alerts, notify, smtp_settings_from
+    from consent_service.audit.alerts import (
+        evaluate_alerts,
+        expected_from,
+        notify,
+        smtp_settings_from,
+    )
     from consent_service.audit.catalogue import default_event_catalogue
     from consent_service.audit.checkpoints import sign_if_due
     from consent_service.audit.retention import purge_expired
+    from consent_service.audit.witnessing import hand_off
     from consent_service.extracts.service import purge_expired_files
 
     with sessions() as session:
@@ -204,8 +212,14 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
             session, deps.crypto, deps.clock, deps.audit, SYSTEM, interval,
             origin=deps.settings.audit_origin,
         )  # fmt: skip
+    try:  # a witness's failure is recorded inside and retried next pass
+        hand_off(sessions, deps)
+    except Exception as exc:  # only a failure to record it gets here: go on with the pass
+        log.warning("witness hand-off failed", error=type(exc).__name__)
     with session_scope(sessions) as session:
-        evaluate_alerts(session, deps.clock, deps.audit, SYSTEM)
+        evaluate_alerts(
+            session, deps.clock, deps.audit, SYSTEM, expected=expected_from(deps.settings)
+        )
         notify(session, smtp_settings_from(deps.settings), deps.clock, deps.audit, SYSTEM)
     with session_scope(sessions) as session:
         purge_sessions(session, deps, SYSTEM)

@@ -64,6 +64,7 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "audit_checkpoint": ("SELECT", "INSERT"),
     "audit_purge": ("SELECT",),  # written only by audit_purge_expired
     "audit_retention": ("SELECT",),  # written only by migrate, from audit/events.yaml
+    "audit_cosignature": ("SELECT", "INSERT"),  # witnesses' cosignatures, as received
     "audit_alert": ("SELECT", "INSERT", "UPDATE"),  # UPDATE: notified, acknowledged
     "consent": ("SELECT", "INSERT"),  # consent evidence: the database refuses UPDATE
     "consent_event": ("SELECT", "INSERT"),

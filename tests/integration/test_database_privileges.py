@@ -147,7 +147,9 @@ def test_the_application_login_cannot_disable_a_trigger(
 ) -> None:
     _record(ctx, clock, 2, datetime.now(UTC))
     before = _log(app_engine)
-    for table in ("audit_event", "audit_pending", "audit_checkpoint", "audit_purge"):
+    for table in (
+        "audit_event", "audit_pending", "audit_checkpoint", "audit_purge", "audit_cosignature",
+    ):  # fmt: skip
         message = _refused(app_engine, f"ALTER TABLE {table} DISABLE TRIGGER ALL")
         assert "must be owner" in message
     # Nor redefine or strip the functions that run as the owner.
@@ -161,7 +163,9 @@ def test_the_application_login_cannot_disable_a_trigger(
     assert _log(app_engine) == before
 
 
-AUDIT_TABLES = ["audit_event", "audit_pending", "audit_checkpoint", "audit_purge"]
+AUDIT_TABLES = [
+    "audit_event", "audit_pending", "audit_checkpoint", "audit_purge", "audit_cosignature",
+]  # fmt: skip
 STAGED = ("audit_event", "audit_pending", "audit_checkpoint")
 
 

@@ -79,7 +79,34 @@ def test_the_database_refuses_changes_to_a_signed_checkpoint(db_url: str, statem
     engine.dispose()
 
 
-@pytest.mark.parametrize("table", ["audit_event", "audit_checkpoint", "audit_purge"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_cosignature SET line = 'forged'",
+        "DELETE FROM audit_cosignature",
+    ],
+)
+def test_the_database_refuses_changes_to_a_kept_cosignature(db_url: str, statement: str) -> None:
+    """Even the owner: the triggers of revision 0009, on both engines."""
+    engine = create_engine(owner_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_cosignature (witness, witness_key_id, origin, seq,"
+                " cosigned_at, received_at, line) VALUES ('w.example/witness', '01020304',"
+                " 'samtykke.test/audit', 3, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'line')"
+            )
+        )
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT line FROM audit_cosignature")).scalar_one() == "line"
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "table", ["audit_event", "audit_checkpoint", "audit_purge", "audit_cosignature"]
+)
 def test_postgres_refuses_truncate(db_url: str, table: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("TRUNCATE exists only on PostgreSQL")
