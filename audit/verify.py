@@ -28,7 +28,8 @@ each note need a valid cosignature from one of these witnesses (c2sp.org/tlog-co
 its time is shown. A checkpoint before the export's anchor counts only if a later one
 cosigned by the same trusted witness matches (a witness cosigns only consistent
 extensions); a checkpoint beyond the head whose cosignatures are all later than the
-export cannot be checked by this export.
+export cannot be checked by this export, nor can one after the period of an export made
+before exports carried a tail.
 
 Prints ``OK: ...`` and exits 0; or ``FAIL: ...`` lines naming each problem and exits 1
 (for the export itself, the first problem, by line and event); or, if nothing failed
@@ -174,6 +175,7 @@ class Verified:
     origin: str | None  # of the export's checkpoints (the header's newest one)
     head: int | None  # the log's head at export time (None: the log was empty)
     chain_from: int | None  # None: the export holds no chain
+    chain_to: int | None  # the head, or the period's end in an export made without a tail
     exported_at: float | None  # POSIX seconds, as the signed header states it
     hashes: dict[int, bytes] = field(default_factory=dict)
 
@@ -461,6 +463,7 @@ def verify(
         origin=origin,
         head=head,
         chain_from=chain_from if events else (0 if head is None else None),
+        chain_to=end if events else (0 if head is None else None),
         exported_at=_posix(header.get("exported_at")),
         hashes=hashes,
     )
@@ -700,6 +703,12 @@ def check_witnesses(
                     f"truncated: a witness holds checkpoint {n}, the log ended {ended} when "
                     f"exported: {by}{seen}, in {note.label}"
                 )
+        elif start is not None and verified.chain_to is not None and n > verified.chain_to:
+            result.unchecked = (
+                f"witness file {note.label}: checkpoint {n} lies after this export's last "
+                f"event {verified.chain_to}, and the export carries no tail to the log's "
+                f"head (it was made before exports did): export again to check it"
+            )
         elif start is not None and n >= start:
             if verified.hashes.get(n) != note.root:
                 result.fail = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from consent_service.audit.checkpoints import (
     checkpoint_note,
     sign_head,
 )
-from consent_service.audit.export import export_range
+from consent_service.audit.export import export_range, header_message
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM, Actor, as_record
 from consent_service.clock import FixedClock
@@ -421,3 +422,28 @@ def test_hostile_witness_files_and_keys_are_unreadable_input(setup: Setup) -> No
     key_file = setup.tmp / "witness.vkey"
     key_file.write_text(setup.vkey + "\n")
     _ok(run(export, "--witness", good, "--witness-key", key_file))
+
+
+def test_an_export_made_before_exports_had_a_tail_does_not_claim_a_later_checkpoint(
+    setup: Setup,
+) -> None:
+    """An export without ``tail_events`` (the form before the tail) still verifies, but a
+    witnessed checkpoint after its period is neither matched nor called rewritten."""
+    setup.events(3)
+    setup.clock.set(DAY + timedelta(days=2))
+    setup.events(3)
+    _, note = setup.witness_head("newer")
+    path = setup.export(DAY, DAY + timedelta(days=1))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = json.loads(lines[0])
+    closing = f'{{"type":"checkpoint","origin":"{ORIGIN}","seq":{header["last_seq"]},'
+    period = lines[1 : next(i for i, line in enumerate(lines) if line.startswith(closing)) + 1]
+    assert not [line for line in period if '"type":"tail"' in line]
+    del header["tail_events"], header["signature"]
+    header["signature"] = base64.b64encode(setup.ctx.crypto.sign(header_message(header))).decode()
+    legacy = setup.tmp / "legacy.jsonl"
+    legacy.write_text(json.dumps(header, separators=(",", ":")) + "\n" + "".join(period))
+    _ok(run(legacy))
+    result = run(legacy, "--witness", note, "--witness-key", setup.vkey)
+    assert result.returncode == 3, result.stdout
+    assert "carries no tail to the log's head" in result.stdout
