@@ -36,6 +36,7 @@ from consent_service.audit.checkpoints import (
 from consent_service.audit.export import export_range, header_message
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM, Actor, as_record
+from consent_service.cli import main
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
@@ -176,11 +177,20 @@ def _resign_every_checkpoint(s: Setup, db_url: str) -> None:
 # --- an untouched log ---------------------------------------------------------------------
 
 
-def test_an_untouched_log_verifies_with_its_witnessed_checkpoints(setup: Setup) -> None:
+def test_an_untouched_log_verifies_with_its_witnessed_checkpoints(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup.events(4)
     first, first_note = setup.witness_head("first")
     setup.events(3)
-    second, second_note = setup.witness_head("second")
+    setup.witness_head("ignored")
+    # the second note as the witness's operator prints it: `consent-service witness latest`
+    capsys.readouterr()
+    state = str(setup.tmp / "witness")
+    assert main(["witness", "latest", "--state", state, "--origin", ORIGIN]) == 0
+    second_note = setup.tmp / "second.note"
+    second_note.write_text(capsys.readouterr().out, encoding="utf-8")
+    second = n.parse_checkpoint(second_note.read_text().split("\n\n")[0] + "\n").size
     setup.events(2)
     export = setup.everything()
     result = run(export, "--witness", first_note, "--witness", second_note,
