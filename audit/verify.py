@@ -683,25 +683,25 @@ def check_witnesses(
             continue
         note = result.note
         n = note.size
-        by = (
-            ", ".join(name for name, _, _ in result.cosigners)
-            if result.cosigners
-            else f"the note in {note.label}"
-        )
+        names = ", ".join(name for name, _, _ in result.cosigners)
+        times = [stamp for _, _, stamp in result.cosigners]
         if n > head:
-            times = [stamp for _, _, stamp in result.cosigners]
             exported = verified.exported_at
             if times and exported is not None and min(times) > exported:
                 result.unchecked = (
-                    f"witness file {note.label}: checkpoint {n} was cosigned by {by} at "
+                    f"witness file {note.label}: checkpoint {n} was cosigned by {names} at "
                     f"{_when(min(times))}, after this export was made: export again to check it"
                 )
             else:
-                seen = f" (cosigned {_when(min(times))})" if times else ""
                 ended = f"at event {head}" if verified.head is not None else "empty"
+                held = (
+                    f"cosigned by {names} at {_when(min(times))}"
+                    if times
+                    else "signed by the log's key; cosignatures not checked"
+                )
                 result.fail = (
                     f"truncated: a witness holds checkpoint {n}, the log ended {ended} when "
-                    f"exported: {by}{seen}, in {note.label}"
+                    f"exported ({note.label}: {held})"
                 )
         elif start is not None and verified.chain_to is not None and n > verified.chain_to:
             result.unchecked = (
@@ -710,10 +710,15 @@ def check_witnesses(
                 f"head (it was made before exports did): export again to check it"
             )
         elif start is not None and n >= start:
-            if verified.hashes.get(n) != note.root:
+            if verified.hashes.get(n) != note.root and names:
                 result.fail = (
-                    f"rewritten: the log's event {n} is not what witness {by} countersigned "
+                    f"rewritten: the log's event {n} is not what witness {names} countersigned "
                     f"(in {note.label})"
+                )
+            elif verified.hashes.get(n) != note.root:
+                result.fail = (
+                    f"rewritten: the log's event {n} is not what the checkpoint note "
+                    f"{note.label}, signed by the log's key, states"
                 )
             else:
                 result.matched = True

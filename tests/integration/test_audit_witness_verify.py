@@ -235,6 +235,12 @@ def test_a_rewrite_before_a_witnessed_checkpoint_is_caught_only_by_the_witness(
         f"FAIL: rewritten: the log's event {witnessed} is not what witness {NAME} countersigned"
     ), result.stdout
     assert "Traceback" not in result.stderr
+    # The note mailed to the DPO at the time (the log's signature only) catches it too.
+    mailed = setup.tmp / "mailed.note"
+    mailed.write_text("".join(note.read_text().splitlines(keepends=True)[:-1]))
+    by_mail = run(export, "--witness", mailed)
+    assert by_mail.returncode == 1
+    assert f"FAIL: rewritten: the log's event {witnessed} is not what" in by_mail.stdout
     # The witness refuses to cosign the rewritten log's head (a fork).
     with pytest.raises(Exception, match="422"):
         setup.witness_head("after-rewrite")
