@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -161,12 +162,13 @@ def _resign_every_checkpoint(s: Setup, db_url: str) -> None:
     """The attacker holds the signing key: every checkpoint row gets its event's (new)
     hash and a valid signature over it."""
     with tamper.attacker(db_url) as conn:
-        hashes = dict(conn.execute(select(tamper.EVENTS.c.seq, tamper.EVENTS.c.hash)).all())
+        rows = conn.execute(select(tamper.EVENTS.c.seq, tamper.EVENTS.c.hash)).all()
+        hashes = {cast(int, seq): str(h) for seq, h in rows}
         for seq, origin in conn.execute(
             select(tamper.CHECKPOINTS.c.seq, tamper.CHECKPOINTS.c.origin)
         ).all():
-            new = hashes[seq]
-            sig = s.ctx.crypto.sign(checkpoint_message(origin, seq, new))
+            new = hashes[cast(int, seq)]
+            sig = s.ctx.crypto.sign(checkpoint_message(str(origin), cast(int, seq), new))
             conn.execute(
                 update(tamper.CHECKPOINTS)
                 .where(tamper.CHECKPOINTS.c.seq == seq)
