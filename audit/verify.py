@@ -2,31 +2,59 @@
 """Verify an exported consent-service audit log, outside the service.
 
     python audit/verify.py EXPORT.jsonl [--public-key KEY.pem]
+        [--witness NOTE ...] [--witness-key VKEY ...]
 
 Needs only the Python standard library and ``cryptography``; imports nothing from the
 service. It checks that the header is signed by the key; that the events run without a
-gap from the anchor checkpoint (or from the first event ever) to the header's last event;
-that each event's hash links the previous event's hash to the digest of its content
-(a redacted event, in an export for one organisation, gives only its digest); that every
-checkpoint is signed by the key and matches its event; that the export ends with a
-checkpoint at its last event, so nothing was cut off the file; and that the log's newest
-signed checkpoint, stated in the header, is not beyond the log's head when it was
+gap from the anchor checkpoint (or from the first event ever) to the header's last event
+of the period, and on through the tail (the events after the period, as digests) to the
+log's head at export time; that each event's hash links the previous event's hash to the
+digest of its content (a redacted or tail event gives only its digest); that every
+checkpoint is signed by the key and matches its event; that the period's last event and
+the head each have a checkpoint, so nothing was cut off the file; and that the log's
+newest signed checkpoint, stated in the header, is not beyond the log's head when it was
 exported, so a tail cut off the log across a signed checkpoint is reported
 ("truncated after checkpoint N").
 
-Prints ``OK: ...`` and exits 0, or ``FAIL: line N: ...`` naming the first problem (and
-the event's sequence number) and exits 1; exits 2 if the file or key cannot be read.
+``--witness NOTE`` (repeatable) also checks the export against a checkpoint kept outside
+the database: a C2SP signed checkpoint note (c2sp.org/signed-note, tlog-checkpoint), as
+``consent-service witness latest`` prints it or as mailed to the DPO. The note must be
+signed by the export's key under the key name = its origin, and be of the export's log
+(same origin). Its size N and hash H must be the exported chain's at N: a log rewritten
+before N, even re-signed with the service's own key, fails ("rewritten"); a log that ends
+before N fails ("truncated"). ``--witness-key VKEY`` (repeatable, a cosignature/v1 note
+verifier key ``<name>+<hex id>+<base64(0x04 || key)>``, or a file holding one) makes
+each note need a valid cosignature from one of these witnesses (c2sp.org/tlog-cosignature);
+its time is shown. A checkpoint before the export's anchor counts only if a later one
+cosigned by the same trusted witness matches (a witness cosigns only consistent
+extensions); a checkpoint beyond the head whose cosignatures are all later than the
+export cannot be checked by this export, nor can one after the period of an export made
+before exports carried a tail.
 
-The definitions restated from the service (keep in step with consent_service/audit/):
+Prints ``OK: ...`` and exits 0; or ``FAIL: ...`` lines naming each problem and exits 1
+(for the export itself, the first problem, by line and event); or, if nothing failed
+but a witnessed checkpoint lies outside what this export can check, ``UNCHECKED: ...``
+lines saying which export would reach it, and exits 3. Exits 2 if a file or key cannot
+be read, or a witness file is not a signed checkpoint note at all (a wrong or damaged
+file says nothing about the log, so it is not reported as the log's failure).
+
+The definitions restated from the service (keep in step with consent_service/audit/ and
+consent_service/witness/note.py):
 chain v2: ``digest = SHA-256(content)``, ``hash = SHA-256(prev hash || digest)`` over the
 two as 32 raw bytes each; the first event ever has prev hash 64 zeros. An event line is
 ``{"hash":"<64 hex>","event":<content>}``, the content being the exact bytes digested
 (keys sorted, no spaces, UTF-8); a redacted line is
-``{"type":"redacted","digest":"<64 hex>","seq":N}``; a checkpoint signs the C2SP
-checkpoint body ``<origin>\\n<seq>\\n<base64 of the 32-byte event hash>\\n``
+``{"type":"redacted","digest":"<64 hex>","seq":N}``, a tail line the same with
+``"type":"tail"``; a checkpoint signs the C2SP checkpoint body
+``<origin>\\n<seq>\\n<base64 of the 32-byte event hash>\\n``
 (c2sp.org/tlog-checkpoint; ``signed_at`` is carried beside it, not signed); the header
 signs ``b"consent-service audit export header v2\\n"`` + its fields
-but ``signature`` as compact sorted JSON.
+but ``signature`` as compact sorted JSON. A signed note is its text, a blank line, and
+lines ``— <key name> <base64(4-byte key id || signature)>``; the key id is
+``SHA-256(name || "\\n" || type || raw key)[:4]``, type 0x01 for the log's Ed25519
+signature over the text, 0x04 for a cosignature/v1, whose signature bytes are an 8-byte
+big-endian POSIX time and an Ed25519 signature over
+``cosignature/v1\\ntime <t>\\n`` + the text.
 """
 
 from __future__ import annotations
@@ -36,7 +64,10 @@ import base64
 import binascii
 import hashlib
 import json
+import struct
 import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +87,11 @@ EVENT_MIDDLE = b'","event":'
 BODY_AT = len(EVENT_START) + 64 + len(EVENT_MIDDLE)
 SEQ_KEY = b'"seq":'
 REDACTED_START = b'{"type":"redacted","digest":"'
-REDACTED_MIDDLE = b'","seq":'
-REDACTED_SEQ_AT = len(REDACTED_START) + 64 + len(REDACTED_MIDDLE)
+TAIL_START = b'{"type":"tail","digest":"'
+DIGEST_MIDDLE = b'","seq":'
 HEX = frozenset(b"0123456789abcdef")
+
+EXIT_OK, EXIT_FAIL, EXIT_UNREADABLE, EXIT_UNCHECKED = 0, 1, 2, 3
 
 
 class Problem(Exception):
@@ -102,8 +135,8 @@ def checkpoint_body(origin: str, seq: int, event_hash: str) -> bytes:
     return f"{origin}\n{seq}\n{head}\n".encode()
 
 
-def _checkpoint(item: dict[str, Any], line: int, key: Ed25519PublicKey) -> tuple[int, str]:
-    """A checkpoint's (seq, hash), once its signature verifies."""
+def _checkpoint(item: dict[str, Any], line: int, key: Ed25519PublicKey) -> tuple[int, str, str]:
+    """A checkpoint's (seq, hash, origin), once its signature verifies."""
     seq, cp_hash, origin = item.get("seq"), item.get("hash"), item.get("origin")
     if (
         not isinstance(seq, int)
@@ -117,7 +150,7 @@ def _checkpoint(item: dict[str, Any], line: int, key: Ed25519PublicKey) -> tuple
     message = checkpoint_body(origin, seq, cp_hash)
     if not _verify_signature(key, str(item.get("signature", "")), message):
         raise Problem(line, f"checkpoint {seq}: signature does not verify (forged or altered)")
-    return seq, cp_hash
+    return seq, cp_hash, origin
 
 
 def _is_hex64(value: str) -> bool:
@@ -126,13 +159,41 @@ def _is_hex64(value: str) -> bool:
 
 def _optional_int(header: dict[str, Any], name: str) -> int | None:
     value = header.get(name)
-    if value is not None and not isinstance(value, int):
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
         raise Problem(1, f"the header's {name} is not a number")
     return value
 
 
-def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
-    """Return the OK summary, or raise Problem for the first thing wrong."""
+@dataclass
+class Verified:
+    """What a verified export proves: the chain's hash at each asked-for size within
+    ``chain_from`` .. ``head`` (the anchor, or 0 for the first event ever, to the log's
+    head at export time)."""
+
+    summary: str
+    raw_key: bytes
+    origin: str | None  # of the export's checkpoints (the header's newest one)
+    head: int | None  # the log's head at export time (None: the log was empty)
+    chain_from: int | None  # None: the export holds no chain
+    chain_to: int | None  # the head, or the period's end in an export made without a tail
+    exported_at: float | None  # POSIX seconds, as the signed header states it
+    hashes: dict[int, bytes] = field(default_factory=dict)
+
+
+def _posix(stamp: object) -> float | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def verify(
+    path: Path, trusted_key: Ed25519PublicKey | None, wanted: frozenset[int] = frozenset()
+) -> Verified:
+    """Verify the export; keep the chain's hash at the sizes in ``wanted``. Raises
+    Problem for the first thing wrong."""
     with path.open("rb") as fh:
         header_raw = fh.readline()
         header = _json(header_raw, 1)
@@ -154,12 +215,15 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
             raise Problem(1, "the header's signature does not verify (header altered?)")
         first, last = _optional_int(header, "first_seq"), _optional_int(header, "last_seq")
         count, head = _optional_int(header, "events"), _optional_int(header, "log_head_seq")
+        # Exports made before the tail existed have no tail_events: their chain ends at last.
+        tail_events = _optional_int(header, "tail_events")
         newest_seq: int | None = None
         newest_hash = ""
+        origin: str | None = None
         if header.get("newest_checkpoint") is not None:
             if not isinstance(header["newest_checkpoint"], dict):
                 raise Problem(1, "the header's newest checkpoint is malformed")
-            newest_seq, newest_hash = _checkpoint(header["newest_checkpoint"], 1, key)
+            newest_seq, newest_hash, origin = _checkpoint(header["newest_checkpoint"], 1, key)
             # The service signed this header reading its own log: a signed checkpoint
             # beyond the log's head means events it had signed are gone.
             if head is None or newest_seq > head:
@@ -173,17 +237,29 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
             raise Problem(1, "the header's exported range ends beyond the log's head")
         if last is not None and (newest_seq is None or newest_seq < last):
             raise Problem(1, "the header's newest checkpoint is older than the export's end")
+        end = last
+        if tail_events is not None and last is not None:
+            if tail_events < 0 or last + tail_events != head:
+                raise Problem(1, "the header's tail does not end at the log's head")
+            if newest_seq != head:
+                raise Problem(1, "the header's newest checkpoint is not at the log's head")
+            end = head
+        elif tail_events:
+            raise Problem(1, "the header announces a tail after an empty period")
         newest_in_range = (
-            newest_seq is not None and first is not None and first <= newest_seq <= (last or 0)
+            newest_seq is not None and first is not None and first <= newest_seq <= (end or 0)
         )
         newest_seen = False
 
         expected_seq = first
         prev: bytes | None = None  # the raw hash the next event links to
+        chain_from: int | None = None
+        hashes: dict[int, bytes] = {}
         last_event_seq: int | None = None
         last_event_hash: bytes | None = None  # hex bytes
         redacted_since = 0  # the line of the first redacted event since a verified hash
-        events = redacted = checkpoints = 0
+        events = redacted = checkpoints = tails = tail_checkpoints = 0
+        in_tail = False
         ended_with_checkpoint = False
         line = 1
         # The event branch runs once per event: names bound locally, bytes compared as bytes.
@@ -191,11 +267,14 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
         start, middle, body_at = EVENT_START, EVENT_MIDDLE, BODY_AT
         hash_end, middle_at = len(EVENT_START) + 64, BODY_AT - len(EVENT_MIDDLE)
         seq_key, seq_len = SEQ_KEY, len(SEQ_KEY)
+        want = wanted
         for raw in fh:
             line += 1
             if raw.startswith(start):
                 if expected_seq is None:
                     raise Problem(line, "an event in an export the header says is empty")
+                if in_tail:
+                    raise Problem(line, "an event line in the tail, after the period")
                 if raw[middle_at:body_at] != middle or not raw.endswith(b"}\n"):
                     raise Problem(line, "malformed event line")
                 content = raw[body_at:-2]
@@ -212,6 +291,9 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                     if seq != 1:
                         raise Problem(line, f"event {seq} is not anchored by a checkpoint")
                     prev = bytes(32)
+                    chain_from = 0
+                    if 0 in want:
+                        hashes[0] = prev
                 prev = sha256(prev + sha256(content).digest()).digest()
                 computed = hexlify(prev)
                 if computed != raw[len(start) : hash_end]:
@@ -227,6 +309,8 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                         f"altered: event {seq}'s hash does not match its content and the "
                         f"previous event's hash",
                     )
+                if seq in want:
+                    hashes[seq] = prev
                 redacted_since = 0
                 last_event_hash = computed
                 last_event_seq = seq
@@ -234,51 +318,83 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                 events += 1
                 ended_with_checkpoint = False
                 continue
-            if raw.startswith(REDACTED_START):
+            is_redacted = raw.startswith(REDACTED_START)
+            if is_redacted or raw.startswith(TAIL_START):
                 if expected_seq is None:
                     raise Problem(line, "an event in an export the header says is empty")
-                digest_at = len(REDACTED_START)
+                kind = "redacted" if is_redacted else "tail"
+                digest_at = len(REDACTED_START) if is_redacted else len(TAIL_START)
+                seq_at = digest_at + 64 + len(DIGEST_MIDDLE)
                 if (
-                    raw[digest_at + 64 : REDACTED_SEQ_AT] != REDACTED_MIDDLE
+                    raw[digest_at + 64 : seq_at] != DIGEST_MIDDLE
                     or not raw.endswith(b"}\n")
                     or not HEX.issuperset(raw[digest_at : digest_at + 64])
                 ):
-                    raise Problem(line, "malformed redacted line")
+                    raise Problem(line, f"malformed {kind} line")
                 try:
-                    seq = int(raw[REDACTED_SEQ_AT:-2])
+                    seq = int(raw[seq_at:-2])
                 except ValueError:
-                    raise Problem(line, "the redacted event has no sequence number") from None
+                    raise Problem(line, f"the {kind} event has no sequence number") from None
+                if is_redacted and in_tail:
+                    raise Problem(line, "a redacted line in the tail, after the period")
+                if not is_redacted and not in_tail:
+                    # The period must be whole, its last event signed, before the tail.
+                    if end is None or last is None or end == last:
+                        raise Problem(line, "a tail line, but the header announces no tail")
+                    if last_event_seq != last:
+                        where = last_event_seq if last_event_seq is not None else "none"
+                        raise Problem(
+                            line,
+                            f"truncated: the period ends at event {where}, not at "
+                            f"event {last} as the header says",
+                        )
+                    if not ended_with_checkpoint:
+                        raise Problem(
+                            line, f"truncated: no checkpoint covers the period's last event {last}"
+                        )
+                    in_tail = True
                 if seq != expected_seq:
-                    kind = "reordered or repeated" if seq < expected_seq else "missing"
-                    raise Problem(line, f"{kind}: expected event {expected_seq}, found {seq}")
+                    order = "reordered or repeated" if seq < expected_seq else "missing"
+                    raise Problem(line, f"{order}: expected event {expected_seq}, found {seq}")
                 if prev is None:
                     if seq != 1:
                         raise Problem(line, f"event {seq} is not anchored by a checkpoint")
                     prev = bytes(32)
+                    chain_from = 0
+                    if 0 in want:
+                        hashes[0] = prev
                 prev = sha256(prev + binascii.unhexlify(raw[digest_at : digest_at + 64])).digest()
+                if seq in want:
+                    hashes[seq] = prev
                 last_event_hash = hexlify(prev)
                 last_event_seq = seq
                 expected_seq = seq + 1
-                events += 1
-                redacted += 1
+                if is_redacted:
+                    events += 1
+                    redacted += 1
+                else:
+                    tails += 1
                 redacted_since = redacted_since or line
                 ended_with_checkpoint = False
                 continue
             item = _json(raw, line)
             if item.get("type") != "checkpoint":
                 raise Problem(line, "unknown line")
-            seq, cp_hash = _checkpoint(item, line, key)
+            seq, cp_hash, _ = _checkpoint(item, line, key)
             if last_event_seq is None and prev is None:
                 # The anchor: the export starts right after it.
                 if expected_seq is None or seq != expected_seq - 1:
                     raise Problem(line, "the anchor checkpoint is not right before the first event")
                 prev = bytes.fromhex(cp_hash)
+                chain_from = seq
+                if seq in want:
+                    hashes[seq] = prev
             elif seq != last_event_seq or cp_hash.encode() != last_event_hash:
                 if seq == last_event_seq and redacted_since:
                     raise Problem(
                         line,
-                        f"checkpoint {seq} does not match event {seq}: a redacted digest "
-                        f"since line {redacted_since} was altered",
+                        f"checkpoint {seq} does not match event {seq}: a redacted or tail "
+                        f"digest since line {redacted_since} was altered",
                     )
                 where = f"event {last_event_seq}" if last_event_seq is not None else "no event"
                 raise Problem(
@@ -292,16 +408,35 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
                 if cp_hash != newest_hash:
                     raise Problem(line, f"checkpoint {seq} is not the header's newest checkpoint")
                 newest_seen = True
-            checkpoints += 1
+            if in_tail:
+                tail_checkpoints += 1
+            else:
+                checkpoints += 1
             ended_with_checkpoint = last_event_seq is not None
-    if events != count or (events and last_event_seq != last):
-        raise Problem(
-            line,
-            f"truncated: {events} of {count} events, the tail after event "
-            f"{last_event_seq} is missing",
-        )
-    if events and not ended_with_checkpoint:
-        raise Problem(line, f"truncated: no checkpoint covers the last event {last_event_seq}")
+    if not in_tail:
+        if events != count or (events and last_event_seq != last):
+            raise Problem(
+                line,
+                f"truncated: {events} of {count} events, the tail after event "
+                f"{last_event_seq} is missing",
+            )
+        if events and not ended_with_checkpoint:
+            raise Problem(line, f"truncated: no checkpoint covers the last event {last_event_seq}")
+        if end != last:
+            raise Problem(
+                line,
+                f"truncated: the tail of {(end or 0) - (last or 0)} events after event {last} "
+                f"(to the log's head {end}) is missing",
+            )
+    else:
+        if last_event_seq != end:
+            raise Problem(
+                line,
+                f"truncated: the tail ends at event {last_event_seq}, the log's head at "
+                f"export time was {end}",
+            )
+        if not ended_with_checkpoint:
+            raise Problem(line, f"truncated: no checkpoint covers the log's head {end}")
     if newest_in_range and not newest_seen:
         raise Problem(line, f"the log's newest checkpoint {newest_seq} is missing from the export")
     key_id = hashlib.sha256(raw_key).hexdigest()
@@ -309,16 +444,350 @@ def verify(path: Path, trusted_key: Ed25519PublicKey | None) -> str:
     hidden = f", {redacted} redacted" if redacted else ""
     scope = header.get("organisation_id")
     whose = f" for organisation {scope}" if scope is not None else ""
-    return (
-        f"OK: {events} events{span}{hidden}{whose}, {checkpoints} checkpoints, "
+    tail = (
+        f", tail of {tails} events to the log's head as digests ({tail_checkpoints} checkpoints)"
+        if tails
+        else ""
+    )
+    summary = (
+        f"OK: {events} events{span}{hidden}{whose}, {checkpoints} checkpoints{tail}, "
         f"log head {head}, newest checkpoint {newest_seq}, key {key_id}"
     )
+    if head is None:  # the empty log: its chain is the empty one, head 32 zero bytes
+        chain_from = 0
+        if 0 in want:
+            hashes[0] = bytes(32)
+    return Verified(
+        summary=summary,
+        raw_key=raw_key,
+        origin=origin,
+        head=head,
+        chain_from=chain_from if events else (0 if head is None else None),
+        chain_to=end if events else (0 if head is None else None),
+        exported_at=_posix(header.get("exported_at")),
+        hashes=hashes,
+    )
+
+
+# --- witnessed checkpoints: C2SP signed notes (c2sp.org/signed-note, tlog-checkpoint,
+# tlog-cosignature), restated from consent_service/witness/note.py --------------------------
+
+MAX_NOTE_BYTES = 16 * 1024
+MAX_SIGNATURES = 64
+MAX_LINE_BYTES = 1024
+SIGNATURE_PREFIX = "— "
+ALG_ED25519, ALG_COSIGNATURE_V1 = 0x01, 0x04
+MAX_SIZE = 2**63 - 1
+
+
+class Unreadable(Exception):
+    """A file that is not what it should be at all (exit 2)."""
+
+
+def _note_key_id(name: str, alg: int, raw_key: bytes) -> int:
+    digest = hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + raw_key).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and not any(c.isspace() or c == "+" for c in name)
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Unreadable(f"{what} is not base64") from None
+
+
+@dataclass(frozen=True)
+class WitnessKey:
+    name: str
+    key_id: int
+    key: Ed25519PublicKey
+
+
+def parse_witness_key(text: str) -> WitnessKey:
+    """A cosignature/v1 verifier key ``<name>+<8 hex>+<base64(0x04 || key)>``."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3 or len(text) > MAX_LINE_BYTES or not _valid_name(parts[0]):
+        raise Unreadable("a witness key is <name>+<8 hex digits>+<base64 key>")
+    name, hex_id, b64 = parts
+    if len(hex_id) != 8 or not HEX.issuperset(hex_id.encode()):
+        raise Unreadable("a witness key is <name>+<8 hex digits>+<base64 key>")
+    material = _b64(b64, "the witness key")
+    if len(material) != 33 or material[0] != ALG_COSIGNATURE_V1:
+        raise Unreadable("not a cosignature/v1 (type 0x04) Ed25519 witness key")
+    if _note_key_id(name, ALG_COSIGNATURE_V1, material[1:]) != int(hex_id, 16):
+        raise Unreadable("the witness key's id does not match its name and key")
+    try:
+        key = Ed25519PublicKey.from_public_bytes(material[1:])
+    except ValueError:
+        raise Unreadable("not a valid Ed25519 public key") from None
+    return WitnessKey(name, int(hex_id, 16), key)
+
+
+@dataclass(frozen=True)
+class WitnessNote:
+    """A signed checkpoint note as read: its text, checkpoint and signature lines."""
+
+    label: str  # the file name, to name it in reports
+    text: bytes  # the signed text (up to and including its last newline before the blank)
+    origin: str
+    size: int
+    root: bytes
+    signatures: tuple[tuple[str, int, bytes], ...]  # (key name, key id, signature bytes)
+
+
+def parse_witness_note(data: bytes, label: str) -> WitnessNote:
+    """Parse a C2SP signed checkpoint note; refuses anything malformed with Unreadable."""
+    if len(data) > MAX_NOTE_BYTES:
+        raise Unreadable(f"larger than {MAX_NOTE_BYTES} bytes")
+    try:
+        whole = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unreadable("not valid UTF-8") from None
+    if any(c < " " and c != "\n" for c in whole):
+        raise Unreadable("holds a control character other than newline")
+    split = whole.rfind("\n\n")
+    if split < 0:
+        raise Unreadable("no blank line between the checkpoint and its signatures")
+    text, sigs = whole[: split + 1], whole[split + 2 :]
+    if not sigs.endswith("\n"):
+        raise Unreadable("no signature lines, or they do not end in a newline")
+    lines = sigs[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise Unreadable(f"more than {MAX_SIGNATURES} signatures")
+    signatures = []
+    for sig_line in lines:
+        if len(sig_line.encode()) > MAX_LINE_BYTES or not sig_line.startswith(SIGNATURE_PREFIX):
+            raise Unreadable("a signature line is not '— <key name> <base64>'")
+        name, sep, b64 = sig_line[len(SIGNATURE_PREFIX) :].partition(" ")
+        if not sep or not _valid_name(name):
+            raise Unreadable("a signature line is not '— <key name> <base64>'")
+        raw = _b64(b64, "a signature")
+        if len(raw) < 5:
+            raise Unreadable("a signature is too short")
+        signatures.append((name, int.from_bytes(raw[:4], "big"), raw[4:]))
+    body = text[:-1].split("\n")
+    if len(body) < 3 or any(not extension for extension in body[3:]):
+        raise Unreadable("not a checkpoint: an origin, a size and a hash line")
+    origin, size_text, hash_text = body[:3]
+    if not origin or len(origin.encode()) > MAX_LINE_BYTES:
+        raise Unreadable("the checkpoint's origin is empty or too long")
+    if (
+        not size_text.isascii()
+        or not size_text.isdigit()
+        or len(size_text) > 19
+        or (size_text.startswith("0") and size_text != "0")
+        or int(size_text) > MAX_SIZE
+    ):
+        raise Unreadable("the checkpoint's size is not a decimal number")
+    root = _b64(hash_text, "the checkpoint's hash")
+    if len(root) != 32:
+        raise Unreadable("the checkpoint's hash is not 32 bytes")
+    return WitnessNote(label, text.encode(), origin, int(size_text), root, tuple(signatures))
+
+
+def read_witness_note(path: Path) -> WitnessNote:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_NOTE_BYTES + 1)
+    except OSError as exc:
+        raise Unreadable(f"cannot be read: {exc.strerror}") from None
+    return parse_witness_note(data, path.name)
+
+
+def _ed25519_ok(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _when(timestamp: int) -> str:
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"time {timestamp}"
+
+
+@dataclass
+class WitnessResult:
+    note: WitnessNote
+    cosigners: list[tuple[str, int, int]] = field(default_factory=list)  # name, key id, time
+    fail: str | None = None
+    unchecked: str | None = None
+    matched: bool = False
+    via_later: int | None = None  # matched through this later checkpoint of the same witness
+
+
+def _authenticate(
+    note: WitnessNote, verified: Verified, witness_keys: list[WitnessKey]
+) -> WitnessResult:
+    """Is the note the export's log's, signed by its key, cosigned by a trusted witness?"""
+    result = WitnessResult(note)
+    what = f"witness file {note.label}"
+    if verified.origin is None:
+        result.fail = f"{what}: the export holds no checkpoint, so no origin to match"
+        return result
+    if note.origin != verified.origin:
+        result.fail = (
+            f"{what} is a checkpoint of another log, {note.origin!r}, not of {verified.origin!r}"
+        )
+        return result
+    log_id = _note_key_id(note.origin, ALG_ED25519, verified.raw_key)
+    log_key = Ed25519PublicKey.from_public_bytes(verified.raw_key)
+    by_log = [sig for name, kid, sig in note.signatures if (name, kid) == (note.origin, log_id)]
+    if not by_log:
+        names = ", ".join(f"{name}+{kid:08x}" for name, kid, _ in note.signatures)
+        result.fail = f"{what} is not signed by the export's key (it is signed by: {names})"
+        return result
+    if not all(_ed25519_ok(log_key, sig, note.text) for sig in by_log):
+        result.fail = f"{what}: the log's signature does not verify (a forged or altered note)"
+        return result
+    if not witness_keys:
+        return result
+    for wk in witness_keys:
+        for name, kid, sig in note.signatures:
+            if (name, kid) != (wk.name, wk.key_id):
+                continue
+            if len(sig) != 8 + 64:
+                result.fail = f"{what}: the cosignature by {wk.name} is not a cosignature/v1"
+                return result
+            (stamp,) = struct.unpack(">Q", sig[:8])
+            message = b"cosignature/v1\ntime " + str(stamp).encode() + b"\n" + note.text
+            if not _ed25519_ok(wk.key, sig[8:], message):
+                result.fail = (
+                    f"{what}: the cosignature by {wk.name} does not verify (forged or altered)"
+                )
+                return result
+            result.cosigners.append((wk.name, wk.key_id, int(stamp)))
+    if not result.cosigners:
+        others = sorted({name for name, kid, _ in note.signatures if name != note.origin})
+        carries = f"it carries cosignatures by: {', '.join(others)}" if others else "none"
+        result.fail = f"{what} has no valid cosignature from a trusted witness key ({carries})"
+    return result
+
+
+def check_witnesses(
+    notes: list[WitnessNote], verified: Verified, witness_keys: list[WitnessKey]
+) -> list[WitnessResult]:
+    results = [_authenticate(note, verified, witness_keys) for note in notes]
+    head = verified.head if verified.head is not None else 0
+    start = verified.chain_from
+    before: list[WitnessResult] = []
+    for result in results:
+        if result.fail is not None:
+            continue
+        note = result.note
+        n = note.size
+        names = ", ".join(name for name, _, _ in result.cosigners)
+        times = [stamp for _, _, stamp in result.cosigners]
+        if n > head:
+            exported = verified.exported_at
+            if times and exported is not None and min(times) > exported:
+                result.unchecked = (
+                    f"witness file {note.label}: checkpoint {n} was cosigned by {names} at "
+                    f"{_when(min(times))}, after this export was made: export again to check it"
+                )
+            else:
+                ended = f"at event {head}" if verified.head is not None else "empty"
+                held = (
+                    f"cosigned by {names} at {_when(min(times))}"
+                    if times
+                    else "signed by the log's key; cosignatures not checked"
+                )
+                result.fail = (
+                    f"truncated: a witness holds checkpoint {n}, the log ended {ended} when "
+                    f"exported ({note.label}: {held})"
+                )
+        elif start is not None and verified.chain_to is not None and n > verified.chain_to:
+            result.unchecked = (
+                f"witness file {note.label}: checkpoint {n} lies after this export's last "
+                f"event {verified.chain_to}, and the export carries no tail to the log's "
+                f"head (it was made before exports did): export again to check it"
+            )
+        elif start is not None and n >= start:
+            if verified.hashes.get(n) != note.root and names:
+                result.fail = (
+                    f"rewritten: the log's event {n} is not what witness {names} countersigned "
+                    f"(in {note.label})"
+                )
+            elif verified.hashes.get(n) != note.root:
+                result.fail = (
+                    f"rewritten: the log's event {n} is not what the checkpoint note "
+                    f"{note.label}, signed by the log's key, states"
+                )
+            else:
+                result.matched = True
+        else:
+            before.append(result)
+    for result in before:
+        n = result.note.size
+        keys = {(name, kid) for name, kid, _ in result.cosigners}
+        later = [
+            other.note.size
+            for other in results
+            if other.matched
+            and other.via_later is None
+            and other.note.size > n
+            and keys & {(name, kid) for name, kid, _ in other.cosigners}
+        ]
+        if later:  # the same witness cosigned a later, checked extension of this one
+            result.matched, result.via_later = True, min(later)
+            continue
+        reach = (
+            f"it lies before this export's anchor (event {start})"
+            if start is not None
+            else "this export holds no events"
+        )
+        result.unchecked = (
+            f"witness file {result.note.label}: checkpoint {n} is not covered: {reach}, and "
+            f"no later checkpoint cosigned by the same trusted witness was checked; export a "
+            f"period that starts at or before event {max(n, 1)} to check it"
+        )
+    return results
+
+
+def _witness_summary(results: list[WitnessResult]) -> str:
+    if not results:
+        return ""
+    parts = []
+    for result in results:
+        cosigned = ", ".join(f"{name} at {_when(stamp)}" for name, _, stamp in result.cosigners)
+        via = (
+            f", via a later checkpoint {result.via_later} of the same witness"
+            if result.via_later is not None
+            else ""
+        )
+        signed = f"cosigned by {cosigned}" if cosigned else "log signature only"
+        parts.append(f"{result.note.size} ({result.note.label}: {signed}{via})")
+    count = len(results)
+    noun = "checkpoint matches" if count == 1 else "checkpoints match"
+    return f"; {count} witnessed {noun}: " + "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify an exported consent-service audit log.")
     parser.add_argument("export", type=Path)
     parser.add_argument("--public-key", type=Path, help="the published public key (PEM)")
+    parser.add_argument(
+        "--witness",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="NOTE",
+        help="a signed checkpoint note kept outside the service (repeatable)",
+    )
+    parser.add_argument(
+        "--witness-key",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="a trusted witness's cosignature/v1 verifier key, or a file holding it (repeatable)",
+    )
     args = parser.parse_args(argv)
     trusted = None
     if args.public_key is not None:
@@ -326,19 +795,52 @@ def main(argv: list[str] | None = None) -> int:
             trusted = _load_key(args.public_key)
         except (OSError, ValueError) as exc:
             print(f"cannot read the public key: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_UNREADABLE
+    witness_keys: list[WitnessKey] = []
+    for text in args.witness_key:
+        try:
+            if Path(text).is_file():
+                with Path(text).open("rb") as fh:
+                    text = fh.read(MAX_LINE_BYTES + 1).decode("utf-8", "replace")
+            witness_keys.append(parse_witness_key(text))
+        except (OSError, Unreadable) as exc:
+            print(f"cannot read the witness key {text[:80]!r}: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    notes: list[WitnessNote] = []
+    for path in args.witness:
+        try:
+            notes.append(read_witness_note(path))
+        except Unreadable as exc:
+            print(
+                f"cannot read the witness file {path.name}: not a signed checkpoint note: {exc}",
+                file=sys.stderr,
+            )
+            return EXIT_UNREADABLE
     try:
-        summary = verify(args.export, trusted)
+        verified = verify(args.export, trusted, frozenset(note.size for note in notes))
     except OSError as exc:
         print(f"cannot read the export: {exc.strerror}", file=sys.stderr)
-        return 2
+        return EXIT_UNREADABLE
     except Problem as problem:
         print(f"FAIL: {problem}")
-        return 1
+        return EXIT_FAIL
+    results = check_witnesses(notes, verified, witness_keys)
+    fails = [r.fail for r in results if r.fail is not None]
+    unchecked = [r.unchecked for r in results if r.unchecked is not None]
+    for fail in fails:
+        print(f"FAIL: {fail}")
+    for what in unchecked:
+        print(f"UNCHECKED: {what}")
+    if fails or unchecked:
+        print(f"(the export on its own verifies: {verified.summary.removeprefix('OK: ')})")
+        return EXIT_FAIL if fails else EXIT_UNCHECKED
+    summary = verified.summary + _witness_summary(results)
     if trusted is None:
         summary += " (no --public-key given: compare the key id with the published one)"
+    if notes and not witness_keys:
+        summary += " (no --witness-key given: the notes' cosignatures were not checked)"
     print(summary)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

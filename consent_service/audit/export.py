@@ -2,25 +2,37 @@
 ``audit/verify.py`` and the published public key.
 
 Format ``consent-service-audit-export/2`` (chain v2, ``consent_service.audit.chain``),
-one JSON object per line:
+one JSON object per line. What is where:
 
 1. a header, signed by the service: format, the Ed25519 public key (raw, base64) and its
-   key id, the requested period, the exported sequence range and count, the organisation
-   the export is for (null: system-wide), and the state of the whole log at export time:
-   its head (``log_head_seq``) and its newest signed checkpoint (``newest_checkpoint``).
-   So a file cut short after a checkpoint is caught, and so is a log whose tail was cut
-   across a signed checkpoint (the newest checkpoint lies beyond the head);
+   key id, the requested period (``requested_from``, ``requested_to``), the period's
+   sequence range and count (``first_seq``, ``last_seq``, ``events``: the anchor-to-period
+   part below, as before the tail existed), the organisation the export is for (null:
+   system-wide), when it was made (``exported_at``), and the state of the whole log at
+   export time: its head (``log_head_seq``), its newest signed checkpoint
+   (``newest_checkpoint``, the head's checkpoint unless the log was cut below a signed
+   checkpoint) and the number of tail events (``tail_events``, ``log_head_seq -
+   last_seq``). So a file cut short is caught, and so is a log whose tail was cut across
+   a signed checkpoint (the newest checkpoint lies beyond the head);
 2. an anchor checkpoint, if the export does not start at the first event: the newest
    checkpoint before the requested period; the export then starts right after it, so its
    first event links to a signed hash;
-3. the events in order, each as ``{"hash":"<64 hex>","event":<canonical content>}``
-   where the canonical content is exactly the bytes digested (``chain.content_bytes``),
-   so verification hashes a slice of the line instead of re-serialising it; in an
-   export for one organisation, an event it may not see (``scope.concerns_organisation``)
-   is only ``{"type":"redacted","digest":"<64 hex>","seq":N}``, which links the chain
-   without showing anything; after an event that has a checkpoint, the checkpoint line
-   ``{"type":"checkpoint",...}``;
-4. the last event always has a checkpoint (one is signed for the export if needed).
+3. the period's events in order (``first_seq`` .. ``last_seq``), each as
+   ``{"hash":"<64 hex>","event":<canonical content>}`` where the canonical content is
+   exactly the bytes digested (``chain.content_bytes``), so verification hashes a slice
+   of the line instead of re-serialising it; in an export for one organisation, an event
+   it may not see (``scope.concerns_organisation``) is only
+   ``{"type":"redacted","digest":"<64 hex>","seq":N}``, which links the chain without
+   showing anything; after an event that has a checkpoint, the checkpoint line
+   ``{"type":"checkpoint",...}``; the period's last event always has a checkpoint (one is
+   signed for the export if needed);
+4. the tail: every event after the period up to the log's head at export time, each
+   only as ``{"type":"tail","digest":"<64 hex>","seq":N}`` (whoever the reader is: it
+   shows nothing but the number of events), each followed by its checkpoint line if it
+   has one; the head always has a checkpoint (signed for the export if needed), which
+   is the last line. The tail lets ``verify.py --witness`` check a checkpoint a witness
+   cosigned after the period (its size and hash are then within the exported chain).
+   It costs about 100 bytes per event after the period.
 """
 
 from __future__ import annotations
@@ -58,8 +70,9 @@ class ExportSummary:
     events: int  # every exported position of the chain, redacted ones included
     first_seq: int | None
     last_seq: int | None
-    checkpoints: int
+    checkpoints: int  # every checkpoint line, the anchor's and the tail's included
     redacted: int = 0
+    tail: int = 0  # events after the period up to the log's head, as digests
 
 
 def header_message(header: dict[str, Any]) -> bytes:
@@ -92,6 +105,11 @@ def redacted_line(seq: int, digest: str) -> str:
     return '{"type":"redacted","digest":"' + digest + '","seq":' + str(seq) + "}"
 
 
+def tail_line(seq: int, digest: str) -> str:
+    """An event after the exported period, up to the log's head: its digest only."""
+    return '{"type":"tail","digest":"' + digest + '","seq":' + str(seq) + "}"
+
+
 def export_range(
     session: Session,
     crypto: Crypto,
@@ -116,19 +134,25 @@ def export_range(
     )
     low, high = session.execute(in_range).one()
     kept_from, _ = chain_start(session)
+    # The whole log as it stands now, newest checkpoint first: each statement may see
+    # more committed events than the one before, so the head read second is never behind
+    # the checkpoint read first. A checkpoint beyond the head then shows a cut tail.
+    newest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1))
+    head = session.scalar(select(func.max(AuditEvent.seq)))
     first = last = None
-    if low is not None and high is not None:
+    anchor = None
+    if low is not None and high is not None and head is not None:
         anchor = checkpoint_before(session, low)
         first = anchor.seq + 1 if anchor is not None else kept_from
         last = high
-        if session.scalar(select(AuditCheckpoint.id).where(AuditCheckpoint.seq == last)) is None:
-            sign_event(session, crypto, clock, audit, actor, last, "export", origin=origin)
-    else:
-        anchor = None
+        # The period's end and the log's head are signed if they are not yet (the signing
+        # events come after the head read above, so they are not in this export).
+        for seq in sorted({last, head}):
+            made = sign_event(session, crypto, clock, audit, actor, seq, "export", origin=origin)
+            if seq == head and (newest is None or newest.seq < head):
+                newest = made
     count = (last - first + 1) if first is not None and last is not None else 0
-    # The whole log as it stands now: a checkpoint beyond the head shows a cut tail.
-    newest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1))
-    head = session.scalar(select(func.max(AuditEvent.seq)))
+    tail = (head - last) if last is not None and head is not None else 0
     header: dict[str, Any] = {
         "type": "header",
         "format": FORMAT,
@@ -143,11 +167,12 @@ def export_range(
         "events": count,
         "log_head_seq": head,
         "newest_checkpoint": checkpoint_fields(newest) if newest is not None else None,
+        "tail_events": tail,
     }
     header["signature"] = base64.b64encode(crypto.sign(header_message(header))).decode()
     out.write(json.dumps(header, separators=(",", ":")) + "\n")
     checkpoints = redacted = 0
-    if first is not None and last is not None:
+    if first is not None and last is not None and head is not None:
         if anchor is not None:
             out.write(checkpoint_line(anchor) + "\n")
             checkpoints += 1
@@ -155,7 +180,7 @@ def export_range(
             cp.seq: cp
             for cp in session.scalars(
                 select(AuditCheckpoint).where(
-                    AuditCheckpoint.seq >= first, AuditCheckpoint.seq <= last
+                    AuditCheckpoint.seq >= first, AuditCheckpoint.seq <= head
                 )
             )
         }
@@ -164,13 +189,15 @@ def export_range(
         )
         stmt = (
             select(AuditEvent, visible.label("visible"))
-            .where(AuditEvent.seq >= first, AuditEvent.seq <= last)
+            .where(AuditEvent.seq >= first, AuditEvent.seq <= head)
             .order_by(AuditEvent.seq)
             .execution_options(yield_per=BATCH)
         )
         for event, shown in session.execute(stmt):
             record = as_record(event)
-            if shown:
+            if event.seq > last:
+                out.write(tail_line(event.seq, event_digest(record)) + "\n")
+            elif shown:
                 out.write(event_line(record) + "\n")
             else:
                 out.write(redacted_line(event.seq, event_digest(record)) + "\n")
@@ -195,4 +222,4 @@ def export_range(
             "redacted": redacted,
         },
     )
-    return ExportSummary(count, first, last, checkpoints, redacted)
+    return ExportSummary(count, first, last, checkpoints, redacted, tail)

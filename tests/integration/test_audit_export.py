@@ -95,14 +95,19 @@ def _write(tmp_path: Path, lines: list[str]) -> Path:
 def test_an_untouched_export_verifies(exported: tuple[list[str], Path], tmp_path: Path) -> None:
     lines, key = exported
     kinds = [json.loads(line).get("type", "event") for line in lines]
-    # header, the anchor, the day's events with the checkpoint inside, a closing checkpoint
+    # header, the anchor, the day's events with the checkpoint inside, a closing checkpoint,
     assert kinds[:2] == ["header", "checkpoint"]
     # from right after the anchor (event 5): its own audit event 6, the day's 7..14
     assert kinds.count("event") == 9
-    assert kinds[-1] == "checkpoint"
+    # the tail: the next day's two events (15, 16) as digests, then the head's checkpoint
+    assert kinds[-3:] == ["tail", "tail", "checkpoint"]
+    assert json.loads(lines[0])["tail_events"] == 2
     result = _run(_write(tmp_path, lines), key)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("OK: 9 events (seq 6..14), 3 checkpoints")
+    assert result.stdout.startswith(
+        "OK: 9 events (seq 6..14), 3 checkpoints, tail of 2 events to the log's head as "
+        "digests (1 checkpoints), log head 16, newest checkpoint 16"
+    )
     without_key = _run(_write(tmp_path, lines), None)
     assert without_key.returncode == 0
     assert "compare the key id" in without_key.stdout
@@ -165,6 +170,20 @@ def _edit_header(lines: list[str]) -> Tampered:
     return [json.dumps(header, separators=(",", ":")) + "\n", *lines[1:]], 1
 
 
+def _edit_tail_digest(lines: list[str]) -> Tampered:
+    """A digest in the tail (events after the period) changed: the head's checkpoint tells."""
+    i = next(i for i, line in enumerate(lines) if line.startswith('{"type":"tail"'))
+    at = len('{"type":"tail","digest":"')
+    flipped = "0" if lines[i][at] != "0" else "1"
+    return [*lines[:i], lines[i][:at] + flipped + lines[i][at + 1 :], *lines[i + 1 :]], len(lines)
+
+
+def _tail_as_event(lines: list[str]) -> Tampered:
+    """An event line where the tail begins: the tail holds digests only."""
+    i = next(i for i, line in enumerate(lines) if line.startswith('{"type":"tail"'))
+    return [*lines[:i], lines[_event_lines(lines)[-1]], *lines[i:]], i + 1
+
+
 def _drop_anchor(lines: list[str]) -> Tampered:
     return [lines[0], *lines[2:]], 2
 
@@ -213,8 +232,15 @@ def _fake_anchor(lines: list[str]) -> Tampered:
         (_swap, "missing: expected event 6, found 7"),
         (_cut_tail, "truncated"),
         (_cut_to_inner_checkpoint, "truncated"),
-        (_forge_signature, "checkpoint 14: signature does not verify"),
+        # the last line: the head's checkpoint, after the tail (events 15, 16)
+        (_forge_signature, "checkpoint 16: signature does not verify"),
         (_edit_header, "header"),
+        (
+            _edit_tail_digest,
+            "checkpoint 16 does not match event 16: a redacted or tail digest "
+            "since line 14 was altered",
+        ),
+        (_tail_as_event, "reordered or repeated: expected event 15, found 14"),
         (_drop_anchor, "event 6 is not anchored"),
         (_edit_and_rehash_the_rest, "checkpoint 10 does not match event 10"),
         (_fake_checkpoint, "checkpoint 6: signature does not verify"),
