@@ -2,14 +2,19 @@
 and the DPO's filter query on a large log, each next to a baseline measured in the same run.
 
     python bench/audit_log.py [--engine sqlite|postgresql|both] [--appends N] [--events N]
-                              [--parts appends,filter,verify]
+                              [--parts appends,filter,verify] [--rounds R]
 
 1. appends/s from 4 writer processes, one audited event per transaction (as a request
-   does), chain verified afterwards; baseline: the same rows into a plain table.
+   does), then a checkpoint signed and the chain verified with the service's own
+   ``verify_chain``; baseline: the same rows into a plain table.
 2. verifying an N-event export with audit/verify.py; baseline: sha256sum of the same file.
 3. the DPO's filter (one user, one week; and others) on N events; baseline: count(*).
 
-Prints one table. Figures depend on the machine; compare the ratios.
+Appends and verification run the measured case and its baseline alternately, R rounds,
+and report the medians and the range of the per-round ratios. On PostgreSQL the database
+is set up as in production (``scratch_db``): owned and migrated by the owner login, and
+everything the service does runs as the application login. Prints one table. Figures
+depend on the machine; compare the ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import base64
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import statistics
 import subprocess
@@ -38,21 +44,28 @@ from sqlalchemy import Engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scratch_db import scratch_database  # noqa: E402 - bench/ is the script's folder
+from scratch_db import (  # noqa: E402 - bench/ is the script's folder
+    PG_APP,
+    ScratchDatabase,
+    migrate,
+    scratch_database,
+    sqlite_database,
+)
 
 from consent_service.audit.chain import (  # noqa: E402
     CHAIN_FIELDS,
     GENESIS,
     event_hash,
 )
-from consent_service.audit.checkpoints import checkpoint_message  # noqa: E402
+from consent_service.audit.checkpoints import checkpoint_message, sign_head  # noqa: E402
 from consent_service.audit.export import FORMAT, event_line, header_message  # noqa: E402
-from consent_service.audit.recorder import Actor, AuditRecorder  # noqa: E402
+from consent_service.audit.recorder import SYSTEM, Actor, AuditRecorder  # noqa: E402
 from consent_service.audit.review import AuditFilter, search  # noqa: E402
 from consent_service.audit.service import verify_chain  # noqa: E402
 from consent_service.clock import SystemClock  # noqa: E402
-from consent_service.db import make_engine, make_sessionmaker  # noqa: E402
-from consent_service.migrations import upgrade  # noqa: E402
+from consent_service.config import Settings  # noqa: E402
+from consent_service.context import AppContext  # noqa: E402
+from consent_service.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 
 WRITERS = 4
 ACTIONS = (
@@ -76,17 +89,45 @@ def _report(what: str, engine: str, value: str, baseline: str, ratio: str) -> No
 # --- databases ---------------------------------------------------------------------------
 
 
-def _database(kind: str, tmp: Path) -> Iterator[str]:
+def _keys() -> dict[str, str]:
+    """Keys for this run only, never from the repository."""
+    return {
+        name: base64.b64encode(os.urandom(32)).decode()
+        for name in ("master_key", "index_key", "signing_key")
+    }
+
+
+def _database(kind: str, tmp: Path, login: str) -> Iterator[ScratchDatabase]:
     if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
+        yield sqlite_database(f"sqlite:///{tmp / 'bench.db'}")
         return
-    yield from scratch_database("bench_audit")
+    yield from scratch_database("bench_audit", superuser=login == "superuser")
 
 
-def _fresh(url: str) -> Engine:
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+def _login_of(db: ScratchDatabase) -> str:
+    """The login the service runs as; stops the run if the application login could write
+    the chain itself (then the database is not set up as in production)."""
+    if db.is_sqlite:
+        return "one file"
+    engine = make_engine(db.app_url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT current_user AS login, rolsuper, "
+                "has_table_privilege('audit_event', 'INSERT') AS writes_chain "
+                "FROM pg_roles WHERE rolname = current_user"
+            )
+        ).one()
+    engine.dispose()
+    if db.app_url != db.owner_url and (row.rolsuper or row.writes_chain):
+        raise SystemExit(f"the application login {row.login} may write audit_event directly")
+    return str(row.login)
+
+
+def _context(db: ScratchDatabase, keys: dict[str, str]) -> AppContext:
+    """The service as it runs: the application login (PostgreSQL), the run's keys."""
+    settings = Settings(database_url=db.app_url, audit_origin=ORIGIN, **keys)  # type: ignore[arg-type]
+    return AppContext.build(settings, SystemClock())
 
 
 # --- 1. appends ----------------------------------------------------------------------------
@@ -128,6 +169,7 @@ def _append_worker(url: str, n: int, per_commit: int, plain: bool, start: Any) -
 
 
 def _timed_writers(url: str, total: int, per_commit: int, plain: bool) -> float:
+    """Rows/s of 4 writer processes as the login of ``url``; timed from the barrier."""
     per = total // WRITERS
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(WRITERS + 1)
@@ -146,35 +188,78 @@ def _timed_writers(url: str, total: int, per_commit: int, plain: bool) -> float:
     return per * WRITERS / (time.perf_counter() - began)
 
 
-def bench_appends(kind: str, url: str, total: int) -> None:
-    """One event per commit is a request; ten per commit is a worker's batch."""
-    engine = _fresh(url)
+def _plain_table(kind: str, db: ScratchDatabase) -> None:
+    """The baseline's table, made by the owner; the writers insert as the app login."""
     key = "INTEGER PRIMARY KEY" if kind == "sqlite" else "BIGSERIAL PRIMARY KEY"
+    engine = make_engine(db.owner_url)
     with engine.begin() as conn:
         conn.execute(
             text(
                 f"CREATE TABLE bench_plain (id {key}, action TEXT, resource_id TEXT, details TEXT)"
             )
         )
+        if kind == "postgresql" and db.app_url != db.owner_url:
+            conn.execute(text(f"GRANT SELECT, INSERT ON bench_plain TO {PG_APP}"))
+            conn.execute(text(f"GRANT USAGE ON SEQUENCE bench_plain_id_seq TO {PG_APP}"))
     engine.dispose()
-    written = 0
-    for per_commit in (1, 10):
-        audited = _timed_writers(url, total, per_commit, plain=False)
-        plain = _timed_writers(url, total, per_commit, plain=True)
-        written += total // WRITERS * WRITERS
-        engine = make_engine(url)
-        with make_sessionmaker(engine)() as session:
-            # No checkpoint is signed here, so any key will do.
-            result = verify_chain(session, Ed25519PrivateKey.generate().public_key())
-        engine.dispose()
-        valid = "chain valid" if result.intact and result.events == written else "BROKEN"
-        _report(
-            f"appends/s, {WRITERS} writers, {per_commit} per commit ({valid})",
-            kind,
-            f"{audited:,.0f}/s",
-            f"plain insert {plain:,.0f}/s",
-            f"{plain / audited:.1f}x",
+
+
+def _sign_and_verify(ctx: AppContext, expected_events: int, expected_checkpoints: int) -> str:
+    """Sign the head as the worker does, then verify the whole log with the service's own
+    ``verify_chain`` (links, and the checkpoints' signatures over the C2SP body) against
+    the run's public key. Stops the run if anything is wrong."""
+    with session_scope(ctx.sessions) as session:
+        checkpoint = sign_head(
+            session, ctx.crypto, ctx.clock, ctx.audit, SYSTEM, "on_demand",
+            origin=ctx.settings.audit_origin,
+        )  # fmt: skip
+        if checkpoint is None:
+            raise SystemExit("the audit log is empty after the appends")
+    with ctx.sessions() as session:
+        result = verify_chain(session, ctx.crypto.public_key)
+    if not result.intact:
+        problems = "; ".join(str(p) for p in result.problems)
+        raise SystemExit(f"the chain is not intact after the appends: {result.summary}: {problems}")
+    # Each signing is an audited event after the head it signs.
+    if result.events != expected_events or result.checkpoints != expected_checkpoints:
+        raise SystemExit(
+            f"verify_chain walked {result.events} events and {result.checkpoints} checkpoints, "
+            f"expected {expected_events} and {expected_checkpoints}"
         )
+    return f"chain valid: {result.events:,} events, {result.checkpoints} checkpoints"
+
+
+def bench_appends(kind: str, db: ScratchDatabase, total: int, rounds: int) -> None:
+    """One event per commit is a request; ten per commit is a worker's batch. The audited
+    run and the plain baseline alternate (which goes first alternates too)."""
+    keys = _keys()
+    migrate(db, keys)
+    login = _login_of(db)
+    _plain_table(kind, db)
+    ctx = _context(db, keys)
+    written = checkpoints = 0
+    for per_commit in (1, 10):
+        audited: list[float] = []
+        plain: list[float] = []
+        for r in range(rounds):
+            order = (False, True) if r % 2 == 0 else (True, False)
+            for is_plain in order:
+                rate = _timed_writers(db.app_url, total, per_commit, plain=is_plain)
+                (plain if is_plain else audited).append(rate)
+            written += total // WRITERS * WRITERS
+        checkpoints += 1
+        valid = _sign_and_verify(ctx, written + checkpoints, checkpoints)
+        ratios = sorted(p / a for p, a in zip(plain, audited, strict=True))
+        med_a, med_p = statistics.median(audited), statistics.median(plain)
+        _report(
+            f"appends/s, {WRITERS} writers, {per_commit} per commit, {rounds} rounds, "
+            f"as {login} ({valid})",
+            kind,
+            f"{med_a:,.0f}/s ({min(audited):,.0f}-{max(audited):,.0f})",
+            f"plain insert {med_p:,.0f}/s ({min(plain):,.0f}-{max(plain):,.0f})",
+            f"{statistics.median(ratios):.2f}x; rounds {ratios[0]:.2f}-{ratios[-1]:.2f}x",
+        )
+    ctx.engine.dispose()
 
 
 # --- 2. verification of an export --------------------------------------------------------
@@ -208,18 +293,21 @@ def _synthetic_records(n: int) -> Iterator[dict[str, object]]:
         yield record
 
 
-def bench_verify(n: int, tmp: Path) -> None:
+def bench_verify(n: int, tmp: Path, rounds: int) -> None:
     key = Ed25519PrivateKey.generate()
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     path, body = tmp / "export.jsonl", tmp / "body.jsonl"
     signed_at = (START + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     newest: dict[str, object] = {}
+    checkpoints = 0
     with body.open("w", encoding="utf-8") as out:
         for record in _synthetic_records(n):
             out.write(event_line(record) + "\n")
             seq = int(str(record["seq"]))
             if seq % 10_000 == 0 or seq == n:
+                # Signed as the service signs: the C2SP checkpoint body.
                 sig = key.sign(checkpoint_message(ORIGIN, seq, str(record["hash"])))
+                checkpoints += 1
                 newest = {
                     "origin": ORIGIN,
                     "seq": seq,
@@ -249,27 +337,39 @@ def bench_verify(n: int, tmp: Path) -> None:
         out.write(json.dumps(header, separators=(",", ":")) + "\n")
         shutil.copyfileobj(events, out)
     body.unlink()
-    sha = _median(
-        lambda: subprocess.run(["sha256sum", str(path)], check=True, capture_output=True), 3
-    )
-    verify = _median(
-        lambda: _check(
-            subprocess.run(
-                [sys.executable, str(ROOT / "audit" / "verify.py"), str(path)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        ),
-        3,
-    )
+    shas: list[float] = []
+    verifies: list[float] = []
+    for r in range(rounds):
+        order = (True, False) if r % 2 == 0 else (False, True)
+        for is_sha in order:
+            if is_sha:
+                shas.append(_timed(lambda: _sha256sum(path)))
+            else:
+                verifies.append(_timed(lambda: _verify_export(path)))
+    ratios = sorted(v / s for v, s in zip(verifies, shas, strict=True))
+    verify, sha = statistics.median(verifies), statistics.median(shas)
     size = path.stat().st_size / 1e6
     _report(
-        f"verify {n:,}-event export ({size:,.0f} MB)",
+        f"verify {n:,}-event export ({size:,.0f} MB, {checkpoints} checkpoints), {rounds} rounds",
         "file",
-        f"{verify:.2f} s, {n / verify:,.0f} events/s",
-        f"sha256sum {sha:.2f} s",
-        f"{verify / sha:.1f}x",
+        f"{verify:.2f} s ({min(verifies):.2f}-{max(verifies):.2f}), {n / verify:,.0f} events/s",
+        f"sha256sum {sha:.2f} s ({min(shas):.2f}-{max(shas):.2f})",
+        f"{statistics.median(ratios):.2f}x; rounds {ratios[0]:.2f}-{ratios[-1]:.2f}x",
+    )
+
+
+def _sha256sum(path: Path) -> None:
+    subprocess.run(["sha256sum", str(path)], check=True, capture_output=True)
+
+
+def _verify_export(path: Path) -> None:
+    _check(
+        subprocess.run(
+            [sys.executable, str(ROOT / "audit" / "verify.py"), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     )
 
 
@@ -278,13 +378,14 @@ def _check(result: subprocess.CompletedProcess[str]) -> None:
         raise SystemExit(f"verification failed: {result.stdout}{result.stderr}")
 
 
+def _timed(fn: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
 def _median(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    return statistics.median(_timed(fn) for _ in range(runs))
 
 
 # --- 3. the DPO's filter --------------------------------------------------------------------
@@ -311,9 +412,14 @@ def _load_events(engine: Engine, n: int) -> None:
         conn.execute(text("ANALYZE"))
 
 
-def bench_filter(kind: str, url: str, n: int) -> None:
-    engine = _fresh(url)
-    _load_events(engine, n)
+def bench_filter(kind: str, db: ScratchDatabase, n: int, rounds: int) -> None:
+    migrate(db, _keys())
+    # The synthetic chain is loaded by the owner (the app login cannot write audit_event);
+    # the DPO's queries run as the app login.
+    loader = make_engine(db.owner_url)
+    _load_events(loader, n)
+    loader.dispose()
+    engine = make_engine(db.app_url)
     sessions = make_sessionmaker(engine)
     week = START + timedelta(days=300)
     queries = {
@@ -355,9 +461,22 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=8_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of measured case and baseline, alternating (appends, verify)",
+    )
+    parser.add_argument(
         "--parts",
         default="appends,filter,verify",
         help="comma-separated subset of appends, filter, verify",
+    )
+    parser.add_argument(
+        "--login",
+        choices=["app", "superuser"],
+        default="app",
+        help="PostgreSQL: the application login in an owner's database (as in production), "
+        "or everything as the superuser (the set-up before the two logins, to compare)",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -371,10 +490,10 @@ def main() -> None:
                     continue
                 (tmp / kind / part).mkdir(parents=True)
                 size = args.appends if part == "appends" else args.events
-                for url in _database(kind, tmp / kind / part):
-                    run(kind, url, size)
+                for db in _database(kind, tmp / kind / part, args.login):
+                    run(kind, db, size, args.rounds)
         if "verify" in parts and shutil.which("sha256sum"):
-            bench_verify(args.events, tmp)
+            bench_verify(args.events, tmp, args.rounds)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'engine':<10}  {'result':<28}  baseline (ratio)")
     for what, engine, value, baseline in rows:

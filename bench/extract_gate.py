@@ -60,7 +60,7 @@ from sqlalchemy import select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scratch_db import scratch_database  # noqa: E402 - bench/ is the script's folder
+from scratch_db import ScratchDatabase, migrate, scratch_database  # noqa: E402 - bench/
 
 from consent_service.audit.recorder import Actor  # noqa: E402
 from consent_service.citizens.models import Citizen, CitizenKey  # noqa: E402
@@ -73,9 +73,7 @@ from consent_service.context import AppContext  # noqa: E402
 from consent_service.crypto import Crypto  # noqa: E402
 from consent_service.db import session_scope  # noqa: E402
 from consent_service.extracts import gate, service  # noqa: E402
-from consent_service.identity import service as identity  # noqa: E402
 from consent_service.identity.models import Organisation, User  # noqa: E402
-from consent_service.migrations import upgrade  # noqa: E402
 
 COHORT = "hold-2"
 KIND = "journal"
@@ -135,7 +133,9 @@ def _hwm_mb() -> float:
 # --- database --------------------------------------------------------------------------------
 
 
-def _database() -> Iterator[str]:
+def _database() -> Iterator[ScratchDatabase]:
+    """Owned and migrated by the owner login, which also bulk-loads and vacuums; the
+    service (people, the gate, the execution) runs as the application login."""
     yield from scratch_database("bench_extract")
 
 
@@ -147,7 +147,6 @@ def _context(url: str, keys: dict[str, str]) -> AppContext:
 def _people(ctx: AppContext) -> tuple[int, Actor, Actor]:
     """The organisation and its two data controllers (they never log in)."""
     with session_scope(ctx.sessions) as session:
-        identity.ensure_key_check(session, ctx.crypto, ctx.clock)
         now = ctx.clock.now()
         org = Organisation(name="Region Midtjylland", created_at=now)
         session.add(org)
@@ -512,12 +511,12 @@ def main() -> None:
     child.start()  # now, while this process is small (see _execute_child)
     notes: list[str] = []
     try:
-        for url in _database():
-            ctx = _context(url, keys)
-            upgrade(ctx.engine)
+        for db in _database():
+            migrate(db, keys)
+            ctx = _context(db.app_url, keys)
             org_id, requester, approver = _people(ctx)
             began = time.perf_counter()
-            cohort = load(url, org_id, ctx.crypto, args.citizens, args.seed)
+            cohort = load(db.owner_url, org_id, ctx.crypto, args.citizens, args.seed)
             loaded = time.perf_counter() - began
             print(f"loaded {args.citizens:,} citizens in {loaded:.0f} s (not measured)")
             counts, took, serial = bench_gate(ctx, org_id, cohort, args.citizens)
@@ -526,9 +525,11 @@ def main() -> None:
                 f"count(*) without parallel workers, as the gate runs: {serial * 1000:,.0f} ms "
                 f"(gate {took / serial:.1f}x)"
             )
-            notes += bench_execute(parent_end, url, keys, ctx, org_id, requester, approver, counts)
+            notes += bench_execute(
+                parent_end, db.app_url, keys, ctx, org_id, requester, approver, counts
+            )
             # Every journal extract appends a data_obtained event per included consent.
-            _vacuum(url)
+            _vacuum(db.owner_url)
             after = _gate_time(ctx, org_id)
             notes.append(
                 f"gate.counts() again after the execution's data_obtained events: "
