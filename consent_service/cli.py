@@ -228,6 +228,50 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_witnessed(args: argparse.Namespace) -> int:
+    """One file per configured witness in ``--out``: the newest checkpoint it cosigned, as
+    the note ``audit/verify.py --witness`` reads; never overwrites a file."""
+    from consent_service.audit.witnessing import newest_cosigned_note
+
+    ctx = _checked_context()
+    if not ctx.settings.witnesses:
+        print("no witnesses are configured (CONSENT_WITNESSES)")
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with session_scope(ctx.sessions) as session:
+        notes = []
+        for target in ctx.settings.witnesses:
+            note = newest_cosigned_note(session, ctx.crypto.public_key, target)
+            if note is None:
+                print(f"{target.name}: has cosigned no checkpoint yet")
+            else:
+                notes.append((target, note, out / note.filename(target.name)))
+        existing = [str(path) for _, _, path in notes if path.exists()]
+        if existing:
+            print(f"{', '.join(existing)} exist(s); files are never overwritten")
+            return 1
+        for target, note, path in notes:
+            with path.open("x", encoding="utf-8", newline="") as fh:
+                fh.write(note.text)
+            ctx.audit.record(
+                session,
+                _cli_actor(),
+                action="audit.cosigned_note_fetched",
+                outcome="success",
+                resource_type="checkpoint",
+                resource_id=str(note.seq),
+                details={"witness": target.name, "seq": note.seq},
+            )
+            print(f"{path}: checkpoint {note.seq} cosigned by {target.name}")
+            print(f"  --witness {path} --witness-key '{target.key}'")
+    print(
+        f"{len(notes)} file(s); check an export made since with: "
+        "python audit/verify.py EXPORT --witness FILE --witness-key KEY"
+    )
+    return 0 if notes else 1
+
+
 def cmd_audit_public_key(args: argparse.Namespace) -> int:
     """The checkpoint-signing public key, to publish (e.g. in audit/) for outside verifiers."""
     ctx = _context(load_settings())
@@ -500,6 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="every organisation's events in full (system-wide)"
     )
     e.set_defaults(func=cmd_audit_export)
+    w = audit_sub.add_parser(
+        "witnessed", help="write each witness's newest cosigned checkpoint note for verify.py"
+    )
+    w.add_argument("--out", required=True, help="folder for the files (never overwritten)")
+    w.set_defaults(func=cmd_audit_witnessed)
     k = audit_sub.add_parser("public-key", help="print the checkpoint-signing public key (PEM)")
     k.set_defaults(func=cmd_audit_public_key)
     a = audit_sub.add_parser("alerts", help="evaluate audit/alerts.yaml and send e-mails")

@@ -40,6 +40,31 @@ def newest_cosignature(
     )
 
 
+def cosignatures_of(
+    session: Session, seq: int, witness: str | None = None, key_id: str | None = None
+) -> list[AuditCosignature]:
+    """The kept cosignatures of the checkpoint at ``seq`` (of ``witness`` by its key
+    ``key_id`` if given), one per witness key: its newest. A note may carry only one
+    signature per key, so an older cosignature of the same checkpoint is left out."""
+    stmt = select(AuditCosignature).where(AuditCosignature.seq == seq)
+    if witness is not None:
+        stmt = stmt.where(AuditCosignature.witness == witness)
+    if key_id is not None:
+        stmt = stmt.where(AuditCosignature.witness_key_id == key_id)
+    rows = session.scalars(
+        stmt.order_by(
+            AuditCosignature.witness,
+            AuditCosignature.witness_key_id,
+            AuditCosignature.cosigned_at.desc(),
+            AuditCosignature.id.desc(),
+        )
+    )
+    newest: dict[tuple[str, str], AuditCosignature] = {}
+    for row in rows:
+        newest.setdefault((row.witness, row.witness_key_id), row)
+    return list(newest.values())
+
+
 def add_cosignature(session: Session, row: AuditCosignature) -> bool:
     """Keep a received cosignature; False if the same one is already kept (two workers)."""
     try:

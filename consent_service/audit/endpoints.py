@@ -26,7 +26,7 @@ from consent_service.audit.review import AuditFilter, rejected_attempts, search
 from consent_service.audit.service import verify_chain
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.clock import LEGAL_TZ, legal_today
-from consent_service.errors import InvalidInput
+from consent_service.errors import InvalidInput, NotFound
 from consent_service.identity.models import User
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.templating import page
@@ -365,6 +365,41 @@ def export(
         chunks(),
         media_type="application/jsonl",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/dpo/vidner/kontrolpunkt")
+def witnessed_checkpoint(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("audit:export")],
+    vidne: str | None = None,
+) -> Response:
+    """The newest checkpoint witness ``vidne`` cosigned, as the note ``audit/verify.py
+    --witness`` reads with the witness's key. The note is about the whole log (its size
+    and hash, no organisation's events), so any DPO with the export may fetch it."""
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    target = next((w for w in ctx.settings.witnesses if w.name == vidne), None)
+    note = (
+        witnessing.newest_cosigned_note(session, ctx.crypto.public_key, target)
+        if target is not None
+        else None
+    )
+    if target is None or note is None:
+        raise NotFound("no such witness, or it has cosigned nothing yet")
+    ctx.audit.record(
+        session,
+        me.actor,
+        action="audit.cosigned_note_fetched",
+        outcome="success",
+        resource_type="checkpoint",
+        resource_id=str(note.seq),
+        details={"witness": target.name, "seq": note.seq},
+    )
+    return Response(
+        note.text,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{note.filename(target.name)}"'},
     )
 
 

@@ -26,18 +26,25 @@ On every pass, after signing the interval checkpoint, the worker (``jobs.runner`
   reads), and ``audit.checkpoint_mailed`` recorded. When mailing starts, only the newest
   interval checkpoint is sent.
 
+For the DPO, ``newest_cosigned_note`` and ``cosigned_note_at`` rebuild a cosigned note from
+the kept cosignatures: the log-signed note with the witnesses' lines appended, the file
+``audit/verify.py --witness`` reads with ``--witness-key`` (the DPO page's download and
+``consent-service audit witnessed``).
+
 No network call happens inside a database transaction (on SQLite a transaction holds the
 write lock). A failure never stops the worker's other work.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_service.audit import cosignatures as repo
@@ -324,6 +331,7 @@ class WitnessStatus:
     stale: bool  # no cosignature within CONSENT_WITNESS_STALE_HOURS
     problem: str | None  # the last failure or disagreement since its last cosignature
     disagreed: bool
+    key: str = ""  # its verifier key, for audit/verify.py --witness-key
 
 
 @dataclass(frozen=True)
@@ -352,6 +360,7 @@ def witness_status(session: Session, deps: ServiceDeps) -> list[WitnessStatus]:
                 stale=newest is None or now - newest.cosigned_at > stale_after,
                 problem=problem.reason if problem is not None else None,
                 disagreed=problem is not None and problem.action == repo.WITNESS_DISAGREED,
+                key=target.key,
             )
         )
     return out
@@ -368,3 +377,48 @@ def mailbox_status(session: Session, deps: ServiceDeps) -> MailboxStatus:
         last_mailed_seq=int(mailed.resource_id) if mailed and mailed.resource_id else None,
         problem=failure.reason if failure is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class CosignedNote:
+    """A checkpoint's log-signed note with witnesses' cosignature lines appended."""
+
+    seq: int
+    witnesses: tuple[str, ...]  # whose lines it carries
+    text: str
+
+    def filename(self, label: str) -> str:
+        """``checkpoint-<seq>-<label>.txt``, the label (a witness's name) made file-safe."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.") or "vidne"
+        return f"checkpoint-{self.seq}-{safe}.txt"
+
+
+def _note(
+    session: Session, public_key: Ed25519PublicKey, rows: list[AuditCosignature]
+) -> CosignedNote | None:
+    if not rows:
+        return None
+    checkpoint = repo.checkpoint_at(session, rows[0].seq)
+    if checkpoint is None or checkpoint.origin != rows[0].origin:
+        return None  # purged, or signed under another origin: nothing to vouch for
+    text = checkpoint_note(checkpoint, public_key) + "".join(r.line for r in rows)
+    return CosignedNote(checkpoint.seq, tuple(r.witness for r in rows), text)
+
+
+def newest_cosigned_note(
+    session: Session, public_key: Ed25519PublicKey, target: WitnessTarget
+) -> CosignedNote | None:
+    """The newest checkpoint the witness cosigned by its configured key, as a cosigned
+    note carrying that witness's line; None if it has cosigned nothing yet."""
+    key = key_id_hex(parse_vkey(target.key))
+    newest = repo.newest_cosignature(session, target.name, key)
+    if newest is None:
+        return None
+    return _note(session, public_key, repo.cosignatures_of(session, newest.seq, target.name, key))
+
+
+def cosigned_note_at(
+    session: Session, public_key: Ed25519PublicKey, seq: int
+) -> CosignedNote | None:
+    """Every kept witness's cosignature of the checkpoint at ``seq`` on one note."""
+    return _note(session, public_key, repo.cosignatures_of(session, seq))
