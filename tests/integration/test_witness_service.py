@@ -9,7 +9,6 @@ import http.client
 import os
 import sqlite3
 import stat
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from consent_service.witness.client import (
     submit_resyncing,
 )
 from consent_service.witness.consistency import EMPTY_HEAD
-from consent_service.witness.server import bind, server
+from consent_service.witness.server import bind
 from consent_service.witness.service import Witness
 from consent_service.witness.store import (
     DB_FILE,
@@ -38,6 +37,7 @@ from consent_service.witness.store import (
     WitnessStore,
     create_key,
 )
+from tests.witnesses import serve_in_thread
 
 ORIGIN = "consent.example/audit"
 NOW = 1_790_000_000
@@ -79,25 +79,8 @@ def _start(state: Path, max_body_bytes: int | None = None) -> tuple[Running, obj
     witness = Witness.open(state, now=lambda: NOW)
     sock = bind("127.0.0.1", 0)
     host, port = sock.getsockname()[:2]
-    srv = (
-        server(witness, host=host, port=port)
-        if max_body_bytes is None
-        else server(witness, host=host, port=port, max_body_bytes=max_body_bytes)
-    )
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if srv.started:
-            break
-        threading.Event().wait(0.01)
-    assert srv.started
-
-    def stop() -> None:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        witness.store.close()
-        sock.close()
-
+    options = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
+    stop = serve_in_thread(witness, sock, **options)
     return Running(f"http://{host}:{port}", host, port, state, witness), stop
 
 

@@ -34,12 +34,13 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.jobs.runner import housekeeping
 from consent_service.witness import note as n
-from consent_service.witness.server import bind, server
+from consent_service.witness.server import bind
 from consent_service.witness.service import Witness
 from consent_service.witness.store import WitnessStore, create_key
 from tests import tamper
 from tests.conftest import ORIGIN, enrolled_person, log_in, make_settings
 from tests.integration.test_alerts import _SmtpSink
+from tests.witnesses import serve_in_thread
 
 HOUR = timedelta(hours=1)
 INTERVAL = timedelta(minutes=61)  # past CONSENT_AUDIT_CHECKPOINT_MINUTES (60)
@@ -75,21 +76,7 @@ def _serve(state: Path, clock: FixedClock, port: int = 0) -> tuple[int, Callable
     """A witness service in a thread on a loopback port; its clock is the test's."""
     witness = Witness.open(state, now=lambda: int(clock.now().timestamp()))
     sock = bind("127.0.0.1", port)
-    srv = server(witness, host="127.0.0.1", port=sock.getsockname()[1])
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if srv.started:
-            break
-        threading.Event().wait(0.01)
-    assert srv.started
-
-    def stop() -> None:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        witness.store.close()
-        sock.close()
-
+    stop = serve_in_thread(witness, sock)
     return int(sock.getsockname()[1]), stop
 
 
