@@ -44,3 +44,27 @@ def tiny_png() -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+def tiny_jpeg() -> bytes:
+    """A valid small JPEG (baseline, as a scanner writes it)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (40, 56), 250).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def tiny_pdf() -> bytes:
+    """A valid one-page PDF without scripts or attachments, standing in for a scanned form."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out, invariant=1)
+    page.drawString(72, 720, "Underskrevet samtykkeerklæring")
+    page.save()
+    return out.getvalue()

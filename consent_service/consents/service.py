@@ -25,16 +25,12 @@ from consent_service.consents import repository as repo
 from consent_service.consents import rules
 from consent_service.consents.catalogue import ConsentCatalogue, catalogue
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.consents.scans import MAX_SCAN_BYTES as MAX_SCAN_BYTES
+from consent_service.consents.scans import validate_scan
 from consent_service.consents.views import ConsentFormInput, ConsentRecordView, LegalBasis
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.services import ServiceDeps
 
-MAX_SCAN_BYTES = 10 * 1024 * 1024
-SCAN_SIGNATURES = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
 CHANNELS = {"in_person": "personligt", "phone": "telefon", "letter": "brev"}
 EXPIRY_WARNING_DAYS = 60
 # Why a recorded consent is corrected; codes, never free text, so no personal data.
@@ -223,20 +219,6 @@ def _organisation_name(session: Session, organisation_id: int) -> str:
     return org.name if org else ""
 
 
-def sniff_scan(content: bytes) -> str:
-    """The scan's type by its content, not its name: PDF, PNG or JPEG."""
-    if not content:
-        raise InvalidInput("Vedhæft en scanning af den underskrevne erklæring.", field="scan")
-    if len(content) > MAX_SCAN_BYTES:
-        raise InvalidInput(
-            f"Scanningen må højst fylde {MAX_SCAN_BYTES // (1024 * 1024)} MB.", field="scan"
-        )
-    for magic, content_type in SCAN_SIGNATURES:
-        if content.startswith(magic):
-            return content_type
-    raise InvalidInput("Scanningen skal være en PDF-, PNG- eller JPEG-fil.", field="scan")
-
-
 def record_signed(
     session: Session,
     deps: ServiceDeps,
@@ -271,7 +253,7 @@ def record_signed(
     witness = witness.strip()
     if not witness or len(witness) > 200:
         raise InvalidInput("Angiv hvem der modtog erklæringen (højst 200 tegn).", field="witness")
-    content_type = sniff_scan(scan)
+    content_type = validate_scan(scan)  # decoded in full; stored unchanged
     consent = Consent(
         public_id=uuid.uuid4().hex,
         citizen_id=citizen.id,
