@@ -7,7 +7,13 @@ destroys their key rows) makes them unreadable in every older data backup too
 master key; it is meant to be kept only briefly, for less time than the deletion deadline.
 
 Both files are sealed with AES-256-GCM under keys derived from the master key, one per
-kind. A file is a one-line header (magic, version, kind, engine) followed by the sealed
+kind. The keys file also carries the deletion ledger: every deletion the database had
+made when the backup was taken (citizens by public id, wellbeing answers by consent, with
+rule and time; no personal data). Restoring an older data file with a newer keys file
+applies again, with the same code, every deletion of that ledger the data file does not
+have yet, so an older backup never brings back a deleted citizen's row or CPR blind index.
+
+A file is a one-line header (magic, version, kind, engine) followed by the sealed
 bytes; the header is the associated data, so a keys file cannot be restored as data, nor a
 SQLite backup into PostgreSQL, and any edit is detected. Files are written with mode 600.
 
@@ -43,10 +49,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from consent_service.audit.recorder import SYSTEM, Actor, AuditRecorder
 from consent_service.audit.service import verify_chain
 from consent_service.citizens.models import Citizen, CitizenKey
+from consent_service.clock import Clock, SystemClock
 from consent_service.crypto import DecryptionError, derive, open_sealed, seal
 from consent_service.db import make_engine, make_sessionmaker, session_scope
+from consent_service.retention.deletion import LedgerEntry, deletion_ledger, reapply_deletions
 
 MAGIC = b"consent-service backup v1"
 KINDS = ("data", "keys")
@@ -77,6 +86,7 @@ class RestoreReport:
     citizens: int
     keys_restored: int
     keys_skipped: int  # keys of citizens the data backup does not hold (registered later)
+    redeleted: tuple[LedgerEntry, ...] = ()  # deletions made after the backup, made again
 
 
 # --- file format -------------------------------------------------------------------------
@@ -213,6 +223,14 @@ def _db_problem(exc: SQLAlchemyError) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _keys_payload(conn: Connection) -> dict[str, Any]:
+    """What the keys file holds: the key rows and the deletion ledger, of one moment."""
+    return {
+        "keys": _key_rows(conn),
+        "deletions": [entry.as_json() for entry in deletion_ledger(conn)],
+    }
+
+
 def _key_rows(conn: Connection) -> list[dict[str, Any]]:
     table = CitizenKey.__table__
     rows = conn.execute(select(table).order_by(table.c.citizen_id, table.c.purpose)).mappings()
@@ -230,7 +248,7 @@ def _key_rows(conn: Connection) -> list[dict[str, Any]]:
 # --- backup ------------------------------------------------------------------------------
 
 
-def _dump_sqlite(parsed: URL, workdir: Path) -> tuple[bytes, list[dict[str, Any]]]:
+def _dump_sqlite(parsed: URL, workdir: Path) -> tuple[bytes, dict[str, Any]]:
     """A consistent copy (online backup API) with the key rows read from it, then deleted
     and vacuumed away; returns the copy's bytes and the key rows."""
     source = _sqlite_path(parsed)
@@ -251,7 +269,7 @@ def _dump_sqlite(parsed: URL, workdir: Path) -> tuple[bytes, list[dict[str, Any]
         engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
         try:
             with engine.connect() as conn:
-                keys = _key_rows(conn)
+                keys = _keys_payload(conn)
         finally:
             engine.dispose()
         dst = sqlite3.connect(copy, isolation_level=None)
@@ -267,7 +285,7 @@ def _dump_sqlite(parsed: URL, workdir: Path) -> tuple[bytes, list[dict[str, Any]
     return copy.read_bytes(), keys
 
 
-def _dump_postgresql(parsed: URL, workdir: Path) -> tuple[bytes, list[dict[str, Any]]]:
+def _dump_postgresql(parsed: URL, workdir: Path) -> tuple[bytes, dict[str, Any]]:
     """pg_dump (custom format) without the key rows' data; the key rows are read in the
     same snapshot, exported to pg_dump, so data and keys belong to one moment."""
     pg_dump = _tool("pg_dump")
@@ -278,7 +296,7 @@ def _dump_postgresql(parsed: URL, workdir: Path) -> tuple[bytes, list[dict[str, 
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
             with conn.begin():
                 snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
-                keys = _key_rows(conn)
+                keys = _keys_payload(conn)
                 _run(
                     [
                         pg_dump,
@@ -329,7 +347,7 @@ def create_backup(url: str, master_key: bytes, out_dir: Path, now: datetime) -> 
         keys_path=keys_path,
         data_sha256=_sha256(sealed_data),
         keys_sha256=_sha256(sealed_keys),
-        keys=len(keys),
+        keys=len(keys["keys"]),
     )
 
 
@@ -348,12 +366,19 @@ def _key_row(item: Any) -> dict[str, Any]:
     }
 
 
-def _parse_keys(raw: bytes) -> list[dict[str, Any]]:
+def _parse_keys(raw: bytes) -> tuple[list[dict[str, Any]], list[LedgerEntry]]:
+    """The key rows and the deletion ledger (a keys file of before the ledger is a bare
+    list of key rows)."""
     try:
-        items = json.loads(raw)
-        if not isinstance(items, list):
+        content = json.loads(raw)
+        if isinstance(content, list):
+            content = {"keys": content, "deletions": []}
+        if not isinstance(content, dict):
+            raise TypeError("not a keys file")
+        items, deletions = content["keys"], content["deletions"]
+        if not isinstance(items, list) or not isinstance(deletions, list):
             raise TypeError("not a list")
-        return [_key_row(item) for item in items]
+        return [_key_row(item) for item in items], [LedgerEntry.from_json(d) for d in deletions]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise BackupError("the keys file does not hold key rows") from None
 
@@ -449,11 +474,16 @@ def _grant(engine: Engine, app_role: str | None) -> None:
 
 
 def _load_keys_and_verify(
-    engine: Engine, keys: list[dict[str, Any]], public_key: Ed25519PublicKey
-) -> tuple[int, int, int, int]:
-    """Insert the key rows of citizens the backup holds, then verify the audit log (its
-    chain, checkpoints and start); all in one transaction, rolled back if it does not
-    verify."""
+    engine: Engine,
+    keys: list[dict[str, Any]],
+    ledger: list[LedgerEntry],
+    public_key: Ed25519PublicKey,
+    clock: Clock,
+    actor: Actor,
+) -> tuple[int, int, int, int, list[LedgerEntry]]:
+    """Insert the key rows of citizens the backup holds, verify the audit log (its chain,
+    checkpoints and start), then make again the ledger's deletions the backup does not
+    have; all in one transaction, rolled back if anything fails."""
     with session_scope(make_sessionmaker(engine)) as session:
         present = set(session.scalars(select(Citizen.id)))
         wanted = [row for row in keys if row["citizen_id"] in present]
@@ -465,8 +495,9 @@ def _load_keys_and_verify(
                 f"the restored audit log does not verify ({verification.problems[0]}; "
                 f"{verification.summary}): the restored database must not be used"
             )
+        redeleted = reapply_deletions(session, clock, AuditRecorder(clock), actor, ledger)
         citizens = session.scalar(select(func.count()).select_from(Citizen)) or 0
-    return verification.events, citizens, len(wanted), len(keys) - len(wanted)
+    return verification.events, citizens, len(wanted), len(keys) - len(wanted), redeleted
 
 
 def restore_backup(
@@ -477,19 +508,22 @@ def restore_backup(
     app_role: str | None = None,
     *,
     public_key: Ed25519PublicKey,
+    clock: Clock | None = None,
+    actor: Actor = SYSTEM,
 ) -> RestoreReport:
     """Restore a data backup (and a keys file) into the empty database at ``url``; its
-    audit log must verify with the service's checkpoint ``public_key``. On PostgreSQL
-    ``url`` is the new database's owner, and ``app_role`` the application login that gets
-    its grants there (``migrations.privileges``)."""
+    audit log must verify with the service's checkpoint ``public_key``. Every deletion of
+    the keys file's ledger that the data backup predates is made again, audited as done
+    by ``actor``. On PostgreSQL ``url`` is the new database's owner, and ``app_role`` the
+    application login that gets its grants there (``migrations.privileges``)."""
     parsed, engine_name = _parse(url)
     # Decrypt everything before touching the target: a wrong key or an altered file
     # leaves nothing behind.
     data = _open_file(master_key, data_path, "data", engine_name)
-    keys = (
+    keys, ledger = (
         _parse_keys(_open_file(master_key, keys_path, "keys", engine_name))
         if keys_path is not None
-        else []
+        else ([], [])
     )
     sqlite_target: Path | None = None
     engine = make_engine(url) if engine_name == "postgresql" else None
@@ -508,7 +542,9 @@ def restore_backup(
             _check_head(engine)
             if engine_name == "postgresql":
                 _grant(engine, app_role)
-            events, citizens, restored, skipped = _load_keys_and_verify(engine, keys, public_key)
+            events, citizens, restored, skipped, redeleted = _load_keys_and_verify(
+                engine, keys, ledger, public_key, clock or SystemClock(), actor
+            )
         except SQLAlchemyError as exc:
             raise BackupError(
                 f"the restored database {_shown(parsed)} cannot be used: {_db_problem(exc)}"
@@ -527,4 +563,5 @@ def restore_backup(
         citizens=citizens,
         keys_restored=restored,
         keys_skipped=skipped,
+        redeleted=tuple(redeleted),
     )

@@ -370,6 +370,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             keys_path,
             app_role,
             public_key=Crypto(settings.keys).public_key,
+            actor=_cli_actor(),
         )
     except BackupError as exc:
         print(f"consent-service: restore failed: {exc}", file=sys.stderr)
@@ -390,6 +391,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                     "events": report.events_verified,
                     "citizens": report.citizens,
                     "keys": report.keys_restored,
+                    "redeleted": len(report.redeleted),
                 },
             )
         target = ctx.engine.url.render_as_string(hide_password=True)
@@ -402,6 +404,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         f"restored into {target}: {report.events_verified} audit events verified, "
         f"{report.citizens} citizens, {report.keys_restored} keys restored{skipped}"
     )
+    # Deletions made after the backup was taken, made again: public ids only.
+    for entry in report.redeleted:
+        what = (
+            f"citizen {entry.citizen}"
+            if entry.kind == "citizen"
+            else f"wellbeing answers of consent {entry.consent} (citizen {entry.citizen})"
+        )
+        print(f"re-deleted {what}: deleted {entry.at} by rule {entry.rule}")
     return 0
 
 

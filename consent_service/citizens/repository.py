@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.models import Citizen, CitizenKey, Referral
+
+
+def live_citizen() -> ColumnElement[bool]:
+    """A citizen pages, lists and searches may show: not deleted, and their identity key
+    exists. A citizen whose key is gone (a row an older backup brought back, restored
+    without the deletion since) counts as deleted: nothing of theirs can be read."""
+    return and_(
+        Citizen.deleted_at.is_(None),
+        exists().where(CitizenKey.citizen_id == Citizen.id, CitizenKey.purpose == "identity"),
+    )
 
 
 def by_public_id(session: Session, organisation_id: int, public_id: str) -> Citizen | None:
@@ -15,19 +25,29 @@ def by_public_id(session: Session, organisation_id: int, public_id: str) -> Citi
         select(Citizen).where(
             Citizen.public_id == public_id,
             Citizen.organisation_id == organisation_id,
-            Citizen.deleted_at.is_(None),
+            live_citizen(),
         )
     )
 
 
 def by_public_id_any_organisation(session: Session, public_id: str) -> Citizen | None:
     """For access checks only: the caller must then check the organisation."""
-    return session.scalar(
-        select(Citizen).where(Citizen.public_id == public_id, Citizen.deleted_at.is_(None))
-    )
+    return session.scalar(select(Citizen).where(Citizen.public_id == public_id, live_citizen()))
 
 
 def by_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citizen | None:
+    """The live citizen with this blind index: a search never finds a deleted citizen."""
+    return session.scalar(
+        select(Citizen).where(
+            Citizen.organisation_id == organisation_id,
+            Citizen.cpr_index == cpr_index,
+            live_citizen(),
+        )
+    )
+
+
+def holder_of_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citizen | None:
+    """Whichever row holds the blind index (unique per organisation), live or not."""
     return session.scalar(
         select(Citizen).where(
             Citizen.organisation_id == organisation_id, Citizen.cpr_index == cpr_index
@@ -40,7 +60,7 @@ def page_of_citizens(
 ) -> Sequence[Citizen]:
     return session.scalars(
         select(Citizen)
-        .where(Citizen.organisation_id == organisation_id, Citizen.deleted_at.is_(None))
+        .where(Citizen.organisation_id == organisation_id, live_citizen())
         .order_by(Citizen.created_at.desc(), Citizen.id.desc())
         .offset(offset)
         .limit(limit)
@@ -52,7 +72,7 @@ def count_citizens(session: Session, organisation_id: int) -> int:
         session.scalar(
             select(func.count())
             .select_from(Citizen)
-            .where(Citizen.organisation_id == organisation_id, Citizen.deleted_at.is_(None))
+            .where(Citizen.organisation_id == organisation_id, live_citizen())
         )
         or 0
     )

@@ -114,8 +114,14 @@ def register_citizen(
     if email and not _EMAIL.match(email):
         raise InvalidInput("E-mailadressen er ikke gyldig.", field="email")
     index = deps.crypto.blind_index(organisation_id, cpr.value)
-    if repo.by_cpr_index(session, organisation_id, index) is not None:
+    holder = repo.holder_of_cpr_index(session, organisation_id, index)
+    if holder is not None and holder.wrapped_key is not None:
         raise InvalidInput("Borgeren er allerede registreret. Søg efter borgeren.", field="cpr")
+    if holder is not None:
+        # A row whose key is gone (brought back by an older backup) can never be read:
+        # it gives up the blind index, as its deletion did.
+        holder.cpr_index = None
+        session.flush()
     public_id = uuid.uuid4().hex
     vault = _vault(deps)
     key, wrapped = vault.new_key(public_id)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.repository import live_citizen
 from consent_service.jobs.models import Task
 
 KIND_DA = {
@@ -47,7 +48,7 @@ def open_items(session: Session, organisation_id: int, today: date) -> list[Work
         .where(
             Task.organisation_id == organisation_id,
             Task.closed_at.is_(None),
-            Citizen.deleted_at.is_(None),
+            live_citizen(),  # not deleted, key not gone
         )
         .order_by(Task.due_on, Task.id)
     ).all()

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 
-from consent_service.audit.recorder import Actor
+from consent_service.audit.models import AuditEvent
+from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.clock import Clock
 from consent_service.consents import repository as consents_repo
 from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
 from consent_service.errors import RuleRefusal
@@ -30,6 +34,7 @@ from consent_service.wellbeing.models import WellbeingResponse
 from consent_service.wellbeing.service import shred_for_consent
 
 PILOT_END_RULE = "pilot_end"
+UNRECORDED_RULE = "unrecorded"  # a tombstone whose deletion record the audit log no longer has
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,12 @@ def delete_citizen(
     consent records without identity. Idempotent: a deleted citizen is left as it is.
     Waits for a running extract execution of the organisation, which may hold the
     citizen's keys from its snapshot (consents/repository.py)."""
+    return _erase_citizen(session, deps.clock, deps.audit, actor, citizen, rule)
+
+
+def _erase_citizen(
+    session: Session, clock: Clock, audit: AuditRecorder, actor: Actor, citizen: Citizen, rule: str
+) -> DeletionRecord:
     consents_repo.lock_consents_for_ending(session, citizen.organisation_id)
     if citizen.deleted_at is not None:
         return DeletionRecord(rule)
@@ -143,7 +154,7 @@ def delete_citizen(
     session.execute(delete(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen.id))
     session.execute(delete(Referral).where(Referral.citizen_id == citizen.id))
     session.execute(delete(Task).where(Task.citizen_id == citizen.id))
-    now = deps.clock.now()
+    now = clock.now()
     for job in session.scalars(
         select(Job).where(Job.citizen_id == citizen.id, Job.status == "pending")
     ).all():
@@ -157,7 +168,7 @@ def delete_citizen(
     citizen.deleted_at = now
     session.flush()
     session.expire(citizen, ["identity_key"])
-    deps.audit.record(
+    audit.record(
         session,
         actor,
         action="citizen.deleted",
@@ -172,6 +183,127 @@ def delete_citizen(
         },
     )
     return record
+
+
+# --- the deletion ledger: deletions a restore of an older backup must apply again --------
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One deletion this database made, as the keys file of a backup carries it: which
+    citizen (public id) or which consent's wellbeing answers, by which rule, when. No
+    personal data: public ids are pseudonymous."""
+
+    kind: str  # "citizen" or "wellbeing"
+    citizen: str
+    rule: str
+    at: str  # ISO 8601, when the original deletion happened
+    consent: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "kind": self.kind,
+            "citizen": self.citizen,
+            "rule": self.rule,
+            "at": self.at,
+            "consent": self.consent,
+        }
+
+    @classmethod
+    def from_json(cls, item: Any) -> LedgerEntry:
+        """Raises ValueError, KeyError or TypeError if ``item`` is not a ledger entry."""
+        kind, citizen, rule, at = (str(item[k]) for k in ("kind", "citizen", "rule", "at"))
+        consent = item.get("consent")
+        if kind not in ("citizen", "wellbeing") or (kind == "wellbeing") != bool(consent):
+            raise ValueError("not a ledger entry")
+        datetime.fromisoformat(at)
+        return cls(kind, citizen, rule, at, str(consent) if consent else None)
+
+
+def deletion_ledger(conn: Session | Connection) -> list[LedgerEntry]:
+    """Every deletion the database holds a record of: each ``wellbeing.deleted`` event,
+    then each tombstone (with the rule its ``citizen.deleted`` audit event names)."""
+    events = conn.execute(
+        select(
+            AuditEvent.action, AuditEvent.resource_id, AuditEvent.details, AuditEvent.occurred_at
+        )
+        .where(AuditEvent.action.in_(("citizen.deleted", "wellbeing.deleted")))
+        .order_by(AuditEvent.seq)
+    ).all()
+    rules: dict[str, str] = {}
+    entries: list[LedgerEntry] = []
+    for action, citizen, details, occurred_at in events:
+        body = json.loads(details or "{}")
+        rule = str(body.get("rule", UNRECORDED_RULE))
+        if action == "citizen.deleted" and citizen:
+            rules[citizen] = rule
+        elif action == "wellbeing.deleted" and citizen and body.get("consent"):
+            entries.append(
+                LedgerEntry("wellbeing", citizen, rule, occurred_at.isoformat(), body["consent"])
+            )
+    tombstones = conn.execute(
+        select(Citizen.public_id, Citizen.deleted_at)
+        .where(Citizen.deleted_at.is_not(None))
+        .order_by(Citizen.deleted_at, Citizen.id)
+    ).all()
+    for public_id, deleted_at in tombstones:
+        at = deleted_at.isoformat() if deleted_at is not None else ""
+        entries.append(LedgerEntry("citizen", public_id, rules.get(public_id, UNRECORDED_RULE), at))
+    return entries
+
+
+def reapply_deletions(
+    session: Session,
+    clock: Clock,
+    audit: AuditRecorder,
+    actor: Actor,
+    ledger: Sequence[LedgerEntry],
+) -> list[LedgerEntry]:
+    """After a restore: make again every deletion of ``ledger`` that the restored data
+    does not have (it was made after the backup was taken), with the same code and rule
+    as the first time and audited the same way, so an older backup never brings back a
+    deleted citizen's row, blind index or answers. Returns the deletions made again."""
+    done: list[LedgerEntry] = []
+    for entry in ledger:
+        if entry.kind == "citizen":
+            citizen = session.scalar(select(Citizen).where(Citizen.public_id == entry.citizen))
+            if citizen is None or citizen.deleted_at is not None:
+                continue
+            _erase_citizen(session, clock, audit, actor, citizen, entry.rule)
+            done.append(entry)
+            continue
+        consent = session.scalar(select(Consent).where(Consent.public_id == entry.consent))
+        if consent is None:
+            continue
+        owner = session.get(Citizen, consent.citizen_id)
+        answers = _count(
+            session,
+            select(func.count())
+            .select_from(WellbeingResponse)
+            .where(WellbeingResponse.consent_id == consent.id),
+        )
+        if owner is None or owner.public_id != entry.citizen or not answers:
+            continue
+        consents_repo.lock_consents_for_ending(session, owner.organisation_id)
+        count = shred_for_consent(session, owner, consent)
+        record = DeletionRecord(entry.rule, {"wellbeing_answers": count})
+        audit.record(
+            session,
+            actor,
+            action="wellbeing.deleted",
+            outcome="success",
+            resource_type="citizen",
+            resource_id=owner.public_id,
+            organisation_id=owner.organisation_id,
+            details={
+                "consent": consent.public_id,
+                "rule": record.rule,
+                "rows": record.rows,
+                "hash": record.digest(owner.public_id, clock.now().isoformat()),
+            },
+        )
+        done.append(entry)
+    return done
 
 
 def _live_citizens(session: Session, organisation_id: int) -> list[Citizen]:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consent_service.citizens.vault import CitizenKeyDestroyed
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.web.deps import AccessDenied
 from consent_service.web.templating import page
@@ -79,7 +80,8 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> Response:
+    @app.exception_handler(CitizenKeyDestroyed)  # a citizen whose key is gone is deleted
+    async def _not_found(request: Request, exc: Exception) -> Response:
         if is_api(request):
             return problem(request, 404, "Not found", "No such resource in your organisation.")
         return error_page(request, 404, "Det, du leder efter, findes ikke i din organisation.")

@@ -157,9 +157,9 @@ def responses_of(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[
             continue  # the foreign key forbids it
         purpose = key_purpose(consent)
         key_row = session.get(CitizenKey, (citizen.id, purpose))
-        key = vault.unwrap(
-            f"{citizen.public_id}:{purpose}", key_row.wrapped_key if key_row else None
-        )
+        if key_row is None:
+            continue  # shredded: answers an older backup brought back, unreadable for good
+        key = vault.unwrap(f"{citizen.public_id}:{purpose}", key_row.wrapped_key)
         raw = vault.open(key, citizen.public_id, _column(row.public_id), row.answers_sealed)
         views.append(
             ResponseView(
