@@ -242,3 +242,54 @@ def test_a_citizen_whose_key_is_gone_is_treated_as_deleted(
     assert r.status_code == 303, r.text
     again = restored_client.post("/borgere/soeg", data={"cpr": gone.cpr, "csrf_token": token})
     assert again.headers["location"] == r.headers["location"]
+
+
+def test_shredded_wellbeing_answers_are_shredded_again(
+    ctx: AppContext,
+    clock: FixedClock,
+    tmp_path: Path,
+    target_url: str,  # noqa: F811
+    restored_ctx: AppContext,  # noqa: F811
+) -> None:
+    """Answers under a wellbeing consent withdrawn (and shredded) after the backup: their
+    key is gone from today's keys file, and the restore deletes the rows again."""
+    from consent_service.consents.models import Consent
+    from consent_service.retention.deletion import shred_withdrawn_wellbeing
+    from consent_service.wellbeing.models import WellbeingResponse
+    from tests.scenario import Pilot
+
+    pilot = Pilot.start(ctx, clock)
+    pilot.at(date(2026, 11, 2))
+    pid = pilot.citizen()
+    pilot.refer(pid, date(2026, 11, 2))
+    consent_pid = pilot.sign(pid, "wellbeing", date(2026, 11, 10))
+    pilot.answer(pid, "baseline", date(2026, 11, 20))
+    old = _backup(ctx, clock, tmp_path / "old")
+    pilot.withdraw(pid, consent_pid, date(2026, 11, 25))
+    with session_scope(ctx.sessions) as session:
+        citizen = session.scalar(select(Citizen).where(Citizen.public_id == pid))
+        assert citizen is not None
+        consent = session.scalar(select(Consent).where(Consent.public_id == consent_pid))
+        assert consent is not None
+        assert shred_withdrawn_wellbeing(session, ctx.deps, pilot.actor, citizen, consent.id) == 1
+    new = _backup(ctx, clock, tmp_path / "new")
+
+    report = restore_backup(
+        target_url,
+        ctx.settings.keys.master,
+        old.data_path,
+        new.keys_path,
+        PG_APP,
+        public_key=ctx.crypto.public_key,
+        clock=clock,
+    )
+    assert [(e.kind, e.citizen, e.consent) for e in report.redeleted] == [
+        ("wellbeing", pid, consent_pid)
+    ]
+    with restored_ctx.sessions() as session:
+        assert session.scalars(select(WellbeingResponse)).all() == []
+        last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert last is not None
+        assert last.action == "wellbeing.deleted"
+        assert json.loads(last.details)["consent"] == consent_pid
+    _chain(restored_ctx)
