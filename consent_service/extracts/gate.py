@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.selectable import Subquery
 
 from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.repository import live_citizen
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.wellbeing.models import WellbeingResponse
 
@@ -140,7 +141,7 @@ def gate(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any]:
     ref = _cohort(organisation_id, cohort)
     best = _best_consent(organisation_id, kind, on)
     reason = case(
-        (Citizen.deleted_at.is_not(None), "deleted"),
+        (~live_citizen(), "deleted"),  # deleted, or their key is gone
         (ref.c.adult == 0, "under_18"),
         (best.c.state.is_(None), "no_consent"),
         (best.c.state.in_(("invalidated", "not_yet_signed")), "no_consent"),
