@@ -45,3 +45,4 @@ Egenskab: Sletning af oplysninger efter sletteproceduren
       Når den dataansvarlige sletter ved projektets afslutning den 1. juli 2028
       Og sikkerhedskopien fra før sletningen genindlæses i en tom database med de nøgler, der findes nu
       Så kan borgerens CPR-nummer og navn ikke læses i den genindlæste database
+      Og borgeren kan ikke findes på CPR-nummeret i den genindlæste database

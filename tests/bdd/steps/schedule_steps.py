@@ -175,6 +175,7 @@ def restore_old_backup(
         now.keys_path,
         PG_APP,
         public_key=ctx.crypto.public_key,
+        clock=course.pilot.clock,
     )
     course.restored = AppContext.build(
         make_settings(app_url(target_url), test_keys), course.pilot.clock
@@ -309,8 +310,25 @@ def unreadable_in_old_backup(course: Course) -> None:
         with restored.sessions() as session:
             old = session.scalar(select(Citizen).where(Citizen.public_id == course.pid))
             assert old is not None
-            assert old.cpr_sealed is not None  # the old backup still holds the ciphertext ...
-            with pytest.raises(CitizenKeyDestroyed):  # ... but no key opens it any more
+            # The deletion made after the backup was made again by the restore: a tombstone
+            # without sealed fields or blind index; and no key would open the old ones.
+            assert (old.cpr_sealed, old.name_sealed, old.cpr_index) == (None, None, None)
+            assert old.deleted_at is not None
+            with pytest.raises(CitizenKeyDestroyed):
                 citizens.decrypt(restored.deps, old)
+    finally:
+        restored.engine.dispose()
+
+
+@then("borgeren kan ikke findes på CPR-nummeret i den genindlæste database")
+def not_found_in_old_backup(course: Course) -> None:
+    restored = course.restored
+    assert restored is not None
+    try:
+        with session_scope(restored.sessions) as session:
+            found = citizens.find_by_cpr(
+                session, restored.deps, course.pilot.actor, course.pilot.organisation_id, course.cpr
+            )
+        assert found is None
     finally:
         restored.engine.dispose()
