@@ -55,7 +55,11 @@ def lookup_citizen(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id if citizen else None,
-        details={"purpose": purpose, "found": citizen is not None},
+        details={
+            "purpose": purpose,
+            "criterion_hash": deps.crypto.search_criterion_hash(cpr.value),
+            "found": citizen is not None,
+        },
     )
     return citizen
 
