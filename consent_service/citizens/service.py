@@ -226,23 +226,40 @@ def find_by_cpr(
     )
     _record_search(session, deps, actor, criterion_hash, citizen)
     if citizen is None:
-        for foreign in _registered_elsewhere(session, deps, organisation_id, cpr):
-            deps.audit.record(
-                session,
-                actor,
-                action="citizen.cross_organisation_probe",
-                outcome="deny",
-                resource_type="citizen",
-                resource_id=foreign.public_id,
-                reason="CPR search from another organisation",
-                organisation_id=foreign.organisation_id,
-                details={
-                    "via": "search",
-                    "criterion_hash": criterion_hash,
-                    "from_organisation": organisation_id,
-                },
-            )
+        record_probes(session, deps, actor, organisation_id, cpr, via="search")
     return citizen
+
+
+def record_probes(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    organisation_id: int,
+    cpr: Cpr,
+    via: str,
+) -> None:
+    """After a CPR search of ``organisation_id`` found nobody: record a
+    ``citizen.cross_organisation_probe`` (outcome deny) in the log of every other
+    organisation where the number is registered, naming its citizen, for its DPO. The
+    searcher is answered as for an unknown number; nothing of this reaches their
+    organisation's log."""
+    criterion_hash = deps.crypto.search_criterion_hash(cpr.value)
+    for foreign in _registered_elsewhere(session, deps, organisation_id, cpr):
+        deps.audit.record(
+            session,
+            actor,
+            action="citizen.cross_organisation_probe",
+            outcome="deny",
+            resource_type="citizen",
+            resource_id=foreign.public_id,
+            reason="CPR search from another organisation",
+            organisation_id=foreign.organisation_id,
+            details={
+                "via": via,
+                "criterion_hash": criterion_hash,
+                "from_organisation": organisation_id,
+            },
+        )
 
 
 def _registered_elsewhere(

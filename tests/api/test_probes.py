@@ -188,6 +188,29 @@ def test_b_dpo_sees_the_probe_and_a_dpo_sees_only_its_own_search(
         assert a_dpo.get(f"/dpo/log?handling={PROBE}").text.count(world.b_citizen) == 0
 
 
+def test_a_dpo_looking_up_a_foreign_cpr_is_a_probe_too(
+    ctx: AppContext, clock: FixedClock, world: World
+) -> None:
+    """The DPO's own CPR look-ups (log filter, access report) are CPR searches too."""
+    with _client(ctx) as a_dpo:
+        token = log_in(a_dpo, world.a_dpo, clock)
+        for path in ("/dpo/log/borger", "/dpo/indsigt"):
+            unknown = a_dpo.post(path, data={"cpr": world.unknown_cpr, "csrf_token": token})
+            foreign = a_dpo.post(path, data={"cpr": world.b_cpr, "csrf_token": token})
+            assert unknown.status_code == foreign.status_code == 404, path
+            first, second = _same_page(unknown.text, foreign.text)
+            assert first == second, path
+    probes = _events(ctx, PROBE)
+    assert [(p.organisation_id, p.resource_id, p.actor_user_id) for p in probes] == [
+        (world.b_dpo.organisation_id, world.b_citizen, world.a_dpo.user_id)
+    ] * 2
+    assert {json.loads(p.details)["via"] for p in probes} == {"dpo_lookup"}
+    lookups = _events(ctx, "audit.citizen_lookup")
+    assert len(lookups) == 4
+    assert {e.organisation_id for e in lookups} == {world.a_dpo.organisation_id}
+    assert all(len(json.loads(e.details)["criterion_hash"]) == 64 for e in lookups)
+
+
 def test_opening_a_foreign_citizen_is_a_404_like_an_unknown_id(
     ctx: AppContext, clock: FixedClock, world: World
 ) -> None:
