@@ -32,7 +32,7 @@ class ReferralAccepted(BaseModel):
     referral counts as the submitting token's practice's (its referrer account); a token
     can add referrals only, and read none."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
     referral_id: str = Field(
         description="The referral's own public id: quote it when asking about this referral."
