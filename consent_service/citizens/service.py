@@ -302,8 +302,9 @@ def submit_referral(
 
     The caller is told nothing about whether the citizen was known: every field is checked
     and the identity sealed whether or not the CPR is already registered (so a known CPR
-    with a bad e-mail is refused as a new one would be, and both cost the same work), then
-    the referral joins the citizen already registered or a new one. Two submissions of a
+    with a bad e-mail is refused as a new one would be, and the costly work, key and
+    sealing, is the same; only the two inserts of a new citizen differ), then the
+    referral joins the citizen already registered or a new one. Two submissions of a
     new CPR at once both end on one citizen (the second waits on the unique index, then
     finds the first)."""
     sealed = _seal_citizen(deps, actor, organisation_id, citizen_data)
