@@ -76,6 +76,7 @@ class Crypto:
         self._blind_index_key = derive(keys.index, "cpr-blind-index")
         self._recovery_key = derive(keys.index, "recovery-code")
         self._unknown_username_key = derive(keys.index, "unknown-username")
+        self._search_criterion_key = derive(keys.index, "search-criterion")
         self._index_check_key = derive(keys.index, "key-check")
         self._signing = Ed25519PrivateKey.from_private_bytes(keys.signing)
 
@@ -115,6 +116,13 @@ class Crypto:
 
     def unknown_username_hash(self, username: str) -> str:
         return keyed_hash(self._unknown_username_key, username)
+
+    def search_criterion_hash(self, value: str) -> str:
+        """The criterion of a search (a CPR number) as the audit log records it: a keyed
+        hash under its own subkey, the same in every organisation, so the searches for one
+        number can be found together in the log, yet never the blind index (which is keyed
+        per organisation and by another subkey), so the log cannot be joined to it."""
+        return keyed_hash(self._search_criterion_key, value)
 
     # signatures
     def sign(self, message: bytes) -> bytes:

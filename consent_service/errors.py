@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class InvalidInput(Exception):
     """Input refused; ``message`` is Danish, for the page or the API's problem detail.
@@ -23,6 +26,31 @@ class RuleRefusal(Exception):
 
 class NotFound(Exception):
     """The resource does not exist in the caller's organisation."""
+
+
+class ProbeNotFound(NotFound):
+    """Answered exactly as ``NotFound``, so the caller learns nothing, but it was an attempt
+    on another organisation's resource: the request's transaction is rolled back and the
+    attempt recorded alone afterwards (see web/deps.py), as a denial, in the log of the
+    organisation it concerns (``organisation_id``), not the caller's."""
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        organisation_id: int,
+        resource_type: str,
+        resource_id: str,
+        reason: str,
+        details: Mapping[str, Any],
+    ) -> None:
+        super().__init__(resource_type)
+        self.action = action
+        self.organisation_id = organisation_id
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.reason = reason
+        self.details = dict(details)
 
 
 class StepUpFailed(RuleRefusal):

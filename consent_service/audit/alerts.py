@@ -47,7 +47,12 @@ from consent_service.errors import RuleRefusal
 from consent_service.rulefile import load_yaml_model
 
 DEFAULT_RULES = REPO_ROOT / "audit" / "alerts.yaml"
-SUBJECT_KINDS_DA = {"account": "Bruger", "address": "Adresse", "witness": "Vidne"}
+SUBJECT_KINDS_DA = {
+    "account": "Bruger",
+    "address": "Adresse",
+    "witness": "Vidne",
+    "citizen": "Borger",
+}
 DEFAULT_LOOKBACK = timedelta(hours=24)
 RECENT = 50
 

@@ -19,7 +19,7 @@ from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
 from consent_service.audit.scope import concerns_organisation
 from consent_service.citizens.models import Citizen
-from consent_service.citizens.service import parse_cpr_input
+from consent_service.citizens.service import parse_cpr_input, record_probes
 from consent_service.identity.models import Organisation, User
 from consent_service.services import ServiceDeps
 
@@ -38,7 +38,9 @@ def lookup_citizen(
     purpose: str,
 ) -> Citizen | None:
     """The citizen with this CPR number in the DPO's organisation, through the blind index.
-    The lookup is audited with its purpose and result, never the number."""
+    The lookup is audited with its purpose, result and the number as a keyed hash, never
+    the number; a number registered only in another organisation is a cross-organisation
+    probe there (``citizens.service.record_probes``), as a navigator's search is."""
     if purpose not in LOOKUP_PURPOSES:
         raise ValueError(f"unknown lookup purpose {purpose!r}")
     cpr = parse_cpr_input(cpr_text, deps)
@@ -55,8 +57,14 @@ def lookup_citizen(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id if citizen else None,
-        details={"purpose": purpose, "found": citizen is not None},
+        details={
+            "purpose": purpose,
+            "criterion_hash": deps.crypto.search_criterion_hash(cpr.value),
+            "found": citizen is not None,
+        },
     )
+    if citizen is None:
+        record_probes(session, deps, actor, organisation_id, cpr, via="dpo_lookup")
     return citizen
 
 

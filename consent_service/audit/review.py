@@ -36,6 +36,7 @@ REJECTED_ACTIONS = (
     "login.locked",
     "access.denied",
     "access.unauthenticated",
+    "citizen.cross_organisation_probe",
 )
 
 
@@ -127,8 +128,9 @@ def rejected_attempts(
     organisation_id: int,
 ) -> list[RejectedGroup]:
     """Failed logins and codes, lockouts and permission denials in a period that concern
-    the organisation (its users' own, and attempts on accounts that do not exist), grouped
-    by account and source address, most attempts first."""
+    the organisation (its users' own, and attempts on accounts that do not exist), and
+    other organisations' users' attempts to find or open its citizens, grouped by account
+    and source address, most attempts first."""
     stmt = (
         select(
             AuditEvent.actor_username,

@@ -21,13 +21,17 @@ router = APIRouter()
 
 
 def citizen_in_scope(session: DbSession, me: Principal, public_id: str) -> Citizen:
-    """The citizen, if in the user's organisation; one elsewhere is a denied (and audited)
-    access attempt, an unknown id a 404."""
+    """The citizen, if in the user's organisation. An unknown id and another
+    organisation's citizen get the same 404; the second is recorded as a rejected
+    cross-organisation attempt in that organisation's log (its DPO sees it), not the
+    user's."""
     from consent_service.citizens import repository
 
     citizen = repository.by_public_id_any_organisation(session, public_id)
     if citizen is None:
         raise NotFound("citizen")
+    if citizen.organisation_id != me.user.organisation_id:
+        raise service.probe_not_found(me.user.organisation_id, citizen)
     me.ensure(resource_organisation_id=citizen.organisation_id)
     return citizen
 
@@ -201,39 +205,34 @@ def _citizen_page(
     )
 
 
-@router.post("/api/v1/referrals", status_code=201, response_model=ReferralAccepted)
+@router.post("/api/v1/referrals", status_code=202, response_model=ReferralAccepted)
 def submit_referral(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("referral:submit")],
     body: ReferralSubmission,
 ) -> ReferralAccepted:
-    """Submit a referral from a practice system (API token with scope referral:submit).
-    A citizen already registered in the organisation is matched by CPR (blind index)."""
+    """Submit a referral with a practice system's API token (scope ``referral:submit``).
+
+    The answer is the same whether the citizen is new to the pilot or already taking
+    part: 202 with the referral's own id and ``"status": "received"``, never a citizen id
+    nor whether the person was known, so the API cannot be used to test who takes part.
+    The referral is recorded as the token's referrer account's (its practice's stream),
+    in that account's organisation; a token can only add referrals, and reads nothing."""
     me.ensure(resource_organisation_id=me.user.organisation_id)
-    org = me.user.organisation_id
-    citizen = service.find_by_cpr(session, ctx.deps, me.actor, org, body.cpr)
-    new = citizen is None
-    if citizen is None:
-        citizen = service.register_citizen(
-            session,
-            ctx.deps,
-            me.actor,
-            org,
-            service.CitizenInput(
-                cpr=body.cpr,
-                name=body.name,
-                phone=body.phone,
-                email=body.email,
-                municipality=body.municipality,
-                gp_clinic=body.gp_clinic,
-            ),
-        )
-    referral = service.register_referral(
+    referral = service.submit_referral(
         session,
         ctx.deps,
         me.actor,
-        citizen,
+        me.user.organisation_id,
+        service.CitizenInput(
+            cpr=body.cpr,
+            name=body.name,
+            phone=body.phone,
+            email=body.email,
+            municipality=body.municipality,
+            gp_clinic=body.gp_clinic,
+        ),
         service.ReferralInput(
             referrer_kind=body.referrer_kind,
             clinic=body.clinic,
@@ -243,10 +242,4 @@ def submit_referral(
             reachable=body.reachable,
         ),
     )
-    return ReferralAccepted(
-        referral_id=referral.public_id,
-        citizen_id=citizen.public_id,
-        cohort=referral.cohort,
-        data_collection=referral.adult_at_referral,
-        new_citizen=new,
-    )
+    return ReferralAccepted(referral_id=referral.public_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.identity.models import Organisation
 
 
 def live_citizen() -> ColumnElement[bool]:
@@ -53,6 +54,27 @@ def holder_of_cpr_index(session: Session, organisation_id: int, cpr_index: str) 
             Citizen.organisation_id == organisation_id, Citizen.cpr_index == cpr_index
         )
     )
+
+
+def other_organisation_ids(session: Session, organisation_id: int) -> Sequence[int]:
+    return session.scalars(
+        select(Organisation.id).where(Organisation.id != organisation_id).order_by(Organisation.id)
+    ).all()
+
+
+def by_cpr_indexes(session: Session, indexes: dict[int, str]) -> Sequence[Citizen]:
+    """The live citizens of several organisations at once, each by its own blind index
+    (``{organisation id: index}``): one statement on the (organisation, index) key."""
+    if not indexes:
+        return []
+    return session.scalars(
+        select(Citizen)
+        .where(
+            tuple_(Citizen.organisation_id, Citizen.cpr_index).in_(list(indexes.items())),
+            live_citizen(),
+        )
+        .order_by(Citizen.organisation_id)
+    ).all()
 
 
 def page_of_citizens(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,8 +26,17 @@ class ReferralSubmission(BaseModel):
 
 
 class ReferralAccepted(BaseModel):
-    referral_id: str
-    citizen_id: str
-    cohort: str | None
-    data_collection: bool = Field(description="18+ at referral: consents may be collected")
-    new_citizen: bool
+    """The referral was received. The same answer whether the citizen is new to the pilot
+    or already taking part: no citizen id, no "new citizen" flag, nothing derived from
+    what the service already held, so the API is no way to learn who takes part. The
+    referral counts as the submitting token's practice's (its referrer account); a token
+    can add referrals only, and read none."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    referral_id: str = Field(
+        description="The referral's own public id: quote it when asking about this referral."
+    )
+    status: Literal["received"] = Field(
+        default="received", description="Always 'received': the navigator takes it from here."
+    )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
@@ -20,7 +22,7 @@ from consent_service.citizens.cpr import Cpr, InvalidCpr, age_on, parse_cpr
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.citizens.vault import CitizenKeyDestroyed, CitizenVault
 from consent_service.clock import legal_today
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.errors import InvalidInput, NotFound, ProbeNotFound
 from consent_service.services import ServiceDeps
 
 REFERRER_KINDS = {
@@ -98,11 +100,21 @@ def _required(value: str | None, field: str, max_len: int) -> str:
     return cleaned
 
 
-def register_citizen(
-    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, data: CitizenInput
-) -> Citizen:
-    """Register a referred citizen in the organisation; refuses a CPR already registered
-    there (found through the blind index, so the database never holds the CPR in clear)."""
+@dataclass(frozen=True)
+class _SealedCitizen:
+    """A citizen checked and sealed, not yet stored."""
+
+    cpr: Cpr
+    index: str
+    row: Citizen
+    wrapped_key: bytes
+
+
+def _seal_citizen(
+    deps: ServiceDeps, actor: Actor, organisation_id: int, data: CitizenInput
+) -> _SealedCitizen:
+    """Check every field and seal the identity under a new data key, without touching the
+    database."""
     cpr = parse_cpr_input(data.cpr, deps)
     name = _required(data.name, "navn", 200)
     phone = _optional(data.phone, "telefon", 20)
@@ -114,18 +126,10 @@ def register_citizen(
     if email and not _EMAIL.match(email):
         raise InvalidInput("E-mailadressen er ikke gyldig.", field="email")
     index = deps.crypto.blind_index(organisation_id, cpr.value)
-    holder = repo.holder_of_cpr_index(session, organisation_id, index)
-    if holder is not None and holder.wrapped_key is not None:
-        raise InvalidInput("Borgeren er allerede registreret. Søg efter borgeren.", field="cpr")
-    if holder is not None:
-        # A row whose key is gone (brought back by an older backup) can never be read:
-        # it gives up the blind index, as its deletion did.
-        holder.cpr_index = None
-        session.flush()
     public_id = uuid.uuid4().hex
     vault = _vault(deps)
     key, wrapped = vault.new_key(public_id)
-    citizen = Citizen(
+    row = Citizen(
         public_id=public_id,
         organisation_id=organisation_id,
         cpr_index=index,
@@ -139,13 +143,28 @@ def register_citizen(
         created_at=deps.clock.now(),
         created_by=actor.user_id,
     )
+    return _SealedCitizen(cpr, index, row, wrapped)
+
+
+def _store_citizen(
+    session: Session, deps: ServiceDeps, actor: Actor, sealed: _SealedCitizen
+) -> Citizen:
+    citizen = sealed.row
+    holder = repo.holder_of_cpr_index(session, citizen.organisation_id, sealed.index)
+    if holder is not None and holder.wrapped_key is None:
+        # A row whose key is gone (brought back by an older backup) can never be read: it
+        # gives up the blind index, as its deletion did. A live holder (one registered
+        # meanwhile by a concurrent request) keeps it: the insert then fails on the unique
+        # index and the caller finds that citizen.
+        holder.cpr_index = None
+        session.flush()
     session.add(citizen)
     session.flush()
     session.add(
         CitizenKey(
             citizen_id=citizen.id,
             purpose="identity",
-            wrapped_key=wrapped,
+            wrapped_key=sealed.wrapped_key,
             created_at=citizen.created_at,
         )
     )
@@ -157,21 +176,30 @@ def register_citizen(
         action="citizen.created",
         outcome="success",
         resource_type="citizen",
-        resource_id=public_id,
-        details={"substitute_cpr": cpr.is_substitute},
+        resource_id=citizen.public_id,
+        details={"substitute_cpr": sealed.cpr.is_substitute},
     )
     return citizen
 
 
-def find_by_cpr(
-    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, cpr_text: str
-) -> Citizen | None:
-    """Look a citizen up by CPR inside the organisation. The search is audited with its
-    criterion type (CPR) and the citizen found, never the number itself."""
-    cpr = parse_cpr_input(cpr_text, deps)
-    citizen = repo.by_cpr_index(
-        session, organisation_id, deps.crypto.blind_index(organisation_id, cpr.value)
-    )
+def register_citizen(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, data: CitizenInput
+) -> Citizen:
+    """Register a referred citizen in the organisation; refuses a CPR already registered
+    there (found through the blind index, so the database never holds the CPR in clear)."""
+    sealed = _seal_citizen(deps, actor, organisation_id, data)
+    if repo.by_cpr_index(session, organisation_id, sealed.index) is not None:
+        raise InvalidInput("Borgeren er allerede registreret. Søg efter borgeren.", field="cpr")
+    return _store_citizen(session, deps, actor, sealed)
+
+
+def _record_search(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    criterion_hash: str,
+    citizen: Citizen | None,
+) -> None:
     deps.audit.record(
         session,
         actor,
@@ -179,9 +207,128 @@ def find_by_cpr(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id if citizen else None,
-        details={"criterion": "cpr", "found": citizen is not None},
+        details={
+            "criterion": "cpr",
+            "criterion_hash": criterion_hash,
+            "found": citizen is not None,
+        },
     )
+
+
+def find_by_cpr(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, cpr_text: str
+) -> Citizen | None:
+    """Look a citizen up by CPR inside the organisation (blind index). The search is
+    audited with its criterion as a keyed hash (``Crypto.search_criterion_hash``, never the
+    number nor the blind index) and whether it found someone.
+
+    A number not registered in the organisation but in another is answered exactly as an
+    unknown one; the attempt is recorded besides as ``citizen.cross_organisation_probe``
+    (outcome deny) in each such organisation's log, so their DPO sees it among rejected
+    access attempts, and the searcher's organisation sees only its own not-found search.
+    """
+    cpr = parse_cpr_input(cpr_text, deps)
+    criterion_hash = deps.crypto.search_criterion_hash(cpr.value)
+    citizen = repo.by_cpr_index(
+        session, organisation_id, deps.crypto.blind_index(organisation_id, cpr.value)
+    )
+    _record_search(session, deps, actor, criterion_hash, citizen)
+    if citizen is None:
+        record_probes(session, deps, actor, organisation_id, cpr, via="search")
     return citizen
+
+
+def record_probes(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    organisation_id: int,
+    cpr: Cpr,
+    via: str,
+) -> None:
+    """After a CPR search of ``organisation_id`` found nobody: record a
+    ``citizen.cross_organisation_probe`` (outcome deny) in the log of every other
+    organisation where the number is registered, naming its citizen, for its DPO. The
+    searcher is answered as for an unknown number; nothing of this reaches their
+    organisation's log."""
+    criterion_hash = deps.crypto.search_criterion_hash(cpr.value)
+    for foreign in _registered_elsewhere(session, deps, organisation_id, cpr):
+        deps.audit.record(
+            session,
+            actor,
+            action="citizen.cross_organisation_probe",
+            outcome="deny",
+            resource_type="citizen",
+            resource_id=foreign.public_id,
+            reason="CPR search from another organisation",
+            organisation_id=foreign.organisation_id,
+            details={
+                "via": via,
+                "criterion_hash": criterion_hash,
+                "from_organisation": organisation_id,
+            },
+        )
+
+
+def _registered_elsewhere(
+    session: Session, deps: ServiceDeps, organisation_id: int, cpr: Cpr
+) -> Sequence[Citizen]:
+    """The live citizens with this CPR in other organisations: each organisation's blind
+    index differs, so one is computed per organisation and all are asked at once."""
+    others = repo.other_organisation_ids(session, organisation_id)
+    return repo.by_cpr_indexes(
+        session, {org: deps.crypto.blind_index(org, cpr.value) for org in others}
+    )
+
+
+def probe_not_found(
+    actor_organisation_id: int, citizen: Citizen, via: str = "open"
+) -> ProbeNotFound:
+    """The not-found answer to opening another organisation's citizen by id (``via``
+    ``open``), or one of its consents (``consent``), recorded in that organisation's log
+    (``web/deps.py`` records it after the rollback)."""
+    return ProbeNotFound(
+        action="citizen.cross_organisation_probe",
+        organisation_id=citizen.organisation_id,
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        reason="citizen id of another organisation",
+        details={"via": via, "from_organisation": actor_organisation_id},
+    )
+
+
+def submit_referral(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    organisation_id: int,
+    citizen_data: CitizenInput,
+    referral_data: ReferralInput,
+) -> Referral:
+    """A referral from a practice system's token, attributed to the token's referrer
+    account (``actor``), in that account's organisation only.
+
+    The caller is told nothing about whether the citizen was known: every field is checked
+    and the identity sealed whether or not the CPR is already registered (so a known CPR
+    with a bad e-mail is refused as a new one would be, and the costly work, key and
+    sealing, is the same; only the two inserts of a new citizen differ), then the
+    referral joins the citizen already registered or a new one. Two submissions of a
+    new CPR at once both end on one citizen (the second waits on the unique index, then
+    finds the first)."""
+    sealed = _seal_citizen(deps, actor, organisation_id, citizen_data)
+    _check_referral(deps, referral_data, sealed.cpr)
+    criterion_hash = deps.crypto.search_criterion_hash(sealed.cpr.value)
+    citizen = repo.by_cpr_index(session, organisation_id, sealed.index)
+    _record_search(session, deps, actor, criterion_hash, citizen)
+    if citizen is None:
+        try:
+            with session.begin_nested():
+                citizen = _store_citizen(session, deps, actor, sealed)
+        except IntegrityError:
+            citizen = repo.by_cpr_index(session, organisation_id, sealed.index)
+            if citizen is None:
+                raise
+    return register_referral(session, deps, actor, citizen, referral_data)
 
 
 def get_citizen(session: Session, organisation_id: int, public_id: str) -> Citizen:
@@ -256,11 +403,8 @@ def list_citizens(
     return views, total
 
 
-def register_referral(
-    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, data: ReferralInput
-) -> Referral:
-    """Record a referral. Age at referral decides data collection (18+); the navigator offer
-    is given regardless of age or consent. The cohort follows from the course start date."""
+def _check_referral(deps: ServiceDeps, data: ReferralInput, cpr: Cpr) -> str:
+    """Refuse a referral that cannot be; returns its clinic, cleaned."""
     if data.referrer_kind not in REFERRER_KINDS:
         raise InvalidInput("Ukendt henvisertype.", field="referrer_kind")
     clinic = (
@@ -275,11 +419,20 @@ def register_referral(
         raise InvalidInput(
             "Forløbets startdato kan ikke ligge før henvisningen.", field="course_start_on"
         )
-    view = decrypt(deps, citizen)
-    if data.referred_on < view.cpr.birth_date:
+    if data.referred_on < cpr.birth_date:
         raise InvalidInput(
             "Henvisningsdatoen kan ikke ligge før borgerens fødselsdato.", field="referred_on"
         )
+    return clinic
+
+
+def register_referral(
+    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, data: ReferralInput
+) -> Referral:
+    """Record a referral. Age at referral decides data collection (18+); the navigator offer
+    is given regardless of age or consent. The cohort follows from the course start date."""
+    view = decrypt(deps, citizen)
+    clinic = _check_referral(deps, data, view.cpr)
     adult = age_on(view.cpr.birth_date, data.referred_on) >= ADULT_AGE
     cohort = cohort_for(data.course_start_on) if data.course_start_on else None
     referral = Referral(

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from consent_service.citizens.endpoints import citizen_in_scope
 from consent_service.citizens.models import Citizen
+from consent_service.citizens.service import probe_not_found
 from consent_service.consents import service
 from consent_service.consents.models import Consent
 from consent_service.errors import NotFound
@@ -25,10 +26,13 @@ def _consent(session: DbSession, me: Principal, consent_id: str) -> tuple[Citize
     consent = repository.consent_by_public_id(session, consent_id)
     if consent is None:
         raise NotFound("consent")
-    me.ensure(resource_organisation_id=consent.organisation_id)
     citizen = session.get(Citizen, consent.citizen_id)
     if citizen is None:
         raise NotFound("consent")
+    if consent.organisation_id != me.user.organisation_id:
+        # Another organisation's consent is not found, as an unknown one; its DPO sees it.
+        raise probe_not_found(me.user.organisation_id, citizen, via="consent")
+    me.ensure(resource_organisation_id=consent.organisation_id)
     return citizen, consent
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from consent_service.access.policy import AccessRequest, Decision
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
-from consent_service.errors import StepUpFailed
+from consent_service.errors import ProbeNotFound, StepUpFailed
 from consent_service.identity import service as identity
 from consent_service.identity.models import User, UserSession
 
@@ -98,6 +98,23 @@ def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
                     "path": request.url.path,
                     "method": request.method,
                 },
+            )
+        raise
+    except ProbeNotFound as probe:
+        session.rollback()
+        session.close()
+        # Answered as not found; recorded alone in the log of the organisation probed.
+        with ctx.sessions() as alone, alone.begin():
+            ctx.audit.record(
+                alone,
+                request_actor(request),
+                action=probe.action,
+                outcome="deny",
+                resource_type=probe.resource_type,
+                resource_id=probe.resource_id,
+                reason=probe.reason,
+                details=probe.details,
+                organisation_id=probe.organisation_id,
             )
         raise
     except StepUpFailed as failed:
