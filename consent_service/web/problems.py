@@ -36,7 +36,12 @@ def is_api(request: Request) -> bool:
 
 
 def problem(
-    request: Request, status: int, title: str, detail: str, extra: dict[str, Any] | None = None
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -46,7 +51,9 @@ def problem(
         "request_id": getattr(request.state, "request_id", None),
     }
     body.update(extra or {})
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -110,6 +117,7 @@ def install(app: FastAPI) -> None:
                 exc.status_code,
                 DANISH_STATUS.get(exc.status_code, "Error"),
                 str(exc.detail),
+                headers=exc.headers,  # e.g. Allow on 405
             )
         return error_page(
             request,
