@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field

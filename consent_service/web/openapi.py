@@ -224,7 +224,7 @@ def describe(app: FastAPI) -> dict[str, Any]:
     routes = {
         (method.lower(), path): route
         for path, route in api_routes(app)
-        for method in route.methods
+        for method in route.methods or ()
     }
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():

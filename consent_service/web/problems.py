@@ -3,6 +3,7 @@ a Danish page for people; never a stack trace, never the input that was refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -41,7 +42,7 @@ def problem(
     title: str,
     detail: str,
     extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
