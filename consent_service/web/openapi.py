@@ -154,7 +154,7 @@ def _problem_response(status: int, description: str | None = None) -> dict[str, 
     return response
 
 
-def _security(method: str, route: APIRoute) -> list[dict[str, list[str]]]:
+def _security(method: str) -> list[dict[str, list[str]]]:
     cookie: dict[str, list[str]] = {"session": []}
     if method not in SAFE_METHODS:
         cookie["csrf"] = []
@@ -171,7 +171,7 @@ def _document(operation: dict[str, Any], method: str, path: str, route: APIRoute
             )
     operation["responses"] = dict(sorted(responses.items()))
     if declared_permission(route.dependant) not in (None, PUBLIC):
-        operation["security"] = _security(method, route)
+        operation["security"] = _security(method)
 
 
 def _refs(node: Any) -> Iterator[str]:
