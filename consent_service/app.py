@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -18,8 +18,8 @@ from sqlalchemy import text
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.startup import StartupError, check_database
-from consent_service.web import problems
-from consent_service.web.deps import Principal, public, require
+from consent_service.web import openapi, problems
+from consent_service.web.deps import public
 
 log = structlog.get_logger()
 
@@ -57,8 +57,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         description="Consents, MFA, audit and extract gating for Sociale henvisninger Norddjurs",
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,  # served below, behind login: see /api/v1/openapi.json
+        openapi_url=None,  # served below, at a stable address: web/openapi.py
     )
+    app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
     app.state.ctx = ctx
 
     @app.middleware("http")
@@ -109,10 +110,14 @@ def create_app(ctx: AppContext) -> FastAPI:
             return JSONResponse({"status": "not ready"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/api/v1/openapi.json", include_in_schema=False)
-    def openapi(_: Annotated[Principal, require("api:describe")]) -> dict[str, Any]:
-        """The OpenAPI description of the JSON API, for authenticated clients."""
-        return app.openapi()
+    @app.get(
+        openapi.DESCRIPTION_PATH,
+        dependencies=[public("the API description: holds no data")],
+        include_in_schema=False,
+    )
+    def api_description() -> dict[str, Any]:
+        """The OpenAPI description of the JSON API (public: it holds no data)."""
+        return openapi.describe(app)
 
     from consent_service.audit.endpoints import router as audit_router
     from consent_service.citizens.endpoints import router as citizens_router

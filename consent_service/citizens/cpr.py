@@ -21,7 +21,7 @@ from enum import StrEnum
 
 ADULT_AGE = 18
 SUBSTITUTE_DAY_OFFSET = 60
-_SHAPE = re.compile(r"^(\d{6})-?(\d{4})$")
+_SHAPE = re.compile(r"^([0-9]{6})-?([0-9]{4})$")  # ASCII digits only
 
 
 class InvalidCpr(ValueError):

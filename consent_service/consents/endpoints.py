@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from consent_service.citizens.endpoints import citizen_in_scope
 from consent_service.citizens.models import Citizen
@@ -18,6 +18,26 @@ from consent_service.errors import NotFound
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 
 router = APIRouter()
+
+
+class FhirJSON(JSONResponse):
+    """An HL7 FHIR resource in JSON (its own media type, as the API description says)."""
+
+    media_type = "application/fhir+json"
+
+
+FHIR_CONSENT = {
+    "description": "An HL7 FHIR R4 Consent resource.",
+    "content": {
+        "application/fhir+json": {
+            "schema": {
+                "type": "object",
+                "required": ["resourceType"],
+                "properties": {"resourceType": {"const": "Consent"}},
+            }
+        }
+    },
+}
 
 
 def _consent(session: DbSession, me: Principal, consent_id: str) -> tuple[Citizen, Consent]:
@@ -189,7 +209,9 @@ def scan(
     return Response(content, media_type=content_type, headers={"Content-Disposition": "attachment"})
 
 
-@router.get("/api/v1/consents/{consent_id}/fhir")
+@router.get(
+    "/api/v1/consents/{consent_id}/fhir", response_class=FhirJSON, responses={200: FHIR_CONSENT}
+)
 def fhir(
     ctx: Ctx,
     session: DbSession,
@@ -197,16 +219,12 @@ def fhir(
     consent_id: str,
 ) -> Response:
     """The consent as an HL7 FHIR R4 Consent resource."""
-    import json
-
     from consent_service.consents.exports import to_fhir_r4
 
     citizen, consent = _consent(session, me, consent_id)
     view = service.record_view(session, ctx.deps, citizen, consent)
     _audit_export(ctx, session, me, citizen, consent, "fhir-r4")
-    return Response(
-        json.dumps(to_fhir_r4(view), ensure_ascii=False), media_type="application/fhir+json"
-    )
+    return FhirJSON(to_fhir_r4(view))
 
 
 @router.get("/api/v1/consents/{consent_id}/iso27560")

@@ -125,7 +125,13 @@ def coverage_api(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("extract:coverage")],
-    cohort: Annotated[str, Query(max_length=32)],
+    cohort: Annotated[
+        str,
+        Query(
+            max_length=32,
+            json_schema_extra={"enum": [c.id for c in default_cohorts().cohorts]},
+        ),
+    ],
     measurement: Annotated[int, Query(ge=1, le=2)],
     planned_on: Annotated[date, Query()],
 ) -> dict[str, Any]:

@@ -3,6 +3,7 @@ a Danish page for people; never a stack trace, never the input that was refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -37,7 +38,12 @@ def is_api(request: Request) -> bool:
 
 
 def problem(
-    request: Request, status: int, title: str, detail: str, extra: dict[str, Any] | None = None
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -47,7 +53,9 @@ def problem(
         "request_id": getattr(request.state, "request_id", None),
     }
     body.update(extra or {})
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -112,6 +120,7 @@ def install(app: FastAPI) -> None:
                 exc.status_code,
                 DANISH_STATUS.get(exc.status_code, "Error"),
                 str(exc.detail),
+                headers=exc.headers,  # e.g. Allow on 405
             )
         return error_page(
             request,

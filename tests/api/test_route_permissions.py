@@ -25,7 +25,7 @@ from consent_service.identity.models import Role
 from consent_service.web.deps import PUBLIC, declared_permission, iter_routes
 from tests.conftest import enrolled_person, log_in
 
-PUBLIC_PATHS = re.compile(r"^/(login(/.*)?|healthz|readyz)$")
+PUBLIC_PATHS = re.compile(r"^/(login(/.*)?|healthz|readyz|api/v1/openapi\.json)$")
 
 
 def _routes(ctx: AppContext) -> list[tuple[str, str, str]]:
