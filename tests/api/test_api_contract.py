@@ -332,7 +332,7 @@ def test_careless_client_gets_problem_json_naming_the_field(ctx: AppContext) -> 
         assert problem["request_id"]
         assert "1234" not in r.text, "the refused CPR is echoed"
     good = api.post("/api/v1/referrals", json=_referral(synthetic_cpr(date(1958, 1, 1))))
-    assert good.status_code == 201, good.text
+    assert good.status_code == 202, good.text
 
 
 def test_attacker_gets_documented_refusals(ctx: AppContext, clock: FixedClock) -> None:

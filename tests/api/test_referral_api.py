@@ -188,6 +188,8 @@ def test_a_token_adds_only_to_its_own_practices_stream(
     for path, route in iter_routes(client.app.routes):
         methods = getattr(route, "methods", None) or set()
         if path.startswith("/api/") and "GET" in methods and "{" not in path:
+            if path == "/api/v1/openapi.json":  # the public description holds no data
+                continue
             assert api_x.get(path).status_code in (401, 403), path
     with ctx.sessions() as s:
         assert len(s.scalars(select(Referral)).all()) == 2
