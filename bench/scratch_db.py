@@ -28,7 +28,7 @@ from consent_service.clock import SystemClock
 from consent_service.config import Settings
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.identity import service as identity
+from consent_service.identity import users as identity
 from consent_service.migrations import upgrade
 
 PG_ADMIN = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -18,7 +18,8 @@ from consent_service.context import AppContext
 from consent_service.crypto import Crypto, generate_key_b64
 from consent_service.db import session_scope
 from consent_service.identity import repository as identity_repo
-from consent_service.identity import service as identity
+from consent_service.identity import users as identity
+from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import Role
 from consent_service.logging import configure_logging
 from consent_service.startup import StartupError, check_database
@@ -129,7 +130,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
                 display_name=args.name,
                 role=args.role,
             )
-        except identity.UserInputError as exc:
+        except UserInputError as exc:
             print(f"refused: {exc}")
             return 1
         print(
@@ -149,7 +150,7 @@ def cmd_unlock_user(args: argparse.Namespace) -> int:
             return 1
         try:
             identity.unlock_user(session, ctx.identity, _cli_actor(), user, args.reason)
-        except identity.UserInputError as exc:
+        except UserInputError as exc:
             print(f"refused: {exc}")
             return 1
         print(f"unlocked '{user.username}'")

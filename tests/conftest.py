@@ -36,8 +36,8 @@ from consent_service.clock import FixedClock
 from consent_service.config import Settings
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.identity import service as identity
 from consent_service.identity import totp
+from consent_service.identity import users as identity
 from consent_service.identity.models import Organisation, User
 from consent_service.identity.passwords import hash_password
 from consent_service.migrations import upgrade

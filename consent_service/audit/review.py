@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
@@ -32,12 +32,15 @@ MAX_PAGE_SIZE = 500
 REJECTED_ACTIONS = (
     "login.password_failed",
     "login.code_failed",
+    "login.step_up_failed",
     "security.totp_replay",
     "login.locked",
     "access.denied",
     "access.unauthenticated",
     "citizen.cross_organisation_probe",
 )
+# Failed step-ups recorded before they had their own action (login.step_up_failed).
+_LEGACY_REJECTED = (("login.step_up", "failure"),)
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,13 @@ def rejected_attempts(
             func.max(AuditEvent.occurred_at),
         )
         .where(
-            AuditEvent.action.in_(REJECTED_ACTIONS),
+            or_(
+                AuditEvent.action.in_(REJECTED_ACTIONS),
+                *(
+                    and_(AuditEvent.action == action, AuditEvent.outcome == outcome)
+                    for action, outcome in _LEGACY_REJECTED
+                ),
+            ),
             AuditEvent.occurred_at >= occurred_from,
             AuditEvent.occurred_at < occurred_to,
             concerns_organisation(organisation_id),

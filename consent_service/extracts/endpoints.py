@@ -17,7 +17,7 @@ from consent_service.errors import InvalidInput, NotFound
 from consent_service.extracts import gate, service
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
-from consent_service.identity import service as identity
+from consent_service.identity.stepup import step_up
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.templating import page
 
@@ -178,7 +178,7 @@ def approve(
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     req = _in_scope(session, me, public_id, deciding=True)
-    identity.step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
+    step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
     service.decide(session, ctx.deps, me.actor, req, approve=True, comment=comment)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
 

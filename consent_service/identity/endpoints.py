@@ -1,6 +1,6 @@
 """HTTP for identity: the login flow (password, forced password change, TOTP enrolment,
 code), logout, and the administrator's user pages. HTTP only: the decisions are in
-``identity.service``."""
+the other ``identity`` modules."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.crypto import new_token
+from consent_service.identity import login, sessions, tokens
 from consent_service.identity import repository as repo
-from consent_service.identity import service
 from consent_service.identity import totp as totp_mod
+from consent_service.identity import users as user_admin
+from consent_service.identity.errors import LoginFailed, PasswordRejected, UserInputError
 from consent_service.identity.models import Role, SessionStage, User, UserSession
 from consent_service.identity.schemas import AccountRead
 from consent_service.web.deps import (
@@ -107,10 +109,10 @@ def login_submit(
             error="Formularen var forældet. Prøv igen.",
         )
     try:
-        issued = service.begin_login(
+        issued = login.begin_login(
             session, ctx.identity, request_actor(request), username, password
         )
-    except service.LoginFailed:
+    except LoginFailed:
         return page(
             request, "login.html", status_code=401, csrf_token=cookie, error=GENERIC_LOGIN_ERROR
         )
@@ -122,7 +124,7 @@ def login_submit(
 
 @router.get("/login/kode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
 def code_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_CODE
     )
     if found is None:
@@ -138,15 +140,15 @@ def code_submit(
     code: Annotated[str, Form(max_length=40)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_CODE
     )
     if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
         return _redirect("/login")
     row, user = found
     try:
-        issued = service.submit_code(session, ctx.identity, request_actor(request), row, user, code)
-    except service.LoginFailed:
+        issued = login.submit_code(session, ctx.identity, request_actor(request), row, user, code)
+    except LoginFailed:
         if user.needs_admin_unlock:
             response = page(
                 request,
@@ -167,7 +169,7 @@ def code_submit(
     return _finish(ctx, issued)
 
 
-def _finish(ctx: Ctx, issued: service.IssuedSession) -> Response:
+def _finish(ctx: Ctx, issued: sessions.IssuedSession) -> Response:
     if issued.row.stage != SessionStage.ACTIVE.value:
         return _redirect(_next_page(issued.row.stage))
     response = _redirect("/")
@@ -177,7 +179,7 @@ def _finish(ctx: Ctx, issued: service.IssuedSession) -> Response:
 
 @router.get("/login/ny-adgangskode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
 def new_password_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session,
         ctx.identity,
         request.cookies.get(SESSION_COOKIE),
@@ -202,7 +204,7 @@ def new_password_submit(
     repeat_password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session,
         ctx.identity,
         request.cookies.get(SESSION_COOKIE),
@@ -212,10 +214,10 @@ def new_password_submit(
         return _redirect("/login")
     row, user = found
     try:
-        issued = service.change_password(
+        issued = login.change_password(
             session, ctx.identity, request_actor(request), row, user, new_password, repeat_password
         )
-    except service.PasswordRejected as rejected:
+    except PasswordRejected as rejected:
         return page(
             request,
             "new_password.html",
@@ -235,7 +237,7 @@ def _qr_svg(uri: str) -> str:
 
 @router.get("/login/tilmeld", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
 def enrol_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_ENROLMENT
     )
     if found is None:
@@ -253,7 +255,7 @@ def _enrol_page(
     status_code: int = 200,
     error: str | None = None,
 ) -> Response:
-    secret = service.enrolment_secret(session, ctx.identity, row, user)
+    secret = login.enrolment_secret(session, ctx.identity, row, user)
     uri = totp_mod.provisioning_uri(secret, user.username, ctx.settings.totp_issuer)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return page(
@@ -276,17 +278,17 @@ def enrol_submit(
     code: Annotated[str, Form(max_length=40)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.NEEDS_ENROLMENT
     )
     if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
         return _redirect("/login")
     row, user = found
     try:
-        codes = service.confirm_enrolment(
+        codes = login.confirm_enrolment(
             session, ctx.identity, request_actor(request), row, user, code
         )
-    except service.LoginFailed:
+    except LoginFailed:
         if user.needs_admin_unlock:
             return _redirect("/login")
         return _enrol_page(request, ctx, session, row, user, 401, GENERIC_LOGIN_ERROR)
@@ -300,14 +302,14 @@ def recovery_codes_done(
     session: DbSession,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    found = service.pending_session(
+    found = login.pending_session(
         session, ctx.identity, request.cookies.get(SESSION_COOKIE), SessionStage.SHOW_RECOVERY_CODES
     )
     if found is None or not _pending_csrf_ok(found[0].csrf_token, csrf_token):
         return _redirect("/login")
     row, user = found
     return _finish(
-        ctx, service.finish_enrolment(session, ctx.identity, request_actor(request), row, user)
+        ctx, login.finish_enrolment(session, ctx.identity, request_actor(request), row, user)
     )
 
 
@@ -316,7 +318,7 @@ def logout(
     request: Request, ctx: Ctx, session: DbSession, me: Annotated[Principal, require("home:view")]
 ) -> Response:
     if me.session_row is not None:
-        service.logout(session, ctx.identity, me.actor, me.session_row)
+        sessions.logout(session, ctx.identity, me.actor, me.session_row)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -353,7 +355,7 @@ def create_user(
 ) -> Response:
     me.ensure(resource_organisation_id=me.user.organisation_id)
     try:
-        user, password = service.create_user(
+        user, password = user_admin.create_user(
             session,
             ctx.identity,
             me.actor,
@@ -362,7 +364,7 @@ def create_user(
             display_name=display_name,
             role=role,
         )
-    except service.UserInputError as exc:
+    except UserInputError as exc:
         users = repo.users_of_organisation(session, me.user.organisation_id)
         return page(
             request,
@@ -397,10 +399,10 @@ def change_user(
     if target is None:  # ensure() has denied it already: no organisation matches None
         raise RuntimeError("unreachable: unknown user passed the organisation condition")
     try:
-        service.change_user(
+        user_admin.change_user(
             session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
         )
-    except service.UserInputError as exc:
+    except UserInputError as exc:
         users = repo.users_of_organisation(session, me.user.organisation_id)
         return page(
             request, "users.html", status_code=400, me=me, users=users, error=str(exc),
@@ -426,8 +428,8 @@ def unlock_user(
     if target is None:  # ensure() has denied it already: no organisation matches None
         raise RuntimeError("unreachable: unknown user passed the organisation condition")
     try:
-        service.unlock_user(session, ctx.identity, me.actor, target, reason)
-    except service.UserInputError as exc:
+        user_admin.unlock_user(session, ctx.identity, me.actor, target, reason)
+    except UserInputError as exc:
         users = repo.users_of_organisation(session, me.user.organisation_id)
         return page(
             request,
@@ -500,14 +502,14 @@ def create_api_token(
     me: Annotated[Principal, require("api_tokens:manage")],
     user_id: Annotated[int, Form()],
     label: Annotated[str, Form(max_length=100)],
-    valid_days: Annotated[int, Form(ge=1, le=service.API_TOKEN_MAX_DAYS)],
+    valid_days: Annotated[int, Form(ge=1, le=tokens.API_TOKEN_MAX_DAYS)],
 ) -> Response:
     target = repo.user_by_id(session, user_id)
     me.ensure(resource_organisation_id=target.organisation_id if target else None)
     if target is None:
         raise RuntimeError("unreachable: unknown user passed the organisation condition")
     try:
-        token = service.create_api_token(
+        token = tokens.create_api_token(
             session,
             ctx.identity,
             me.actor,
@@ -516,7 +518,7 @@ def create_api_token(
             scopes=["referral:submit"],
             valid_days=valid_days,
         )
-    except service.UserInputError as exc:
+    except UserInputError as exc:
         return _tokens_page(request, session, me, 400, error=str(exc))
     return _tokens_page(request, session, me, new_token=token)
 

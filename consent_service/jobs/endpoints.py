@@ -12,7 +12,7 @@ from consent_service.citizens import service as citizens
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput
-from consent_service.identity import service as identity
+from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
 from consent_service.retention import deletion
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -130,7 +130,7 @@ def deletion_confirm(
     me.ensure(resource_organisation_id=me.user.organisation_id)
     if confirm != "SLET":
         raise InvalidInput("Skriv SLET for at bekræfte sletningen.", field="confirm")
-    identity.step_up(session, ctx.deps, me.actor, me.user, code, purpose="pilot_end_deletion")
+    step_up(session, ctx.deps, me.actor, me.user, code, purpose="pilot_end_deletion")
     record = deletion.run_pilot_end(
         session, ctx.deps, me.actor, me.user.organisation_id, legal_today(ctx.clock)
     )

@@ -20,7 +20,7 @@ from consent_service.access.policy import AccessRequest, Decision
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.errors import ProbeNotFound, StepUpFailed
-from consent_service.identity import service as identity
+from consent_service.identity import sessions, stepup, tokens
 from consent_service.identity.models import User, UserSession
 
 SESSION_COOKIE = "cs_session"
@@ -86,7 +86,7 @@ def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
         # The refusal outlives the rolled-back request: its own short transaction.
         with ctx.sessions() as alone, alone.begin():
             if denied.expired_session_id:
-                identity.end_session(alone, ctx.identity, denied.expired_session_id, denied.reason)
+                sessions.end_session(alone, ctx.identity, denied.expired_session_id, denied.reason)
             ctx.audit.record(
                 alone,
                 denied.actor,
@@ -122,7 +122,7 @@ def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
         session.close()
         # Like a denial: the wrong code outlives the rolled-back action.
         with ctx.sessions() as alone, alone.begin():
-            identity.record_step_up_failure(alone, ctx.identity, request.state.actor, failed)
+            stepup.record_step_up_failure(alone, ctx.identity, request.state.actor, failed)
         raise
     except BaseException:
         session.rollback()
@@ -225,7 +225,7 @@ def _token_user(
     logged in with TOTP), expire, and are audited on every use like a session."""
     if not request.url.path.startswith("/api/"):
         raise AccessDenied(actor, permission, "API token outside the API", authenticated=False)
-    found = identity.api_token_user(session, ctx.identity, bearer.strip())
+    found = tokens.api_token_user(session, ctx.identity, bearer.strip())
     if found.user is None or found.token is None:
         raise AccessDenied(actor, permission, found.reason, authenticated=False)
     if permission not in found.token.scopes.split():
@@ -247,7 +247,7 @@ def require(permission: str) -> Any:
             user = _token_user(request, ctx, session, actor, permission, authorization[7:])
             actor = actor.as_user(user.id, user.username, user.organisation_id)
         else:
-            lookup = identity.active_session(
+            lookup = sessions.active_session(
                 session, ctx.identity, request.cookies.get(SESSION_COOKIE)
             )
             if lookup.row is None or lookup.user is None:

@@ -13,8 +13,8 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.identity import totp
 from consent_service.identity.endpoints import GENERIC_LOGIN_ERROR
+from consent_service.identity.lockout import unknown_username_label
 from consent_service.identity.models import User
-from consent_service.identity.service import unknown_username_label
 from tests.conftest import csrf_from, current_code, enrolled_person, log_in
 
 
@@ -251,26 +251,29 @@ def test_every_failure_is_audited_with_reason_and_address(
 
 
 def test_recovery_code_works_once(ctx: AppContext, client: TestClient, clock: FixedClock) -> None:
-    from consent_service.identity import service
+    from consent_service.audit.recorder import Actor
+    from consent_service.identity import login
+    from consent_service.identity.models import SessionStage
+    from consent_service.identity.sessions import new_session
 
     person = enrolled_person(ctx, "navigator")
     # Enrol afresh through the service to get recovery codes.
     with ctx.sessions() as s, s.begin():
         user = s.get(User, person.user_id)
         assert user is not None
-        issued = service._new_session(
+        issued = new_session(
             s,
             ctx.identity,
             user,
-            service.SessionStage.NEEDS_ENROLMENT,
+            SessionStage.NEEDS_ENROLMENT,
             None,
             lifetime=timedelta(minutes=5),
         )
-        secret = service.enrolment_secret(s, ctx.identity, issued.row, user)
-        codes = service.confirm_enrolment(
+        secret = login.enrolment_secret(s, ctx.identity, issued.row, user)
+        codes = login.confirm_enrolment(
             s,
             ctx.identity,
-            service.Actor(),
+            Actor(),
             issued.row,
             user,
             totp.code_for_step(secret, totp.time_step(clock.now())),

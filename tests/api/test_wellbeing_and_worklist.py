@@ -161,9 +161,10 @@ def test_pilot_end_deletion_needs_the_end_and_a_fresh_code(
     assert replayed.status_code == 409  # the login used this time step's code already
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(CitizenKey)) == 1
-    steps = [e.outcome for e in pilot.events("login.step_up")]
-    assert steps == ["failure", "failure"]  # the wrong code, the replay; the early attempt's
-    # accepted code went with its rolled-back action
+    assert pilot.events("login.step_up") == []  # the early attempt's accepted code went
+    # with its rolled-back action
+    steps = [e.reason for e in pilot.events("login.step_up_failed")]
+    assert steps == ["wrong code", "replayed code"]
 
     clock.advance(timedelta(seconds=30))
     code = current_code(controller, clock)

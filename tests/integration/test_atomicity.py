@@ -10,23 +10,23 @@ from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.identity import service
+from consent_service.identity import users
 from consent_service.identity.models import User
 from tests.conftest import organisation, refuse_inserts
 
 
 def _counts(ctx: AppContext) -> tuple[int, int]:
     with ctx.sessions() as s:
-        users = s.scalar(select(func.count()).select_from(User)) or 0
+        n_users = s.scalar(select(func.count()).select_from(User)) or 0
         events = s.scalar(select(func.count()).select_from(AuditEvent)) or 0
-        return users, events
+        return n_users, events
 
 
 def test_both_commit(ctx: AppContext) -> None:
     org = organisation(ctx)
     before = _counts(ctx)
     with session_scope(ctx.sessions) as s:
-        service.create_user(
+        users.create_user(
             s,
             ctx.identity,
             Actor(username="t"),
@@ -45,7 +45,7 @@ def test_a_failure_after_the_audit_event_loses_both(ctx: AppContext) -> None:
 
     def write_then_fail() -> None:
         with session_scope(ctx.sessions) as s:
-            service.create_user(
+            users.create_user(
                 s,
                 ctx.identity,
                 Actor(username="t"),
@@ -70,7 +70,7 @@ def test_a_failing_audit_append_loses_the_write(ctx: AppContext) -> None:
     refuse_inserts(ctx, appended_to)
 
     with pytest.raises(IntegrityError), session_scope(ctx.sessions) as s:
-        service.create_user(
+        users.create_user(
             s,
             ctx.identity,
             Actor(username="t"),

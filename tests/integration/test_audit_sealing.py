@@ -18,7 +18,7 @@ from consent_service.audit.service import verify_chain
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.identity import service
+from consent_service.identity import users
 from consent_service.identity.models import User
 from consent_service.jobs.runner import housekeeping
 from tests.conftest import ORIGIN, allow_inserts, organisation, refuse_inserts
@@ -97,7 +97,7 @@ def test_a_failed_seal_keeps_the_write_and_the_next_seal_chains_it(ctx: AppConte
     _record(ctx)
     refuse_inserts(ctx, "audit_event")  # the seal fails after the request committed
     with session_scope(ctx.sessions) as s:
-        service.create_user(
+        users.create_user(
             s,
             ctx.identity,
             Actor(username="t"),

@@ -1,0 +1,100 @@
+"""Scoped, expiring API tokens for system clients (practice systems submitting referrals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from consent_service.audit.recorder import Actor
+from consent_service.crypto import new_token, token_hash
+from consent_service.identity import repository as repo
+from consent_service.identity.errors import UserInputError
+from consent_service.identity.models import ApiToken, Role, User
+from consent_service.services import ServiceDeps
+
+API_TOKEN_PREFIX = "cst_"  # noqa: S105 - a public prefix, not a secret
+API_TOKEN_MAX_DAYS = 365
+
+
+def create_api_token(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    *,
+    user: User,
+    label: str,
+    scopes: list[str],
+    valid_days: int,
+) -> str:
+    """A bearer token for a system client acting as ``user`` with only ``scopes``; returned
+    once, stored as a hash. Expires after ``valid_days`` (at most a year)."""
+    label = label.strip()
+    if not label or len(label) > 100:
+        raise UserInputError("Giv nøglen et navn (højst 100 tegn).")
+    if not 1 <= valid_days <= API_TOKEN_MAX_DAYS:
+        raise UserInputError(f"Gyldighed skal være 1-{API_TOKEN_MAX_DAYS} dage.")
+    if user.role != Role.REFERRER.value:
+        raise UserInputError("API-nøgler udstedes kun til henvisere (praksissystemer).")
+    if not scopes:
+        raise UserInputError("Vælg mindst én tilladelse.")
+    token = API_TOKEN_PREFIX + new_token(32)
+    now = deps.clock.now()
+    row = ApiToken(
+        token_hash=token_hash(token),
+        label=label,
+        user_id=user.id,
+        scopes=" ".join(scopes),
+        created_at=now,
+        created_by=actor.user_id or 0,
+        expires_at=now + timedelta(days=valid_days),
+    )
+    session.add(row)
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="api_token.created",
+        outcome="success",
+        resource_type="user",
+        resource_id=str(user.id),
+        organisation_id=user.organisation_id,
+        details={
+            "before": None,
+            "after": {
+                "token": row.id,
+                "label": label,
+                "scopes": scopes,
+                "expires_at": row.expires_at.isoformat(),
+            },
+        },
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class TokenLookup:
+    user: User | None
+    token: ApiToken | None
+    reason: str
+
+
+def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLookup:
+    """The user a live token acts as, or why it does not."""
+    if not bearer.startswith(API_TOKEN_PREFIX):
+        return TokenLookup(None, None, "malformed token")
+    row = repo.api_token_by_hash(session, token_hash(bearer))
+    now = deps.clock.now()
+    if row is None:
+        return TokenLookup(None, None, "unknown token")
+    if row.revoked_at is not None:
+        return TokenLookup(None, row, "revoked token")
+    if row.expires_at <= now:
+        return TokenLookup(None, row, "expired token")
+    user = repo.user_by_id(session, row.user_id)
+    if user is None or not user.is_active:
+        return TokenLookup(None, row, "token user inactive")
+    row.last_used_at = now
+    session.flush()
+    return TokenLookup(user, row, "ok")
