@@ -4,8 +4,9 @@ Password failures (a growing, timed lockout), code failures at login and at enro
 and failed step-ups (a lock until an administrator unlocks) all count here, each with a
 single atomic statement (``repository.count_*``), and all lock through ``lock_account``:
 the account's state, open sessions ended (all of them for a lock an administrator must
-lift; half-finished logins only for a timed password lockout), one ``login.locked`` event. Everything is recorded in the caller's transaction, which must commit even though
-the request is refused (the login pages return a page; a step-up failure is recorded in
+lift; half-finished logins only for a timed password lockout), one ``login.locked`` event.
+Everything is recorded in the caller's transaction, which must commit even though the
+request is refused (the login pages return a page; a step-up failure is recorded in
 a transaction of its own, see ``web/deps.py``).
 """
 
