@@ -12,8 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.crypto import new_token
+from consent_service.identity import proposals, service
 from consent_service.identity import repository as repo
-from consent_service.identity import service
 from consent_service.identity import totp as totp_mod
 from consent_service.identity.models import Role, SessionStage, User, UserSession
 from consent_service.identity.schemas import AccountRead
@@ -350,9 +350,17 @@ def create_user(
     username: Annotated[str, Form(max_length=64)],
     display_name: Annotated[str, Form(max_length=200)],
     role: Annotated[str, Form(max_length=32)],
+    reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     me.ensure(resource_organisation_id=me.user.organisation_id)
     try:
+        if proposals.needs_two_people(ctx.policy, role):
+            # Two people: a data controller approves; the password never reaches this page.
+            proposals.propose_user(
+                session, ctx.identity, me.actor, me.user,
+                username=username, display_name=display_name, role=role, reason=reason,
+            )  # fmt: skip
+            return _redirect("/godkendelser/adgang")
         user, password = service.create_user(
             session,
             ctx.identity,
@@ -397,6 +405,12 @@ def change_user(
     if target is None:  # ensure() has denied it already: no organisation matches None
         raise RuntimeError("unreachable: unknown user passed the organisation condition")
     try:
+        if role and role != target.role and proposals.needs_two_people(ctx.policy, role):
+            # Two people: a data controller approves the new role before it takes effect.
+            proposals.propose_role(
+                session, ctx.identity, me.actor, me.user, target, role=role, reason=reason
+            )
+            return _redirect("/godkendelser/adgang")
         service.change_user(
             session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
         )
