@@ -357,7 +357,10 @@ def approve(
     if len(comment) > 200:
         raise UserInputError("Kommentaren må højst have 200 tegn.")
     step_up(session, deps, actor, approver, code, purpose=STEP_UP_PURPOSE)
-    user, password = _apply(session, deps, actor, policy, proposal)
+    try:
+        user, password = _apply(session, deps, actor, policy, proposal)
+    except UserInputError as exc:  # e.g. the username was taken meanwhile: roll all back
+        raise RuleRefusal(str(exc)) from None
     now = deps.clock.now()
     proposal.status = ProposalStatus.APPROVED.value
     proposal.decided_by = approver.id
@@ -393,10 +396,11 @@ def reject(
 ) -> None:
     """Refuse the proposal with a reason; nothing else changes."""
     _check_decider(session, deps, policy, decider, proposal)
+    reason = _reason(reason, "afvisningen")
     proposal.status = ProposalStatus.REJECTED.value
     proposal.decided_by = decider.id
     proposal.decided_at = deps.clock.now()
-    proposal.decision_comment = _reason(reason, "afvisningen")
+    proposal.decision_comment = reason
     session.flush()
     _record(
         session,
