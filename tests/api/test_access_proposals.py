@@ -42,6 +42,7 @@ from tests.conftest import (
     enrolled_person,
     log_in,
     make_settings,
+    organisation,
 )
 from tests.integration.test_alerts import _SmtpSink
 
@@ -616,3 +617,22 @@ def test_the_cli_needs_two_people_with_their_codes(
     assert user is not None
     assert user.totp_secret_sealed is None
     assert _events(ctx, "user.second_factor_reset")[-1].actor_user_id == dc.user_id
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_create_user_makes_only_an_organisation_s_first_data_controller(
+    ctx: AppContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like the first administrator, the first data controller has nobody to approve them;
+    every later user with a role that reads citizens' data is a proposal."""
+    organisation(ctx, "Syddjurs Kommune")
+    base = ["create-user", "--organisation", "Syddjurs Kommune", "--name", "Dorte"]
+    assert main([*base, "--username", "nav1", "--role", "navigator"]) == 1
+    assert main([*base, "--username", "dc1", "--role", "data_controller"]) == 0
+    assert "One-time set-up" in capsys.readouterr().out
+    assert main([*base, "--username", "dc2", "--role", "data_controller"]) == 1
+    assert "users propose" in capsys.readouterr().out
+    assert main([*base, "--username", "adm2", "--role", "administrator"]) == 0
+    assert _user(ctx, "dc1") is not None
+    assert _user(ctx, "dc2") is None
+    assert _user(ctx, "nav1") is None
