@@ -123,12 +123,16 @@ def create_app(ctx: AppContext) -> FastAPI:
     from consent_service.citizens.endpoints import router as citizens_router
     from consent_service.consents.endpoints import router as consents_router
     from consent_service.extracts.endpoints import router as extracts_router
+    from consent_service.identity.account_endpoints import router as account_router
     from consent_service.identity.endpoints import router as identity_router
+    from consent_service.identity.proposal_endpoints import router as proposals_router
     from consent_service.jobs.endpoints import router as jobs_router
     from consent_service.web.pages import router as pages_router
     from consent_service.wellbeing.endpoints import router as wellbeing_router
 
     app.include_router(identity_router)
+    app.include_router(account_router)
+    app.include_router(proposals_router)
     app.include_router(pages_router)
     app.include_router(citizens_router)
     app.include_router(consents_router)

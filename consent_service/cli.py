@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from consent_service.access.policy import PolicyError
 from consent_service.audit.recorder import Actor
 from consent_service.clock import LEGAL_TZ
@@ -19,6 +21,7 @@ from consent_service.crypto import Crypto, generate_key_b64
 from consent_service.db import session_scope
 from consent_service.identity import repository as identity_repo
 from consent_service.identity import users as identity
+from consent_service.identity.cli import add_user_commands
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import Role
 from consent_service.logging import configure_logging
@@ -120,6 +123,10 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         if org is None:
             print("unknown organisation: create it with `consent-service create-organisation`")
             return 1
+        refusal = _two_people_refusal(ctx, session, org.id, args.role)
+        if refusal:
+            print(f"refused: {refusal}")
+            return 1
         try:
             user, password = identity.create_user(
                 session,
@@ -138,6 +145,30 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             f"password (shown once):\n\n    {password}\n"
         )
     return 0
+
+
+def _two_people_refusal(
+    ctx: AppContext, session: Session, organisation_id: int, role: str
+) -> str | None:
+    """Why create-user may not make this user alone, or None. A role that can read
+    citizens' data takes two people (`users propose`, approved by a data controller); the
+    one exception is an organisation's first data controller, who has nobody to approve
+    them (like the first administrator)."""
+    from consent_service.identity.proposals import needs_two_people
+
+    if not needs_two_people(ctx.policy, role):
+        return None
+    controllers = [
+        u
+        for u in identity_repo.users_of_organisation(session, organisation_id)
+        if u.role == Role.DATA_CONTROLLER.value and u.is_active
+    ]
+    if role == Role.DATA_CONTROLLER.value and not controllers:
+        return None
+    return (
+        f"the role {role} can read citizens' data: propose it with `consent-service users "
+        "propose`; a data controller of the organisation approves it"
+    )
 
 
 def cmd_unlock_user(args: argparse.Namespace) -> int:
@@ -584,6 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = retention_sub.add_parser("procedure", help="regenerate PROCEDURE.md from the schedule")
     rp.set_defaults(func=cmd_retention_procedure)
     add_witness_commands(sub)
+    add_user_commands(sub)
     return parser
 
 

@@ -153,6 +153,20 @@ class Settings(BaseSettings):
         description="Code failures after a correct password that lock the account until an "
         "administrator unlocks it",
     )
+    access_proposal_hours: int = Field(
+        default=72,
+        ge=1,
+        le=24 * 30,
+        description="How long an administrator's proposal (a user or role that can read "
+        "citizens' data, a password or second-factor reset) waits for a data controller's "
+        "approval before it expires",
+    )
+    account_mail_domains: list[str] = Field(
+        default_factory=list,
+        description="Domains a one-time password may be mailed to when an approver gives the "
+        "user's work address (via CONSENT_SMTP_HOST); empty = any domain. Without SMTP the "
+        "one-time password is shown once to the approver to hand over",
+    )
     password_min_length: int = Field(
         default=12, ge=8, description="Minimum password length (NIST SP 800-63B: at least 8)"
     )

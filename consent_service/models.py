@@ -13,6 +13,7 @@ from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, 
 from consent_service.db import Base
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 from consent_service.identity.models import (
+    AccessProposal,
     ApiToken,
     KeyCheck,
     Organisation,
@@ -24,6 +25,7 @@ from consent_service.jobs.models import Job, Task
 from consent_service.wellbeing.models import WellbeingResponse
 
 __all__ = [
+    "AccessProposal",
     "ApiToken",
     "AuditAlert",
     "AuditCheckpoint",

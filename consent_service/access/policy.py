@@ -142,6 +142,14 @@ class AccessPolicy:
     def is_personal_data(self, permission: str) -> bool:
         return self.spec.permissions[permission].personal_data
 
+    def reads_personal_data(self, role: str) -> bool:
+        """Whether the role holds any permission marked ``personal_data``: giving it to
+        someone (a new user, a role change) needs two people (identity.proposals)."""
+        return any(
+            self.spec.permissions[g.permission].personal_data
+            for g in self.spec.grants.get(role, ())
+        )
+
     def role_may(self, role: str, permission: str) -> bool:
         """Whether the role holds the permission at all (before conditions)."""
         return (role, permission) in self._grants

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.crypto import new_token
-from consent_service.identity import login, sessions, tokens
+from consent_service.identity import login, proposals, sessions, tokens
 from consent_service.identity import repository as repo
 from consent_service.identity import totp as totp_mod
 from consent_service.identity import users as user_admin
@@ -352,9 +352,17 @@ def create_user(
     username: Annotated[str, Form(max_length=64)],
     display_name: Annotated[str, Form(max_length=200)],
     role: Annotated[str, Form(max_length=32)],
+    reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     me.ensure(resource_organisation_id=me.user.organisation_id)
     try:
+        if proposals.needs_two_people(ctx.policy, role):
+            # Two people: a data controller approves; the password never reaches this page.
+            proposals.propose_user(
+                session, ctx.identity, me.actor, me.user,
+                username=username, display_name=display_name, role=role, reason=reason,
+            )  # fmt: skip
+            return _redirect("/godkendelser/adgang")
         user, password = user_admin.create_user(
             session,
             ctx.identity,
@@ -399,6 +407,12 @@ def change_user(
     if target is None:  # ensure() has denied it already: no organisation matches None
         raise RuntimeError("unreachable: unknown user passed the organisation condition")
     try:
+        if role and role != target.role and proposals.needs_two_people(ctx.policy, role):
+            # Two people: a data controller approves the new role before it takes effect.
+            proposals.propose_role(
+                session, ctx.identity, me.actor, me.user, target, role=role, reason=reason
+            )
+            return _redirect("/godkendelser/adgang")
         user_admin.change_user(
             session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
         )

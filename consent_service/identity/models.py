@@ -133,3 +133,44 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ProposalKind(enum.StrEnum):
+    CREATE_USER = "create_user"
+    CHANGE_ROLE = "change_role"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a kind name
+    RESET_SECOND_FACTOR = "reset_second_factor"
+
+
+class ProposalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class AccessProposal(Base):
+    """A change to who can reach citizens' data, or a credential reset, proposed by an
+    administrator and applied only when a second person (a data controller of the same
+    organisation) approves it with a fresh code. No password is ever stored here."""
+
+    __tablename__ = "access_proposal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    target_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=True
+    )
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    proposed_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    decision_comment: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    delivery: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -66,6 +66,7 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "audit_retention": ("SELECT",),  # written only by migrate, from audit/events.yaml
     "audit_cosignature": ("SELECT", "INSERT"),  # witnesses' cosignatures, as received
     "audit_alert": ("SELECT", "INSERT", "UPDATE"),  # UPDATE: notified, acknowledged
+    "access_proposal": ("SELECT", "INSERT", "UPDATE"),  # UPDATE: decided, expired; kept
     "consent": ("SELECT", "INSERT"),  # consent evidence: the database refuses UPDATE
     "consent_event": ("SELECT", "INSERT"),
 }

@@ -68,16 +68,17 @@ def test_first_login_enrols_totp(
     admin = enrolled_person(ctx, "administrator")
     log_in(page, base, admin, clock)
     page.goto(f"{base}/admin/brugere")
-    page.fill("#new-username", "ny.navigator")
-    page.fill("#new-display-name", "Ny Navigatør")
-    page.select_option("#new-role", "navigator")
+    # A role that reads no citizens' data: no second person (tests/api/test_access_proposals.py).
+    page.fill("#new-username", "ny.admin")
+    page.fill("#new-display-name", "Ny Administrator")
+    page.select_option("#new-role", "administrator")
     page.get_by_role("button", name="Opret").click()
     expect(page.locator("h1")).to_have_text("Bruger oprettet")
     one_time_password = page.locator("#one-time-password").inner_text().strip()
     assert one_time_password
     log_out(page, base)
 
-    submit_password(page, base, "ny.navigator", one_time_password)
+    submit_password(page, base, "ny.admin", one_time_password)
     expect(page).to_have_url(f"{base}/login/ny-adgangskode")
     page.fill("#new_password", NEW_PASSPHRASE)
     page.fill("#repeat_password", NEW_PASSPHRASE)
@@ -98,7 +99,7 @@ def test_first_login_enrols_totp(
     assert codes.count() >= 5
     page.get_by_role("button", name="Jeg har gemt koderne – fortsæt").click()
     expect(page).to_have_url(f"{base}/")
-    expect(page.locator("h1")).to_have_text("Velkommen, Ny Navigatør")
+    expect(page.locator("h1")).to_have_text("Velkommen, Ny Administrator")
 
 
 def test_normal_login_needs_password_then_code(

@@ -1,0 +1,175 @@
+"""HTTP for two-person access changes: the administrator proposes a reset, the data
+controller sees the organisation's proposals and approves (with a fresh code) or rejects.
+HTTP only: the decisions are in ``identity.proposals``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from consent_service.errors import StepUpFailed
+from consent_service.identity import proposals, stepup
+from consent_service.identity import repository as repo
+from consent_service.identity.errors import UserInputError
+from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
+from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.templating import page
+
+router = APIRouter()
+
+RESET_KINDS = {
+    "adgangskode": ProposalKind.RESET_PASSWORD,
+    "to-faktor": ProposalKind.RESET_SECOND_FACTOR,
+}
+APPROVALS = "/godkendelser/adgang"
+
+
+def _approvals_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Principal,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    failed_id: int | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    org = me.user.organisation_id
+    rows = proposals.proposals_of(session, ctx.identity, me.actor, org)
+    people = {u.id: u for u in repo.users_of_organisation(session, org)}
+    return page(
+        request,
+        "approvals.html",
+        status_code=status_code,
+        me=me,
+        proposals=rows,
+        people=people,
+        kinds=proposals.KINDS_DA,
+        pending=ProposalStatus.PENDING.value,
+        may_decide=ctx.policy.role_may(me.user.role, proposals.APPROVE_PERMISSION),
+        mail_enabled=bool(ctx.settings.smtp_host),
+        error=error,
+        failed_id=failed_id,
+        typed=typed or {},
+    )
+
+
+@router.get(APPROVALS, response_class=HTMLResponse)
+def approvals_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:proposals")],
+) -> Response:
+    me.ensure(resource_organisation_id=me.user.organisation_id)
+    return _approvals_page(request, ctx, session, me)
+
+
+def _proposal_in_scope(session: DbSession, me: Principal, proposal_id: int) -> AccessProposal:
+    """The proposal, checked against the permission's conditions: the same organisation,
+    and not the deciding person's own proposal (the policy's ``not_self``)."""
+    proposal = proposals.proposal_by_id(session, proposal_id)
+    me.ensure(
+        resource_organisation_id=proposal.organisation_id if proposal else None,
+        resource_user_id=proposal.proposed_by if proposal else None,
+    )
+    if proposal is None:  # ensure() has denied it already: no organisation matches None
+        raise RuntimeError("unreachable: unknown proposal passed the organisation condition")
+    return proposal
+
+
+@router.post(APPROVALS + "/{proposal_id}/godkend", response_class=HTMLResponse)
+def approve(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:approve")],
+    proposal_id: int,
+    code: Annotated[str, Form(max_length=12)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    comment: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    proposal = _proposal_in_scope(session, me, proposal_id)
+    typed = {"email": email, "comment": comment}
+    try:
+        approved = proposals.approve(
+            session, ctx.identity, me.actor, ctx.policy, me.user, proposal,
+            code=code, mail_to=email, comment=comment,
+        )  # fmt: skip
+    except StepUpFailed as failed:
+        # Nothing was changed before the code was checked: only the failure is kept.
+        stepup.record_step_up_failure(session, ctx.identity, me.actor, failed)
+        return _approvals_page(
+            request, ctx, session, me, status_code=400, error=failed.message,
+            failed_id=proposal_id, typed=typed,
+        )  # fmt: skip
+    except UserInputError as exc:
+        return _approvals_page(
+            request, ctx, session, me, status_code=400, error=str(exc),
+            failed_id=proposal_id, typed=typed,
+        )  # fmt: skip
+    return page(
+        request,
+        "proposal_approved.html",
+        me=me,
+        proposal=approved.proposal,
+        user=approved.user,
+        password=approved.password,
+        mailed_to=approved.mailed_to,
+        kinds=proposals.KINDS_DA,
+    )
+
+
+@router.post(APPROVALS + "/{proposal_id}/afvis", response_class=HTMLResponse)
+def reject(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:approve")],
+    proposal_id: int,
+    reason: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    proposal = _proposal_in_scope(session, me, proposal_id)
+    try:
+        proposals.reject(
+            session, ctx.identity, me.actor, ctx.policy, me.user, proposal, reason=reason
+        )
+    except UserInputError as exc:
+        return _approvals_page(
+            request, ctx, session, me, status_code=400, error=str(exc), failed_id=proposal_id,
+            typed={"reason": reason},
+        )  # fmt: skip
+    return RedirectResponse(APPROVALS, status_code=303)
+
+
+@router.post("/admin/brugere/{user_id}/nulstil", response_class=HTMLResponse)
+def propose_reset(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("users:reset")],
+    user_id: int,
+    kind: Annotated[str, Form(max_length=32)],
+    reason: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """Propose a password or second-factor reset; a data controller must approve it."""
+    target = repo.user_by_id(session, user_id)
+    me.ensure(
+        resource_organisation_id=target.organisation_id if target else None,
+        resource_user_id=user_id,
+    )
+    if target is None:  # ensure() has denied it already: no organisation matches None
+        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    try:
+        if kind not in RESET_KINDS:
+            raise UserInputError("Vælg hvad der skal nulstilles.")
+        proposals.propose_reset(
+            session, ctx.identity, me.actor, me.user, target, kind=RESET_KINDS[kind],
+            reason=reason,
+        )  # fmt: skip
+    except UserInputError as exc:
+        return _approvals_page(request, ctx, session, me, status_code=400, error=str(exc))
+    return RedirectResponse(APPROVALS, status_code=303)

@@ -1,0 +1,522 @@
+"""Two people for access to citizens' data and for credential resets.
+
+An administrator alone may not give anyone access to citizens' data, nor learn a
+password that opens it: a new user or a role change to a role that can read citizens'
+data (one holding any ``personal_data`` permission in policies/access.yaml), and every
+password or second-factor reset, is only a *proposal*. A data controller of the same
+organisation, who is neither the proposer nor the person it concerns, approves it with a
+fresh code (step-up) or rejects it with a reason. Only then is the change applied, and
+the one-time password goes by e-mail to the address the approver gives, or is shown once
+to the approver to hand over; never to the administrator. Proposals expire.
+
+Every function takes the database session first, flushes, never commits, and records its
+audit events in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent_service.access.policy import AccessPolicy, AccessRequest
+from consent_service.audit.recorder import Actor
+from consent_service.errors import RuleRefusal
+from consent_service.identity import repository as repo
+from consent_service.identity.errors import UserInputError
+from consent_service.identity.models import (
+    AccessProposal,
+    ProposalKind,
+    ProposalStatus,
+    Role,
+    User,
+)
+from consent_service.identity.passwords import hash_password
+from consent_service.identity.stepup import step_up
+from consent_service.identity.users import change_user, create_user, one_time_password
+from consent_service.services import ServiceDeps
+
+APPROVE_PERMISSION = "users:approve"
+STEP_UP_PURPOSE = "access_proposal"
+KINDS_DA = {
+    ProposalKind.CREATE_USER.value: "Ny bruger",
+    ProposalKind.CHANGE_ROLE.value: "Rolleskift",
+    ProposalKind.RESET_PASSWORD.value: "Nulstil adgangskode",
+    ProposalKind.RESET_SECOND_FACTOR.value: "Nulstil to-faktor (mistet telefon)",
+}
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class Approved:
+    """What the approver learns: the user, and the one-time password unless it was mailed."""
+
+    proposal: AccessProposal
+    user: User
+    password: str | None
+    mailed_to: str | None
+
+
+def needs_two_people(policy: AccessPolicy, role: str) -> bool:
+    """Whether giving ``role`` to someone takes two people: it can read citizens' data."""
+    return policy.reads_personal_data(role)
+
+
+def _reason(reason: str, what: str) -> str:
+    reason = reason.strip()
+    if len(reason) < 3 or len(reason) > 200:
+        raise UserInputError(f"Angiv en begrundelse for {what} (3-200 tegn).")
+    return reason
+
+
+def _pending_for(
+    session: Session, *, kind: str, target_user_id: int | None, username: str | None
+) -> AccessProposal | None:
+    stmt = select(AccessProposal).where(
+        AccessProposal.status == ProposalStatus.PENDING.value, AccessProposal.kind == kind
+    )
+    if target_user_id is not None:
+        stmt = stmt.where(AccessProposal.target_user_id == target_user_id)
+    if username is not None:
+        stmt = stmt.where(AccessProposal.username == username)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def _record(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    proposal: AccessProposal,
+    *,
+    action: str,
+    **details: object,
+) -> None:
+    deps.audit.record(
+        session,
+        actor,
+        action=action,
+        outcome="success",
+        resource_type="access_proposal",
+        resource_id=str(proposal.id),
+        reason=proposal.decision_comment if action == "access_proposal.rejected" else None,
+        details={
+            "kind": proposal.kind,
+            "target_user": proposal.target_user_id,
+            "role": proposal.role,
+            **details,
+        },
+        organisation_id=proposal.organisation_id,
+    )
+
+
+def _new(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    proposer: User,
+    *,
+    kind: ProposalKind,
+    reason: str,
+    target: User | None = None,
+    username: str | None = None,
+    display_name: str | None = None,
+    role: str | None = None,
+) -> AccessProposal:
+    now = deps.clock.now()
+    proposal = AccessProposal(
+        organisation_id=proposer.organisation_id,
+        kind=kind.value,
+        status=ProposalStatus.PENDING.value,
+        target_user_id=target.id if target else None,
+        username=username,
+        display_name=display_name,
+        role=role,
+        reason=reason,
+        proposed_by=proposer.id,
+        proposed_at=now,
+        expires_at=now + timedelta(hours=deps.settings.access_proposal_hours),
+    )
+    session.add(proposal)
+    session.flush()
+    _record(
+        session,
+        deps,
+        actor,
+        proposal,
+        action="access_proposal.proposed",
+        expires_at=proposal.expires_at.isoformat(),
+    )
+    return proposal
+
+
+def propose_user(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    proposer: User,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    reason: str = "",
+) -> AccessProposal:
+    """Propose a new user of the proposer's organisation with a role that can read
+    citizens' data; the same checks as creating one, so a proposal can be applied."""
+    username = username.strip().lower()
+    if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        raise UserInputError("Brugernavnet må kun indeholde bogstaver, tal, punktum og bindestreg.")
+    if len(username) > 64:
+        raise UserInputError("Brugernavnet må højst have 64 tegn.")
+    if not display_name.strip() or len(display_name) > 200:
+        raise UserInputError("Navnet skal udfyldes (højst 200 tegn).")
+    if role not in {r.value for r in Role}:
+        raise UserInputError("Ukendt rolle.")
+    if repo.user_by_username(session, username) is not None or _pending_for(
+        session, kind=ProposalKind.CREATE_USER.value, target_user_id=None, username=username
+    ):
+        raise UserInputError("Brugernavnet er optaget.")
+    return _new(
+        session,
+        deps,
+        actor,
+        proposer,
+        kind=ProposalKind.CREATE_USER,
+        reason=_reason(reason, "den nye bruger") if reason.strip() else "Ny bruger",
+        username=username,
+        display_name=display_name.strip(),
+        role=role,
+    )
+
+
+def propose_role(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    proposer: User,
+    target: User,
+    *,
+    role: str,
+    reason: str,
+) -> AccessProposal:
+    """Propose giving ``target`` a role that can read citizens' data."""
+    reason = _reason(reason, "ændringen")
+    if role not in {r.value for r in Role}:
+        raise UserInputError("Ukendt rolle.")
+    if role == target.role:
+        raise UserInputError("Ændringen ændrer ikke noget.")
+    _check_target(session, proposer, target, ProposalKind.CHANGE_ROLE)
+    return _new(
+        session, deps, actor, proposer, kind=ProposalKind.CHANGE_ROLE, reason=reason,
+        target=target, role=role,
+    )  # fmt: skip
+
+
+def propose_reset(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    proposer: User,
+    target: User,
+    *,
+    kind: ProposalKind,
+    reason: str,
+) -> AccessProposal:
+    """Propose a password reset, or a second-factor reset (a lost phone: the authenticator
+    and recovery codes are removed and the user enrols again at the next login)."""
+    if kind not in (ProposalKind.RESET_PASSWORD, ProposalKind.RESET_SECOND_FACTOR):
+        raise UserInputError("Ukendt nulstilling.")
+    reason = _reason(reason, "nulstillingen")
+    _check_target(session, proposer, target, kind)
+    return _new(session, deps, actor, proposer, kind=kind, reason=reason, target=target)
+
+
+def _check_target(session: Session, proposer: User, target: User, kind: ProposalKind) -> None:
+    if target.organisation_id != proposer.organisation_id:
+        raise UserInputError("Brugeren findes ikke i din organisation.")
+    if target.id == proposer.id:
+        raise UserInputError("Du kan ikke foreslå en ændring af din egen adgang.")
+    if not target.is_active:
+        raise UserInputError("Brugeren er deaktiveret.")
+    if _pending_for(session, kind=kind.value, target_user_id=target.id, username=None):
+        raise UserInputError("Der venter allerede et forslag af samme slags for brugeren.")
+
+
+def proposals_of(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, limit: int = 100
+) -> Sequence[AccessProposal]:
+    """The organisation's proposals, newest first; pending ones past their time are marked
+    expired (and audited) first."""
+    now = deps.clock.now()
+    overdue = session.scalars(
+        select(AccessProposal).where(
+            AccessProposal.organisation_id == organisation_id,
+            AccessProposal.status == ProposalStatus.PENDING.value,
+            AccessProposal.expires_at <= now,
+        )
+    ).all()
+    for proposal in overdue:
+        proposal.status = ProposalStatus.EXPIRED.value
+        proposal.decided_at = now
+        session.flush()
+        _record(
+            session,
+            deps,
+            actor,
+            proposal,
+            action="access_proposal.expired",
+        )
+    return session.scalars(
+        select(AccessProposal)
+        .where(AccessProposal.organisation_id == organisation_id)
+        .order_by(AccessProposal.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def proposal_by_id(session: Session, proposal_id: int) -> AccessProposal | None:
+    return session.get(AccessProposal, proposal_id)
+
+
+def _check_decider(
+    session: Session,
+    deps: ServiceDeps,
+    policy: AccessPolicy,
+    decider: User,
+    proposal: AccessProposal,
+) -> None:
+    """The access policy's rule (users:approve: same organisation, not the proposer's own),
+    and the rules no policy may relax: a second person, not the one it concerns, while the
+    proposal is pending and in time."""
+    decision = policy.decide(
+        AccessRequest(
+            user_id=decider.id,
+            role=decider.role,
+            organisation_id=decider.organisation_id,
+            permission=APPROVE_PERMISSION,
+            resource_organisation_id=proposal.organisation_id,
+            resource_user_id=proposal.proposed_by,
+        )
+    )
+    if not decision.allowed or not decider.is_active:
+        raise RuleRefusal("Du kan ikke afgøre dette forslag.")
+    if decider.id == proposal.proposed_by:
+        raise RuleRefusal("Du kan ikke selv godkende dit eget forslag.")
+    if decider.id == proposal.target_user_id:
+        raise RuleRefusal("Du kan ikke afgøre et forslag om din egen adgang.")
+    if proposal.status != ProposalStatus.PENDING.value:
+        raise RuleRefusal("Forslaget er allerede afgjort.")
+    if proposal.expires_at <= deps.clock.now():
+        raise RuleRefusal("Forslaget er udløbet. Administratoren må foreslå det igen.")
+
+
+def check_mail_address(deps: ServiceDeps, address: str) -> str | None:
+    """The address a one-time password may be mailed to, None if none was given."""
+    address = address.strip()
+    if not address:
+        return None
+    if not deps.settings.smtp_host:
+        raise UserInputError(
+            "Der er ikke sat e-mail op. Lad feltet stå tomt, så vises adgangskoden til dig."
+        )
+    if not _EMAIL.match(address):
+        raise UserInputError("E-mailadressen er ikke gyldig.")
+    domains = [d.lower().lstrip("@") for d in deps.settings.account_mail_domains]
+    if domains and address.rsplit("@", 1)[1].lower() not in domains:
+        raise UserInputError("Adgangskoden kan kun sendes til en arbejdsadresse.")
+    return address
+
+
+def approve(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    policy: AccessPolicy,
+    approver: User,
+    proposal: AccessProposal,
+    *,
+    code: str,
+    mail_to: str = "",
+    comment: str = "",
+) -> Approved:
+    """Apply the proposal after a fresh code from a second person (step-up; a wrong or
+    replayed code raises StepUpFailed and changes nothing). The one-time password is mailed
+    to ``mail_to`` if given, otherwise returned to be shown once to the approver."""
+    _check_decider(session, deps, policy, approver, proposal)
+    address = check_mail_address(deps, mail_to)
+    comment = comment.strip()
+    if len(comment) > 200:
+        raise UserInputError("Kommentaren må højst have 200 tegn.")
+    step_up(session, deps, actor, approver, code, purpose=STEP_UP_PURPOSE)
+    try:
+        user, password = _apply(session, deps, actor, policy, proposal)
+    except UserInputError as exc:  # e.g. the username was taken meanwhile: roll all back
+        raise RuleRefusal(str(exc)) from None
+    now = deps.clock.now()
+    proposal.status = ProposalStatus.APPROVED.value
+    proposal.decided_by = approver.id
+    proposal.decided_at = now
+    proposal.decision_comment = comment or None
+    proposal.target_user_id = user.id
+    proposal.delivery = None if password is None else ("email" if address else "shown")
+    session.flush()
+    _record(
+        session,
+        deps,
+        actor,
+        proposal,
+        action="access_proposal.approved",
+        proposed_by=proposal.proposed_by,
+        delivery=proposal.delivery,
+    )
+    if password is not None and address is not None:
+        _mail_password(deps, address, user.username, password)
+        return Approved(proposal, user, None, address)
+    return Approved(proposal, user, password, None)
+
+
+def reject(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    policy: AccessPolicy,
+    decider: User,
+    proposal: AccessProposal,
+    *,
+    reason: str,
+) -> None:
+    """Refuse the proposal with a reason; nothing else changes."""
+    _check_decider(session, deps, policy, decider, proposal)
+    reason = _reason(reason, "afvisningen")
+    proposal.status = ProposalStatus.REJECTED.value
+    proposal.decided_by = decider.id
+    proposal.decided_at = deps.clock.now()
+    proposal.decision_comment = reason
+    session.flush()
+    _record(
+        session,
+        deps,
+        actor,
+        proposal,
+        action="access_proposal.rejected",
+    )
+
+
+def _apply(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    policy: AccessPolicy,
+    proposal: AccessProposal,
+) -> tuple[User, str | None]:
+    kind = ProposalKind(proposal.kind)
+    if kind is ProposalKind.CREATE_USER:
+        if proposal.username is None or proposal.display_name is None or proposal.role is None:
+            raise RuntimeError("a create_user proposal without username, name or role")
+        return create_user(
+            session,
+            deps,
+            actor,
+            organisation_id=proposal.organisation_id,
+            username=proposal.username,
+            display_name=proposal.display_name,
+            role=proposal.role,
+        )
+    target = repo.user_by_id(session, proposal.target_user_id or 0)
+    if target is None or target.organisation_id != proposal.organisation_id:
+        raise RuleRefusal("Brugeren findes ikke længere.")
+    if not target.is_active:
+        raise RuleRefusal("Brugeren er deaktiveret.")
+    if kind is ProposalKind.CHANGE_ROLE:
+        if proposal.role is None:
+            raise RuntimeError("a change_role proposal without a role")
+        had_access = needs_two_people(policy, target.role)
+        change_user(session, deps, actor, target, reason=proposal.reason, role=proposal.role)
+        if had_access:
+            return target, None
+        # An account that could not read citizens' data (an administrator's) may have
+        # credentials its proposer knows: it gets them anew, through the second person.
+        return target, reset_credentials(
+            session, deps, actor, target, second_factor=True, proposal=proposal
+        )
+    return target, reset_credentials(
+        session,
+        deps,
+        actor,
+        target,
+        second_factor=kind is ProposalKind.RESET_SECOND_FACTOR,
+        proposal=proposal,
+    )
+
+
+def reset_credentials(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    user: User,
+    *,
+    second_factor: bool,
+    proposal: AccessProposal,
+) -> str:
+    """A new one-time password, to be changed at the next login; with ``second_factor``
+    also no authenticator and no recovery codes, so the user enrols again. A password
+    lockout ends; every session of the user ends. Returns the one-time password."""
+    now = deps.clock.now()
+    before = user.snapshot()
+    password = one_time_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.locked_until = None
+    user.password_failures = 0
+    user.password_failure_window_start = None
+    if second_factor:
+        user.totp_secret_sealed = None
+        user.totp_enrolled_at = None
+        user.code_failures = 0
+        user.needs_admin_unlock = False
+        repo.delete_recovery_codes(session, user.id)
+    user.updated_at = now
+    action = "user.second_factor_reset" if second_factor else "user.password_reset"
+    repo.end_all_sessions(session, user.id, now, "credentials reset")
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action=action,
+        outcome="success",
+        resource_type="user",
+        resource_id=str(user.id),
+        reason=proposal.reason,
+        details={"before": before, "after": user.snapshot(), "proposal": proposal.id},
+        organisation_id=user.organisation_id,
+    )
+    return password
+
+
+def _mail_password(deps: ServiceDeps, address: str, username: str, password: str) -> None:
+    """Mail the one-time password; a failure refuses the approval (nothing is changed)."""
+    host = deps.settings.smtp_host
+    if host is None:  # check_mail_address refused the address already
+        raise RuntimeError("no SMTP host")
+    message = EmailMessage()
+    message["Subject"] = "Din midlertidige adgangskode til samtykkeservicen"
+    message["From"] = deps.settings.smtp_from
+    message["To"] = address
+    message.set_content(
+        f"Brugernavn: {username}\nMidlertidig adgangskode: {password}\n\n"
+        "Adgangskoden skal skiftes ved næste login. Har du ikke bedt om den, så kontakt "
+        "din administrator og din dataansvarlige.\n"
+    )
+    try:
+        with smtplib.SMTP(host, deps.settings.smtp_port, timeout=30) as smtp:
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException):
+        raise RuleRefusal(
+            "Mailen kunne ikke sendes, og intet er ændret. Prøv igen, eller lad e-mailfeltet "
+            "stå tomt, så vises adgangskoden til dig."
+        ) from None
