@@ -18,7 +18,8 @@ from sqlalchemy import text
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.startup import StartupError, check_database
-from consent_service.web import problems
+from consent_service.web import problems, ratelimit
+from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import Principal, public, require
 
 log = structlog.get_logger()
@@ -91,6 +92,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         return response
 
     problems.install(app)
+    ratelimit.install(app, ctx)
+    app.add_middleware(BodyLimitMiddleware, default_limit=ctx.settings.max_body_bytes)
 
     @app.get("/healthz", dependencies=[public("liveness probe")])
     def healthz() -> dict[str, str]:

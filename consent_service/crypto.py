@@ -77,6 +77,7 @@ class Crypto:
         self._recovery_key = derive(keys.index, "recovery-code")
         self._unknown_username_key = derive(keys.index, "unknown-username")
         self._index_check_key = derive(keys.index, "key-check")
+        self._rate_limit_key = derive(keys.index, "rate-limit-key")
         self._signing = Ed25519PrivateKey.from_private_bytes(keys.signing)
 
     # TOTP secrets
@@ -115,6 +116,11 @@ class Crypto:
 
     def unknown_username_hash(self, username: str) -> str:
         return keyed_hash(self._unknown_username_key, username)
+
+    def rate_limit_key(self, key: str) -> str:
+        """The stored name of a rate-limit counter: no address, user name or token in
+        the table."""
+        return keyed_hash(self._rate_limit_key, key)
 
     # signatures
     def sign(self, message: bytes) -> bytes:
