@@ -61,6 +61,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         openapi_url=None,  # served below, behind login: see /api/v1/openapi.json
     )
     app.state.ctx = ctx
+    # Inside request_context (added below, so it wraps this): its own receive runs in a
+    # task group, which would wrap our 413 in an exception group.
+    app.add_middleware(BodyLimitMiddleware, default_limit=ctx.settings.max_body_bytes)
 
     @app.middleware("http")
     async def request_context(
@@ -93,7 +96,6 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     problems.install(app)
     ratelimit.install(app, ctx)
-    app.add_middleware(BodyLimitMiddleware, default_limit=ctx.settings.max_body_bytes)
 
     @app.get("/healthz", dependencies=[public("liveness probe")])
     def healthz() -> dict[str, str]:

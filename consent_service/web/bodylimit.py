@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastapi import HTTPException
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPE_KEY = "consent_service.body_budget"
@@ -31,7 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BodyTooLarge(HTTPException):
-    """413: the body is over the route's limit; nothing of it was kept."""
+    """413: the body is over the route's limit; nothing of it was kept. FastAPI's own
+    HTTPException, which its body reading lets through (any other error there becomes
+    a 400)."""
 
     def __init__(self) -> None:
         super().__init__(status_code=413, detail=TOO_LARGE)
