@@ -281,7 +281,11 @@ def _enrol_page(
     )
 
 
-@router.post("/login/tilmeld", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+@router.post(
+    "/login/tilmeld",
+    dependencies=[LOGIN_FLOW, rate_limited("code", account=pending_login_account)],
+    response_class=HTMLResponse,
+)
 def enrol_submit(
     request: Request,
     ctx: Ctx,

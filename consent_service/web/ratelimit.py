@@ -4,7 +4,8 @@ and host through the database (``limits`` with ``DatabaseStorage``, fixed window
 Scopes and their keys (limits in ``CONSENT_RATE_LIMITS``, defaults in config):
 
 - ``login`` (POST /login): the user name as typed, unknown ones too, and the address;
-- ``code`` (POST /login/kode): the account of the half-finished login, and the address;
+- ``code`` (POST /login/kode and /login/tilmeld): the account of the half-finished
+  login, and the address;
 - ``step_up`` (a fresh code for a weighty action): the user, and the address;
 - ``password_reset``: the user (or the user name given), and the address;
 - ``referral`` (POST /api/v1/referrals): the API token, and the address.
@@ -165,7 +166,8 @@ def username_account(username: str) -> str:
 
 def pending_login_account(request: Request) -> str | None:
     """The account of the half-finished login the session cookie names (POST
-    /login/kode), looked up in a short transaction of its own."""
+    /login/kode, and the code confirming a new authenticator), looked up in a short
+    transaction of its own."""
     from consent_service.web.deps import SESSION_COOKIE
 
     token = request.cookies.get(SESSION_COOKIE)
@@ -174,7 +176,7 @@ def pending_login_account(request: Request) -> str | None:
     ctx: AppContext = request.app.state.ctx
     with ctx.sessions() as session, session.begin():
         row = identity_repo.session_by_id(session, token_hash(token))
-        if row is None or row.stage != SessionStage.NEEDS_CODE.value:
+        if row is None or row.ended_at is not None or row.stage == SessionStage.ACTIVE.value:
             return None
         return f"user:{row.user_id}"
 
