@@ -18,7 +18,8 @@ from sqlalchemy import text
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.startup import StartupError, check_database
-from consent_service.web import openapi, problems
+from consent_service.web import openapi, problems, ratelimit
+from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import public
 
 log = structlog.get_logger()
@@ -61,6 +62,9 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
     app.state.ctx = ctx
+    # Inside request_context (added below, so it wraps this): its own receive runs in a
+    # task group, which would wrap our 413 in an exception group.
+    app.add_middleware(BodyLimitMiddleware, default_limit=ctx.settings.max_body_bytes)
 
     @app.middleware("http")
     async def request_context(
@@ -92,6 +96,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         return response
 
     problems.install(app)
+    ratelimit.install(app, ctx)
 
     @app.get("/healthz", dependencies=[public("liveness probe")])
     def healthz() -> dict[str, str]:

@@ -31,6 +31,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = Path("var/consent.env")
 KEY_NAMES = ("master_key", "index_key", "signing_key")
 
+# Rate limits per scope and key ("<scope>.<key>": "<amount>/<period>", the `limits`
+# library's notation). Login and code are per account and per source address; step-up
+# wherever a fresh code is submitted; password reset for the reset pages; the referral
+# API per token and per address. Generous for people, tight for guessing: the account
+# lockouts stay the main control, these cap the rate (and the argon2 work) before them.
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "login.account": "10/minute",
+    "login.address": "30/minute",
+    "code.account": "10/minute",
+    "code.address": "30/minute",
+    "step_up.account": "20/minute",
+    "step_up.address": "30/minute",
+    "password_reset.account": "5/hour",
+    "password_reset.address": "30/hour",
+    "referral.token": "120/minute",
+    "referral.address": "300/minute",
+}
+
 
 class ConfigError(Exception):
     """A configuration problem, stated as one line saying what to fix."""
@@ -229,6 +247,20 @@ class Settings(BaseSettings):
         "spaces or '+'",
     )
 
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description='Rate limits, as JSON: {"login.account": "10/minute", ...}; the '
+        "entries given replace those defaults, the others keep theirs. Keys: login, code, "
+        "step_up and password_reset per .account and .address; referral per .token and "
+        ".address. Counted in the database, so shared by every process and host",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request body (forms, JSON) a route takes unless it sets its "
+        "own (the scan upload: its maximum scan size); larger ones get 413 unread",
+    )
+
     witnesses: list[WitnessTarget] = Field(
         default_factory=list,
         description="Witnesses the worker hands every signed audit checkpoint to, as JSON: "
@@ -258,6 +290,26 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("two witnesses have the same key name")
         return v
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, v: dict[str, str]) -> dict[str, str]:
+        from limits import parse
+
+        unknown = sorted(set(v) - set(DEFAULT_RATE_LIMITS))
+        if unknown:
+            raise ValueError(
+                f"unknown rate limit {unknown[0]}; known: {', '.join(DEFAULT_RATE_LIMITS)}"
+            )
+        merged = {**DEFAULT_RATE_LIMITS, **v}
+        for name, value in merged.items():
+            try:
+                parse(value)
+            except ValueError:
+                raise ValueError(
+                    f"rate limit {name} is not like '10/minute' or '5 per hour'"
+                ) from None
+        return merged
 
     @field_validator("log_level")
     @classmethod

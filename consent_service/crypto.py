@@ -78,6 +78,7 @@ class Crypto:
         self._unknown_username_key = derive(keys.index, "unknown-username")
         self._search_criterion_key = derive(keys.index, "search-criterion")
         self._index_check_key = derive(keys.index, "key-check")
+        self._rate_limit_key = derive(keys.index, "rate-limit-key")
         self._signing = Ed25519PrivateKey.from_private_bytes(keys.signing)
 
     # TOTP secrets
@@ -123,6 +124,11 @@ class Crypto:
         number can be found together in the log, yet never the blind index (which is keyed
         per organisation and by another subkey), so the log cannot be joined to it."""
         return keyed_hash(self._search_criterion_key, value)
+
+    def rate_limit_key(self, key: str) -> str:
+        """The stored name of a rate-limit counter: no address, user name or token in
+        the table."""
+        return keyed_hash(self._rate_limit_key, key)
 
     # signatures
     def sign(self, message: bytes) -> bytes:

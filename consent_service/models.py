@@ -22,6 +22,7 @@ from consent_service.identity.models import (
     UserSession,
 )
 from consent_service.jobs.models import Job, Task
+from consent_service.web.limits_storage import RateLimitCounter
 from consent_service.wellbeing.models import WellbeingResponse
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Job",
     "KeyCheck",
     "Organisation",
+    "RateLimitCounter",
     "RecoveryCode",
     "Referral",
     "Task",

@@ -29,9 +29,10 @@ from consent_service.clock import LEGAL_TZ, legal_today
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.identity.models import User
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 OUTCOMES = ("success", "failure", "allow", "deny")
 MAX_EXPORT_DAYS = 366

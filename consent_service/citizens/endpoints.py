@@ -15,9 +15,11 @@ from consent_service.citizens.models import Citizen
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
+from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 
 def citizen_in_scope(session: DbSession, me: Principal, public_id: str) -> Citizen:
@@ -205,7 +207,12 @@ def _citizen_page(
     )
 
 
-@router.post("/api/v1/referrals", status_code=202, response_model=ReferralAccepted)
+@router.post(
+    "/api/v1/referrals",
+    status_code=202,
+    response_model=ReferralAccepted,
+    dependencies=[rate_limited("referral")],
+)
 def submit_referral(
     ctx: Ctx,
     session: DbSession,

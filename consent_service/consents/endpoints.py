@@ -15,9 +15,12 @@ from consent_service.citizens.service import probe_not_found
 from consent_service.consents import service
 from consent_service.consents.models import Consent
 from consent_service.errors import NotFound
+from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
+SCAN_FORM_MARGIN = 64 * 1024  # the form's other fields and the multipart framing
 
 
 class FhirJSON(JSONResponse):
@@ -83,6 +86,7 @@ def print_form(
 
 
 @router.post("/borgere/{public_id}/samtykke/{kind}/registrer")
+@body_limit(service.MAX_SCAN_BYTES + SCAN_FORM_MARGIN)
 def record_signed(
     ctx: Ctx,
     session: DbSession,

@@ -19,9 +19,11 @@ from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
 from consent_service.identity.stepup import step_up
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
+from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 
 def _in_scope(
@@ -168,7 +170,11 @@ def request_page(
                 **_common())  # fmt: skip
 
 
-@router.post("/udtraek/{public_id}/godkend", response_class=HTMLResponse)
+@router.post(
+    "/udtraek/{public_id}/godkend",
+    dependencies=[rate_limited("step_up")],
+    response_class=HTMLResponse,
+)
 def approve(
     ctx: Ctx,
     session: DbSession,

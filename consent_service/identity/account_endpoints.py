@@ -12,9 +12,11 @@ from consent_service.errors import StepUpFailed
 from consent_service.identity import account, stepup
 from consent_service.identity.errors import PasswordRejected
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
+from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 ACCOUNT = "/konto"
 MANAGE = "account:manage"
@@ -42,7 +44,11 @@ def account_page(
     )
 
 
-@router.post(ACCOUNT + "/adgangskode", response_class=HTMLResponse)
+@router.post(
+    ACCOUNT + "/adgangskode",
+    dependencies=[rate_limited("step_up")],
+    response_class=HTMLResponse,
+)
 def change_password(
     request: Request,
     ctx: Ctx,
@@ -69,7 +75,11 @@ def change_password(
     return RedirectResponse(ACCOUNT + "?skiftet=1", status_code=303)
 
 
-@router.post(ACCOUNT + "/gendannelseskoder", response_class=HTMLResponse)
+@router.post(
+    ACCOUNT + "/gendannelseskoder",
+    dependencies=[rate_limited("step_up")],
+    response_class=HTMLResponse,
+)
 def renew_recovery_codes(
     request: Request,
     ctx: Ctx,

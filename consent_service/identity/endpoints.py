@@ -29,9 +29,16 @@ from consent_service.web.deps import (
     request_actor,
     require,
 )
+from consent_service.web.gate import GatedRoute
+from consent_service.web.ratelimit import (
+    enforce,
+    pending_login_account,
+    rate_limited,
+    username_account,
+)
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 GENERIC_LOGIN_ERROR = (
     "Login mislykkedes. Kontrollér brugernavn, adgangskode og kode. Er du låst ude, "
@@ -99,6 +106,8 @@ def login_submit(
     password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    # Before any argon2 work and before the request's transaction: unknown names count too.
+    enforce(request, "login", account=username_account(username))
     cookie = request.cookies.get(PRELOGIN_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         return page(
@@ -132,7 +141,11 @@ def code_form(request: Request, ctx: Ctx, session: DbSession) -> Response:
     return page(request, "code.html", csrf_token=found[0].csrf_token)
 
 
-@router.post("/login/kode", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+@router.post(
+    "/login/kode",
+    dependencies=[LOGIN_FLOW, rate_limited("code", account=pending_login_account)],
+    response_class=HTMLResponse,
+)
 def code_submit(
     request: Request,
     ctx: Ctx,
@@ -270,7 +283,11 @@ def _enrol_page(
     )
 
 
-@router.post("/login/tilmeld", dependencies=[LOGIN_FLOW], response_class=HTMLResponse)
+@router.post(
+    "/login/tilmeld",
+    dependencies=[LOGIN_FLOW, rate_limited("code", account=pending_login_account)],
+    response_class=HTMLResponse,
+)
 def enrol_submit(
     request: Request,
     ctx: Ctx,

@@ -15,9 +15,11 @@ from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
+from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 RESET_KINDS = {
     "adgangskode": ProposalKind.RESET_PASSWORD,
@@ -81,7 +83,11 @@ def _proposal_in_scope(session: DbSession, me: Principal, proposal_id: int) -> A
     return proposal
 
 
-@router.post(APPROVALS + "/{proposal_id}/godkend", response_class=HTMLResponse)
+@router.post(
+    APPROVALS + "/{proposal_id}/godkend",
+    dependencies=[rate_limited("step_up")],
+    response_class=HTMLResponse,
+)
 def approve(
     request: Request,
     ctx: Ctx,
@@ -145,7 +151,11 @@ def reject(
     return RedirectResponse(APPROVALS, status_code=303)
 
 
-@router.post("/admin/brugere/{user_id}/nulstil", response_class=HTMLResponse)
+@router.post(
+    "/admin/brugere/{user_id}/nulstil",
+    dependencies=[rate_limited("password_reset")],
+    response_class=HTMLResponse,
+)
 def propose_reset(
     request: Request,
     ctx: Ctx,

@@ -16,9 +16,11 @@ from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
 from consent_service.retention import deletion
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
+from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 
 @router.get("/arbejdsliste", response_class=HTMLResponse)
@@ -118,7 +120,7 @@ def deletion_dry_run(
     return _deletion_page(request, ctx, session, me)
 
 
-@router.post("/sletning", response_class=HTMLResponse)
+@router.post("/sletning", dependencies=[rate_limited("step_up")], response_class=HTMLResponse)
 def deletion_confirm(
     request: Request,
     ctx: Ctx,

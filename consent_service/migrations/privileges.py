@@ -49,6 +49,7 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
             "extract_request",
             "job",
             "organisation",
+            "rate_limit_counter",
             "recovery_code",
             "referral",
             "task",

@@ -83,22 +83,7 @@ def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
     except AccessDenied as denied:
         session.rollback()
         session.close()
-        # The refusal outlives the rolled-back request: its own short transaction.
-        with ctx.sessions() as alone, alone.begin():
-            if denied.expired_session_id:
-                sessions.end_session(alone, ctx.identity, denied.expired_session_id, denied.reason)
-            ctx.audit.record(
-                alone,
-                denied.actor,
-                action="access.denied" if denied.authenticated else "access.unauthenticated",
-                outcome="deny",
-                reason=denied.reason[:200],
-                details={
-                    "permission": denied.permission,
-                    "path": request.url.path,
-                    "method": request.method,
-                },
-            )
+        record_denial(ctx, request, denied)
         raise
     except ProbeNotFound as probe:
         session.rollback()
@@ -129,6 +114,25 @@ def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def record_denial(ctx: AppContext, request: Request, denied: AccessDenied) -> None:
+    """The refusal outlives the rolled-back request: its own short transaction."""
+    with ctx.sessions() as alone, alone.begin():
+        if denied.expired_session_id:
+            sessions.end_session(alone, ctx.identity, denied.expired_session_id, denied.reason)
+        ctx.audit.record(
+            alone,
+            denied.actor,
+            action="access.denied" if denied.authenticated else "access.unauthenticated",
+            outcome="deny",
+            reason=denied.reason[:200],
+            details={
+                "permission": denied.permission,
+                "path": request.url.path,
+                "method": request.method,
+            },
+        )
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
@@ -219,7 +223,7 @@ def _token_user(
     actor: Actor,
     permission: str,
     bearer: str,
-) -> User:
+) -> tuple[User, int]:
     """A system client with a scoped API token: only on the JSON API, only its scopes.
     Tokens stand in for a person's login, so they are issued by an administrator (who
     logged in with TOTP), expire, and are audited on every use like a session."""
@@ -231,52 +235,80 @@ def _token_user(
     if permission not in found.token.scopes.split():
         who = actor.as_user(found.user.id, found.user.username, found.user.organisation_id)
         raise AccessDenied(who, permission, "token scope lacks the permission", authenticated=True)
-    return found.user
+    return found.user, found.token.id
 
 
-def require(permission: str) -> Any:
-    """A dependency granting ``permission`` to an MFA-complete user, or refusing."""
+@dataclass
+class Authenticated:
+    """Who a request's session cookie or API token names, before any permission."""
 
-    def check(request: Request, ctx: Ctx, session: DbSession, csrf: SubmittedCsrf) -> Principal:
-        if not ctx.policy.knows(permission):
-            raise RuntimeError(f"route declares unknown permission {permission}")
-        actor = request_actor(request)
-        authorization = request.headers.get("authorization", "")
-        row: UserSession | None = None
-        if authorization.lower().startswith("bearer "):
-            user = _token_user(request, ctx, session, actor, permission, authorization[7:])
-            actor = actor.as_user(user.id, user.username, user.organisation_id)
-        else:
-            lookup = sessions.active_session(
-                session, ctx.identity, request.cookies.get(SESSION_COOKIE)
-            )
-            if lookup.row is None or lookup.user is None:
-                raise AccessDenied(
-                    actor,
-                    permission,
-                    lookup.expired_reason or "not authenticated",
-                    authenticated=False,
-                    expired_session_id=lookup.expired_id,
-                )
-            user, row = lookup.user, lookup.row
-            actor = actor.as_user(user.id, user.username, user.organisation_id)
-            if request.method not in SAFE_METHODS and (
-                csrf is None or not hmac.compare_digest(csrf, row.csrf_token)
-            ):
-                raise CsrfFailed(
-                    actor, permission, "CSRF token missing or wrong", authenticated=True
-                )
-        request.state.actor = actor
+    user: User
+    row: UserSession | None
+    token_id: int | None
+    actor: Actor
+
+
+def authenticate(
+    request: Request, ctx: AppContext, session: Session, permission: str
+) -> Authenticated:
+    """The user of the request's bearer token (API) or session cookie (pages); refuses
+    with ``AccessDenied`` if there is none. Reads no request body."""
+    actor = request_actor(request)
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        user, token_id = _token_user(request, ctx, session, actor, permission, authorization[7:])
+        return Authenticated(
+            user, None, token_id, actor.as_user(user.id, user.username, user.organisation_id)
+        )
+    lookup = sessions.active_session(session, ctx.identity, request.cookies.get(SESSION_COOKIE))
+    if lookup.row is None or lookup.user is None:
+        raise AccessDenied(
+            actor,
+            permission,
+            lookup.expired_reason or "not authenticated",
+            authenticated=False,
+            expired_session_id=lookup.expired_id,
+        )
+    user = lookup.user
+    return Authenticated(
+        user, lookup.row, None, actor.as_user(user.id, user.username, user.organisation_id)
+    )
+
+
+def ensure_role_may(ctx: AppContext, user: User, actor: Actor, permission: str) -> None:
+    """Refuse unless the user's role holds ``permission`` at all (conditions aside)."""
+    if not ctx.policy.role_may(user.role, permission):
         role_request = AccessRequest(
             user_id=user.id,
             role=user.role,
             organisation_id=user.organisation_id,
             permission=permission,
         )
-        if not ctx.policy.role_may(user.role, permission):
-            raise AccessDenied(
-                actor, permission, ctx.policy.decide(role_request).reason, authenticated=True
-            )
+        raise AccessDenied(
+            actor, permission, ctx.policy.decide(role_request).reason, authenticated=True
+        )
+
+
+def require(permission: str) -> Any:
+    """A dependency granting ``permission`` to an MFA-complete user, or refusing.
+
+    On a state-changing request the session and the role were already checked before the
+    body was read (``consent_service.web.gate``); they are checked again here, in the
+    request's transaction, with the CSRF token (header first, then the form field)."""
+
+    def check(request: Request, ctx: Ctx, session: DbSession, csrf: SubmittedCsrf) -> Principal:
+        if not ctx.policy.knows(permission):
+            raise RuntimeError(f"route declares unknown permission {permission}")
+        found = authenticate(request, ctx, session, permission)
+        user, row, actor = found.user, found.row, found.actor
+        if (
+            row is not None
+            and request.method not in SAFE_METHODS
+            and (csrf is None or not hmac.compare_digest(csrf, row.csrf_token))
+        ):
+            raise CsrfFailed(actor, permission, "CSRF token missing or wrong", authenticated=True)
+        request.state.actor = actor
+        ensure_role_may(ctx, user, actor, permission)
         conditions = ctx.policy.conditions_of(user.role, permission)
         if conditions:
             request.state.pending_conditions.append(permission)

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from consent_service.web.deps import Principal, require
+from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -29,6 +29,7 @@ DANISH_STATUS = {
     413: "Filen er for stor",
     415: "Filtypen understøttes ikke",
     422: "Oplysningerne kunne ikke behandles",
+    429: "For mange forsøg",
     500: "Der opstod en fejl",
 }
 

@@ -13,11 +13,12 @@ from consent_service.citizens import service as citizens
 from consent_service.citizens.endpoints import citizen_in_scope
 from consent_service.clock import legal_today
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
 from consent_service.wellbeing import questionnaire
 from consent_service.wellbeing import service as wellbeing
 
-router = APIRouter()
+router = APIRouter(route_class=GatedRoute)
 
 
 @router.get("/borgere/{public_id}/trivsel", response_class=HTMLResponse)

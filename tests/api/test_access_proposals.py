@@ -201,7 +201,7 @@ def test_the_data_controller_approves_with_a_fresh_code_and_alone_sees_the_passw
     r = _approve(dc_client, dc_token, proposal.id, current_code(dc, clock))
     assert r.status_code == 400
     assert _user(ctx, "nina") is None
-    failures = [e for e in _events(ctx, "login.step_up_failed")]
+    failures = list(_events(ctx, "login.step_up_failed"))
     assert len(failures) == 2
     assert {json.loads(e.details)["purpose"] for e in failures} == {"access_proposal"}
 

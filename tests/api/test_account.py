@@ -107,7 +107,7 @@ def test_changing_the_password_needs_a_fresh_code_and_the_current_password(
     )  # fmt: skip
     assert r.status_code == 400
     assert _password_hash(ctx, person) == before
-    failures = [e for e in _events(ctx, "login.step_up_failed")]
+    failures = list(_events(ctx, "login.step_up_failed"))
     assert len(failures) == 2
     assert {json.loads(e.details)["purpose"] for e in failures} == {"password_change"}
 

@@ -1,6 +1,6 @@
 """Access proposals: two people for access to citizens' data and for credential resets
 
-Revision ID: 0010_resets
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-29 23:00:00
 
@@ -18,7 +18,7 @@ from alembic import op
 
 import consent_service.db
 
-revision = "0010_resets"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

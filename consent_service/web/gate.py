@@ -1,0 +1,79 @@
+"""The route gate: on a state-changing request, the session (or API token) and the role's
+permission are checked before anything reads the body.
+
+FastAPI reads and parses a route's body (and Starlette spools multipart files over 1 MB
+to disk) before it solves the route's dependencies, so ``require`` alone would let a
+stranger make the server store an upload before getting 401. Every router uses
+``GatedRoute``: its handler first sets the route's body budget, then, for a POST, PUT,
+PATCH or DELETE on a route that is not public, authenticates the request and checks
+that the role may use the route's permission, in a short transaction of its own (a
+refusal is audited like any other), then refuses a declared body over the budget with
+413, and only then lets FastAPI read the body. ``require`` checks all of it again in the
+request's transaction, with the CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from consent_service.web import bodylimit
+from consent_service.web.deps import (
+    PUBLIC,
+    SAFE_METHODS,
+    AccessDenied,
+    authenticate,
+    declared_permission,
+    ensure_role_may,
+    get_ctx,
+    record_denial,
+)
+
+
+@dataclass(frozen=True)
+class EdgeIdentity:
+    """Who the gate let through (``request.state.edge``): for per-account rate limits."""
+
+    user_id: int
+    token_id: int | None
+
+
+def check_before_body(request: Request, permission: str) -> None:
+    """Authenticate and check the role, in a transaction of its own; refusals are
+    recorded (and an expired session ended) like ``require``'s."""
+    ctx = get_ctx(request)
+    try:
+        with ctx.sessions() as session, session.begin():
+            if not ctx.policy.knows(permission):
+                raise RuntimeError(f"route declares unknown permission {permission}")
+            found = authenticate(request, ctx, session, permission)
+            ensure_role_may(ctx, found.user, found.actor, permission)
+    except AccessDenied as denied:
+        record_denial(ctx, request, denied)
+        raise
+    request.state.actor = found.actor
+    request.state.edge = EdgeIdentity(found.user.id, found.token_id)
+
+
+class GatedRoute(APIRoute):
+    """An ``APIRoute`` whose session and permission are checked before its body is read."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        permission = declared_permission(self.dependant)
+        max_bytes = bodylimit.route_limit(self.endpoint)
+        gated = permission is not None and permission != PUBLIC
+
+        async def gate(request: Request) -> Response:
+            bodylimit.set_route_limit(request.scope, max_bytes)
+            if gated and request.method not in SAFE_METHODS:
+                await run_in_threadpool(check_before_body, request, str(permission))
+            bodylimit.refuse_declared_oversize(request.scope)
+            return await handler(request)
+
+        return gate
