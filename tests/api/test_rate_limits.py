@@ -237,7 +237,7 @@ def test_step_up_per_account(limited: AppContext, second: AppContext, clock: Fix
     for _ in range(2):
         assert _wrong_step_up(a, token).status_code == 409
     _assert_page_429(_wrong_step_up(a, token))
-    steps = [e.outcome for e in _events(limited, "login.step_up")]
+    steps = [e.outcome for e in _events(limited, "login.step_up_failed")]
     assert steps == ["failure", "failure"]  # the refused attempt never reached the code
     # The same user's second session, on another process, shares the limit.
     b = _client(second)
@@ -304,7 +304,7 @@ def test_referral_api_per_token_with_problem_json(
         c.post("/api/v1/referrals", json=_body(synthetic_cpr(BIRTH, n))).status_code
         for n, c in enumerate((a, b, a))
     ]
-    assert codes == [201, 201, 201]
+    assert codes == [202, 202, 202]
     refused = b.post("/api/v1/referrals", json=_body(synthetic_cpr(BIRTH, 9)))
     _assert_problem_429(refused)
     with limited.sessions() as session:
@@ -323,7 +323,7 @@ def test_referral_api_per_address(limited: AppContext, clock: FixedClock) -> Non
     clients = [_client(limited, headers={"Authorization": f"Bearer {t}"}) for t in (first, other)]
     for n in range(4):
         r = clients[n % 2].post("/api/v1/referrals", json=_body(synthetic_cpr(BIRTH, n)))
-        assert r.status_code == 201
+        assert r.status_code == 202
     _assert_problem_429(clients[1].post("/api/v1/referrals", json=_body(synthetic_cpr(BIRTH, 8))))
     assert ['"key":"address"' in e.details for e in _events(limited, "rate_limit.exceeded")] == [
         True
