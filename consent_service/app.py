@@ -20,6 +20,8 @@ from consent_service.context import AppContext
 from consent_service.startup import StartupError, check_database
 from consent_service.web import problems
 from consent_service.web.deps import Principal, public, require
+from consent_service.web.failsafe import FailSafe
+from consent_service.web.textguard import TextGuard
 
 log = structlog.get_logger()
 
@@ -60,6 +62,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         openapi_url=None,  # served below, behind login: see /api/v1/openapi.json
     )
     app.state.ctx = ctx
+    # Middleware added later wraps what was added before: TextGuard runs inside
+    # request_context (it has the request id), FailSafe outside everything.
+    app.add_middleware(TextGuard)
 
     @app.middleware("http")
     async def request_context(
@@ -90,6 +95,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
+    app.add_middleware(FailSafe, headers=SECURITY_HEADERS)
     problems.install(app)
 
     @app.get("/healthz", dependencies=[public("liveness probe")])

@@ -248,7 +248,7 @@ def _dump_sqlite(parsed: URL, workdir: Path) -> tuple[bytes, list[dict[str, Any]
                 dst.close()
         finally:
             src.close()
-        engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
+        engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool, hide_parameters=True)
         try:
             with engine.connect() as conn:
                 keys = _key_rows(conn)

@@ -14,6 +14,7 @@ from consent_service.citizens.models import Citizen
 from consent_service.consents import service
 from consent_service.consents.models import Consent
 from consent_service.errors import NotFound
+from consent_service.text import SafeText
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 
 router = APIRouter()
@@ -65,9 +66,9 @@ def record_signed(
     me: Annotated[Principal, require("consent:record")],
     public_id: str,
     kind: str,
-    form_id: Annotated[str, Form(max_length=32)],
+    form_id: Annotated[SafeText, Form(max_length=32)],
     signed_on: Annotated[date, Form()],
-    witness: Annotated[str, Form(max_length=200)],
+    witness: Annotated[SafeText, Form(max_length=200)],
     scan: Annotated[UploadFile, File()],
 ) -> Response:
     """Record the signed form with its scan; the consent becomes active."""
