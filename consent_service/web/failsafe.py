@@ -7,7 +7,8 @@ whose own response handling an exception skips). An exception is logged once, by
 ``consent_service.logging``'s safe formatter, and not re-raised: a re-raise would make the
 server log it again, message and all, and close the connection. A database that is busy
 (SQLite's write lock held past the busy timeout, the connection pool exhausted,
-PostgreSQL lock or serialisation failures) answers 503 with Retry-After instead of 500.
+PostgreSQL lock or serialisation failures) answers 503 with Retry-After instead of 500;
+a unique constraint refusing what a concurrent request just wrote answers 409.
 
 Only if the response has already started (a streamed download failing half-way) can no
 page be sent; the error is then logged and the response ended.
@@ -19,7 +20,7 @@ import sqlite3
 import uuid
 
 import structlog
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -53,6 +54,17 @@ def database_busy(exc: BaseException) -> bool:
     return sqlstate in RETRYABLE_SQLSTATES
 
 
+def concurrent_duplicate(exc: BaseException) -> bool:
+    """Whether ``exc`` is a unique constraint refusing a row that a concurrent request
+    wrote between this request's check and its insert: a conflict, not a fault."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    orig = exc.orig
+    if isinstance(orig, sqlite3.IntegrityError):
+        return str(orig).startswith("UNIQUE constraint failed")
+    return getattr(orig, "sqlstate", None) == "23505"
+
+
 def _request_id(scope: Scope) -> str:
     state = scope.setdefault("state", {})
     request_id = state.get("request_id")
@@ -66,6 +78,20 @@ def error_response(request: Request, exc: BaseException) -> Response:
     """The 503 (busy) or 500 answer for an unhandled exception, as page or problem+json."""
     busy = database_busy(exc)
     response: Response
+    if concurrent_duplicate(exc):
+        if problems.is_api(request):
+            return problems.problem(
+                request,
+                409,
+                "Conflict",
+                "A concurrent request changed the same data; nothing was saved.",
+            )
+        return problems.error_page(
+            request,
+            409,
+            "En anden har netop registreret det samme. Intet er gemt; "
+            "genindlæs siden og se, hvad der er registreret.",
+        )
     if problems.is_api(request):
         if busy:
             response = problems.problem(
@@ -132,10 +158,10 @@ class FailSafe:
             await self.app(scope, receive, watch)
         except Exception as exc:
             request_id = _request_id(scope)
-            busy = database_busy(exc)
+            expected = database_busy(exc) or concurrent_duplicate(exc)
             log.log(
-                30 if busy else 40,  # WARNING for a busy database, ERROR otherwise
-                "database busy" if busy else "unhandled error",
+                30 if expected else 40,  # WARNING for busy or conflict, ERROR otherwise
+                "database busy or conflict" if expected else "unhandled error",
                 request_id=request_id,
                 exc_type=type(exc).__name__,
                 path_template=_route_path(scope),
