@@ -26,7 +26,7 @@ from consent_service.logging import configure_logging
 from consent_service.web import textguard
 from tests.api.test_citizens_consents import print_form, record, refer, register
 from tests.api.test_referral_api import _body, _issue_token
-from tests.conftest import csrf_from, enrolled_person, log_in, make_settings, organisation
+from tests.conftest import csrf_from, enrolled_person, log_in, make_settings
 from tests.factories import synthetic_cpr, tiny_png
 
 PERSON = "Jens Peter Hansen"
@@ -176,16 +176,15 @@ def test_multipart_text_is_checked_at_the_edge_and_in_the_endpoint(
 
 
 def _fail_with_a_real_database_error(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registering a citizen inserts an organisation whose unique name is taken: a real
-    integrity error whose parameters (and, on PostgreSQL, DETAIL) hold the name."""
+    """Registering a citizen inserts a row that breaks a NOT NULL constraint: a real
+    integrity error whose parameters (and, on PostgreSQL, DETAIL "Failing row contains
+    ...") hold the name."""
     from consent_service.citizens import service
-
-    organisation(ctx, PERSON)
 
     def broken(session: Session, *_args: object, **_kw: object) -> None:
         session.execute(
-            text("INSERT INTO organisation (name, created_at) VALUES (:name, :at)"),
-            {"name": PERSON, "at": ctx.clock.now()},
+            text("INSERT INTO organisation (name, created_at) VALUES (:name, NULL)"),
+            {"name": PERSON},
         )
 
     monkeypatch.setattr(service, "register_citizen", broken)
