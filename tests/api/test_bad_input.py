@@ -67,6 +67,14 @@ def test_nul_in_the_user_name_at_login_is_a_danish_400_and_logs_nothing(
     assert "Feltet »brugernavn« indeholder et nul-tegn" in r.text
     assert "jens" not in r.text
     assert r.headers["x-request-id"] in r.text
+    # The same as multipart/form-data, which the login route parses just as well.
+    r = client.post(
+        "/login",
+        data={"username": "jens\x00hansen", "password": "x", "csrf_token": csrf_from(page.text)},
+        files={"extra": ("a.txt", b"x", "text/plain")},
+    )
+    assert r.status_code == 400
+    assert "Feltet »brugernavn« indeholder et nul-tegn" in r.text
     logged = captured_logs.getvalue()
     assert "jens" not in logged
     assert "parameters" not in logged
