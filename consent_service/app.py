@@ -21,6 +21,8 @@ from consent_service.startup import StartupError, check_database
 from consent_service.web import openapi, problems, ratelimit
 from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import public
+from consent_service.web.failsafe import FailSafe
+from consent_service.web.textguard import TextGuard
 
 log = structlog.get_logger()
 
@@ -62,8 +64,11 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
     app.state.ctx = ctx
-    # Inside request_context (added below, so it wraps this): its own receive runs in a
-    # task group, which would wrap our 413 in an exception group.
+    # Middleware added later wraps what was added before. Inside request_context (it has
+    # the request id): TextGuard, and around it the body limit (size is checked first; its
+    # own receive must not run in request_context's task group, which would wrap the 413
+    # in an exception group). FailSafe, added last, is outside everything.
+    app.add_middleware(TextGuard)
     app.add_middleware(BodyLimitMiddleware, default_limit=ctx.settings.max_body_bytes)
 
     @app.middleware("http")
@@ -95,6 +100,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
+    app.add_middleware(FailSafe, headers=SECURITY_HEADERS)
     problems.install(app)
     ratelimit.install(app, ctx)
 

@@ -266,7 +266,7 @@ def _dump_sqlite(parsed: URL, workdir: Path) -> tuple[bytes, dict[str, Any]]:
                 dst.close()
         finally:
             src.close()
-        engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
+        engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool, hide_parameters=True)
         try:
             with engine.connect() as conn:
                 keys = _keys_payload(conn)

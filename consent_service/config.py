@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         "application login of CONSENT_DATABASE_URL what it needs; unset (SQLite: one file, "
         "no roles) = CONSENT_DATABASE_URL",
     )
+    sqlite_busy_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="SQLite only: how long a writer waits for another's write lock before "
+        "the request answers 503 with Retry-After",
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of 32 bytes: wraps per-citizen data keys and TOTP secrets (AES-GCM)",

@@ -64,7 +64,9 @@ class AppContext:
         crypto = Crypto(settings.keys)
         policy = AccessPolicy.load(settings.policy_dir / "access.yaml")
         load_rule_files()
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url, busy_timeout_seconds=settings.sqlite_busy_timeout_seconds
+        )
         return cls(
             settings, engine, make_sessionmaker(engine), crypto, clock, policy, AuditRecorder(clock)
         )

@@ -7,7 +7,12 @@ flush, never commit.
 On SQLite every transaction begins IMMEDIATE, taking the write lock up front: reads
 of personal data are audited, so nearly every transaction writes, and the audit hash
 chain needs appends serialised. On PostgreSQL the audit recorder takes a
-transaction-scoped advisory lock instead.
+transaction-scoped advisory lock instead. A writer that finds the lock taken waits up to
+the busy timeout; if it still cannot write, the request answers 503 with Retry-After
+(``web/failsafe.py``), never 500.
+
+Statement parameters are never part of an error message or log line (``hide_parameters``):
+they hold names, CPR blind indexes and whatever a person typed.
 """
 
 from __future__ import annotations
@@ -58,12 +63,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def make_engine(
+    url: str, *, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs: Any
+) -> Engine:
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        busy_ms = int(busy_timeout_seconds * 1000)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_seconds}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -71,7 +83,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 

@@ -4,7 +4,9 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from consent_service.text import REFUSED_IN_LINE, check_text
 
 # The request schema carries the rules a client can check before sending, as patterns
 # (ECMA-262 and Rust regex alike: explicit classes, no \s or \d, whose meaning differs
@@ -12,7 +14,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 # the service and answered 422 with the field named (see the operation's description).
 
 # Control characters (C0, DEL, C1) and bidirectional overrides/isolates: never in a line.
-_REFUSED = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# The shared text rule's class (consent_service/text.py); ``Line`` applies the rule itself
+# (which also refuses unpaired surrogates and normalises to NFC).
+_REFUSED = REFUSED_IN_LINE
 # Whitespace as any of Python, Rust and ECMA-262 count it (the service strips it).
 _SPACE = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 LINE = rf"^[^{_REFUSED}]*$"
@@ -38,6 +42,7 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Line = Annotated[str, AfterValidator(check_text)]
 
 
 class ReferralSubmission(BaseModel):
@@ -62,13 +67,13 @@ class ReferralSubmission(BaseModel):
             "is refused with 422 (field `cpr`)."
         ),
     )
-    name: str = Field(min_length=1, max_length=200, pattern=REQUIRED_LINE)
-    phone: str | None = Field(default=None, max_length=20, pattern=PHONE)
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
-    municipality: str = Field(min_length=1, max_length=100, pattern=REQUIRED_LINE)
-    gp_clinic: str = Field(min_length=1, max_length=200, pattern=REQUIRED_LINE)
+    name: Line = Field(min_length=1, max_length=200, pattern=REQUIRED_LINE)
+    phone: Line | None = Field(default=None, max_length=20, pattern=PHONE)
+    email: Line | None = Field(default=None, max_length=254, pattern=EMAIL)
+    municipality: Line = Field(min_length=1, max_length=100, pattern=REQUIRED_LINE)
+    gp_clinic: Line = Field(min_length=1, max_length=200, pattern=REQUIRED_LINE)
     referrer_kind: Literal["gp", "nurse", "midwife", "practice_staff", "self"]
-    clinic: str = Field(
+    clinic: Line = Field(
         default="",
         max_length=200,
         pattern=LINE,

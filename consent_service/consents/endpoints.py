@@ -15,6 +15,7 @@ from consent_service.citizens.service import probe_not_found
 from consent_service.consents import service
 from consent_service.consents.models import Consent
 from consent_service.errors import NotFound
+from consent_service.text import SafeText
 from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
@@ -93,9 +94,9 @@ def record_signed(
     me: Annotated[Principal, require("consent:record")],
     public_id: str,
     kind: str,
-    form_id: Annotated[str, Form(max_length=32)],
+    form_id: Annotated[SafeText, Form(max_length=32)],
     signed_on: Annotated[date, Form()],
-    witness: Annotated[str, Form(max_length=200)],
+    witness: Annotated[SafeText, Form(max_length=200)],
     scan: Annotated[UploadFile, File()],
 ) -> Response:
     """Record the signed form with its scan; the consent becomes active."""

@@ -31,6 +31,7 @@ DANISH_STATUS = {
     422: "Oplysningerne kunne ikke behandles",
     429: "For mange forsøg",
     500: "Der opstod en fejl",
+    503: "Der er travlt lige nu",
 }
 
 
@@ -148,19 +149,4 @@ def install(app: FastAPI) -> None:
             request, 400, "Formularen var ikke udfyldt korrekt. Gå tilbage og prøv igen."
         )
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_type=type(exc).__name__, exc_info=exc)
-        if is_api(request):
-            return problem(
-                request,
-                500,
-                "Internal error",
-                "The request failed; nothing was saved. Quote the request id when reporting it.",
-            )
-        return error_page(
-            request,
-            500,
-            "Der opstod en fejl, og intet blev gemt. Oplys "
-            "forespørgsels-id'et, hvis du kontakter support.",
-        )
+    # Any other exception: web/failsafe.py, the outermost middleware.
