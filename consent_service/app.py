@@ -18,7 +18,7 @@ from sqlalchemy import text
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.startup import StartupError, check_database
-from consent_service.web import openapi, problems, ratelimit
+from consent_service.web import openapi, problems, ratelimit, textguard
 from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import public
 from consent_service.web.failsafe import FailSafe
@@ -102,6 +102,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app.add_middleware(FailSafe, headers=SECURITY_HEADERS)
     problems.install(app)
+    textguard.install(app)
     ratelimit.install(app, ctx)
 
     @app.get("/healthz", dependencies=[public("liveness probe")])

@@ -2,13 +2,15 @@
 every request passes ``consent_service.text`` before any route sees it.
 
 A pure ASGI middleware, so it covers every route by construction, also routes added
-later. It buffers small urlencoded, JSON and multipart bodies (the body-size limit in
-front of it keeps them small), parses them with the very parsers the app uses, and
-refuses with 400 (a Danish page naming the field, or problem+json with ``errors`` per
-field) before the app is called. Otherwise the body is replayed to the app unchanged;
-only if NFC normalisation changes a form or JSON value is the body re-encoded. Multipart
-bodies too large to buffer (scan uploads) are checked in the endpoint, after login
-(``SafeText`` there).
+later. The path and query are checked before the app is called. A body is checked when
+the app first reads it, which on every route but the public ones (login) is after the
+route gate has checked the session and permission (web/gate.py): nothing is read for a
+request refused anyway. Small urlencoded, JSON and multipart bodies (the body limit in
+front of it bounds them) are buffered, parsed with the very parsers the app uses, and
+refused with 400 (a Danish page naming the field, or problem+json with ``errors`` per
+field). Otherwise the body is handed on unchanged; only if NFC normalisation changes a
+form or JSON value is it re-encoded. Multipart bodies too large to buffer (scan uploads)
+are checked in the endpoint (``SafeText`` there).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import unicodedata
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from fastapi import FastAPI, HTTPException
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -166,48 +169,50 @@ class TextGuard:
             return
 
         media_type = _media_type(scope)
-        length = _content_length(scope)
-        buffer_it = media_type == "application/x-www-form-urlencoded" or _is_json(media_type)
-        if media_type == "multipart/form-data":
-            buffer_it = length is not None and length <= MAX_CHECKED_BODY
-        if not buffer_it:
+        if media_type == "application/x-www-form-urlencoded" or _is_json(media_type):
+            pass
+        elif media_type != "multipart/form-data":
             await self.app(scope, receive, send)
             return
+        checked = False
 
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_CHECKED_BODY:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        async def checked_receive() -> Message:
+            """The body, checked, when the app first asks for it: after the route gate
+            has checked the session and permission (web/gate.py), so nothing is read for
+            a request that is refused anyway. A refusal is raised as ``TextRefusedBody``,
+            an HTTPException, which FastAPI's body reading lets through to its handler."""
+            nonlocal checked
+            if checked:
+                return await receive()
+            checked = True
+            if media_type == "multipart/form-data":
+                # Small forms only; a scan is checked in its endpoint (``SafeText``).
+                length = _content_length(scope)
+                if length is None or length > MAX_CHECKED_BODY:
+                    return await receive()
+            chunks: list[bytes] = []
+            more = True
+            while more:
+                message = await receive()  # the body limit (web/bodylimit.py) bounds it
+                if message["type"] == "http.disconnect":
+                    return message
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            refusal = _Refusal()
+            if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                body, normal_scope = await self._check_form(scope, body, media_type, refusal)
+            elif body:
+                body, normal_scope = self._check_json(scope, body, refusal)
+            else:
+                normal_scope = scope
+            if refusal.errors:
+                raise TextRefusedBody(refusal)
+            if normal_scope is not scope:
+                scope["headers"] = normal_scope["headers"]  # the re-encoded body's length
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            body, scope = await self._check_form(scope, body, media_type, refusal)
-        elif body:
-            body, scope = self._check_json(scope, body, refusal)
-        if refusal.errors:
-            await self._refuse(scope, receive, send, refusal)
-            return
-
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, checked_receive, send)
 
     async def _check_form(
         self, scope: Scope, body: bytes, media_type: str, refusal: _Refusal
@@ -258,44 +263,58 @@ class TextGuard:
         return body, scope
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, refusal: _Refusal) -> None:
-        request = Request(scope, receive)
-        response: Response
-        if problems.is_api(request):
-            errors = [
-                {
-                    "field": f"{location}.{name}" if location != "path" else "path",
-                    "message": _REASON_EN.get(reason, reason),
-                }
-                for location, name, reason in refusal.errors[:20]
-            ]
-            response = problems.problem(
-                request,
-                400,
-                "Invalid text",
-                "Text must not contain NUL or other control characters, bidirectional "
-                "overrides or isolates (U+202A-U+202E, U+2066-U+2069) or unpaired surrogates.",
-                {"errors": errors},
-            )
-        else:
-            sentences = []
-            for _location, name, reason in refusal.errors[:5]:
-                if name == "adresse":
-                    sentences.append(f"Adressen {reason}.")
-                elif name == "?":
-                    sentences.append(f"Et felt {reason}.")
-                else:
-                    sentences.append(f"Feltet »{FIELD_LABELS_DA.get(name, name)}« {reason}.")
-            message = " ".join(sentences) + " Ret det og prøv igen. Intet er gemt."
-            response = problems.error_page(request, 400, message)
+        response = refusal_response(Request(scope, receive), refusal)
         await response(scope, receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response: Response
-        if problems.is_api(request):
-            response = problems.problem(
-                request, 413, "Content too large", "The request body is too large."
-            )
-        else:
-            response = problems.error_page(request, 413, "Formularen er for stor. Intet er gemt.")
-        await response(scope, receive, send)
+
+def refusal_response(request: Request, refusal: _Refusal) -> Response:
+    """The 400 of refused text: problem+json with ``errors`` per field for the API, a
+    Danish page naming the fields for people."""
+    response: Response
+    if problems.is_api(request):
+        errors = [
+            {
+                "field": f"{location}.{name}" if location != "path" else "path",
+                "message": _REASON_EN.get(reason, reason),
+            }
+            for location, name, reason in refusal.errors[:20]
+        ]
+        response = problems.problem(
+            request,
+            400,
+            "Invalid text",
+            "Text must not contain NUL or other control characters, bidirectional "
+            "overrides or isolates (U+202A-U+202E, U+2066-U+2069) or unpaired surrogates.",
+            {"errors": errors},
+        )
+    else:
+        sentences = []
+        for _location, name, reason in refusal.errors[:5]:
+            if name == "adresse":
+                sentences.append(f"Adressen {reason}.")
+            elif name == "?":
+                sentences.append(f"Et felt {reason}.")
+            else:
+                sentences.append(f"Feltet »{FIELD_LABELS_DA.get(name, name)}« {reason}.")
+        message = " ".join(sentences) + " Ret det og prøv igen. Intet er gemt."
+        response = problems.error_page(request, 400, message)
+    return response
+
+
+class TextRefusedBody(HTTPException):
+    """Raised from the checked ``receive``: the body's text is refused (400)."""
+
+    def __init__(self, refusal: _Refusal) -> None:
+        super().__init__(status_code=400, detail="invalid text")
+        self.refusal = refusal
+
+
+def install(app: FastAPI) -> None:
+    """The answer to a body refused after the gate (``TextRefusedBody``)."""
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, TextRefusedBody):  # registered for that class only
+            raise exc
+        return refusal_response(request, exc.refusal)
+
+    app.add_exception_handler(TextRefusedBody, refused)

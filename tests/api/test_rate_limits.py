@@ -14,9 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from consent_service.app import create_app
+from consent_service.audit.alerts import evaluate_alerts
 from consent_service.audit.models import AuditEvent
+from consent_service.audit.recorder import SYSTEM
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
+from consent_service.db import session_scope
 from consent_service.web.deps import public
 from consent_service.web.limits_storage import RateLimitCounter
 from consent_service.web.ratelimit import rate_limited, username_account
@@ -163,6 +166,12 @@ def test_login_per_address_and_a_forged_forwarded_for_does_not_escape_it(
     exceeded = _events(limited, "rate_limit.exceeded")
     assert [e.source_ip for e in exceeded] == ["testclient"]
     assert '"key":"address"' in exceeded[0].details
+    # The DPO is alerted to the address (rules are data: audit/alerts.yaml).
+    with session_scope(limited.sessions) as session:
+        raised = evaluate_alerts(session, limited.clock, limited.audit, SYSTEM)
+    assert [(a.rule, a.subject) for a in raised if a.rule == "rate_limited_address"] == [
+        ("rate_limited_address", "testclient")
+    ]
 
 
 def test_behind_a_trusted_proxy_each_client_address_has_its_own_limit(
