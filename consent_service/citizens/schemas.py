@@ -68,8 +68,9 @@ class ReferralSubmission(BaseModel):
         ),
     )
     name: Line = Field(min_length=1, max_length=200, pattern=REQUIRED_LINE)
-    phone: Line | None = Field(default=None, max_length=20, pattern=PHONE)
-    email: Line | None = Field(default=None, max_length=254, pattern=EMAIL)
+    # Their patterns hold the text rule already (digits; no refused character).
+    phone: str | None = Field(default=None, max_length=20, pattern=PHONE)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
     municipality: Line = Field(min_length=1, max_length=100, pattern=REQUIRED_LINE)
     gp_clinic: Line = Field(min_length=1, max_length=200, pattern=REQUIRED_LINE)
     referrer_kind: Literal["gp", "nurse", "midwife", "practice_staff", "self"]

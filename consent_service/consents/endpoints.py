@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from consent_service.citizens.endpoints import citizen_in_scope
@@ -15,12 +15,15 @@ from consent_service.citizens.service import probe_not_found
 from consent_service.consents import service
 from consent_service.consents.models import Consent
 from consent_service.errors import NotFound
-from consent_service.text import SafeText
+from consent_service.text import SINGLE_LINE_PATTERN, SafeText
 from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 
 router = APIRouter(route_class=GatedRoute)
+# A consent's public id in an API path: any text under the shared text rule (the edge
+# refuses the rest with 400); an unknown id, or another organisation's, is 404.
+ConsentId = Annotated[str, Path(pattern=SINGLE_LINE_PATTERN, max_length=64)]
 SCAN_FORM_MARGIN = 64 * 1024  # the form's other fields and the multipart framing
 
 
@@ -189,7 +192,7 @@ def receipt(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:export")],
-    consent_id: str,
+    consent_id: ConsentId,
 ) -> Response:
     from consent_service.consents.catalogue import catalogue
     from consent_service.consents.pdf import render_receipt
@@ -206,7 +209,7 @@ def scan(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:export")],
-    consent_id: str,
+    consent_id: ConsentId,
 ) -> Response:
     citizen, consent = _consent(session, me, consent_id)
     content, content_type = service.read_scan(session, ctx.deps, citizen, consent)
@@ -221,7 +224,7 @@ def fhir(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:export")],
-    consent_id: str,
+    consent_id: ConsentId,
 ) -> Response:
     """The consent as an HL7 FHIR R4 Consent resource."""
     from consent_service.consents.exports import to_fhir_r4
@@ -237,7 +240,7 @@ def iso27560(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:export")],
-    consent_id: str,
+    consent_id: ConsentId,
 ) -> dict[str, Any]:
     """The consent as a record shaped after ISO/IEC TS 27560."""
     from consent_service.consents.exports import to_iso27560

@@ -5,10 +5,12 @@ under ``/api/``, so a page can never slip into it, whatever its response class. 
 operation documents the errors it can actually answer, as ``application/problem+json``
 (RFC 9457, ``web/problems.py``), derived from the route rather than written by hand:
 
-- every operation: 500 (unhandled error) and 503 (database busy or unavailable);
+- every operation: 400 (text the service refuses, in the path, query or body:
+  ``web/textguard.py`` checks every request), 500 (unhandled error) and 503 (database busy
+  or unavailable);
 - a route with a permission (``require``): 401 and 403, and its security schemes
   (a bearer API token, or the session cookie plus the CSRF header on unsafe methods);
-- a route with parameters or a body: 422; with a body also 400 (refused text) and 413;
+- a route with parameters or a body: 422; with a body also 413;
 - a route with path parameters: 404;
 - statuses a dependency declares in ``__responses__`` (e.g. a rate limit: 429), and those
   a route declares in ``responses=`` (documented with the problem schema unless it gives
@@ -122,7 +124,7 @@ with the request's id; it never repeats the refused input.
 
 
 def _statuses(method: str, path: str, route: APIRoute) -> set[int]:
-    statuses = {500, 503}
+    statuses = {400, 500, 503}
     if declared_permission(route.dependant) not in (None, PUBLIC):
         statuses |= {401, 403}
     params = route.dependant.path_params
@@ -131,7 +133,7 @@ def _statuses(method: str, path: str, route: APIRoute) -> set[int]:
     if params or route.dependant.query_params or route.dependant.header_params:
         statuses.add(422)
     if route.body_field is not None:
-        statuses |= {400, 413, 422}
+        statuses |= {413, 422}
     statuses |= set(_declared_by_dependencies(route.dependant))
     if (method, path) in RATE_LIMITED:
         statuses.add(429)

@@ -253,13 +253,10 @@ class TextGuard:
             data = json.loads(body)
         except ValueError:  # not JSON (or not UTF-8): the app answers 422 itself
             return body, scope
+        # Checked only, never re-encoded: a JSON body is validated against its schema as
+        # the client sent it (a schema pattern must mean the same before and after), and
+        # the schema's text type (``SafeText``, ``Line``) normalises to NFC itself.
         refusal.walk_json(data, "")
-        if refusal.errors:
-            return body, scope
-        normal = _nfc_json(data)
-        if normal != data:
-            body = json.dumps(normal, ensure_ascii=False).encode("utf-8")
-            scope = _with_body(scope, body)
         return body, scope
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, refusal: _Refusal) -> None:

@@ -136,7 +136,9 @@ def referral_refusals_are_documented(
     ):
         return None
     field = response.json().get("field")
-    assert field in REFERRAL_RULE_FIELDS, f"schema-valid referral refused on {field!r}"
+    assert field in REFERRAL_RULE_FIELDS, (
+        f"schema-valid referral refused on {field!r}: {response.text} for {case.body!r}"
+    )
     return True
 
 
