@@ -126,8 +126,17 @@ def test_cli_bootstrap_create_unlock_and_verify(
     assert len(password) >= 20
     again = _cli(["bootstrap-admin"], env, tmp_path)
     assert "exists already" in again.stdout
-    made = _cli(
+    # A role that reads citizens' data needs two people (``users propose``) ...
+    refused = _cli(
         ["create-user", "--username", "nina", "--name", "Nina", "--role", "navigator"],
+        env,
+        tmp_path,
+    )
+    assert refused.returncode == 1
+    assert "users propose" in refused.stdout
+    # ... except the organisation's first data controller, who has nobody to approve them.
+    made = _cli(
+        ["create-user", "--username", "nina", "--name", "Nina", "--role", "data_controller"],
         env,
         tmp_path,
     )

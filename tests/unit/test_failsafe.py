@@ -5,6 +5,7 @@ connection); one after the response started ends the response quietly."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
@@ -37,7 +38,11 @@ def _run(app: Any, path: str) -> list[Message]:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(FailSafe(app, headers={"X-Frame-Options": "DENY"})(_scope(path), receive, send))
+    # In a thread of its own: a session-wide fixture (Playwright's sync API in the browser
+    # tests) may keep an event loop running in this one.
+    call = FailSafe(app, headers={"X-Frame-Options": "DENY"})(_scope(path), receive, send)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, call).result()
     return sent
 
 

@@ -56,7 +56,7 @@ def test_only_api_paths_are_operations() -> None:
 def test_statuses_follow_the_route() -> None:
     spec = describe(_app())
     read = spec["paths"]["/api/v1/things/{thing}"]["get"]["responses"]
-    assert set(read) == {"200", "404", "422", "500", "503"}  # public: no 401/403
+    assert set(read) == {"200", "400", "404", "422", "500", "503"}  # public: no 401/403
     write = spec["paths"]["/api/v1/things"]["post"]["responses"]
     assert set(write) == {"200", "400", "413", "422", "429", "500", "503"}
     assert "Retry-After" in write["429"]["headers"]
