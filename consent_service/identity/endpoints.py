@@ -344,6 +344,19 @@ def logout(
 # --- administrator: users -----------------------------------------------------------------
 
 
+def user_in_scope(session: DbSession, me: Principal, user_id: int) -> User:
+    """The user an administration route acts on, after the route's permission allowed it
+    for that user's organisation; an unknown id is denied like another organisation's."""
+    target = repo.user_by_id(session, user_id)
+    me.ensure(
+        resource_organisation_id=target.organisation_id if target else None,
+        resource_user_id=user_id,
+    )
+    if target is None:  # ensure() has denied it already: no organisation matches None
+        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    return target
+
+
 @router.get("/admin/brugere", response_class=HTMLResponse)
 def users_page(
     request: Request, session: DbSession, me: Annotated[Principal, require("users:read")]
@@ -416,13 +429,7 @@ def change_user(
     active: Annotated[bool | None, Form()] = None,
 ) -> Response:
     """Change a user's role, or deactivate/reactivate them; never one's own account."""
-    target = repo.user_by_id(session, user_id)
-    me.ensure(
-        resource_organisation_id=target.organisation_id if target else None,
-        resource_user_id=user_id,
-    )
-    if target is None:  # ensure() has denied it already: no organisation matches None
-        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    target = user_in_scope(session, me, user_id)
     try:
         if role and role != target.role and proposals.needs_two_people(ctx.policy, role):
             # Two people: a data controller approves the new role before it takes effect.
@@ -451,13 +458,7 @@ def unlock_user(
     user_id: int,
     reason: Annotated[str, Form(max_length=500)],
 ) -> Response:
-    target = repo.user_by_id(session, user_id)
-    me.ensure(
-        resource_organisation_id=target.organisation_id if target else None,
-        resource_user_id=user_id,
-    )
-    if target is None:  # ensure() has denied it already: no organisation matches None
-        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    target = user_in_scope(session, me, user_id)
     try:
         user_admin.unlock_user(session, ctx.identity, me.actor, target, reason)
     except UserInputError as exc:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from consent_service.errors import StepUpFailed
 from consent_service.identity import proposals, stepup
 from consent_service.identity import repository as repo
+from consent_service.identity.endpoints import user_in_scope
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -166,13 +167,7 @@ def propose_reset(
     reason: Annotated[str, Form(max_length=200)],
 ) -> Response:
     """Propose a password or second-factor reset; a data controller must approve it."""
-    target = repo.user_by_id(session, user_id)
-    me.ensure(
-        resource_organisation_id=target.organisation_id if target else None,
-        resource_user_id=user_id,
-    )
-    if target is None:  # ensure() has denied it already: no organisation matches None
-        raise RuntimeError("unreachable: unknown user passed the organisation condition")
+    target = user_in_scope(session, me, user_id)
     try:
         if kind not in RESET_KINDS:
             raise UserInputError("Vælg hvad der skal nulstilles.")

@@ -39,7 +39,12 @@ from consent_service.identity.models import (
 )
 from consent_service.identity.passwords import hash_password
 from consent_service.identity.stepup import step_up
-from consent_service.identity.users import change_user, create_user, one_time_password
+from consent_service.identity.users import (
+    change_user,
+    checked_new_user,
+    create_user,
+    one_time_password,
+)
 from consent_service.services import ServiceDeps
 
 APPROVE_PERMISSION = "users:approve"
@@ -168,15 +173,7 @@ def propose_user(
 ) -> AccessProposal:
     """Propose a new user of the proposer's organisation with a role that can read
     citizens' data; the same checks as creating one, so a proposal can be applied."""
-    username = username.strip().lower()
-    if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
-        raise UserInputError("Brugernavnet må kun indeholde bogstaver, tal, punktum og bindestreg.")
-    if len(username) > 64:
-        raise UserInputError("Brugernavnet må højst have 64 tegn.")
-    if not display_name.strip() or len(display_name) > 200:
-        raise UserInputError("Navnet skal udfyldes (højst 200 tegn).")
-    if role not in {r.value for r in Role}:
-        raise UserInputError("Ukendt rolle.")
+    username = checked_new_user(username, display_name, role)
     if repo.user_by_username(session, username) is not None or _pending_for(
         session, kind=ProposalKind.CREATE_USER.value, target_user_id=None, username=username
     ):

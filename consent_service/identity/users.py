@@ -45,6 +45,21 @@ def one_time_password() -> str:
     return "-".join("".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(5)) for _ in range(4))
 
 
+def checked_new_user(username: str, display_name: str, role: str) -> str:
+    """The rules a new user's name, display name and role follow, whether the user is made
+    at once or proposed first; returns the user name as stored (trimmed, lower case)."""
+    username = username.strip().lower()
+    if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        raise UserInputError("Brugernavnet må kun indeholde bogstaver, tal, punktum og bindestreg.")
+    if len(username) > 64:
+        raise UserInputError("Brugernavnet må højst have 64 tegn.")
+    if not display_name.strip() or len(display_name) > 200:
+        raise UserInputError("Navnet skal udfyldes (højst 200 tegn).")
+    if role not in {r.value for r in Role}:
+        raise UserInputError("Ukendt rolle.")
+    return username
+
+
 def create_user(
     session: Session,
     deps: ServiceDeps,
@@ -57,15 +72,7 @@ def create_user(
 ) -> tuple[User, str]:
     """Create a user with a one-time set-up password, to be changed at first login, where
     TOTP enrolment is also forced. Returns the user and the one-time password."""
-    username = username.strip().lower()
-    if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
-        raise UserInputError("Brugernavnet må kun indeholde bogstaver, tal, punktum og bindestreg.")
-    if len(username) > 64:
-        raise UserInputError("Brugernavnet må højst have 64 tegn.")
-    if not display_name.strip() or len(display_name) > 200:
-        raise UserInputError("Navnet skal udfyldes (højst 200 tegn).")
-    if role not in {r.value for r in Role}:
-        raise UserInputError("Ukendt rolle.")
+    username = checked_new_user(username, display_name, role)
     if repo.organisation_by_id(session, organisation_id) is None:
         raise UserInputError("Ukendt organisation.")
     if repo.user_by_username(session, username) is not None:
