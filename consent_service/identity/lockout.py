@@ -168,6 +168,21 @@ def password_failure(
     return failed
 
 
+def end_password_lockout(user: User) -> None:
+    """A timed password lockout ends and the password count starts again (an
+    administrator's unlock, a password reset)."""
+    user.locked_until = None
+    user.password_failures = 0
+    user.password_failure_window_start = None
+
+
+def end_code_lockout(user: User) -> None:
+    """A lock an administrator must lift ends and the code count starts again (an
+    administrator's unlock, a second-factor reset)."""
+    user.needs_admin_unlock = False
+    user.code_failures = 0
+
+
 def clear_failures(user: User, now: datetime) -> None:
     """Both factors were right: the counts start again."""
     user.code_failures = 0

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from consent_service.access.policy import AccessPolicy, AccessRequest
 from consent_service.audit.recorder import Actor
 from consent_service.errors import RuleRefusal
+from consent_service.identity import lockout
 from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import (
@@ -468,14 +469,11 @@ def reset_credentials(
     password = one_time_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True
-    user.locked_until = None
-    user.password_failures = 0
-    user.password_failure_window_start = None
+    lockout.end_password_lockout(user)
     if second_factor:
         user.totp_secret_sealed = None
         user.totp_enrolled_at = None
-        user.code_failures = 0
-        user.needs_admin_unlock = False
+        lockout.end_code_lockout(user)
         repo.delete_recovery_codes(session, user.id)
     user.updated_at = now
     action = "user.second_factor_reset" if second_factor else "user.password_reset"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
+from consent_service.identity import lockout
 from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.login import RECOVERY_ALPHABET
@@ -135,11 +136,8 @@ def unlock_user(session: Session, deps: ServiceDeps, actor: Actor, user: User, r
     if len(reason) < 3 or len(reason) > 200:
         raise UserInputError("Angiv en begrundelse for oplåsningen (3-200 tegn).")
     before = user.snapshot() | {"locked_until": _iso(user.locked_until)}
-    user.needs_admin_unlock = False
-    user.locked_until = None
-    user.code_failures = 0
-    user.password_failures = 0
-    user.password_failure_window_start = None
+    lockout.end_code_lockout(user)
+    lockout.end_password_lockout(user)
     user.updated_at = deps.clock.now()
     session.flush()
     deps.audit.record(
