@@ -13,7 +13,9 @@ from consent_service.clock import Clock, SystemClock
 from consent_service.config import Settings
 from consent_service.crypto import Crypto
 from consent_service.db import make_engine, make_sessionmaker
+from consent_service.handlers import handler_for
 from consent_service.services import ServiceDeps
+from consent_service.unit_of_work import HANDLER
 
 
 def load_rule_files() -> None:
@@ -67,6 +69,8 @@ class AppContext:
         engine = make_engine(
             settings.database_url, busy_timeout_seconds=settings.sqlite_busy_timeout_seconds
         )
-        return cls(
-            settings, engine, make_sessionmaker(engine), crypto, clock, policy, AuditRecorder(clock)
-        )
+        sessions = make_sessionmaker(engine)
+        ctx = cls(settings, engine, sessions, crypto, clock, policy, AuditRecorder(clock))
+        # Facts the use cases record are handled before each commit (unit_of_work).
+        sessions.configure(info={HANDLER: handler_for(lambda: ctx.deps)})
+        return ctx

@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens import repository as repo
 from consent_service.citizens.cohorts import cohort_for
@@ -466,7 +467,5 @@ def register_referral(
             "adult_at_referral": adult,
         },
     )
-    from consent_service.jobs.planner import replan_citizen  # the planner reads referrals
-
-    replan_citizen(session, deps, citizen)
+    uow.record(session, uow.CitizenChanged(citizen.id))
     return referral

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen, Referral
 from consent_service.citizens.service import decrypt
@@ -489,10 +490,9 @@ def invalidate(
 
 
 def _replan(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
-    """A consent changed: re-plan the citizen's reminders, follow-ups and deletions."""
-    from consent_service.jobs.planner import replan_citizen  # the planner reads consents
-
-    replan_citizen(session, deps, citizen)
+    """A consent changed: the citizen's reminders, follow-ups and deletions are re-planned
+    before the transaction commits (``consent_service.handlers``)."""
+    uow.record(session, uow.CitizenChanged(citizen.id))
 
 
 def get_consent(session: Session, citizen: Citizen, public_id: str) -> Consent:

@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen, CitizenKey
 from consent_service.citizens.repository import referrals_of
@@ -136,9 +137,7 @@ def capture(
         resource_id=citizen.public_id,
         details={"occasion": occasion, "consent": state.consent.public_id},
     )
-    from consent_service.jobs.planner import replan_citizen
-
-    replan_citizen(session, deps, citizen)
+    uow.record(session, uow.CitizenChanged(citizen.id))
     return response
 
 

@@ -1,0 +1,41 @@
+"""What the service does about each fact a use case records (``unit_of_work``): one list
+to read. ``AppContext.build`` installs ``handler_for`` on every session it makes, so the
+request edge, the worker and the command line all hand their facts over the same way,
+in the transaction that raised them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from consent_service.citizens.models import Citizen
+from consent_service.jobs.planner import replan_citizen
+from consent_service.services import ServiceDeps
+from consent_service.unit_of_work import CitizenChanged, Fact, FactHandler
+
+
+def replan_changed_citizens(session: Session, deps: ServiceDeps, facts: Sequence[Fact]) -> None:
+    """A citizen's referrals, consents or answers changed: re-plan their jobs and close
+    the worklist tasks whose reason is gone."""
+    for fact in facts:
+        if isinstance(fact, CitizenChanged):
+            citizen = session.get(Citizen, fact.citizen_id)
+            if citizen is not None:
+                replan_citizen(session, deps, citizen)
+
+
+HANDLERS: tuple[Callable[[Session, ServiceDeps, Sequence[Fact]], None], ...] = (
+    replan_changed_citizens,
+)
+
+
+def handler_for(deps: Callable[[], ServiceDeps]) -> FactHandler:
+    """The session handler: every fact to every handler, with the context's deps."""
+
+    def handle(session: Session, facts: Sequence[Fact]) -> None:
+        current = deps()
+        for handler in HANDLERS:
+            handler(session, current, facts)
+
+    return handle
