@@ -13,13 +13,13 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
 from consent_service.audit.endpoints import router as audit_router
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.endpoints import router as citizens_router
 from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
+from consent_service.db import ping
 from consent_service.extracts.endpoints import router as extracts_router
 from consent_service.identity.account_endpoints import router as account_router
 from consent_service.identity.endpoints import router as identity_router
@@ -124,8 +124,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     def readyz() -> JSONResponse:
         """Database reachable, migrations at head, keys loaded and matching the database."""
         try:
-            with ctx.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            ping(ctx.engine)
             check_database(ctx.engine, ctx.crypto)
         except StartupError as exc:
             log.warning("not ready", reason=str(exc))
