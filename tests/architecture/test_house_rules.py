@@ -212,7 +212,8 @@ def function_level_imports() -> list[Violation]:
         for function, node in _walk_functions(tree):
             if function is None or not isinstance(node, ast.Import | ast.ImportFrom):
                 continue
-            if IMPORT_INSIDE in lines[node.lineno - 1]:
+            line = lines[node.lineno - 1]
+            if IMPORT_INSIDE in line and line.split(IMPORT_INSIDE, 1)[1].strip():
                 continue
             found.append(Violation(f"{path}:{function}", f"{path}:{node.lineno} ({function})"))
     return found

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -122,6 +123,17 @@ def test_import_contracts_are_kept() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unit_of_work_contract_names_every_top_level_module(graph: grimp.ImportGraph) -> None:
+    """The "unit of work alone" contract lists what it forbids; a new top-level module or
+    package must be on that list too."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (alone,) = [c for c in contracts if c["id"] == "unit-of-work-alone"]
+    top_level = {".".join(m.split(".")[:2]) for m in graph.modules if m != PACKAGE}
+    missing = sorted(top_level - set(alone["forbidden_modules"]) - {"consent_service.unit_of_work"})
+    assert not missing, "add to the unit-of-work-alone contract: " + ", ".join(missing)
 
 
 def test_no_import_cycle_between_modules(graph: grimp.ImportGraph) -> None:
