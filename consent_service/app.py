@@ -13,16 +13,26 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
+from consent_service.audit.endpoints import router as audit_router
 from consent_service.audit.recorder import Actor
+from consent_service.citizens.endpoints import router as citizens_router
+from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
+from consent_service.db import ping
+from consent_service.extracts.endpoints import router as extracts_router
+from consent_service.identity.account_endpoints import router as account_router
+from consent_service.identity.endpoints import router as identity_router
+from consent_service.identity.proposal_endpoints import router as proposals_router
+from consent_service.jobs.endpoints import router as jobs_router
 from consent_service.startup import StartupError, check_database
 from consent_service.web import openapi, problems, ratelimit, textguard
 from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import public
 from consent_service.web.failsafe import FailSafe
+from consent_service.web.pages import router as pages_router
 from consent_service.web.textguard import TextGuard
+from consent_service.wellbeing.endpoints import router as wellbeing_router
 
 log = structlog.get_logger()
 
@@ -114,8 +124,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     def readyz() -> JSONResponse:
         """Database reachable, migrations at head, keys loaded and matching the database."""
         try:
-            with ctx.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            ping(ctx.engine)
             check_database(ctx.engine, ctx.crypto)
         except StartupError as exc:
             log.warning("not ready", reason=str(exc))
@@ -130,17 +139,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     def api_description() -> dict[str, Any]:
         """The OpenAPI description of the JSON API (public: it holds no data)."""
         return openapi.describe(app)
-
-    from consent_service.audit.endpoints import router as audit_router
-    from consent_service.citizens.endpoints import router as citizens_router
-    from consent_service.consents.endpoints import router as consents_router
-    from consent_service.extracts.endpoints import router as extracts_router
-    from consent_service.identity.account_endpoints import router as account_router
-    from consent_service.identity.endpoints import router as identity_router
-    from consent_service.identity.proposal_endpoints import router as proposals_router
-    from consent_service.jobs.endpoints import router as jobs_router
-    from consent_service.web.pages import router as pages_router
-    from consent_service.wellbeing.endpoints import router as wellbeing_router
 
     app.include_router(identity_router)
     app.include_router(account_router)

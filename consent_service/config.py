@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from consent_service.witness.note import ALG_COSIGNATURE_V1, NoteError, parse_vkey
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = Path("var/consent.env")
@@ -93,8 +96,6 @@ class WitnessTarget(BaseModel):
     @field_validator("key")
     @classmethod
     def _vkey(cls, v: str) -> str:
-        from consent_service.witness.note import ALG_COSIGNATURE_V1, NoteError, parse_vkey
-
         try:
             verifier = parse_vkey(v)
         except NoteError as exc:
@@ -301,8 +302,6 @@ class Settings(BaseSettings):
     @field_validator("rate_limits")
     @classmethod
     def _rate_limits(cls, v: dict[str, str]) -> dict[str, str]:
-        from limits import parse
-
         unknown = sorted(set(v) - set(DEFAULT_RATE_LIMITS))
         if unknown:
             raise ValueError(

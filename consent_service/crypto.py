@@ -6,6 +6,7 @@ so no key ever serves two purposes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -61,8 +62,6 @@ def new_token(nbytes: int = 32) -> str:
 
 
 def generate_key_b64() -> str:
-    import base64
-
     return base64.b64encode(os.urandom(32)).decode()
 
 

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from consent_service.migrations.privileges import apply_privileges
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -24,8 +26,6 @@ def upgrade(engine: Engine, revision: str = "head", *, app_role: str | None = No
     """``alembic upgrade``, then, in the same transaction, the privileges step
     (``privileges.apply_privileges``): run as the owner; ``app_role`` is the application
     login's role on PostgreSQL (None: no grants, e.g. for a database no service uses)."""
-    from consent_service.migrations.privileges import apply_privileges
-
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, make_url, text
 
+from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.models import AuditRetention
 from consent_service.config import ConfigError
 
 ALL_DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -167,8 +169,6 @@ def _check_app_role(conn: Connection, app_role: str, owner: str) -> None:
 
 def retention_rows() -> list[dict[str, Any]]:
     """One row per catalogued event type: months after the event, or a fixed end."""
-    from consent_service.audit.catalogue import default_event_catalogue
-
     catalogue = default_event_catalogue()
     rows: list[dict[str, Any]] = []
     for action, event in sorted(catalogue.events.items()):
@@ -182,7 +182,5 @@ def retention_rows() -> list[dict[str, Any]]:
 
 def sync_retention(conn: Connection) -> None:
     """Make ``audit_retention`` say what ``audit/events.yaml`` says."""
-    from consent_service.audit.models import AuditRetention
-
     conn.execute(delete(AuditRetention))
     conn.execute(insert(AuditRetention), retention_rows())

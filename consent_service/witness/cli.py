@@ -22,19 +22,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from consent_service.config import load_settings
+from consent_service.witness.note import NoteError, make_verifier
+from consent_service.witness.server import bind, server
+from consent_service.witness.service import Witness
+from consent_service.witness.store import KEY_FILE, StateError, WitnessStore, create_key, load_key
+
 EXIT_STATE = 2
 DEFAULT_PORT = 8471
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from consent_service.witness.store import (
-        KEY_FILE,
-        StateError,
-        WitnessStore,
-        create_key,
-        load_key,
-    )
-
     state = Path(args.state)
     if (args.origin is None) != (args.log is None):
         sys.stderr.write("witness init: give --origin and --log together\n")
@@ -64,10 +64,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from consent_service.witness.server import bind, server
-    from consent_service.witness.service import Witness
-    from consent_service.witness.store import StateError
-
     try:
         witness = Witness.open(Path(args.state))
     except StateError as exc:
@@ -85,9 +81,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_latest(args: argparse.Namespace) -> int:
-    from consent_service.witness.service import Witness
-    from consent_service.witness.store import StateError
-
     try:
         witness = Witness.open(Path(args.state))
     except StateError as exc:
@@ -105,11 +98,6 @@ def cmd_latest(args: argparse.Namespace) -> int:
 
 
 def cmd_log_key(args: argparse.Namespace) -> int:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from consent_service.config import load_settings
-    from consent_service.witness.note import NoteError, make_verifier
-
     keys = load_settings().keys
     public = Ed25519PrivateKey.from_private_bytes(keys.signing).public_key()
     try:

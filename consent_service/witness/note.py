@@ -29,6 +29,12 @@ signatures, with a malformed signature line or with more than ``MAX_SIGNATURES``
 signatures is refused with ``MalformedNote``. Signatures from unknown keys are ignored
 (kept as unverified), as the specification requires; a known key's bad signature makes
 the whole note invalid.
+
+Longer than 450 lines because it is one implementation of three specifications that
+build on one another (a checkpoint is a signed note, a cosignature signs a checkpoint) and
+share the key and hostile-input checks; its callers (the witness, the audit log's
+checkpoints, the tests) use it as one namespace, and split by specification the parts
+would import each other's internals.
 """
 
 from __future__ import annotations

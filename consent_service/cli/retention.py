@@ -1,0 +1,49 @@
+"""``consent-service retention ...``: the pilot-end deletion's dry run and the deletion
+procedure generated from the retention schedule."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from consent_service.cli.common import checked_context
+from consent_service.db import session_scope
+from consent_service.identity import repository as identity_repo
+from consent_service.retention.deletion import plan_pilot_end
+from consent_service.retention.schedule import PROCEDURE, load_schedule, render_procedure
+
+
+def cmd_retention_dry_run(args: argparse.Namespace) -> int:
+    """What the pilot-end deletion would remove for an organisation; changes nothing."""
+    ctx = checked_context()
+    with session_scope(ctx.sessions) as session:
+        org = identity_repo.organisation_by_name(session, args.organisation)
+        if org is None:
+            print(f"no organisation named {args.organisation!r}")
+            return 1
+        plan = plan_pilot_end(session, org.id)
+    rows = ", ".join(f"{k} {v}" for k, v in plan.rows.items()) or "nothing"
+    print(
+        f"pilot-end deletion for {args.organisation}: {plan.citizens} citizens; rows: {rows}; "
+        f"kept without identity: {plan.kept}; allowed from {plan.allowed_from}, "
+        f"deadline {plan.deadline}; a data controller confirms it on /sletning with a fresh code"
+    )
+    return 0
+
+
+def cmd_retention_procedure(args: argparse.Namespace) -> int:
+    """Regenerate retention/PROCEDURE.md from retention/schedule.yaml."""
+    PROCEDURE.write_text(render_procedure(load_schedule()), encoding="utf-8")
+    print(f"wrote {PROCEDURE.name} from the retention schedule")
+    return 0
+
+
+def add_retention_commands(sub: Any) -> None:
+    """Register ``retention ...`` on the top-level subparsers."""
+    retention = sub.add_parser("retention", help="retention schedule commands")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    rd = retention_sub.add_parser("dry-run", help="what the pilot-end deletion would remove")
+    rd.add_argument("--organisation", required=True, help="the organisation's name")
+    rd.set_defaults(func=cmd_retention_dry_run)
+    rp = retention_sub.add_parser("procedure", help="regenerate PROCEDURE.md from the schedule")
+    rp.set_defaults(func=cmd_retention_procedure)

@@ -1,0 +1,41 @@
+"""``consent-service serve``: the web app and API under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvicorn
+
+from consent_service.cli.common import add_command, service_context
+from consent_service.config import load_settings
+from consent_service.logging import configure_logging
+from consent_service.startup import check_database
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Check the start-up, then serve the web app and API under uvicorn."""
+    settings = load_settings()
+    ctx = service_context(settings)
+    check_database(ctx.engine, ctx.crypto)  # fail here, in one line, not in a worker
+    ctx.engine.dispose()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "consent_service.asgi:app_factory",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+    )
+    return 0
+
+
+def add_serve_command(sub: Any) -> None:
+    """Register ``serve`` on the top-level subparsers."""
+    p = add_command(sub, "serve", cmd_serve, "serve the web app and API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)

@@ -1,0 +1,283 @@
+"""House rules a linter does not know, as small AST checks (Polar keeps its own the same way).
+
+1. No function-level import in ``consent_service/``, unless the line says why with
+   ``# import-inside: <reason>`` naming a third-party reason (a heavy optional library).
+2. No query outside a repository: ``select(``, ``insert(``, ``update(``, ``delete(``,
+   ``text(`` (SQLAlchemy's) and ``.execute(`` are written only in ``*/repository.py``, a named
+   query module (``*_query.py``, ``queries.py`` or a ``queries/`` package), the migrations,
+   ``db.py`` and the short allowlist below.
+3. No module above 450 lines unless its docstring says "Longer than 450 lines because ...".
+
+Each rule reports ``path:line`` of every violation. ``KNOWN_*`` lists today's violations,
+which other work removes: the lists only shrink, and an entry that no longer occurs fails
+the test too, so it is removed as soon as its fix lands.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "consent_service"
+MAX_LINES = 450
+LONG_REASON = "Longer than 450 lines because"
+IMPORT_INSIDE = "# import-inside:"
+QUERY_CALLS = frozenset({"select", "insert", "update", "delete", "text"})
+
+# Modules that may hold SQL although they are no repository, each for a named reason.
+QUERY_ALLOWLIST: dict[str, str] = {
+    # The hash chain's writer: staging, the head read and the seal under the chain lock
+    # are the audit log's storage, written once here.
+    "consent_service/audit/recorder.py": "audit chain storage",
+    # A `limits` storage backend: its own table, in short transactions of its own.
+    "consent_service/web/limits_storage.py": "rate-limit storage backend",
+    # The witness's own SQLite file (sqlite3), not the service's database.
+    "consent_service/witness/store.py": "witness state file",
+    # Start-up checks on a bare connection: schema version, key check, the login's rights.
+    "consent_service/startup.py": "start-up checks",
+}
+
+# Rule 1, "path:function" (the outermost function holding the import). Only shrinks.
+KNOWN_FUNCTION_IMPORTS: frozenset[str] = frozenset(
+    {
+        "consent_service/audit/catalogue.py:retention_deadline",
+        "consent_service/audit/endpoints.py:_operating_organisation_id",
+        "consent_service/audit/endpoints.py:_organisation_name",
+        "consent_service/audit/endpoints.py:access_report",
+        "consent_service/backup.py:_check_head",
+        "consent_service/backup.py:_grant",
+        "consent_service/citizens/endpoints.py:_citizen_page",
+        "consent_service/citizens/endpoints.py:citizen_in_scope",
+        "consent_service/consents/endpoints.py:_consent",
+        "consent_service/consents/endpoints.py:fhir",
+        "consent_service/consents/endpoints.py:iso27560",
+        "consent_service/consents/endpoints.py:receipt",
+        "consent_service/consents/service.py:_organisation_name",
+        "consent_service/consents/service.py:_require_adult",
+        "consent_service/consents/service.py:print_form",
+        "consent_service/extracts/service.py:purge_expired_files",
+        "consent_service/identity/endpoints.py:revoke_api_token",
+        "consent_service/jobs/runner.py:_shred_wellbeing",
+        "consent_service/jobs/runner.py:housekeeping",
+        "consent_service/retention/deletion.py:purge_sessions",
+        "consent_service/web/ratelimit.py:install",
+        "consent_service/web/ratelimit.py:pending_login_account",
+    }
+)
+
+# Rule 2, "path:function" ("path:<module>" for module-level statements). Only shrinks.
+KNOWN_QUERIES: frozenset[str] = frozenset(
+    {
+        "consent_service/audit/alerts.py:_already_raised",
+        "consent_service/audit/alerts.py:_events",
+        "consent_service/audit/alerts.py:_silences",
+        "consent_service/audit/alerts.py:notify",
+        "consent_service/audit/alerts.py:open_alerts",
+        "consent_service/audit/alerts.py:recent_alerts",
+        "consent_service/audit/checkpoints.py:checkpoint_before",
+        "consent_service/audit/checkpoints.py:sign_event",
+        "consent_service/audit/checkpoints.py:sign_head",
+        "consent_service/audit/checkpoints.py:sign_if_due",
+        "consent_service/audit/cosignatures.py:checkpoint_at",
+        "consent_service/audit/cosignatures.py:checkpoints_after",
+        "consent_service/audit/cosignatures.py:cosignatures_of",
+        "consent_service/audit/cosignatures.py:digests",
+        "consent_service/audit/cosignatures.py:interval_checkpoints_after",
+        "consent_service/audit/cosignatures.py:log_head",
+        "consent_service/audit/cosignatures.py:newest_cosignature",
+        "consent_service/audit/cosignatures.py:newest_mailbox_failure",
+        "consent_service/audit/cosignatures.py:newest_mailed",
+        "consent_service/audit/cosignatures.py:newest_witness_event",
+        "consent_service/audit/dpo.py:access_report",
+        "consent_service/audit/dpo.py:lookup_citizen",
+        "consent_service/audit/endpoints.py:_user_in_org",
+        "consent_service/audit/endpoints.py:overview",
+        "consent_service/audit/export.py:export_range",
+        "consent_service/audit/retention.py:_purge_in_database",
+        "consent_service/audit/retention.py:plan_purge",
+        "consent_service/audit/retention.py:purge_expired",
+        "consent_service/audit/review.py:rejected_attempts",
+        "consent_service/audit/review.py:search",
+        "consent_service/audit/scope.py:concerns_organisation",
+        "consent_service/audit/service.py:_purge_ids",
+        "consent_service/audit/service.py:_verify_once",
+        "consent_service/audit/service.py:chain_start",
+        "consent_service/audit/system.py:record_start",
+        "consent_service/backup.py:_dump_postgresql",
+        "consent_service/backup.py:_dump_sqlite",
+        "consent_service/backup.py:_key_rows",
+        "consent_service/backup.py:_load_keys_and_verify",
+        "consent_service/extracts/endpoints.py:_in_scope",
+        "consent_service/extracts/endpoints.py:execute",
+        "consent_service/extracts/endpoints.py:extracts_page",
+        "consent_service/extracts/endpoints.py:request_page",
+        "consent_service/extracts/gate.py:_best_consent",
+        "consent_service/extracts/gate.py:_cohort",
+        "consent_service/extracts/gate.py:_consent_facts",
+        "consent_service/extracts/gate.py:counts",
+        "consent_service/extracts/gate.py:gate",
+        "consent_service/extracts/service.py:_file_bytes",
+        "consent_service/extracts/service.py:_flush",
+        "consent_service/extracts/service.py:_partitions",
+        "consent_service/extracts/service.py:_record_obtained",
+        "consent_service/extracts/service.py:_rows",
+        "consent_service/extracts/service.py:coverage",
+        "consent_service/extracts/service.py:delete_files",
+        "consent_service/extracts/service.py:download",
+        "consent_service/extracts/service.py:execute",
+        "consent_service/extracts/service.py:get",
+        "consent_service/extracts/service.py:purge_expired_files",
+        "consent_service/identity/account.py:_end_other_sessions",
+        "consent_service/identity/proposals.py:_pending_for",
+        "consent_service/identity/proposals.py:proposals_of",
+        "consent_service/jobs/planner.py:load_facts",
+        "consent_service/jobs/planner.py:replan_all",
+        "consent_service/jobs/planner.py:replan_citizen",
+        "consent_service/jobs/runner.py:_claim",
+        "consent_service/jobs/runner.py:_open_task",
+        "consent_service/jobs/worklist.py:counts_per_cohort",
+        "consent_service/jobs/worklist.py:open_items",
+        "consent_service/retention/deletion.py:_citizen_rows",
+        "consent_service/retention/deletion.py:_erase_citizen",
+        "consent_service/retention/deletion.py:_live_citizens",
+        "consent_service/retention/deletion.py:deletion_ledger",
+        "consent_service/retention/deletion.py:plan_pilot_end",
+        "consent_service/retention/deletion.py:purge_sessions",
+        "consent_service/retention/deletion.py:reapply_deletions",
+        "consent_service/retention/deletion.py:shred_withdrawn_wellbeing",
+        "consent_service/wellbeing/service.py:capture",
+        "consent_service/wellbeing/service.py:responses_of",
+        "consent_service/wellbeing/service.py:shred_for_consent",
+    }
+)
+
+# Rule 3, "path". Only shrinks.
+KNOWN_LONG_MODULES: frozenset[str] = frozenset(
+    {
+        "consent_service/audit/alerts.py",
+        "consent_service/audit/endpoints.py",
+        "consent_service/backup.py",
+        "consent_service/citizens/service.py",
+        "consent_service/consents/pdf.py",
+        "consent_service/consents/service.py",
+        "consent_service/extracts/service.py",
+        "consent_service/identity/endpoints.py",
+        "consent_service/identity/proposals.py",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One finding: the key KNOWN_* lists use, and where it is."""
+
+    key: str
+    where: str
+
+
+def _modules() -> Iterator[tuple[str, str, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        source = path.read_text(encoding="utf-8")
+        yield relative, source, ast.parse(source, filename=relative)
+
+
+def _walk_functions(
+    node: ast.AST, outer: str | None = None
+) -> Iterator[tuple[str | None, ast.AST]]:
+    """Every node with the name of the outermost function around it (None: module level)."""
+    for child in ast.iter_child_nodes(node):
+        name = outer
+        if outer is None and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            name = child.name
+        yield name, child
+        yield from _walk_functions(child, name)
+
+
+def _check(found: list[Violation], known: frozenset[str], rule: str) -> None:
+    new = sorted(v.where for v in found if v.key not in known)
+    assert not new, f"{rule}:\n" + "\n".join(new)
+    gone = sorted(known - {v.key for v in found})
+    assert not gone, f"{rule}: fixed, remove from the KNOWN list:\n" + "\n".join(gone)
+
+
+def function_level_imports() -> list[Violation]:
+    """Imports inside a function whose line does not name a reason."""
+    found = []
+    for path, source, tree in _modules():
+        lines = source.splitlines()
+        for function, node in _walk_functions(tree):
+            if function is None or not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            line = lines[node.lineno - 1]
+            if IMPORT_INSIDE in line and line.split(IMPORT_INSIDE, 1)[1].strip():
+                continue
+            found.append(Violation(f"{path}:{function}", f"{path}:{node.lineno} ({function})"))
+    return found
+
+
+def _query_module(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return (
+        name in ("repository.py", "queries.py", "db.py")
+        or name.endswith("_query.py")
+        or "/queries/" in path
+        or path.startswith("consent_service/migrations/")
+        or path in QUERY_ALLOWLIST
+    )
+
+
+def _sqlalchemy_names(tree: ast.Module) -> set[str]:
+    """The local names of SQLAlchemy's select/insert/update/delete/text in a module."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+            names |= {a.asname or a.name for a in node.names if a.name in QUERY_CALLS}
+    return names
+
+
+def queries_outside_repositories() -> list[Violation]:
+    """SQLAlchemy statement constructors and ``.execute(`` calls outside query modules."""
+    found = []
+    for path, _, tree in _modules():
+        if _query_module(path):
+            continue
+        sql_names = _sqlalchemy_names(tree)
+        if path.endswith("/models.py"):
+            sql_names.discard("text")  # a server default in a schema declaration, no query
+        for function, node in _walk_functions(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            is_query = (isinstance(func, ast.Name) and func.id in sql_names) or (
+                isinstance(func, ast.Attribute) and func.attr == "execute"
+            )
+            if is_query:
+                where = function or "<module>"
+                found.append(Violation(f"{path}:{where}", f"{path}:{node.lineno} ({where})"))
+    return found
+
+
+def long_modules() -> list[Violation]:
+    """Modules above MAX_LINES lines whose docstring gives no reason."""
+    found = []
+    for path, source, tree in _modules():
+        count = len(source.splitlines())
+        if count > MAX_LINES and LONG_REASON not in (ast.get_docstring(tree) or ""):
+            found.append(Violation(path, f"{path}:1 ({count} lines)"))
+    return found
+
+
+def test_no_function_level_import() -> None:
+    _check(function_level_imports(), KNOWN_FUNCTION_IMPORTS, "function-level imports")
+
+
+def test_no_query_outside_repositories() -> None:
+    _check(queries_outside_repositories(), KNOWN_QUERIES, "queries outside a repository")
+
+
+def test_no_long_module_without_reason() -> None:
+    _check(long_modules(), KNOWN_LONG_MODULES, f"modules above {MAX_LINES} lines")
