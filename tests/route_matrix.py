@@ -152,16 +152,18 @@ def _proposal(ctx: AppContext, admin: Login) -> str:
         return str(found.id)
 
 
-def _locked(ctx: AppContext, person: Person) -> None:
+def _locked(ctx: AppContext, user_id: int) -> None:
+    """Lock an account as repeated failed codes do (it waits for an administrator)."""
     with session_scope(ctx.sessions) as session:
-        user = session.get(User, person.user_id)
+        user = session.get(User, user_id)
         assert user is not None
         user.needs_admin_unlock = True
         user.locked_until = ctx.clock.now() + timedelta(days=365)
 
 
 def _alert(ctx: AppContext, organisation_id: int, subject: str) -> str:
-    """An open alert of the organisation, as the alert rules raise one."""
+    """An open alert of the organisation, stored as the alert rules store one (raising it
+    for real takes five failed logins, which the login rate limits would slow down)."""
     now = ctx.clock.now()
     with session_scope(ctx.sessions) as session:
         alert = AuditAlert(
@@ -210,7 +212,7 @@ def build_organisation(
 
     for target in ("user_change", "user_unlock", "user_reset"):
         ids[target] = str(enrolled_person(ctx, "navigator", org_name=name).user_id)
-    _locked(ctx, Person(int(ids["user_unlock"]), "", "", "", org.id, "navigator"))
+    _locked(ctx, int(ids["user_unlock"]))
     ids["referrer"] = str(people["referrer"].user_id)
     _post(admin, "/admin/api-noegler", 200,
           data={"user_id": ids["referrer"], "label": "Lægehuset", "valid_days": "30"})  # fmt: skip

@@ -39,7 +39,9 @@ from tests import conftest
 from tests.conftest import enrolled_person, log_in
 from tests.integration import test_witnessing
 from tests.route_matrix import (
+    BODIES,
     BUILDERS,
+    CONSENT_KIND,
     NEW_PASSWORD,
     PATH_RESOURCES,
     ROLES,
@@ -203,6 +205,8 @@ def test_every_route_has_a_row_and_every_row_a_route(routes: dict[Route, str]) -
     assert sorted(written - routes.keys()) == [], "rows of EXPECTED without a route"
     assert {r for r, perm in routes.items() if perm == PUBLIC} == PUBLIC_ROUTES
     assert set(PATH_RESOURCES) == {r for r in EXPECTED if "{" in r[1]}
+    assert BODIES.keys() <= EXPECTED.keys(), "a body for a route that is gone"
+    assert CONSENT_KIND.keys() <= PATH_RESOURCES.keys()
 
 
 def _granted_roles(policy: dict[str, Any], permission: str) -> frozenset[str]:
