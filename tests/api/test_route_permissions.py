@@ -33,7 +33,6 @@ from consent_service.audit.models import AuditEvent
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.context import AppContext
 from consent_service.models import Base
-from consent_service.retention.schedule import default_schedule
 from consent_service.web.deps import PUBLIC, declared_permission, iter_routes
 from tests import conftest
 from tests.conftest import enrolled_person, log_in
@@ -53,7 +52,9 @@ from tests.route_matrix import (
     path_ids,
 )
 
-POLICY_FILE = Path(__file__).resolve().parents[2] / "policies" / "access.yaml"
+REPO = Path(__file__).resolve().parents[2]
+POLICY_FILE = REPO / "policies" / "access.yaml"
+RETENTION_FILE = REPO / "retention" / "schedule.yaml"
 PUBLIC_PATHS = re.compile(r"^/(login(/.*)?|healthz|readyz|api/v1/openapi\.json)$")
 
 # Two witness services on loopback ports, so the DPO's cosigned-note download succeeds.
@@ -277,7 +278,8 @@ def _audited(ctx: AppContext, request_ids: list[str]) -> dict[str, list[tuple[st
 def _jump_to_pilot_end(clock: FixedClock, login: Login) -> None:
     """The pilot-end deletion is possible from the day after the pilot's end; the
     session has expired by then, so the data controller logs in again."""
-    day = default_schedule().pilot_end + timedelta(days=1)
+    pilot_end = yaml.safe_load(RETENTION_FILE.read_text(encoding="utf-8"))["pilot_end"]
+    day = pilot_end + timedelta(days=1)
     clock.set(datetime.combine(day, time(10), tzinfo=LEGAL_TZ))
     login.refresh(clock)
 
