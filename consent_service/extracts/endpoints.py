@@ -32,7 +32,7 @@ def _in_scope(
     """The request, checked against the permission's conditions: the same organisation,
     and, for a decision, not the requester's own (the policy's ``not_self``)."""
     req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
-    if req is None:
+    if req is None or req.organisation_id != me.organisation_id:
         raise NotFound("extract")
     me.ensure(
         resource_organisation_id=req.organisation_id,
