@@ -9,12 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from consent_service.citizens.endpoints import citizen_in_scope
+from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.citizens.service import probe_not_found
 from consent_service.consents import service
 from consent_service.consents.models import Consent
-from consent_service.errors import NotFound
 from consent_service.text import SINGLE_LINE_PATTERN, SafeText
 from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -48,19 +46,7 @@ FHIR_CONSENT = {
 
 
 def _consent(session: DbSession, me: Principal, consent_id: str) -> tuple[Citizen, Consent]:
-    from consent_service.consents import repository
-
-    consent = repository.consent_by_public_id(session, consent_id)
-    if consent is None:
-        raise NotFound("consent")
-    citizen = session.get(Citizen, consent.citizen_id)
-    if citizen is None:
-        raise NotFound("consent")
-    if consent.organisation_id != me.user.organisation_id:
-        # Another organisation's consent is not found, as an unknown one; its DPO sees it.
-        raise probe_not_found(me.user.organisation_id, citizen, via="consent")
-    me.ensure(resource_organisation_id=consent.organisation_id)
-    return citizen, consent
+    return service.consent_in_organisation(session, me.organisation_id, consent_id)
 
 
 def _back(citizen: Citizen) -> RedirectResponse:
@@ -84,7 +70,7 @@ def print_form(
     kind: str,
 ) -> Response:
     """A pre-filled PDF form with a unique form id; the form is remembered for recording."""
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     form, pdf = service.print_form(session, ctx.deps, me.actor, citizen, kind)
     return _pdf(pdf, f"samtykke-{kind}-{form.form_id}.pdf")
 
@@ -103,7 +89,7 @@ def record_signed(
     scan: Annotated[UploadFile, File()],
 ) -> Response:
     """Record the signed form with its scan; the consent becomes active."""
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     content = scan.file.read(service.MAX_SCAN_BYTES + 1)
     service.record_signed(
         session,
@@ -128,7 +114,7 @@ def record_refused(
     kind: str,
     decided_on: Annotated[date, Form()],
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     service.record_refused(session, ctx.deps, me.actor, citizen, kind, decided_on)
     return _back(citizen)
 

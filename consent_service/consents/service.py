@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.probes import probe_not_found
 from consent_service.citizens.service import decrypt
 from consent_service.citizens.vault import CitizenVault
 from consent_service.clock import legal_today
@@ -237,7 +238,7 @@ def record_signed(
     cat = catalogue()
     _kind(cat, kind)
     _require_adult(session, citizen)
-    form = repo.form(session, form_id)
+    form = repo.form(session, citizen.organisation_id, form_id)
     if form is None or form.citizen_id != citizen.id or form.kind != kind:
         raise InvalidInput(
             "Blanketten hører ikke til denne borger og samtykketype.", field="form_id"
@@ -495,11 +496,29 @@ def _replan(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
     uow.record(session, uow.CitizenChanged(citizen.id))
 
 
+def consent_in_organisation(
+    session: Session, organisation_id: int, public_id: str
+) -> tuple[Citizen, Consent]:
+    """The consent ``public_id`` of the organisation, with its citizen: the one way a
+    request loads a consent by id. An unknown id and another organisation's consent both
+    raise ``NotFound``; the second is a ``ProbeNotFound`` recorded in that organisation's
+    log (its DPO sees it), not the caller's."""
+    found = repo.consent_in_organisation(session, organisation_id, public_id)
+    if found is not None:
+        consent, citizen = found
+        return citizen, consent
+    foreign = repo.consent_any_organisation(session, public_id)
+    if foreign is not None and foreign[0].organisation_id != organisation_id:
+        raise probe_not_found(organisation_id, foreign[1], via="consent")
+    raise NotFound("consent")
+
+
 def get_consent(session: Session, citizen: Citizen, public_id: str) -> Consent:
-    consent = repo.consent_by_public_id(session, public_id)
-    if consent is None or consent.citizen_id != citizen.id:
+    """The citizen's consent ``public_id`` (scripts and jobs that hold the citizen)."""
+    found = repo.consent_in_organisation(session, citizen.organisation_id, public_id)
+    if found is None or found[0].citizen_id != citizen.id:
         raise NotFound(public_id)
-    return consent
+    return found[0]
 
 
 def journal_note(consent: Consent, facts: rules.ConsentFacts, recorder: str) -> str | None:

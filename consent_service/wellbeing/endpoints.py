@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.citizens import service as citizens
-from consent_service.citizens.endpoints import citizen_in_scope
 from consent_service.clock import legal_today
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
@@ -29,7 +28,7 @@ def wellbeing_page(
     me: Annotated[Principal, require("wellbeing:read")],
     public_id: str,
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     today = legal_today(ctx.clock)
     responses = wellbeing.responses_of(session, ctx.deps, citizen)
     ctx.audit.record(
@@ -68,7 +67,7 @@ def wellbeing_record(
     who5_5: Annotated[int, Form(ge=0, le=5)],
     life_satisfaction: Annotated[int, Form(ge=0, le=10)],
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     wellbeing.capture(
         session,
         ctx.deps,
