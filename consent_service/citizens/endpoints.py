@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
@@ -13,6 +12,8 @@ from consent_service.citizens import service
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
+from consent_service.consents import reading
+from consent_service.consents.labels import CORRECTION_REASONS
 from consent_service.errors import InvalidInput
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
@@ -157,27 +158,20 @@ def _citizen_page(
     status_code: int = 200,
     error: str | None = None,
 ) -> Response:
-    from consent_service.citizens import repository
-    from consent_service.consents import service as consents
-
     view = service.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
-    referrals = repository.referrals_of(session, citizen.id)
-    summaries = consents.summaries(session, ctx.deps, citizen)
-    collection = consents.data_collection_allowed(referrals)
-    if collection.allowed:
-        collection = replace(collection, kinds=consents.kind_offers(session, citizen))
+    overview = reading.citizen_consents(session, ctx.deps, citizen)
     return page(
         request,
         "citizen.html",
         status_code=status_code,
         me=me,
         citizen=view,
-        referrals=referrals,
-        consents=summaries,
+        referrals=service.referrals(session, citizen),
+        consents=overview.summaries,
         error=error,
         referrer_kinds=service.REFERRER_KINDS,
-        data_collection=collection,
-        correction_reasons=consents.CORRECTION_REASONS,
+        data_collection=overview.data_collection,
+        correction_reasons=CORRECTION_REASONS,
         cohort_names={c.id: c.name for c in default_cohorts().cohorts},
         today=ctx.clock.now().date(),
     )

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.consents import service
+from consent_service.consents import reading, service
 from consent_service.consents.models import Consent
 from consent_service.text import SINGLE_LINE_PATTERN, SafeText
 from consent_service.web.bodylimit import body_limit
@@ -159,20 +159,6 @@ def invalidate(
     return _back(citizen)
 
 
-def _audit_export(
-    ctx: Ctx, session: DbSession, me: Principal, citizen: Citizen, consent: Consent, fmt: str
-) -> None:
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="consent.exported",
-        outcome="success",
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        details={"consent": consent.public_id, "format": fmt},
-    )
-
-
 @router.get("/samtykker/{consent_id}/kvittering.pdf")
 def receipt(
     ctx: Ctx,
@@ -180,14 +166,9 @@ def receipt(
     me: Annotated[Principal, require("consent:export")],
     consent_id: ConsentId,
 ) -> Response:
-    from consent_service.consents.catalogue import catalogue
-    from consent_service.consents.pdf import render_receipt
-
     citizen, consent = _consent(session, me, consent_id)
-    view = service.record_view(session, ctx.deps, citizen, consent)
-    body = catalogue().template(consent.kind, consent.language, consent.template_version).body
-    _audit_export(ctx, session, me, citizen, consent, "receipt-pdf")
-    return _pdf(render_receipt(view, body), f"kvittering-{consent.public_id}.pdf")
+    pdf = reading.receipt_pdf(session, ctx.deps, me.actor, citizen, consent)
+    return _pdf(pdf, f"kvittering-{consent.public_id}.pdf")
 
 
 @router.get("/samtykker/{consent_id}/scanning")
@@ -198,8 +179,7 @@ def scan(
     consent_id: ConsentId,
 ) -> Response:
     citizen, consent = _consent(session, me, consent_id)
-    content, content_type = service.read_scan(session, ctx.deps, citizen, consent)
-    _audit_export(ctx, session, me, citizen, consent, "scan")
+    content, content_type = reading.scan_file(session, ctx.deps, me.actor, citizen, consent)
     return Response(content, media_type=content_type, headers={"Content-Disposition": "attachment"})
 
 
@@ -213,12 +193,8 @@ def fhir(
     consent_id: ConsentId,
 ) -> Response:
     """The consent as an HL7 FHIR R4 Consent resource."""
-    from consent_service.consents.exports import to_fhir_r4
-
     citizen, consent = _consent(session, me, consent_id)
-    view = service.record_view(session, ctx.deps, citizen, consent)
-    _audit_export(ctx, session, me, citizen, consent, "fhir-r4")
-    return FhirJSON(to_fhir_r4(view))
+    return FhirJSON(reading.fhir_consent(session, ctx.deps, me.actor, citizen, consent))
 
 
 @router.get("/api/v1/consents/{consent_id}/iso27560")
@@ -229,9 +205,5 @@ def iso27560(
     consent_id: ConsentId,
 ) -> dict[str, Any]:
     """The consent as a record shaped after ISO/IEC TS 27560."""
-    from consent_service.consents.exports import to_iso27560
-
     citizen, consent = _consent(session, me, consent_id)
-    view = service.record_view(session, ctx.deps, citizen, consent)
-    _audit_export(ctx, session, me, citizen, consent, "iso27560")
-    return to_iso27560(view)
+    return reading.iso27560_record(session, ctx.deps, me.actor, citizen, consent)

@@ -29,26 +29,16 @@ def wellbeing_page(
     public_id: str,
 ) -> Response:
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
-    today = legal_today(ctx.clock)
-    responses = wellbeing.responses_of(session, ctx.deps, citizen)
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="wellbeing.read",
-        outcome="success",
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        details={"answers": len(responses)},
-    )
+    overview = wellbeing.read_answers(session, ctx.deps, me.actor, citizen)
     return page(
         request,
         "wellbeing.html",
         me=me,
-        citizen=citizens.decrypt(ctx.deps, citizen),
-        responses=responses,
-        refusal=wellbeing.capture_refusal(session, citizen, today),
+        citizen=overview.citizen,
+        responses=overview.responses,
+        refusal=overview.refusal,
         q=questionnaire,
-        today=today,
+        today=legal_today(ctx.clock),
     )
 
 

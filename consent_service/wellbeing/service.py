@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen, CitizenKey
-from consent_service.citizens.repository import referrals_of
+from consent_service.citizens.service import CitizenView, decrypt
 from consent_service.citizens.vault import CitizenVault
 from consent_service.clock import legal_today
 from consent_service.consents.active import in_force, states_of
 from consent_service.consents.models import Consent
-from consent_service.consents.service import data_collection_allowed
+from consent_service.consents.service import data_collection
 from consent_service.errors import InvalidInput, RuleRefusal
 from consent_service.services import ServiceDeps
 from consent_service.wellbeing import repository as repo
@@ -46,9 +46,9 @@ def _column(response_public_id: str) -> str:
     return f"wellbeing:{response_public_id}"
 
 
-def capture_refusal(session: Session, citizen: Citizen, on: date) -> str | None:
+def capture_refusal(session: Session, deps: ServiceDeps, citizen: Citizen, on: date) -> str | None:
     """Why no answers may be captured for the citizen on ``on`` (Danish), or None."""
-    decision = data_collection_allowed(referrals_of(session, citizen.id))
+    decision = data_collection(session, deps, citizen)
     if not decision.allowed:
         return decision.reason
     if in_force(states_of(session, citizen.id, "wellbeing"), on) is None:
@@ -97,7 +97,7 @@ def capture(
         answers = Answers(tuple(who5), life_satisfaction)
     except AnswerError as exc:
         raise InvalidInput(str(exc), field="who5") from None
-    refusal = capture_refusal(session, citizen, answered_on)
+    refusal = capture_refusal(session, deps, citizen, answered_on)
     if refusal is not None:
         raise RuleRefusal(refusal)
     state = in_force(states_of(session, citizen.id, "wellbeing"), answered_on)
@@ -143,7 +143,7 @@ def capture(
     return response
 
 
-def responses_of(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[ResponseView]:
+def _responses(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[ResponseView]:
     """The citizen's answers, decrypted (the caller audits the read)."""
     vault = CitizenVault(deps.crypto)
     views = []
@@ -163,6 +163,38 @@ def responses_of(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[
             )
         )
     return views
+
+
+@dataclass(frozen=True)
+class WellbeingOverview:
+    """What the wellbeing page shows: the citizen, their answers, and why no more may be
+    captured today (None when they may)."""
+
+    citizen: CitizenView
+    responses: list[ResponseView]
+    refusal: str | None
+
+
+def read_answers(
+    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen
+) -> WellbeingOverview:
+    """The citizen's answers, decrypted, and whether new ones may be captured today;
+    audited as a read of wellbeing data."""
+    responses = _responses(session, deps, citizen)
+    deps.audit.record(
+        session,
+        actor,
+        action="wellbeing.read",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"answers": len(responses)},
+    )
+    return WellbeingOverview(
+        citizen=decrypt(deps, citizen),
+        responses=responses,
+        refusal=capture_refusal(session, deps, citizen, legal_today(deps.clock)),
+    )
 
 
 def shred_for_consent(session: Session, citizen: Citizen, consent: Consent) -> int:
