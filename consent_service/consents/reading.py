@@ -44,6 +44,8 @@ EXPIRY_WARNING_DAYS = 60
 
 @dataclass(frozen=True)
 class HistoryItem:
+    """One line of a consent's history: the day, what happened (Danish), who recorded it."""
+
     on: date
     what: str
     by: int
@@ -52,6 +54,9 @@ class HistoryItem:
 
 @dataclass(frozen=True)
 class ConsentSummary:
+    """A consent as the citizen's page shows it: its state today, its dates, its history
+    and which actions the navigator may take on it."""
+
     public_id: str
     kind: str
     kind_name: str

@@ -56,13 +56,11 @@ class DataCollection:
 
 @dataclass(frozen=True)
 class KindOffer:
+    """A consent kind the citizen may give, with its printed forms not yet recorded."""
+
     id: str
     name: str
     open_forms: tuple[ConsentForm, ...]
-
-
-def _vault(deps: ServiceDeps) -> CitizenVault:
-    return CitizenVault(deps.crypto)
 
 
 def data_collection(session: Session, deps: ServiceDeps, citizen: Citizen) -> DataCollection:
@@ -208,7 +206,7 @@ def record_signed(
     )
     session.add(consent)
     session.flush()
-    vault = _vault(deps)
+    vault = CitizenVault(deps.crypto)
     key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
     digest = hashlib.sha256(scan).hexdigest()
     session.add(
