@@ -19,7 +19,8 @@ from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
 from consent_service.audit.scope import concerns_organisation
 from consent_service.citizens.models import Citizen
-from consent_service.citizens.service import parse_cpr_input, record_probes
+from consent_service.citizens.probes import record_probes
+from consent_service.citizens.service import parse_cpr_input
 from consent_service.identity.models import Organisation, User
 from consent_service.services import ServiceDeps
 
@@ -40,7 +41,7 @@ def lookup_citizen(
     """The citizen with this CPR number in the DPO's organisation, through the blind index.
     The lookup is audited with its purpose, result and the number as a keyed hash, never
     the number; a number registered only in another organisation is a cross-organisation
-    probe there (``citizens.service.record_probes``), as a navigator's search is."""
+    probe there (``citizens.probes.record_probes``), as a navigator's search is."""
     if purpose not in LOOKUP_PURPOSES:
         raise ValueError(f"unknown lookup purpose {purpose!r}")
     cpr = parse_cpr_input(cpr_text, deps)

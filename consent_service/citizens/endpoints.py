@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
@@ -13,29 +12,15 @@ from consent_service.citizens import service
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.consents import reading
+from consent_service.consents.labels import CORRECTION_REASONS
+from consent_service.errors import InvalidInput
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
-
-
-def citizen_in_scope(session: DbSession, me: Principal, public_id: str) -> Citizen:
-    """The citizen, if in the user's organisation. An unknown id and another
-    organisation's citizen get the same 404; the second is recorded as a rejected
-    cross-organisation attempt in that organisation's log (its DPO sees it), not the
-    user's."""
-    from consent_service.citizens import repository
-
-    citizen = repository.by_public_id_any_organisation(session, public_id)
-    if citizen is None:
-        raise NotFound("citizen")
-    if citizen.organisation_id != me.user.organisation_id:
-        raise service.probe_not_found(me.user.organisation_id, citizen)
-    me.ensure(resource_organisation_id=citizen.organisation_id)
-    return citizen
 
 
 @router.get("/borgere", response_class=HTMLResponse)
@@ -46,11 +31,8 @@ def citizens_page(
     me: Annotated[Principal, require("citizen:list")],
     side: int = 1,
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     page_no = max(1, min(side, 10_000))
-    views, total = service.list_citizens(
-        session, ctx.deps, me.actor, me.user.organisation_id, page_no
-    )
+    views, total = service.list_citizens(session, ctx.deps, me.actor, me.organisation_id, page_no)
     return page(
         request,
         "citizens.html",
@@ -70,9 +52,8 @@ def search(
     me: Annotated[Principal, require("citizen:search")],
     cpr: Annotated[str, Form(max_length=20)],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     try:
-        found = service.find_by_cpr(session, ctx.deps, me.actor, me.user.organisation_id, cpr)
+        found = service.find_by_cpr(session, ctx.deps, me.actor, me.organisation_id, cpr)
     except InvalidInput as exc:
         return page(request, "citizen_search.html", status_code=400, me=me, error=exc.message)
     if found is None:
@@ -90,7 +71,6 @@ def search(
 def new_citizen_form(
     request: Request, me: Annotated[Principal, require("citizen:create")]
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     return page(request, "citizen_new.html", me=me, values={})
 
 
@@ -107,14 +87,11 @@ def new_citizen(
     phone: Annotated[str, Form(max_length=30)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     data = service.CitizenInput(
         cpr=cpr, name=name, phone=phone, email=email, municipality=municipality, gp_clinic=gp_clinic
     )
     try:
-        citizen = service.register_citizen(
-            session, ctx.deps, me.actor, me.user.organisation_id, data
-        )
+        citizen = service.register_citizen(session, ctx.deps, me.actor, me.organisation_id, data)
     except InvalidInput as exc:
         # Re-show what was typed, except the CPR number.
         values = {
@@ -144,7 +121,7 @@ def new_referral(
     norddjurs_link: Annotated[bool, Form()] = False,
     reachable: Annotated[bool, Form()] = False,
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = service.citizen_in_organisation(session, me.organisation_id, public_id)
     data = service.ReferralInput(
         referrer_kind=referrer_kind,
         clinic=clinic,
@@ -168,7 +145,7 @@ def citizen_page(
     me: Annotated[Principal, require("citizen:read")],
     public_id: str,
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = service.citizen_in_organisation(session, me.organisation_id, public_id)
     return _citizen_page(request, ctx, session, me, citizen)
 
 
@@ -181,27 +158,20 @@ def _citizen_page(
     status_code: int = 200,
     error: str | None = None,
 ) -> Response:
-    from consent_service.citizens import repository
-    from consent_service.consents import service as consents
-
     view = service.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
-    referrals = repository.referrals_of(session, citizen.id)
-    summaries = consents.summaries(session, ctx.deps, citizen)
-    collection = consents.data_collection_allowed(referrals)
-    if collection.allowed:
-        collection = replace(collection, kinds=consents.kind_offers(session, citizen))
+    overview = reading.citizen_consents(session, ctx.deps, citizen)
     return page(
         request,
         "citizen.html",
         status_code=status_code,
         me=me,
         citizen=view,
-        referrals=referrals,
-        consents=summaries,
+        referrals=service.referrals(session, citizen),
+        consents=overview.summaries,
         error=error,
         referrer_kinds=service.REFERRER_KINDS,
-        data_collection=collection,
-        correction_reasons=consents.CORRECTION_REASONS,
+        data_collection=overview.data_collection,
+        correction_reasons=CORRECTION_REASONS,
         cohort_names={c.id: c.name for c in default_cohorts().cohorts},
         today=ctx.clock.now().date(),
     )
@@ -226,12 +196,11 @@ def submit_referral(
     nor whether the person was known, so the API cannot be used to test who takes part.
     The referral is recorded as the token's referrer account's (its practice's stream),
     in that account's organisation; a token can only add referrals, and reads nothing."""
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     referral = service.submit_referral(
         session,
         ctx.deps,
         me.actor,
-        me.user.organisation_id,
+        me.organisation_id,
         service.CitizenInput(
             cpr=body.cpr,
             name=body.name,

@@ -19,11 +19,12 @@ from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens import repository as repo
 from consent_service.citizens.cohorts import cohort_for
-from consent_service.citizens.cpr import Cpr, InvalidCpr, age_on, parse_cpr
+from consent_service.citizens.cpr import Cpr, InvalidCpr, is_adult_on, parse_cpr
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.citizens.probes import probe_not_found, record_probes
 from consent_service.citizens.vault import CitizenKeyDestroyed, CitizenVault
 from consent_service.clock import legal_today
-from consent_service.errors import InvalidInput, NotFound, ProbeNotFound
+from consent_service.errors import InvalidInput, NotFound
 from consent_service.services import ServiceDeps
 
 REFERRER_KINDS = {
@@ -33,7 +34,6 @@ REFERRER_KINDS = {
     "practice_staff": "Andet klinikpersonale",
     "self": "Selvhenvendelse",
 }
-ADULT_AGE = 18
 _PHONE = re.compile(r"^\+?[0-9 ]{8,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -77,6 +77,7 @@ def _vault(deps: ServiceDeps) -> CitizenVault:
 
 
 def parse_cpr_input(value: str, deps: ServiceDeps) -> Cpr:
+    """The CPR number a person typed, or ``InvalidInput`` with the Danish message."""
     try:
         return parse_cpr(value, today=legal_today(deps.clock))
     except InvalidCpr:
@@ -239,65 +240,6 @@ def find_by_cpr(
     return citizen
 
 
-def record_probes(
-    session: Session,
-    deps: ServiceDeps,
-    actor: Actor,
-    organisation_id: int,
-    cpr: Cpr,
-    via: str,
-) -> None:
-    """After a CPR search of ``organisation_id`` found nobody: record a
-    ``citizen.cross_organisation_probe`` (outcome deny) in the log of every other
-    organisation where the number is registered, naming its citizen, for its DPO. The
-    searcher is answered as for an unknown number; nothing of this reaches their
-    organisation's log."""
-    criterion_hash = deps.crypto.search_criterion_hash(cpr.value)
-    for foreign in _registered_elsewhere(session, deps, organisation_id, cpr):
-        deps.audit.record(
-            session,
-            actor,
-            action="citizen.cross_organisation_probe",
-            outcome="deny",
-            resource_type="citizen",
-            resource_id=foreign.public_id,
-            reason="CPR search from another organisation",
-            organisation_id=foreign.organisation_id,
-            details={
-                "via": via,
-                "criterion_hash": criterion_hash,
-                "from_organisation": organisation_id,
-            },
-        )
-
-
-def _registered_elsewhere(
-    session: Session, deps: ServiceDeps, organisation_id: int, cpr: Cpr
-) -> Sequence[Citizen]:
-    """The live citizens with this CPR in other organisations: each organisation's blind
-    index differs, so one is computed per organisation and all are asked at once."""
-    others = repo.other_organisation_ids(session, organisation_id)
-    return repo.by_cpr_indexes(
-        session, {org: deps.crypto.blind_index(org, cpr.value) for org in others}
-    )
-
-
-def probe_not_found(
-    actor_organisation_id: int, citizen: Citizen, via: str = "open"
-) -> ProbeNotFound:
-    """The not-found answer to opening another organisation's citizen by id (``via``
-    ``open``), or one of its consents (``consent``), recorded in that organisation's log
-    (``web/deps.py`` records it after the rollback)."""
-    return ProbeNotFound(
-        action="citizen.cross_organisation_probe",
-        organisation_id=citizen.organisation_id,
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        reason="citizen id of another organisation",
-        details={"via": via, "from_organisation": actor_organisation_id},
-    )
-
-
 def submit_referral(
     session: Session,
     deps: ServiceDeps,
@@ -332,14 +274,29 @@ def submit_referral(
     return register_referral(session, deps, actor, citizen, referral_data)
 
 
-def get_citizen(session: Session, organisation_id: int, public_id: str) -> Citizen:
+def citizen_in_organisation(session: Session, organisation_id: int, public_id: str) -> Citizen:
+    """The live citizen ``public_id`` of the organisation: the one way a request loads a
+    citizen by id. An unknown id and another organisation's citizen both raise
+    ``NotFound``; the second is a ``ProbeNotFound``, recorded as a rejected
+    cross-organisation attempt in that organisation's log (its DPO sees it), not the
+    caller's."""
     citizen = repo.by_public_id(session, organisation_id, public_id)
-    if citizen is None:
-        raise NotFound(public_id)
-    return citizen
+    if citizen is not None:
+        return citizen
+    foreign = repo.by_public_id_any_organisation(session, public_id)
+    if foreign is not None and foreign.organisation_id != organisation_id:
+        raise probe_not_found(organisation_id, foreign)
+    raise NotFound("citizen")
+
+
+def referrals(session: Session, citizen: Citizen) -> Sequence[Referral]:
+    """The citizen's referrals, oldest first."""
+    return repo.referrals_of(session, citizen.id)
 
 
 def decrypt(deps: ServiceDeps, citizen: Citizen) -> CitizenView:
+    """The citizen's sealed fields, opened with their identity key (not audited: the
+    use case that shows them records the read)."""
     vault = _vault(deps)
     key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
     pid = citizen.public_id
@@ -434,7 +391,7 @@ def register_referral(
     is given regardless of age or consent. The cohort follows from the course start date."""
     view = decrypt(deps, citizen)
     clinic = _check_referral(deps, data, view.cpr)
-    adult = age_on(view.cpr.birth_date, data.referred_on) >= ADULT_AGE
+    adult = is_adult_on(view.cpr, data.referred_on)
     cohort = cohort_for(data.course_start_on) if data.course_start_on else None
     referral = Referral(
         public_id=uuid.uuid4().hex,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,8 +11,25 @@ from sqlalchemy.orm import Session
 from consent_service.consents import repository as repo
 from consent_service.consents import rules
 from consent_service.consents.catalogue import catalogue
-from consent_service.consents.models import Consent
-from consent_service.consents.service import facts_of
+from consent_service.consents.models import Consent, ConsentEvent
+
+
+def facts_of(consent: Consent, events: Sequence[ConsentEvent]) -> rules.ConsentFacts:
+    """Fold a consent and its history into the facts the legal rules decide on."""
+
+    def first(event_type: str) -> date | None:
+        dates = [e.occurred_on for e in events if e.event_type == event_type]
+        return min(dates) if dates else None
+
+    return rules.ConsentFacts(
+        kind=consent.kind,
+        signed_on=consent.decided_on if consent.decision == "given" else None,
+        refused_on=consent.decided_on if consent.decision == "refused" else None,
+        withdrawn_on=first("withdrawn"),
+        journal_entry_confirmed_on=first("journal_entry_confirmed"),
+        data_obtained_on=first("data_obtained"),
+        invalidated_on=first("invalidated"),
+    )
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from consent_service.citizens.endpoints import citizen_in_scope
+from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.citizens.service import probe_not_found
-from consent_service.consents import service
+from consent_service.consents import reading, service
 from consent_service.consents.models import Consent
-from consent_service.errors import NotFound
 from consent_service.text import SINGLE_LINE_PATTERN, SafeText
 from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -48,19 +46,7 @@ FHIR_CONSENT = {
 
 
 def _consent(session: DbSession, me: Principal, consent_id: str) -> tuple[Citizen, Consent]:
-    from consent_service.consents import repository
-
-    consent = repository.consent_by_public_id(session, consent_id)
-    if consent is None:
-        raise NotFound("consent")
-    citizen = session.get(Citizen, consent.citizen_id)
-    if citizen is None:
-        raise NotFound("consent")
-    if consent.organisation_id != me.user.organisation_id:
-        # Another organisation's consent is not found, as an unknown one; its DPO sees it.
-        raise probe_not_found(me.user.organisation_id, citizen, via="consent")
-    me.ensure(resource_organisation_id=consent.organisation_id)
-    return citizen, consent
+    return service.consent_in_organisation(session, me.organisation_id, consent_id)
 
 
 def _back(citizen: Citizen) -> RedirectResponse:
@@ -84,7 +70,7 @@ def print_form(
     kind: str,
 ) -> Response:
     """A pre-filled PDF form with a unique form id; the form is remembered for recording."""
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     form, pdf = service.print_form(session, ctx.deps, me.actor, citizen, kind)
     return _pdf(pdf, f"samtykke-{kind}-{form.form_id}.pdf")
 
@@ -103,7 +89,7 @@ def record_signed(
     scan: Annotated[UploadFile, File()],
 ) -> Response:
     """Record the signed form with its scan; the consent becomes active."""
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     content = scan.file.read(service.MAX_SCAN_BYTES + 1)
     service.record_signed(
         session,
@@ -128,7 +114,7 @@ def record_refused(
     kind: str,
     decided_on: Annotated[date, Form()],
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     service.record_refused(session, ctx.deps, me.actor, citizen, kind, decided_on)
     return _back(citizen)
 
@@ -173,20 +159,6 @@ def invalidate(
     return _back(citizen)
 
 
-def _audit_export(
-    ctx: Ctx, session: DbSession, me: Principal, citizen: Citizen, consent: Consent, fmt: str
-) -> None:
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="consent.exported",
-        outcome="success",
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        details={"consent": consent.public_id, "format": fmt},
-    )
-
-
 @router.get("/samtykker/{consent_id}/kvittering.pdf")
 def receipt(
     ctx: Ctx,
@@ -194,14 +166,9 @@ def receipt(
     me: Annotated[Principal, require("consent:export")],
     consent_id: ConsentId,
 ) -> Response:
-    from consent_service.consents.catalogue import catalogue
-    from consent_service.consents.pdf import render_receipt
-
     citizen, consent = _consent(session, me, consent_id)
-    view = service.record_view(session, ctx.deps, citizen, consent)
-    body = catalogue().template(consent.kind, consent.language, consent.template_version).body
-    _audit_export(ctx, session, me, citizen, consent, "receipt-pdf")
-    return _pdf(render_receipt(view, body), f"kvittering-{consent.public_id}.pdf")
+    pdf = reading.receipt_pdf(session, ctx.deps, me.actor, citizen, consent)
+    return _pdf(pdf, f"kvittering-{consent.public_id}.pdf")
 
 
 @router.get("/samtykker/{consent_id}/scanning")
@@ -212,8 +179,7 @@ def scan(
     consent_id: ConsentId,
 ) -> Response:
     citizen, consent = _consent(session, me, consent_id)
-    content, content_type = service.read_scan(session, ctx.deps, citizen, consent)
-    _audit_export(ctx, session, me, citizen, consent, "scan")
+    content, content_type = reading.scan_file(session, ctx.deps, me.actor, citizen, consent)
     return Response(content, media_type=content_type, headers={"Content-Disposition": "attachment"})
 
 
@@ -227,12 +193,8 @@ def fhir(
     consent_id: ConsentId,
 ) -> Response:
     """The consent as an HL7 FHIR R4 Consent resource."""
-    from consent_service.consents.exports import to_fhir_r4
-
     citizen, consent = _consent(session, me, consent_id)
-    view = service.record_view(session, ctx.deps, citizen, consent)
-    _audit_export(ctx, session, me, citizen, consent, "fhir-r4")
-    return FhirJSON(to_fhir_r4(view))
+    return FhirJSON(reading.fhir_consent(session, ctx.deps, me.actor, citizen, consent))
 
 
 @router.get("/api/v1/consents/{consent_id}/iso27560")
@@ -243,9 +205,5 @@ def iso27560(
     consent_id: ConsentId,
 ) -> dict[str, Any]:
     """The consent as a record shaped after ISO/IEC TS 27560."""
-    from consent_service.consents.exports import to_iso27560
-
     citizen, consent = _consent(session, me, consent_id)
-    view = service.record_view(session, ctx.deps, citizen, consent)
-    _audit_export(ctx, session, me, citizen, consent, "iso27560")
-    return to_iso27560(view)
+    return reading.iso27560_record(session, ctx.deps, me.actor, citizen, consent)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from consent_service.citizens.models import Citizen
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 
 # First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
@@ -40,16 +41,40 @@ def lock_consents_for_ending(session: Session, organisation_id: int) -> None:
     _use_lock(session, organisation_id, "pg_advisory_xact_lock")
 
 
-def form(session: Session, form_id: str) -> ConsentForm | None:
-    return session.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))
+def form(session: Session, organisation_id: int, form_id: str) -> ConsentForm | None:
+    """The printed form ``form_id`` of the organisation."""
+    return session.scalar(
+        select(ConsentForm).where(
+            ConsentForm.form_id == form_id, ConsentForm.organisation_id == organisation_id
+        )
+    )
 
 
 def consent_for_form(session: Session, form_id: str) -> Consent | None:
     return session.scalar(select(Consent).where(Consent.form_id == form_id))
 
 
-def consent_by_public_id(session: Session, public_id: str) -> Consent | None:
-    return session.scalar(select(Consent).where(Consent.public_id == public_id))
+def consent_in_organisation(
+    session: Session, organisation_id: int, public_id: str
+) -> tuple[Consent, Citizen] | None:
+    """The organisation's consent ``public_id`` with its citizen."""
+    row = session.execute(
+        select(Consent, Citizen)
+        .join(Citizen, Citizen.id == Consent.citizen_id)
+        .where(Consent.public_id == public_id, Consent.organisation_id == organisation_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def consent_any_organisation(session: Session, public_id: str) -> tuple[Consent, Citizen] | None:
+    """For telling a cross-organisation probe from an unknown id only: the caller must
+    answer both alike."""
+    row = session.execute(
+        select(Consent, Citizen)
+        .join(Citizen, Citizen.id == Consent.citizen_id)
+        .where(Consent.public_id == public_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:

@@ -322,11 +322,14 @@ def expiring_within(facts: ConsentFacts, kind: ConsentKind, on: date, days: int 
 
 
 def data_collection_allowed(
-    birth_date: date, referral_date: date, *, minimum_age: int = ADULT_AGE
+    birth_date: date, referral_date: date | None, *, minimum_age: int = ADULT_AGE
 ) -> bool:
-    """Whether the citizen takes part in data collection: 18 or older on the referral date
-    (seed 002, Målgruppe; DOMAIN.md "Age at referral decides 18+"). Younger citizens
+    """Whether the citizen takes part in data collection: 18 or older on the date of
+    their (latest) referral (seed 002, Målgruppe; DOMAIN.md "Age at referral decides
+    18+"); without a referral (``referral_date`` None), not yet. Younger citizens
     still get the navigator offer (:func:`navigator_offer_available`)."""
+    if referral_date is None:
+        return False
     return age_on(birth_date, referral_date) >= minimum_age
 
 

@@ -1,6 +1,7 @@
-"""The consent lifecycle: print, record signed or refused, confirm the journal entry,
-withdraw, and show status and history. Legal decisions come from ``rules`` (pure
-functions); this module loads, decides with them, stores and audits.
+"""The consent lifecycle: load a consent of the organisation, print a form, record it
+signed or refused, confirm the journal entry, withdraw, invalidate. Legal decisions come
+from ``rules`` (pure functions); this module loads, decides with them, stores and audits.
+Reading consents (status, history, exports) is ``reading``.
 
 A recorded consent is never updated: every later fact is a ``ConsentEvent`` appended to
 its history, with who and when.
@@ -10,55 +11,44 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy.orm import Session
 
 from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
-from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.models import Citizen
+from consent_service.citizens.probes import probe_not_found
+from consent_service.citizens.repository import referrals_of
 from consent_service.citizens.service import decrypt
 from consent_service.citizens.vault import CitizenVault
 from consent_service.clock import legal_today
 from consent_service.consents import repository as repo
 from consent_service.consents import rules
+from consent_service.consents.active import facts_of
 from consent_service.consents.catalogue import ConsentCatalogue, catalogue
+from consent_service.consents.labels import (
+    CHANNELS,
+    CORRECTION_REASONS,
+    NO_REFERRAL_YET,
+    UNDER_AGE_AT_REFERRAL,
+)
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.consents.pdf import render_form
 from consent_service.consents.scans import MAX_SCAN_BYTES as MAX_SCAN_BYTES
 from consent_service.consents.scans import validate_scan
-from consent_service.consents.views import ConsentFormInput, ConsentRecordView, LegalBasis
+from consent_service.consents.views import ConsentFormInput
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
+from consent_service.identity.repository import organisation_by_id
 from consent_service.services import ServiceDeps
-
-CHANNELS = {"in_person": "personligt", "phone": "telefon", "letter": "brev"}
-EXPIRY_WARNING_DAYS = 60
-# Why a recorded consent is corrected; codes, never free text, so no personal data.
-CORRECTION_REASONS = {
-    "recorded_in_error": "Registreret ved en fejl",
-    "wrong_citizen": "Erklæringen tilhører en anden borger",
-    "scan_mismatch": "Scanningen svarer ikke til erklæringen",
-    "signature_missing": "Underskrift eller dato mangler på erklæringen",
-}
-STATE_NAMES_DA = {
-    "requested": "Anmodet",
-    "given": "Givet",
-    "refused": "Afslået",
-    "withdrawn": "Tilbagekaldt",
-    "expired": "Udløbet",
-    "invalidated": "Ugyldiggjort",
-}
-EVENT_NAMES_DA = {
-    "journal_entry_confirmed": "Indført i patientjournalen",
-    "withdrawn": "Tilbagekaldt",
-    "data_obtained": "Oplysninger indhentet",
-    "invalidated": "Ugyldiggjort",
-}
 
 
 @dataclass(frozen=True)
 class DataCollection:
+    """Whether the citizen may give the data-collection consents; if not, why (Danish);
+    if so, each kind with its forms printed and not yet recorded."""
+
     allowed: bool
     reason: str
     kinds: tuple[KindOffer, ...] = ()
@@ -66,88 +56,34 @@ class DataCollection:
 
 @dataclass(frozen=True)
 class KindOffer:
+    """A consent kind the citizen may give, with its printed forms not yet recorded."""
+
     id: str
     name: str
     open_forms: tuple[ConsentForm, ...]
 
 
-@dataclass(frozen=True)
-class HistoryItem:
-    on: date
-    what: str
-    by: int
-    recorded_at: object
+def data_collection(session: Session, deps: ServiceDeps, citizen: Citizen) -> DataCollection:
+    """Whether the citizen is offered the data-collection consents, and if not, why:
+    :func:`rules.data_collection_allowed` on their birth date and latest referral."""
+    referrals = referrals_of(session, citizen.id)
+    latest = referrals[-1].referred_on if referrals else None
+    if rules.data_collection_allowed(decrypt(deps, citizen).cpr.birth_date, latest):
+        return DataCollection(True, "")
+    return DataCollection(False, NO_REFERRAL_YET if latest is None else UNDER_AGE_AT_REFERRAL)
 
 
-@dataclass(frozen=True)
-class ConsentSummary:
-    public_id: str
-    kind: str
-    kind_name: str
-    decision: str
-    state: str
-    state_name: str
-    signed_on: date | None
-    valid_until: date | None
-    expiring_soon: bool
-    journal_confirmed_on: date | None
-    withdrawn_on: date | None
-    template_version: str
-    text_sha256: str
-    has_scan: bool
-    can_confirm_journal: bool
-    can_withdraw: bool
-    can_invalidate: bool
-    journal_note: str | None
-    notice: str | None
-    history: tuple[HistoryItem, ...]
-
-
-def _vault(deps: ServiceDeps) -> CitizenVault:
-    return CitizenVault(deps.crypto)
-
-
-def facts_of(consent: Consent, events: Sequence[ConsentEvent]) -> rules.ConsentFacts:
-    """Fold a consent and its history into the facts the legal rules decide on."""
-
-    def first(event_type: str) -> date | None:
-        dates = [e.occurred_on for e in events if e.event_type == event_type]
-        return min(dates) if dates else None
-
-    return rules.ConsentFacts(
-        kind=consent.kind,
-        signed_on=consent.decided_on if consent.decision == "given" else None,
-        refused_on=consent.decided_on if consent.decision == "refused" else None,
-        withdrawn_on=first("withdrawn"),
-        journal_entry_confirmed_on=first("journal_entry_confirmed"),
-        data_obtained_on=first("data_obtained"),
-        invalidated_on=first("invalidated"),
+def kind_offers(session: Session, citizen: Citizen) -> tuple[KindOffer, ...]:
+    """Every consent kind with the citizen's printed forms of it not yet recorded."""
+    cat = catalogue()
+    return tuple(
+        KindOffer(kind_id, cat.name(kind_id), tuple(repo.open_forms(session, citizen.id, kind_id)))
+        for kind_id in cat.kinds
     )
 
 
-def data_collection_allowed(referrals: Sequence[Referral]) -> DataCollection:
-    """Data-collection consents are offered only to a citizen 18+ at referral."""
-    if not referrals:
-        return DataCollection(
-            False,
-            "Registrér først en henvisning. Samtykke til "
-            "dataindsamling kræver, at borgeren var fyldt 18 år "
-            "ved henvisningen.",
-        )
-    if not referrals[-1].adult_at_referral:
-        return DataCollection(
-            False,
-            "Borgeren var under 18 år ved henvisningen og indgår "
-            "ikke i dataindsamlingen. Tilbuddet om en social "
-            "navigatør gælder fuldt ud.",
-        )
-    return DataCollection(True, "")
-
-
-def _require_adult(session: Session, citizen: Citizen) -> None:
-    from consent_service.citizens.repository import referrals_of
-
-    decision = data_collection_allowed(referrals_of(session, citizen.id))
+def _require_adult(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
+    decision = data_collection(session, deps, citizen)
     if not decision.allowed:
         raise RuleRefusal(decision.reason)
 
@@ -161,16 +97,14 @@ def print_form(
     session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, kind: str
 ) -> tuple[ConsentForm, bytes]:
     """A pre-filled PDF consent form with a unique form id, for the citizen to sign."""
-    from consent_service.consents.pdf import render_form
-
     cat = catalogue()
     _kind(cat, kind)
-    _require_adult(session, citizen)
+    _require_adult(session, deps, citizen)
     template = cat.current_template(kind)
     view = decrypt(deps, citizen)
     today = legal_today(deps.clock)
     form_id = uuid.uuid4().hex
-    org_name = _organisation_name(session, citizen.organisation_id)
+    org_name = controller_name(session, citizen.organisation_id)
     pdf = render_form(
         ConsentFormInput(
             form_id=form_id,
@@ -213,9 +147,8 @@ def print_form(
     return form, pdf
 
 
-def _organisation_name(session: Session, organisation_id: int) -> str:
-    from consent_service.identity.repository import organisation_by_id
-
+def controller_name(session: Session, organisation_id: int) -> str:
+    """The name of the organisation, the data controller of its citizens' consents."""
     org = organisation_by_id(session, organisation_id)
     return org.name if org else ""
 
@@ -236,8 +169,8 @@ def record_signed(
     template version and text hash the form was printed with."""
     cat = catalogue()
     _kind(cat, kind)
-    _require_adult(session, citizen)
-    form = repo.form(session, form_id)
+    _require_adult(session, deps, citizen)
+    form = repo.form(session, citizen.organisation_id, form_id)
     if form is None or form.citizen_id != citizen.id or form.kind != kind:
         raise InvalidInput(
             "Blanketten hører ikke til denne borger og samtykketype.", field="form_id"
@@ -273,7 +206,7 @@ def record_signed(
     )
     session.add(consent)
     session.flush()
-    vault = _vault(deps)
+    vault = CitizenVault(deps.crypto)
     key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
     digest = hashlib.sha256(scan).hexdigest()
     session.add(
@@ -305,7 +238,7 @@ def record_signed(
             "scan_sha256": digest,
         },
     )
-    _replan(session, deps, citizen)
+    uow.record(session, uow.CitizenChanged(citizen.id))
     return consent
 
 
@@ -406,7 +339,7 @@ def confirm_journal_entry(
         resource_id=citizen.public_id,
         details={"consent": consent.public_id},
     )
-    _replan(session, deps, citizen)
+    uow.record(session, uow.CitizenChanged(citizen.id))
 
 
 def withdraw(
@@ -449,7 +382,7 @@ def withdraw(
         resource_id=citizen.public_id,
         details={"consent": consent.public_id, "kind": consent.kind, "channel": channel},
     )
-    _replan(session, deps, citizen)
+    uow.record(session, uow.CitizenChanged(citizen.id))
     return effect
 
 
@@ -486,167 +419,29 @@ def invalidate(
         resource_id=citizen.public_id,
         details={"consent": consent.public_id, "kind": consent.kind, "reason": reason},
     )
-    _replan(session, deps, citizen)
-
-
-def _replan(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
-    """A consent changed: the citizen's reminders, follow-ups and deletions are re-planned
-    before the transaction commits (``consent_service.handlers``)."""
     uow.record(session, uow.CitizenChanged(citizen.id))
 
 
+def consent_in_organisation(
+    session: Session, organisation_id: int, public_id: str
+) -> tuple[Citizen, Consent]:
+    """The consent ``public_id`` of the organisation, with its citizen: the one way a
+    request loads a consent by id. An unknown id and another organisation's consent both
+    raise ``NotFound``; the second is a ``ProbeNotFound`` recorded in that organisation's
+    log (its DPO sees it), not the caller's."""
+    found = repo.consent_in_organisation(session, organisation_id, public_id)
+    if found is not None:
+        consent, citizen = found
+        return citizen, consent
+    foreign = repo.consent_any_organisation(session, public_id)
+    if foreign is not None and foreign[0].organisation_id != organisation_id:
+        raise probe_not_found(organisation_id, foreign[1], via="consent")
+    raise NotFound("consent")
+
+
 def get_consent(session: Session, citizen: Citizen, public_id: str) -> Consent:
-    consent = repo.consent_by_public_id(session, public_id)
-    if consent is None or consent.citizen_id != citizen.id:
+    """The citizen's consent ``public_id`` (scripts and jobs that hold the citizen)."""
+    found = repo.consent_in_organisation(session, citizen.organisation_id, public_id)
+    if found is None or found[0].citizen_id != citizen.id:
         raise NotFound(public_id)
-    return consent
-
-
-def journal_note(consent: Consent, facts: rules.ConsentFacts, recorder: str) -> str | None:
-    """The note the navigator enters in the patient journal for a given journal consent."""
-    if consent.kind != "journal" or consent.decision != "given" or facts.signed_on is None:
-        return None
-    kind = catalogue().kinds["journal"]
-    until = rules.validity_end(kind, facts.signed_on)
-    return (
-        "Samtykke til indhentning og videregivelse af helbredsoplysninger "
-        "(sundhedsloven § 42 d, stk. 1, og § 43, stk. 1) til resultatopfølgning i projektet "
-        "Sociale henvisninger Norddjurs.\n"
-        f"Givet skriftligt den {facts.signed_on:%d-%m-%Y}; gælder til og med "
-        f"{until:%d-%m-%Y} (højst 1 år, sundhedsloven § 44).\n"
-        f"Samtykkeerklæring {consent.form_id}, tekstversion {consent.template_version} "
-        f"(sha256 {consent.text_sha256[:16]}).\n"
-        "Patienten er informeret om formål, hvilke oplysninger det drejer sig om, og at "
-        "samtykket kan tilbagekaldes, indtil oplysningerne er indhentet/videregivet.\n"
-        f"Registreret af {recorder}."
-    )
-
-
-def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[ConsentSummary]:
-    """Every consent of the citizen with its state today, history and what can be done."""
-    cat = catalogue()
-    today = legal_today(deps.clock)
-    out = []
-    for consent in repo.consents_of(session, citizen.id):
-        events = repo.events_of(session, consent.id)
-        facts = facts_of(consent, events)
-        kind = cat.kinds[consent.kind]
-        state = rules.status_on(facts, kind, today)
-        valid_until = (
-            rules.validity_end(kind, facts.signed_on) if facts.signed_on is not None else None
-        )
-        history = [
-            HistoryItem(
-                consent.decided_on,
-                "Samtykke givet" if consent.decision == "given" else "Samtykke afslået",
-                consent.recorded_by,
-                consent.recorded_at,
-            )
-        ]
-        history += [
-            HistoryItem(
-                e.occurred_on,
-                EVENT_NAMES_DA.get(e.event_type, e.event_type)
-                + (f" ({CHANNELS[e.channel]})" if e.channel in CHANNELS else "")
-                + (f": {CORRECTION_REASONS[e.note]}" if e.note in CORRECTION_REASONS else ""),
-                e.recorded_by,
-                e.recorded_at,
-            )
-            for e in events
-        ]
-        open_ = facts.withdrawn_on is None and facts.invalidated_on is None
-        if valid_until is not None and valid_until < today and open_:
-            history.append(
-                HistoryItem(valid_until + timedelta(days=1), "Udløbet", 0, consent.recorded_at)
-            )
-        notice = None
-        if facts.withdrawn_on is not None and consent.kind == "journal":
-            notice = rules.can_withdraw(facts, kind, facts.withdrawn_on).message
-        out.append(
-            ConsentSummary(
-                public_id=consent.public_id,
-                kind=consent.kind,
-                kind_name=cat.name(consent.kind),
-                decision=consent.decision,
-                state=state.value,
-                state_name=STATE_NAMES_DA[state.value],
-                signed_on=facts.signed_on,
-                valid_until=valid_until,
-                expiring_soon=rules.expiring_within(facts, kind, today, EXPIRY_WARNING_DAYS),
-                journal_confirmed_on=facts.journal_entry_confirmed_on,
-                withdrawn_on=facts.withdrawn_on,
-                template_version=consent.template_version,
-                text_sha256=consent.text_sha256,
-                has_scan=repo.scan_of(session, consent.id) is not None,
-                can_confirm_journal=consent.kind == "journal"
-                and consent.decision == "given"
-                and facts.journal_entry_confirmed_on is None
-                and open_,
-                can_withdraw=consent.decision == "given" and open_,
-                can_invalidate=facts.invalidated_on is None and facts.data_obtained_on is None,
-                journal_note=journal_note(consent, facts, "navigatøren"),
-                notice=notice,
-                history=tuple(history),
-            )
-        )
-    return out
-
-
-def kind_offers(session: Session, citizen: Citizen) -> tuple[KindOffer, ...]:
-    cat = catalogue()
-    return tuple(
-        KindOffer(kind_id, cat.name(kind_id), tuple(repo.open_forms(session, citizen.id, kind_id)))
-        for kind_id in cat.kinds
-    )
-
-
-def record_view(
-    session: Session, deps: ServiceDeps, citizen: Citizen, consent: Consent
-) -> ConsentRecordView:
-    """The consent as the controller demonstrates it (GDPR art. 7(1)); decrypts identity."""
-    cat = catalogue()
-    kind = cat.kinds[consent.kind]
-    facts = facts_of(consent, repo.events_of(session, consent.id))
-    state = rules.status_on(facts, kind, legal_today(deps.clock))
-    person = decrypt(deps, citizen)
-    scan = repo.scan_of(session, consent.id)
-    return ConsentRecordView(
-        consent_id=consent.public_id,
-        kind=consent.kind,
-        state=state.value,
-        subject_id=citizen.public_id,
-        subject_cpr=person.cpr.value,
-        subject_name=person.name,
-        controller_name=_organisation_name(session, citizen.organisation_id),
-        controller_contact=cat.controller_contact,
-        dpo_contact=cat.dpo_contact,
-        purpose=cat.purpose(consent.kind),
-        data_categories=cat.data_categories(consent.kind),
-        legal_bases=tuple(LegalBasis(code, text) for code, text in cat.legal_bases(consent.kind)),
-        template_version=consent.template_version,
-        language=consent.language,
-        text_sha256=consent.text_sha256,
-        form_id=consent.form_id,
-        signed_on=facts.signed_on,
-        recorded_at=consent.recorded_at,
-        valid_from=facts.signed_on,
-        valid_until=rules.validity_end(kind, facts.signed_on) if facts.signed_on else None,
-        withdrawn_on=facts.withdrawn_on,
-        withdrawal_method=cat.withdrawal_method(consent.kind),
-        scan_sha256=scan.sha256 if scan else None,
-        scan_content_type=scan.content_type if scan else None,
-    )
-
-
-def read_scan(
-    session: Session, deps: ServiceDeps, citizen: Citizen, consent: Consent
-) -> tuple[bytes, str]:
-    scan = repo.scan_of(session, consent.id)
-    if scan is None:
-        raise NotFound(consent.public_id)
-    vault = _vault(deps)
-    key = vault.unwrap(citizen.public_id, citizen.wrapped_key)
-    content = vault.open_bytes(
-        key, citizen.public_id, f"scan:{consent.public_id}", scan.content_sealed
-    )
-    return content, scan.content_type
+    return found[0]

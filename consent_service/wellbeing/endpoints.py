@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.citizens import service as citizens
-from consent_service.citizens.endpoints import citizen_in_scope
 from consent_service.clock import legal_today
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
@@ -29,27 +28,17 @@ def wellbeing_page(
     me: Annotated[Principal, require("wellbeing:read")],
     public_id: str,
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
-    today = legal_today(ctx.clock)
-    responses = wellbeing.responses_of(session, ctx.deps, citizen)
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="wellbeing.read",
-        outcome="success",
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        details={"answers": len(responses)},
-    )
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
+    overview = wellbeing.read_answers(session, ctx.deps, me.actor, citizen)
     return page(
         request,
         "wellbeing.html",
         me=me,
-        citizen=citizens.decrypt(ctx.deps, citizen),
-        responses=responses,
-        refusal=wellbeing.capture_refusal(session, citizen, today),
+        citizen=overview.citizen,
+        responses=overview.responses,
+        refusal=overview.refusal,
         q=questionnaire,
-        today=today,
+        today=legal_today(ctx.clock),
     )
 
 
@@ -68,7 +57,7 @@ def wellbeing_record(
     who5_5: Annotated[int, Form(ge=0, le=5)],
     life_satisfaction: Annotated[int, Form(ge=0, le=10)],
 ) -> Response:
-    citizen = citizen_in_scope(session, me, public_id)
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     wellbeing.capture(
         session,
         ctx.deps,

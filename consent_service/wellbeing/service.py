@@ -9,20 +9,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen, CitizenKey
-from consent_service.citizens.repository import referrals_of
+from consent_service.citizens.service import CitizenView, decrypt
 from consent_service.citizens.vault import CitizenVault
 from consent_service.clock import legal_today
 from consent_service.consents.active import in_force, states_of
 from consent_service.consents.models import Consent
-from consent_service.consents.service import data_collection_allowed
+from consent_service.consents.service import data_collection
 from consent_service.errors import InvalidInput, RuleRefusal
 from consent_service.services import ServiceDeps
+from consent_service.wellbeing import repository as repo
 from consent_service.wellbeing.models import WellbeingResponse
 from consent_service.wellbeing.questionnaire import OCCASIONS, AnswerError, Answers
 
@@ -30,6 +30,7 @@ WELLBEING_KEY_PREFIX = "wellbeing:"
 
 
 def key_purpose(consent: Consent) -> str:
+    """The purpose of the data key the answers given under ``consent`` are sealed with."""
     return f"{WELLBEING_KEY_PREFIX}{consent.public_id}"
 
 
@@ -45,9 +46,9 @@ def _column(response_public_id: str) -> str:
     return f"wellbeing:{response_public_id}"
 
 
-def capture_refusal(session: Session, citizen: Citizen, on: date) -> str | None:
+def capture_refusal(session: Session, deps: ServiceDeps, citizen: Citizen, on: date) -> str | None:
     """Why no answers may be captured for the citizen on ``on`` (Danish), or None."""
-    decision = data_collection_allowed(referrals_of(session, citizen.id))
+    decision = data_collection(session, deps, citizen)
     if not decision.allowed:
         return decision.reason
     if in_force(states_of(session, citizen.id, "wellbeing"), on) is None:
@@ -61,7 +62,7 @@ def capture_refusal(session: Session, citizen: Citizen, on: date) -> str | None:
 def _data_key(session: Session, deps: ServiceDeps, citizen: Citizen, consent: Consent) -> bytes:
     vault = CitizenVault(deps.crypto)
     purpose = key_purpose(consent)
-    row = session.get(CitizenKey, (citizen.id, purpose))
+    row = repo.answer_key(session, citizen.id, purpose)
     if row is not None:
         return vault.unwrap(f"{citizen.public_id}:{purpose}", row.wrapped_key)
     key, wrapped = vault.new_key(f"{citizen.public_id}:{purpose}")
@@ -85,6 +86,9 @@ def capture(
     who5: list[int],
     life_satisfaction: int,
 ) -> WellbeingResponse:
+    """Record one answered questionnaire (baseline, then a later follow-up), sealed under
+    the data key of the wellbeing consent in force on ``answered_on``; refused without
+    one or for a citizen under 18 at referral. Audited; the citizen is re-planned."""
     if occasion not in OCCASIONS:
         raise InvalidInput("Vælg baseline eller opfølgning.", field="occasion")
     if answered_on > legal_today(deps.clock):
@@ -93,15 +97,13 @@ def capture(
         answers = Answers(tuple(who5), life_satisfaction)
     except AnswerError as exc:
         raise InvalidInput(str(exc), field="who5") from None
-    refusal = capture_refusal(session, citizen, answered_on)
+    refusal = capture_refusal(session, deps, citizen, answered_on)
     if refusal is not None:
         raise RuleRefusal(refusal)
     state = in_force(states_of(session, citizen.id, "wellbeing"), answered_on)
     if state is None:  # capture_refusal checked it; kept for the type checker
         raise RuleRefusal("Borgeren har ikke et gyldigt samtykke til trivselsdata.")
-    earlier = session.scalars(
-        select(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen.id)
-    ).all()
+    earlier = repo.responses_of(session, citizen.id)
     if any(r.occasion == occasion for r in earlier):
         raise RuleRefusal(
             "Der er allerede registreret en besvarelse ved "
@@ -141,21 +143,16 @@ def capture(
     return response
 
 
-def responses_of(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[ResponseView]:
+def _responses(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[ResponseView]:
     """The citizen's answers, decrypted (the caller audits the read)."""
     vault = CitizenVault(deps.crypto)
     views = []
-    rows = session.scalars(
-        select(WellbeingResponse)
-        .where(WellbeingResponse.citizen_id == citizen.id)
-        .order_by(WellbeingResponse.answered_on)
-    ).all()
-    for row in rows:
-        consent = session.get(Consent, row.consent_id)
+    for row in repo.responses_of(session, citizen.id):
+        consent = repo.consent_of(session, row)
         if consent is None:
             continue  # the foreign key forbids it
         purpose = key_purpose(consent)
-        key_row = session.get(CitizenKey, (citizen.id, purpose))
+        key_row = repo.answer_key(session, citizen.id, purpose)
         if key_row is None:
             continue  # shredded: answers an older backup brought back, unreadable for good
         key = vault.unwrap(f"{citizen.public_id}:{purpose}", key_row.wrapped_key)
@@ -168,15 +165,41 @@ def responses_of(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[
     return views
 
 
+@dataclass(frozen=True)
+class WellbeingOverview:
+    """What the wellbeing page shows: the citizen, their answers, and why no more may be
+    captured today (None when they may)."""
+
+    citizen: CitizenView
+    responses: list[ResponseView]
+    refusal: str | None
+
+
+def read_answers(
+    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen
+) -> WellbeingOverview:
+    """The citizen's answers, decrypted, and whether new ones may be captured today;
+    audited as a read of wellbeing data."""
+    responses = _responses(session, deps, citizen)
+    deps.audit.record(
+        session,
+        actor,
+        action="wellbeing.read",
+        outcome="success",
+        resource_type="citizen",
+        resource_id=citizen.public_id,
+        details={"answers": len(responses)},
+    )
+    return WellbeingOverview(
+        citizen=decrypt(deps, citizen),
+        responses=responses,
+        refusal=capture_refusal(session, deps, citizen, legal_today(deps.clock)),
+    )
+
+
 def shred_for_consent(session: Session, citizen: Citizen, consent: Consent) -> int:
     """Destroy the data key of the consent's answers, then delete the answers: the rows
     go, and any copy of them in a data backup can no longer be decrypted. Returns how many
     answers went."""
-    purpose = key_purpose(consent)
-    session.execute(
-        delete(CitizenKey).where(CitizenKey.citizen_id == citizen.id, CitizenKey.purpose == purpose)
-    )
-    result = session.execute(
-        delete(WellbeingResponse).where(WellbeingResponse.consent_id == consent.id)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    repo.delete_answer_key(session, citizen.id, key_purpose(consent))
+    return repo.delete_answers_under(session, consent.id)

@@ -24,10 +24,13 @@ from consent_service.audit.alerts import evaluate_alerts
 from consent_service.audit.models import AuditAlert, AuditEvent
 from consent_service.audit.recorder import SYSTEM
 from consent_service.clock import FixedClock
+from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.wellbeing.models import WellbeingResponse
+from tests.api import test_citizens_consents as api
 from tests.conftest import Person, enrolled_person, log_in
-from tests.factories import synthetic_cpr
+from tests.factories import synthetic_cpr, tiny_png
 
 ORG_A = "Norddjurs Kommune"
 ORG_B = "Syddjurs Kommune"
@@ -343,3 +346,61 @@ def test_the_criterion_hash_is_keyed_and_not_the_blind_index(ctx: AppContext) ->
     import hashlib
 
     assert hashed != hashlib.sha256(cpr.encode()).hexdigest()  # keyed, not a bare hash
+
+
+def test_every_citizen_and_consent_route_loads_through_the_scoped_loader(
+    ctx: AppContext, clock: FixedClock, world: World
+) -> None:
+    """Each route that names a citizen or a consent by id answers another organisation's
+    id as an unknown one (404, the same page), and the loader records the probe in the
+    organisation it concerns; nothing is written in either organisation."""
+    today = clock.now().date()
+    with _client(ctx) as b:
+        token = log_in(b, enrolled_person(ctx, "navigator", org_name=ORG_B), clock)
+        api.refer(b, token, world.b_citizen, today, date(2026, 12, 1))
+        form_id = api.print_form(b, token, world.b_citizen, "journal")
+        assert api.record(b, token, world.b_citizen, "journal", form_id, today).status_code == 303
+    with ctx.sessions() as s:
+        consent_id = s.scalars(select(Consent.public_id)).one()
+        referrals_before = s.scalar(text("SELECT count(*) FROM referral"))
+    a, csrf, day = world.a_client, world.a_token, today.isoformat()
+    answers = {f"who5_{i}": "3" for i in range(1, 6)} | {"life_satisfaction": "7"}
+    citizen_routes: list[tuple[str, dict[str, str], dict[str, tuple[str, bytes, str]] | None]] = [
+        ("/henvisning", {"referrer_kind": "gp", "clinic": "Lægehuset", "referred_on": day}, None),
+        ("/samtykke/wellbeing/afslag", {"decided_on": day}, None),
+        (
+            "/samtykke/journal/registrer",
+            {"form_id": form_id, "signed_on": day, "witness": "Navigatør"},
+            {"scan": ("scan.png", tiny_png(), "image/png")},
+        ),
+        ("/trivsel", {"occasion": "baseline", "answered_on": day} | answers, None),
+    ]
+    for suffix, fields, files in citizen_routes:
+        data = fields | {"csrf_token": csrf}
+        unknown = a.post(f"/borgere/{'0' * 32}{suffix}", data=data, files=files)
+        foreign = a.post(f"/borgere/{world.b_citizen}{suffix}", data=data, files=files)
+        assert unknown.status_code == foreign.status_code == 404, suffix
+        first, second = _same_page(unknown.text, foreign.text)
+        assert first == second, suffix
+    consent_routes: list[tuple[str, str, dict[str, str] | None]] = [
+        ("POST", "/samtykker/{}/journal", {"entered_on": day, "csrf_token": csrf}),
+        ("POST", "/samtykker/{}/ugyldiggoer", {"reason": "recorded_in_error", "csrf_token": csrf}),
+        ("GET", "/samtykker/{}/scanning", None),
+        ("GET", "/api/v1/consents/{}/iso27560", None),
+    ]
+    for method, path, data in consent_routes:
+        unknown = a.request(method, path.format("0" * 32), data=data)
+        foreign = a.request(method, path.format(consent_id), data=data)
+        assert unknown.status_code == foreign.status_code == 404, path
+    probes = _events(ctx, PROBE)
+    assert {(p.organisation_id, p.resource_id, p.outcome) for p in probes} == {
+        (world.b_dpo.organisation_id, world.b_citizen, "deny")
+    }
+    vias = [json.loads(p.details)["via"] for p in probes]
+    assert vias.count("open") == len(citizen_routes)
+    assert vias.count("consent") == len(consent_routes)
+    with ctx.sessions() as s:
+        assert s.scalars(select(ConsentEvent.event_type)).all() == []  # nothing confirmed
+        assert s.scalars(select(Consent.decision)).all() == ["given"]  # nothing recorded
+        assert s.scalars(select(WellbeingResponse)).all() == []
+        assert s.scalar(text("SELECT count(*) FROM referral")) == referrals_before

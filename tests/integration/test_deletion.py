@@ -89,7 +89,7 @@ def test_deleting_a_citizen_shreds_keys_and_rows_and_keeps_consents(
         assert pending == []
         # Nobody finds the citizen any more, by id or by CPR.
         with pytest.raises(NotFound):
-            citizens.get_citizen(session, tomb.organisation_id, pid)
+            citizens.citizen_in_organisation(session, tomb.organisation_id, pid)
         assert (
             citizens.find_by_cpr(session, ctx.deps, pilot.actor, tomb.organisation_id, CPR) is None
         )

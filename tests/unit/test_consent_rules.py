@@ -309,6 +309,10 @@ def test_data_collection_only_for_18_plus_at_referral(
     assert data_collection_allowed(born, referred) is allowed
 
 
+def test_no_data_collection_before_a_referral() -> None:
+    assert data_collection_allowed(date(1950, 6, 1), None) is False
+
+
 def test_a_consent_from_someone_under_18_at_referral_covers_nothing() -> None:
     facts = replace(
         journal(date(2026, 4, 1)), subject_birth_date=date(2008, 5, 1), referred_on=date(2026, 3, 1)
