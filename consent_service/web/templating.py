@@ -1,5 +1,11 @@
-"""Jinja2 pages in Danish; autoescaped. Every page can name a role in Danish
-(``role_names``), with the names of ``policies/access.yaml`` (``roles: <role>: da:``)."""
+"""Jinja2 pages in Danish; autoescaped.
+
+A page shows what the services decided and never restates a rule. Every page can name a
+role in Danish (``role_names``, from ``policies/access.yaml``: ``roles: <role>: da:``),
+and may ask the rules it shows by their one definition: the consent kinds of
+``policies/consents.yaml``, the consent expiry warning, whether an account is locked or
+an API token has expired, and the longest API token validity.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from consent_service.access.policy import AccessPolicy
+from consent_service.consents.catalogue import catalogue
+from consent_service.consents.service import EXPIRY_WARNING_DAYS
+from consent_service.identity.lockout import is_locked
+from consent_service.identity.tokens import API_TOKEN_MAX_DAYS, token_expired
 
 
 def role_names_da(policy: AccessPolicy) -> dict[str, str]:
@@ -18,13 +28,22 @@ def role_names_da(policy: AccessPolicy) -> dict[str, str]:
     return {role: spec.da for role, spec in policy.spec.roles.items()}
 
 
-def _policy_names(request: Request) -> dict[str, Any]:
-    return {"role_names": role_names_da(request.app.state.ctx.policy)}
+def _rule_files(request: Request) -> dict[str, Any]:
+    return {
+        "role_names": role_names_da(request.app.state.ctx.policy),
+        "consent_kinds": catalogue().kinds,
+    }
 
 
 TEMPLATES = Jinja2Templates(
     directory=str(Path(__file__).resolve().parent / "templates"),
-    context_processors=[_policy_names],
+    context_processors=[_rule_files],
+)
+TEMPLATES.env.globals.update(
+    expiry_warning_days=EXPIRY_WARNING_DAYS,
+    is_locked=is_locked,
+    token_expired=token_expired,
+    api_token_max_days=API_TOKEN_MAX_DAYS,
 )
 
 
