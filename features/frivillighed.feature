@@ -3,7 +3,9 @@ Egenskab: Tilbuddet om en social navigatør afhænger ikke af samtykke
   Projektbeskrivelsen: Den praktiserende læges tilbud om at benytte lægeklinikkens navigatør
   vil ikke være betinget af, at patienten samtykker til videregivelse af journaloplysninger,
   fordi et samtykke skal være frivilligt. Tjenesten må aldrig standse et forløb, fordi et
-  samtykke mangler, er afslået eller er tilbagekaldt.
+  samtykke mangler, er afslået eller er tilbagekaldt. Hvert scenarie prøver alle navigatørens
+  handlinger i forløbet i den rigtige tjeneste: registrere en henvisning, åbne borgerens
+  forløb og se borgerens opgaver på arbejdslisten.
 
   Regel: Forløbet fortsætter, uanset hvad borgeren har svaret
 

@@ -12,9 +12,8 @@ from datetime import date
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,9 +21,10 @@ from pydantic import (
     Strict,
     StrictInt,
     StrictStr,
-    ValidationError,
     model_validator,
 )
+
+from consent_service.rulefile import load_yaml_model
 
 # YAML gives dates as dates: accept nothing else (no strings, no timestamps).
 StrictDate = Annotated[date, Strict()]
@@ -94,23 +94,10 @@ class Cohorts(BaseModel):
         raise KeyError(cohort_id)
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or '<top>'}: {err['msg']}" for err in exc.errors()
-    ]
-    return f"{path}: invalid cohorts file: " + "; ".join(problems)
-
-
 def load_cohorts(path: Path = DEFAULT_COHORTS_FILE) -> Cohorts:
-    """Read and validate the cohorts file. Raises :class:`CohortsFileError`."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CohortsFileError(f"{path}: cannot read cohorts file: {exc}") from exc
-    try:
-        return Cohorts.model_validate(raw)
-    except ValidationError as exc:
-        raise CohortsFileError(_describe(path, exc)) from exc
+    """Read and validate the cohorts file. Raises :class:`CohortsFileError` naming the file
+    and every field in error."""
+    return load_yaml_model(path, Cohorts, "cohorts file", CohortsFileError)
 
 
 @cache

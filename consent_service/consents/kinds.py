@@ -10,7 +10,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -18,9 +17,10 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
-    ValidationError,
     model_validator,
 )
+
+from consent_service.rulefile import load_yaml_model
 
 DEFAULT_CONSENTS_FILE = Path(__file__).resolve().parents[2] / "policies" / "consents.yaml"
 
@@ -134,24 +134,10 @@ class ConsentKinds(_Strict):
         return f"{self.dpo.name_da}, {self.dpo.email}"
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or '<top>'}: {err['msg']}" for err in exc.errors()
-    ]
-    return f"{path}: invalid consent kinds: " + "; ".join(problems)
-
-
 def load_consent_kinds(path: Path = DEFAULT_CONSENTS_FILE) -> ConsentKinds:
     """Read and validate the consent kinds. Raises :class:`ConsentKindsError` naming the
     file and every field in error."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConsentKindsError(f"{path}: cannot read consent kinds: {exc}") from exc
-    try:
-        return ConsentKinds.model_validate(raw)
-    except ValidationError as exc:
-        raise ConsentKindsError(_describe(path, exc)) from exc
+    return load_yaml_model(path, ConsentKinds, "consent kinds", ConsentKindsError)
 
 
 @cache

@@ -11,7 +11,6 @@ Sources: seed 002, sections "Samtykke" and "Trivselsdata"; Sundhedsloven § 42 d
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -331,16 +330,3 @@ def data_collection_allowed(
     if referral_date is None:
         return False
     return age_on(birth_date, referral_date) >= minimum_age
-
-
-def navigator_offer_available(consents: Iterable[ConsentFacts] = (), *, on: date) -> bool:
-    """Whether the citizen may have (or keep) a course with a social navigator: always.
-
-    Invariant 6, voluntariness (seed 002: "Den praktiserende læges tilbud om at benytte
-    lægeklinikkens navigatør vil ikke være betinget af, at patienten samtykker"): the offer
-    never depends on any consent, whether missing, refused, withdrawn, expired or
-    invalidated, nor on the citizen's age. The arguments are taken, and ignored, so that
-    callers can see that consent state was considered and deliberately left out.
-    """
-    del consents, on
-    return True

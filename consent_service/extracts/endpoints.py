@@ -14,7 +14,7 @@ from sqlalchemy import select
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput, NotFound
-from consent_service.extracts import gate, service
+from consent_service.extracts import gate, rules, service
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
 from consent_service.identity.stepup import step_up
@@ -165,8 +165,9 @@ def request_page(
     req = _in_scope(session, me, public_id)
     files = session.scalars(select(ExtractFile).where(ExtractFile.request_id == req.id)).all()
     manifest = json.loads(req.manifest) if req.manifest else None
+    actions = rules.actions_for(req, me.user.id, legal_today(ctx.clock))
     return page(request, "extract.html", me=me, req=req, files=files, manifest=manifest,
-                today=legal_today(ctx.clock), public_key_pem=ctx.crypto.public_key_pem(),
+                actions=actions, public_key_pem=ctx.crypto.public_key_pem(),
                 **_common())  # fmt: skip
 
 

@@ -41,7 +41,7 @@ from consent_service.consents.rules import anniversary
 from consent_service.crypto import open_sealed, seal
 from consent_service.db import UtcDateTime
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
-from consent_service.extracts import gate
+from consent_service.extracts import gate, rules
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 from consent_service.extracts.policy import ExtractPolicy, default_extract_policy
 from consent_service.services import ServiceDeps
@@ -132,7 +132,7 @@ def decide(
     restated where the decision is made)."""
     if req.status != "draft":
         raise RuleRefusal("Anmodningen er allerede afgjort.")
-    if actor.user_id == req.requested_by:
+    if rules.is_requester(req, actor.user_id):
         raise RuleRefusal("Den, der har anmodet om udtrækket, kan ikke selv godkende det.")
     comment = comment.strip()
     if len(comment) > 1000:
@@ -237,7 +237,7 @@ def execute(
         raise RuleRefusal("Kun en godkendt anmodning kan udføres.")
     if today < req.planned_on:
         raise RuleRefusal(f"Udtrækket kan først udføres fra {req.planned_on:%d-%m-%Y}.")
-    if actor.user_id not in (req.requested_by, req.decided_by):
+    if not rules.handles(req, actor.user_id):
         raise RuleRefusal("Kun den, der anmodede, eller den, der godkendte, kan udføre udtrækket.")
     policy = _policy()
     if policy.sha256 != req.policy_sha256:
@@ -466,7 +466,7 @@ def download(session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequ
     requester and the approver, a limited number of times, within a limited period."""
     if req.status != "executed" or req.manifest is None:
         raise RuleRefusal("Udtrækket er ikke udført.")
-    if actor.user_id not in (req.requested_by, req.decided_by):
+    if not rules.handles(req, actor.user_id):
         raise RuleRefusal("Kun den, der anmodede, og den, der godkendte, kan hente udtrækket.")
     limits = _policy().downloads
     if req.download_until is None or deps.clock.now() > req.download_until:

@@ -52,7 +52,9 @@ def _approvals_page(
         people=people,
         kinds=proposals.KINDS_DA,
         pending=ProposalStatus.PENDING.value,
-        may_decide=ctx.policy.role_may(me.user.role, proposals.APPROVE_PERMISSION),
+        actions={
+            p.id: proposals.actions_for(session, ctx.identity, ctx.policy, me.user, p) for p in rows
+        },
         mail_enabled=bool(ctx.settings.smtp_host),
         error=error,
         failed_id=failed_id,

@@ -313,6 +313,35 @@ def _check_decider(
         raise RuleRefusal("Forslaget er udløbet. Administratoren må foreslå det igen.")
 
 
+@dataclass(frozen=True)
+class ProposalActions:
+    """What the approvals page offers one person for one proposal."""
+
+    can_decide: bool  # the rules approve and reject check would let them
+    awaiting_second_person: bool  # their own proposal, still pending
+
+
+def actions_for(
+    session: Session,
+    deps: ServiceDeps,
+    policy: AccessPolicy,
+    viewer: User,
+    proposal: AccessProposal,
+) -> ProposalActions:
+    """What ``viewer`` may do with ``proposal`` now, by the same rules that ``approve``
+    and ``reject`` refuse with (four eyes: never the proposer, never the one concerned)."""
+    try:
+        _check_decider(session, deps, policy, viewer, proposal)
+        can_decide = True
+    except RuleRefusal:
+        can_decide = False
+    pending = proposal.status == ProposalStatus.PENDING.value
+    return ProposalActions(
+        can_decide=can_decide,
+        awaiting_second_person=pending and proposal.proposed_by == viewer.id,
+    )
+
+
 def check_mail_address(deps: ServiceDeps, address: str) -> str | None:
     """The address a one-time password may be mailed to, None if none was given."""
     address = address.strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,11 @@ class TokenLookup:
     reason: str
 
 
+def token_expired(token: ApiToken, now: datetime) -> bool:
+    """Whether the token has expired at ``now`` (it works until, not at, ``expires_at``)."""
+    return token.expires_at <= now
+
+
 def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLookup:
     """The user a live token acts as, or why it does not."""
     if not bearer.startswith(API_TOKEN_PREFIX):
@@ -90,7 +95,7 @@ def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLoo
         return TokenLookup(None, None, "unknown token")
     if row.revoked_at is not None:
         return TokenLookup(None, row, "revoked token")
-    if row.expires_at <= now:
+    if token_expired(row, now):
         return TokenLookup(None, row, "expired token")
     user = repo.user_by_id(session, row.user_id)
     if user is None or not user.is_active:

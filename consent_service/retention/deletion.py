@@ -47,6 +47,10 @@ class DeletionPlan:
     allowed_from: date
     deadline: date
 
+    def may_delete_on(self, today: date) -> bool:
+        """Whether the deletion may be confirmed on ``today``: only after the pilot's end."""
+        return today >= self.allowed_from
+
 
 @dataclass
 class DeletionRecord:
@@ -347,7 +351,7 @@ def run_pilot_end(
     """Delete every citizen of the organisation after the pilot has ended. The caller
     has had a data controller confirm with a fresh TOTP code."""
     plan = plan_pilot_end(session, organisation_id)
-    if today < plan.allowed_from:
+    if not plan.may_delete_on(today):
         raise RuleRefusal(
             f"Sletning ved projektets afslutning kan først ske fra {plan.allowed_from:%d-%m-%Y}."
         )

@@ -1,4 +1,11 @@
-"""Jinja2 pages in Danish; autoescaped."""
+"""Jinja2 pages in Danish; autoescaped.
+
+A page shows what the services decided and never restates a rule. Every page can name a
+role in Danish (``role_names``, from ``policies/access.yaml``: ``roles: <role>: da:``),
+and may ask the rules it shows by their one definition: the consent kinds of
+``policies/consents.yaml``, the consent expiry warning, whether an account is locked or
+an API token has expired, and the longest API token validity.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +16,35 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from consent_service.identity.models import Role
+from consent_service.access.policy import AccessPolicy
+from consent_service.consents.catalogue import catalogue
+from consent_service.consents.service import EXPIRY_WARNING_DAYS
+from consent_service.identity.lockout import is_locked
+from consent_service.identity.tokens import API_TOKEN_MAX_DAYS, token_expired
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
-ROLE_NAMES_DA = {
-    Role.NAVIGATOR.value: "Social navigatør",
-    Role.REFERRER.value: "Henviser",
-    Role.DATA_CONTROLLER.value: "Dataansvarlig",
-    Role.DPO.value: "Databeskyttelsesrådgiver",
-    Role.ADMINISTRATOR.value: "Administrator",
-}
-TEMPLATES.env.globals["role_names"] = ROLE_NAMES_DA
+def role_names_da(policy: AccessPolicy) -> dict[str, str]:
+    """Each role's Danish name, as the access policy gives it."""
+    return {role: spec.da for role, spec in policy.spec.roles.items()}
+
+
+def _rule_files(request: Request) -> dict[str, Any]:
+    return {
+        "role_names": role_names_da(request.app.state.ctx.policy),
+        "consent_kinds": catalogue().kinds,
+    }
+
+
+TEMPLATES = Jinja2Templates(
+    directory=str(Path(__file__).resolve().parent / "templates"),
+    context_processors=[_rule_files],
+)
+TEMPLATES.env.globals.update(
+    expiry_warning_days=EXPIRY_WARNING_DAYS,
+    is_locked=is_locked,
+    token_expired=token_expired,
+    api_token_max_days=API_TOKEN_MAX_DAYS,
+)
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.bdd.steps.common import World
 from tests.bdd.steps.consent_steps import *  # noqa: F403
+from tests.bdd.steps.course_steps import *  # noqa: F403
 from tests.bdd.steps.cpr_steps import *  # noqa: F403
 from tests.bdd.steps.extract_steps import *  # noqa: F403
 from tests.bdd.steps.schedule_steps import *  # noqa: F403

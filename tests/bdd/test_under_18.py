@@ -1,5 +1,18 @@
-"""Scenarios of features/under_18.feature."""
+"""Scenarios of features/under_18.feature, on both database engines: the navigator's course
+is tried through the real services."""
 
+from __future__ import annotations
+
+import pytest
 from pytest_bdd import scenarios
+
+from consent_service.context import AppContext
+
+
+@pytest.fixture(autouse=True)
+def _database(ctx: AppContext) -> AppContext:
+    """Puts the engine parameter in every scenario: each runs on SQLite and PostgreSQL."""
+    return ctx
+
 
 scenarios("../../features/under_18.feature")

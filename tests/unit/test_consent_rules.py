@@ -27,7 +27,6 @@ from consent_service.consents.rules import (
     data_collection_allowed,
     expiring_within,
     journal_consent_covers,
-    navigator_offer_available,
     status_on,
     validity_end,
 )
@@ -324,7 +323,8 @@ def test_a_consent_from_someone_under_18_at_referral_covers_nothing() -> None:
     assert journal_consent_covers(adult, JOURNAL, date(2026, 6, 1)).covered
 
 
-# --- invariant 6: voluntariness ----------------------------------------------------------
+# --- any consent's facts; invariant 6 (voluntariness) is proven against the services in
+# tests/integration/test_voluntariness.py and features/frivillighed.feature -----------------
 
 
 @st.composite
@@ -347,20 +347,9 @@ def any_facts(draw: st.DrawFn) -> ConsentFacts:
     )
 
 
-@given(st.lists(any_facts(), max_size=4), days)
-def test_the_navigator_offer_never_depends_on_consent(
-    consents: list[ConsentFacts], on: date
-) -> None:
-    assert navigator_offer_available(consents, on=on) is True
-
-
-def test_the_navigator_offer_with_no_refused_withdrawn_and_minor_consents() -> None:
-    on = date(2026, 6, 1)
-    assert navigator_offer_available([], on=on)
-    assert navigator_offer_available([ConsentFacts(kind="journal", refused_on=on)], on=on)
-    assert navigator_offer_available([journal(date(2026, 3, 1), withdrawn_on=on)], on=on)
-    assert not data_collection_allowed(date(2010, 1, 1), on)  # a minor: no data collection,
-    assert navigator_offer_available([], on=on)  # but the offer all the same
+def test_a_minor_takes_no_part_in_data_collection() -> None:
+    # The navigator offer stays all the same: tests/integration/test_voluntariness.py.
+    assert not data_collection_allowed(date(2010, 1, 1), date(2026, 6, 1))
 
 
 @given(any_facts(), days)

@@ -17,7 +17,6 @@ from consent_service.consents.rules import (
     consent_covers,
     data_collection_allowed,
     expiring_within,
-    navigator_offer_available,
     status_on,
     validity_end,
 )
@@ -271,21 +270,6 @@ def nothing_to_withdraw(world: World) -> None:
     assert not world.withdrawal.allowed
     assert world.withdrawal.outcome is WithdrawalOutcome.NOT_GIVEN
     assert world.facts.withdrawn_on is None
-
-
-@then("kan borgeren få og beholde tilbuddet om en social navigatør")
-def offer_kept(world: World) -> None:
-    on = world.on or world.referred_on
-    assert on is not None
-    for kind_id, described in world.described.items():  # the scenario says what it claims
-        assert status_on(world.consents[kind_id], kind(kind_id), on) is described
-    assert navigator_offer_available(world.consents.values(), on=on)
-
-
-@then("borgeren kan få tilbuddet om en social navigatør")
-def offer_given(world: World) -> None:
-    assert world.referred_on is not None
-    assert navigator_offer_available((), on=world.referred_on)
 
 
 @then(parsers.re(r"(?:indgår borgeren|borgeren indgår) (?P<neg>ikke )?i dataindsamlingen"))
