@@ -52,7 +52,7 @@ class Step:
 
 
 def _citizen(pilot: Pilot, session: Session, pid: str) -> Citizen:
-    return citizens.get_citizen(session, pilot.organisation_id, pid)
+    return citizens.citizen_in_organisation(session, pilot.organisation_id, pid)
 
 
 def _latest(session: Session, citizen: Citizen, kind: str, *decisions: str) -> Consent:

@@ -326,7 +326,8 @@ def data_collection_allowed(
     """Whether the citizen takes part in data collection: 18 or older on the date of
     their (latest) referral (seed 002, Målgruppe; DOMAIN.md "Age at referral decides
     18+"); without a referral (``referral_date`` None), not yet. Younger citizens
-    still get the navigator offer (:func:`navigator_offer_available`)."""
+    still get the navigator offer: no course action asks this rule (the voluntariness
+    property test, ``tests/integration/test_voluntariness.py``, holds that)."""
     if referral_date is None:
         return False
     return age_on(birth_date, referral_date) >= minimum_age

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from consent_service.access.policy import AccessPolicy
 from consent_service.consents.catalogue import catalogue
-from consent_service.consents.service import EXPIRY_WARNING_DAYS
+from consent_service.consents.reading import EXPIRY_WARNING_DAYS
 from consent_service.identity.lockout import is_locked
 from consent_service.identity.tokens import API_TOKEN_MAX_DAYS, token_expired
 
