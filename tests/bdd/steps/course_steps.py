@@ -11,7 +11,7 @@ from pytest_bdd import then
 
 from consent_service.citizens import service as citizens
 from consent_service.clock import FixedClock
-from consent_service.consents import service as consents
+from consent_service.consents import reading
 from consent_service.consents.rules import ConsentStatus, status_on
 from consent_service.context import AppContext
 from consent_service.db import session_scope
@@ -65,8 +65,8 @@ def _assert_states_as_described(pilot: Pilot, pid: str, world: World, on: date) 
     """Each consent is as the scenario describes it on the day, by the rules and as the
     services record it."""
     with session_scope(pilot.ctx.sessions) as session:
-        citizen = citizens.get_citizen(session, pilot.organisation_id, pid)
-        recorded = {s.kind: s.state for s in consents.summaries(session, pilot.deps, citizen)}
+        citizen = citizens.citizen_in_organisation(session, pilot.organisation_id, pid)
+        recorded = {s.kind: s.state for s in reading.summaries(session, pilot.deps, citizen)}
     for kind_id, described in world.described.items():
         assert status_on(world.consents[kind_id], kind(kind_id), on) is described
         assert recorded.get(kind_id, ConsentStatus.REQUESTED.value) == described.value
