@@ -33,6 +33,7 @@ def shown(parsed: URL) -> str:
 
 
 def sqlite_path(parsed: URL) -> Path:
+    """The database file a SQLite URL names; refuses an in-memory database."""
     if not parsed.database or parsed.database == ":memory:":
         raise BackupError("a SQLite backup needs a database file, not an in-memory database")
     return Path(parsed.database)
@@ -56,6 +57,7 @@ def libpq(parsed: URL) -> tuple[str, dict[str, str]]:
 
 
 def tool(name: str) -> str:
+    """The path of a PostgreSQL client tool; refuses when it is missing."""
     found = shutil.which(name)
     if found is None:
         raise BackupError(f"{name} is missing: install the Debian package postgresql-client")

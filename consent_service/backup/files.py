@@ -81,6 +81,7 @@ def write_private(path: Path, content: bytes) -> None:
 
 
 def sha256(content: bytes) -> str:
+    """The SHA-256 of ``content``, hex."""
     return hashlib.sha256(content).hexdigest()
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from consent_service.backup import repository
 from consent_service.backup.engines import db_problem, shown, sqlite_path
 from consent_service.backup.files import BackupError
 from consent_service.backup.keys_file import keys_payload
-from consent_service.backup.repository import KEYS_TABLE
 
 
 def dump(parsed: URL, workdir: Path) -> tuple[bytes, dict[str, Any]]:
@@ -32,7 +32,7 @@ def dump(parsed: URL, workdir: Path) -> tuple[bytes, dict[str, Any]]:
             dst = sqlite3.connect(copy)
             try:
                 src.backup(dst)
-                dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+                repository.make_self_contained(dst)
             finally:
                 dst.close()
         finally:
@@ -43,13 +43,7 @@ def dump(parsed: URL, workdir: Path) -> tuple[bytes, dict[str, Any]]:
                 keys = keys_payload(conn)
         finally:
             engine.dispose()
-        dst = sqlite3.connect(copy, isolation_level=None)
-        try:
-            dst.execute("PRAGMA secure_delete=ON")
-            dst.execute(f"DELETE FROM {KEYS_TABLE}")  # noqa: S608 - a constant
-            dst.execute("VACUUM")
-        finally:
-            dst.close()
+        repository.erase_key_rows(copy)
     except (sqlite3.Error, SQLAlchemyError) as exc:
         reason = db_problem(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         raise BackupError(f"cannot back up {shown(parsed)}: {reason}") from None
