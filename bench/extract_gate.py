@@ -16,7 +16,7 @@ counts the gate's, or the run stops.
    over the same joined rows (the cohort's citizens and referrals, LEFT JOIN their given
    consents of the kind and those consents' events; median of 3), as PostgreSQL runs it (in
    parallel); the same count without parallel workers is printed as a note.
-2. ``execution.execute()`` of an approved payment_goal_1_regional request (one source), in a
+2. ``execution.execute_request()`` of an approved payment_goal_1_regional request (one source), in a
    child process, timed without the commit: included citizens per second, decryption
    included; baseline: streaming as many citizens' sealed CPR and key and decrypting them
    the way the execution does (``CitizenVault.field_opener``), nothing else.
@@ -445,7 +445,7 @@ def _execute_child(conn: Connection) -> None:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM (not ru_maxrss): the peak of execute() alone
         began = time.perf_counter()
-        manifest = execution.execute(session, ctx.deps, Actor(**job["actor"]), req)
+        manifest = execution.execute_request(session, ctx.deps, Actor(**job["actor"]), req)
         took = time.perf_counter() - began
         committing = time.perf_counter()
     commit = time.perf_counter() - committing

@@ -183,7 +183,7 @@ def execute(
     public_id: str,
 ) -> Response:
     req = requests.request_in_organisation(session, me.organisation_id, public_id)
-    execution.execute(session, ctx.deps, me.actor, req)
+    execution.execute_request(session, ctx.deps, me.actor, req)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
 
 

@@ -126,7 +126,7 @@ class Execution:
     versions: set[tuple[str, str, str]] = field(default_factory=set)
 
 
-def execute(
+def execute_request(
     session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequest
 ) -> dict[str, Any]:
     """Run an approved request on or after its planned day. Returns the manifest."""

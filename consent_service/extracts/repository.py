@@ -49,6 +49,7 @@ def executed_with_files(session: Session) -> Sequence[ExtractRequest]:
 
 
 def files_of(session: Session, request_id: int) -> Sequence[ExtractFile]:
+    """The request's files (not their chunks)."""
     return session.scalars(select(ExtractFile).where(ExtractFile.request_id == request_id)).all()
 
 

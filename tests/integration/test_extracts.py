@@ -141,7 +141,7 @@ def _approve(s: Seeded, req: ExtractRequest) -> None:
 def _execute(s: Seeded, req: ExtractRequest, actor: Actor | None = None) -> dict[str, object]:
     with session_scope(s.pilot.ctx.sessions) as session:
         row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
-        return execution.execute(session, s.pilot.ctx.deps, actor or s.requester, row)
+        return execution.execute_request(session, s.pilot.ctx.deps, actor or s.requester, row)
 
 
 def _download(s: Seeded, req: ExtractRequest, actor: Actor | None = None) -> bytes:

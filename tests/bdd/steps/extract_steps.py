@@ -79,7 +79,7 @@ def _execute(x: Extracting, req: ExtractRequest, day: date) -> dict[str, object]
     ctx = x.pilot.ctx
     with session_scope(ctx.sessions) as session:
         row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
-        manifest = execution.execute(session, ctx.deps, x.requester, row)
+        manifest = execution.execute_request(session, ctx.deps, x.requester, row)
     x.manifests.append(manifest)
     return manifest
 
