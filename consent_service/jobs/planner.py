@@ -124,6 +124,7 @@ def _danish(day: date) -> str:
 def desired_jobs(
     facts: CitizenFacts, today: date, settings: Settings, schedule: RetentionSchedule
 ) -> list[JobSpec]:
+    """Every job the schedule wants for the citizen on ``today``, each named by its key."""
     if facts.citizen.deleted_at is not None:
         return []
     pid = facts.citizen.public_id

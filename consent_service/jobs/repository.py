@@ -45,6 +45,7 @@ def open_tasks_of(session: Session, citizen_id: int) -> Sequence[Task]:
 
 
 def task_by_key(session: Session, key: str) -> Task | None:
+    """The worklist task with this key, open or closed."""
     return session.scalar(select(Task).where(Task.key == key))
 
 

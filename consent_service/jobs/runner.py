@@ -38,6 +38,7 @@ log = structlog.get_logger()
 
 
 def worker_name() -> str:
+    """This worker's name in the jobs table: host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

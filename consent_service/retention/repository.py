@@ -30,10 +30,12 @@ def _count_where(session: Session, model: type, condition: Any) -> int:
 
 
 def consent_by_id(session: Session, consent_id: int) -> Consent | None:
+    """The consent with this id, of any citizen."""
     return session.get(Consent, consent_id)
 
 
 def consent_by_public_id(session: Session, public_id: str | None) -> Consent | None:
+    """The consent with this public id, of any organisation (a restore's ledger)."""
     return session.scalar(select(Consent).where(Consent.public_id == public_id))
 
 
@@ -60,6 +62,7 @@ def answers_under_consent(session: Session, consent_id: int) -> int:
 
 
 def consent_records_of_organisation(session: Session, organisation_id: int) -> int:
+    """How many consent records the organisation holds (kept by a deletion)."""
     return _count_where(session, Consent, Consent.organisation_id == organisation_id)
 
 
@@ -93,6 +96,7 @@ def delete_citizen_rows(session: Session, citizen_id: int) -> None:
 
 
 def pending_jobs_of(session: Session, citizen_id: int) -> Sequence[Job]:
+    """The citizen's jobs not yet run."""
     return session.scalars(
         select(Job).where(Job.citizen_id == citizen_id, Job.status == "pending")
     ).all()
