@@ -12,11 +12,11 @@ consent, ~2% under 18 at referral. Loaded with COPY, then VACUUM ANALYZE (timed,
 not measured). The gate's reasons must equal the states generated, and the manifest's
 counts the gate's, or the run stops.
 
-1. the gate alone: ``gate.counts()`` for the day (median of 3); baseline: a plain count(*)
+1. the gate alone: ``gate_query.counts()`` for the day (median of 3); baseline: a plain count(*)
    over the same joined rows (the cohort's citizens and referrals, LEFT JOIN their given
    consents of the kind and those consents' events; median of 3), as PostgreSQL runs it (in
    parallel); the same count without parallel workers is printed as a note.
-2. ``service.execute()`` of an approved payment_goal_1_regional request (one source), in a
+2. ``execution.execute_request()`` of an approved payment_goal_1_regional request (one source), in a
    child process, timed without the commit: included citizens per second, decryption
    included; baseline: streaming as many citizens' sealed CPR and key and decrypting them
    the way the execution does (``CitizenVault.field_opener``), nothing else.
@@ -72,7 +72,7 @@ from consent_service.consents.rules import validity_end  # noqa: E402
 from consent_service.context import AppContext  # noqa: E402
 from consent_service.crypto import Crypto  # noqa: E402
 from consent_service.db import session_scope  # noqa: E402
-from consent_service.extracts import gate, service  # noqa: E402
+from consent_service.extracts import execution, gate, gate_query, requests  # noqa: E402
 from consent_service.identity.models import Organisation, User  # noqa: E402
 
 COHORT = "hold-2"
@@ -357,7 +357,9 @@ PLAIN_COUNT = text(
 
 def _gate_time(ctx: AppContext, org_id: int) -> float:
     with ctx.sessions() as session:
-        return _median(lambda: session.execute(gate.counts(org_id, COHORT, KIND, DAY)).all(), 3)
+        return _median(
+            lambda: session.execute(gate_query.counts(org_id, COHORT, KIND, DAY)).all(), 3
+        )
 
 
 def bench_gate(
@@ -367,7 +369,7 @@ def bench_gate(
     workers (the gate's plan has none: its window function needs every consent of a
     citizen together, so the ratio to the parallel count moves with the machine's load)."""
     with ctx.sessions() as session:  # the first run of each also warms the cache
-        result = session.execute(gate.counts(org_id, COHORT, KIND, DAY)).all()
+        result = session.execute(gate_query.counts(org_id, COHORT, KIND, DAY)).all()
         counts: dict[str, int] = {row.reason: row[1] for row in result}
         args = {"org": org_id, "cohort": COHORT, "kind": KIND}
         joined: int = session.execute(PLAIN_COUNT, args).scalar_one()
@@ -378,7 +380,7 @@ def bench_gate(
     if counts != cohort.expected:
         raise SystemExit(f"the gate's reasons {counts} differ from the cohort's {cohort.expected}")
     _report(
-        f"gate.counts() on {n:,} citizens ({joined:,} joined rows)",
+        f"gate_query.counts() on {n:,} citizens ({joined:,} joined rows)",
         f"{took * 1000:,.0f} ms",
         f"count(*) {base * 1000:,.0f} ms ({took / base:.1f}x)",
         "within 3x",
@@ -403,7 +405,7 @@ def decrypt_baseline(ctx: AppContext, org_id: int, n: int) -> float:
         .where(Citizen.organisation_id == org_id)
         .order_by(Citizen.id)
         .limit(n)
-        .execution_options(yield_per=service.BATCH)
+        .execution_options(yield_per=gate_query.BATCH)
     )
     with ctx.sessions() as session:
         began = time.perf_counter()
@@ -417,13 +419,13 @@ def decrypt_baseline(ctx: AppContext, org_id: int, n: int) -> float:
 
 
 def approved_request(ctx: AppContext, org_id: int, requester: Actor, approver: Actor) -> str:
-    data = service.DraftInput(
+    data = requests.DraftInput(
         purpose="payment_goal_1_regional", sources=["sygesikring"], fields=["gp_contacts"],
         cohort=COHORT, measurement_years=2, planned_on=DAY,
     )  # fmt: skip
     with session_scope(ctx.sessions) as session:
-        req = service.draft(session, ctx.deps, requester, org_id, data)
-        service.decide(session, ctx.deps, approver, req, approve=True, comment="bench")
+        req = requests.draft(session, ctx.deps, requester, org_id, data)
+        requests.decide(session, ctx.deps, approver, req, approve=True, comment="bench")
         return req.public_id
 
 
@@ -436,14 +438,14 @@ def _execute_child(conn: Connection) -> None:
         return
     ctx = _context(job["url"], job["keys"])
     with session_scope(ctx.sessions) as session:
-        req = service.get(session, job["org_id"], job["request"])
+        req = requests.request_in_organisation(session, job["org_id"], job["request"])
         gc.collect()
         before = _rss_mb()
         startup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM (not ru_maxrss): the peak of execute() alone
         began = time.perf_counter()
-        manifest = service.execute(session, ctx.deps, Actor(**job["actor"]), req)
+        manifest = execution.execute_request(session, ctx.deps, Actor(**job["actor"]), req)
         took = time.perf_counter() - began
         committing = time.perf_counter()
     commit = time.perf_counter() - committing
@@ -532,7 +534,7 @@ def main() -> None:
             _vacuum(db.owner_url)
             after = _gate_time(ctx, org_id)
             notes.append(
-                f"gate.counts() again after the execution's data_obtained events: "
+                f"gate_query.counts() again after the execution's data_obtained events: "
                 f"{after * 1000:,.0f} ms ({after / took:.2f}x the first)"
             )
             ctx.engine.dispose()

@@ -104,3 +104,10 @@ def referrals_of(session: Session, citizen_id: int) -> Sequence[Referral]:
     return session.scalars(
         select(Referral).where(Referral.citizen_id == citizen_id).order_by(Referral.referred_on)
     ).all()
+
+
+def key_purposes_of(session: Session, citizen_id: int) -> Sequence[str]:
+    """The purposes the citizen holds a data key for (``identity``, ``wellbeing:<id>``)."""
+    return session.scalars(
+        select(CitizenKey.purpose).where(CitizenKey.citizen_id == citizen_id)
+    ).all()

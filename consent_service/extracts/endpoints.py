@@ -9,13 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
-from consent_service.errors import InvalidInput, NotFound
-from consent_service.extracts import gate, rules, service
-from consent_service.extracts.models import ExtractFile, ExtractRequest
+from consent_service.extracts import downloads, execution, gate, requests, rules
+from consent_service.extracts.coverage import Coverage, view_coverage
+from consent_service.extracts.models import ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
 from consent_service.identity.stepup import step_up
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -26,18 +25,11 @@ from consent_service.web.templating import page
 router = APIRouter(route_class=GatedRoute)
 
 
-def _in_scope(
-    session: DbSession, me: Principal, public_id: str, *, deciding: bool = False
-) -> ExtractRequest:
-    """The request, checked against the permission's conditions: the same organisation,
-    and, for a decision, not the requester's own (the policy's ``not_self``)."""
-    req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
-    if req is None or req.organisation_id != me.organisation_id:
-        raise NotFound("extract")
-    me.ensure(
-        resource_organisation_id=req.organisation_id,
-        resource_user_id=req.requested_by if deciding else None,
-    )
+def _to_decide(session: DbSession, me: Principal, public_id: str) -> ExtractRequest:
+    """The request of the acting organisation, checked against the decision's condition:
+    not the requester's own (the policy's ``not_self``)."""
+    req = requests.request_in_organisation(session, me.organisation_id, public_id)
+    me.ensure(resource_organisation_id=req.organisation_id, resource_user_id=req.requested_by)
     return req
 
 
@@ -57,14 +49,8 @@ def extracts_page(
     session: DbSession,
     me: Annotated[Principal, require("extract:request")],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    requests = session.scalars(
-        select(ExtractRequest)
-        .where(ExtractRequest.organisation_id == me.user.organisation_id)
-        .order_by(ExtractRequest.requested_at.desc())
-        .limit(200)
-    ).all()
-    return page(request, "extracts.html", me=me, requests=requests,
+    latest = requests.latest_requests(session, me.organisation_id)
+    return page(request, "extracts.html", me=me, requests=latest,
                 today=legal_today(ctx.clock), **_common())  # fmt: skip
 
 
@@ -80,10 +66,9 @@ def draft(
     sources: Annotated[list[str], Form(max_length=10)],
     fields: Annotated[list[str], Form(max_length=30)],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    req = service.draft(
-        session, ctx.deps, me.actor, me.user.organisation_id,
-        service.DraftInput(purpose, sources, fields, cohort, measurement_years, planned_on),
+    req = requests.draft(
+        session, ctx.deps, me.actor, me.organisation_id,
+        requests.DraftInput(purpose, sources, fields, cohort, measurement_years, planned_on),
     )  # fmt: skip
     return RedirectResponse(f"/udtraek/{req.public_id}", status_code=303)
 
@@ -98,28 +83,14 @@ def coverage_page(
     maaling: Annotated[int, Query(ge=1, le=2)] = 1,
     dato: Annotated[date | None, Query()] = None,
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     today = legal_today(ctx.clock)
     plan = None
     if hold is not None:
-        plan = _coverage(ctx, session, me, hold, maaling, dato or today)
+        plan = view_coverage(
+            session, ctx.deps, me.actor, me.organisation_id, hold, maaling, dato or today, today
+        )
     return page(request, "extract_coverage.html", me=me, plan=plan, hold=hold, maaling=maaling,
                 dato=dato or today, **_common())  # fmt: skip
-
-
-def _coverage(
-    ctx: Ctx, session: DbSession, me: Principal, cohort: str, measurement: int, on: date
-) -> service.Coverage:
-    if cohort not in {c.id for c in default_cohorts().cohorts}:
-        raise InvalidInput("Ukendt hold.", field="hold")
-    plan = service.coverage(
-        session, me.user.organisation_id, cohort, measurement, on, legal_today(ctx.clock)
-    )
-    ctx.audit.record(
-        session, me.actor, action="extract.coverage_viewed", outcome="success",
-        details={"cohort": cohort, "measurement": measurement, "planned_on": on.isoformat()},
-    )  # fmt: skip
-    return plan
 
 
 @router.get("/api/v1/extracts/coverage")
@@ -139,8 +110,10 @@ def coverage_api(
 ) -> dict[str, Any]:
     """Coverage of a cohort's measurement on a planned execution day: counts by reason,
     and the pseudonymous ids of citizens covered today who need a new consent by when."""
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    plan = _coverage(ctx, session, me, cohort, measurement, planned_on)
+    plan: Coverage = view_coverage(
+        session, ctx.deps, me.actor, me.organisation_id, cohort, measurement, planned_on,
+        legal_today(ctx.clock),
+    )  # fmt: skip
     return {
         "cohort": plan.cohort,
         "measurement": plan.measurement,
@@ -162,8 +135,8 @@ def request_page(
     me: Annotated[Principal, require("extract:request")],
     public_id: str,
 ) -> Response:
-    req = _in_scope(session, me, public_id)
-    files = session.scalars(select(ExtractFile).where(ExtractFile.request_id == req.id)).all()
+    req = requests.request_in_organisation(session, me.organisation_id, public_id)
+    files = requests.files_of(session, req)
     manifest = json.loads(req.manifest) if req.manifest else None
     actions = rules.actions_for(req, me.user.id, legal_today(ctx.clock))
     return page(request, "extract.html", me=me, req=req, files=files, manifest=manifest,
@@ -184,9 +157,9 @@ def approve(
     code: Annotated[str, Form(max_length=12)] = "",
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    req = _in_scope(session, me, public_id, deciding=True)
+    req = _to_decide(session, me, public_id)
     step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
-    service.decide(session, ctx.deps, me.actor, req, approve=True, comment=comment)
+    requests.decide(session, ctx.deps, me.actor, req, approve=True, comment=comment)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
 
 
@@ -198,8 +171,8 @@ def reject(
     public_id: str,
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    req = _in_scope(session, me, public_id, deciding=True)
-    service.decide(session, ctx.deps, me.actor, req, approve=False, comment=comment)
+    req = _to_decide(session, me, public_id)
+    requests.decide(session, ctx.deps, me.actor, req, approve=False, comment=comment)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
 
 
@@ -210,8 +183,8 @@ def execute(
     me: Annotated[Principal, require("extract:execute")],
     public_id: str,
 ) -> Response:
-    req = _in_scope(session, me, public_id)
-    service.execute(session, ctx.deps, me.actor, req)
+    req = requests.request_in_organisation(session, me.organisation_id, public_id)
+    execution.execute_request(session, ctx.deps, me.actor, req)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
 
 
@@ -222,8 +195,8 @@ def download(
     me: Annotated[Principal, require("extract:download")],
     public_id: str,
 ) -> Response:
-    req = _in_scope(session, me, public_id)
-    content = service.download(session, ctx.deps, me.actor, req)
+    req = requests.request_in_organisation(session, me.organisation_id, public_id)
+    content = downloads.download(session, ctx.deps, me.actor, req)
     return Response(
         content,
         media_type="application/zip",

@@ -87,6 +87,7 @@ class ExtractPolicy(_Strict):
 
 
 def load_extract_policy(path: Path = DEFAULT_EXTRACTS_FILE) -> ExtractPolicy:
+    """The extract policy from ``path``, validated; raises ExtractPolicyError."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -98,4 +99,5 @@ def load_extract_policy(path: Path = DEFAULT_EXTRACTS_FILE) -> ExtractPolicy:
 
 @cache
 def default_extract_policy() -> ExtractPolicy:
+    """The policy in ``policies/extracts.yaml`` (read once)."""
     return load_extract_policy()

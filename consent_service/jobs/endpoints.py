@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from consent_service.citizens import service as citizens
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput
@@ -30,30 +29,9 @@ def worklist_page(
     session: DbSession,
     me: Annotated[Principal, require("worklist:read")],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     today = legal_today(ctx.clock)
-    items = worklist.open_items(session, me.user.organisation_id, today)
-    names = {}
-    for item in items:
-        if item.citizen.public_id not in names:
-            names[item.citizen.public_id] = citizens.decrypt(ctx.deps, item.citizen).name
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="worklist.viewed",
-        outcome="success",
-        details={"tasks": len(items)},
-    )
-    for public_id in names:
-        ctx.audit.record(
-            session,
-            me.actor,
-            action="citizen.listed",
-            outcome="success",
-            resource_type="citizen",
-            resource_id=public_id,
-        )
-    return page(request, "worklist.html", me=me, items=items, names=names, today=today)
+    view = worklist.view_worklist(session, ctx.deps, me.actor, me.organisation_id, today)
+    return page(request, "worklist.html", me=me, items=view.items, names=view.names, today=today)
 
 
 @router.get("/arbejdsliste/hold", response_class=HTMLResponse)
@@ -63,9 +41,8 @@ def worklist_counts(
     session: DbSession,
     me: Annotated[Principal, require("worklist:counts")],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     today = legal_today(ctx.clock)
-    counts = worklist.counts_per_cohort(session, me.user.organisation_id, today)
+    counts = worklist.counts_per_cohort(session, me.organisation_id, today)
     return page(
         request,
         "worklist_counts.html",
@@ -87,16 +64,7 @@ def _deletion_page(
     error: str | None = None,
     done: dict[str, int] | None = None,
 ) -> Response:
-    plan = deletion.plan_pilot_end(session, me.user.organisation_id)
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="retention.dry_run",
-        outcome="success",
-        resource_type="organisation",
-        resource_id=str(me.user.organisation_id),
-        details={"citizens": plan.citizens},
-    )
+    plan = deletion.dry_run_pilot_end(session, ctx.deps, me.actor, me.organisation_id)
     return page(
         request,
         "deletion.html",
@@ -116,7 +84,6 @@ def deletion_dry_run(
     session: DbSession,
     me: Annotated[Principal, require("retention:delete")],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     return _deletion_page(request, ctx, session, me)
 
 
@@ -129,11 +96,10 @@ def deletion_confirm(
     code: Annotated[str, Form(max_length=12)],
     confirm: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     if confirm != "SLET":
         raise InvalidInput("Skriv SLET for at bekræfte sletningen.", field="confirm")
     step_up(session, ctx.deps, me.actor, me.user, code, purpose="pilot_end_deletion")
     record = deletion.run_pilot_end(
-        session, ctx.deps, me.actor, me.user.organisation_id, legal_today(ctx.clock)
+        session, ctx.deps, me.actor, me.organisation_id, legal_today(ctx.clock)
     )
     return _deletion_page(request, ctx, session, me, done=record.rows)

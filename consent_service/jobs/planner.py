@@ -20,23 +20,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.cohorts import default_cohorts
-from consent_service.citizens.models import Citizen, CitizenKey, Referral
-from consent_service.citizens.repository import referrals_of
+from consent_service.citizens.models import Citizen, Referral
+from consent_service.citizens.repository import key_purposes_of, referrals_of
 from consent_service.clock import LEGAL_TZ, add_months, legal_today
 from consent_service.config import Settings
 from consent_service.consents.active import ConsentState, in_force, states_of
 from consent_service.consents.catalogue import catalogue
 from consent_service.consents.rules import ConsentStatus, anniversary, status_on
-from consent_service.jobs.models import Job, Task
+from consent_service.jobs import repository
+from consent_service.jobs.models import Job
 from consent_service.retention.schedule import RetentionSchedule, default_schedule
 from consent_service.services import ServiceDeps
 from consent_service.wellbeing.models import WellbeingResponse
+from consent_service.wellbeing.repository import responses_of
 
 FOLLOW_UP = "wellbeing_follow_up"
 RECONSENT = "journal_reconsent"
@@ -68,20 +68,14 @@ class JobSpec:
 
 
 def load_facts(session: Session, citizen: Citizen) -> CitizenFacts:
-    keys = session.scalars(
-        select(CitizenKey.purpose).where(CitizenKey.citizen_id == citizen.id)
-    ).all()
+    """What the schedule reads of a citizen: referrals, consents, answers, key purposes."""
     return CitizenFacts(
         citizen=citizen,
         referrals=list(referrals_of(session, citizen.id)),
         journal=states_of(session, citizen.id, "journal"),
         wellbeing=states_of(session, citizen.id, "wellbeing"),
-        responses=list(
-            session.scalars(
-                select(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen.id)
-            ).all()
-        ),
-        wellbeing_keys=frozenset(keys),
+        responses=list(responses_of(session, citizen.id)),
+        wellbeing_keys=frozenset(key_purposes_of(session, citizen.id)),
     )
 
 
@@ -130,6 +124,7 @@ def _danish(day: date) -> str:
 def desired_jobs(
     facts: CitizenFacts, today: date, settings: Settings, schedule: RetentionSchedule
 ) -> list[JobSpec]:
+    """Every job the schedule wants for the citizen on ``today``, each named by its key."""
     if facts.citizen.deleted_at is not None:
         return []
     pid = facts.citizen.public_id
@@ -221,16 +216,11 @@ def replan_citizen(session: Session, deps: ServiceDeps, citizen: Citizen) -> Non
     wanted = {s.key: s for s in specs}
     now = deps.clock.now()
     # Every key that exists, whatever its state, so none is planned twice ...
-    known = set(session.scalars(select(Job.key).where(Job.citizen_id == citizen.id)).all())
+    known = repository.job_keys_of(session, citizen.id)
     # ... but only the pending jobs no one else holds are changed: a job a worker is running
     # (row locked) is left to that worker, which re-plans when it is done. Skipping, not
     # waiting, keeps a re-plan from deadlocking with a worker over the audit chain's lock.
-    pending = session.scalars(
-        _skip_locked(
-            session, select(Job).where(Job.citizen_id == citizen.id, Job.status == "pending")
-        )
-    ).all()
-    for job in pending:
+    for job in repository.pending_jobs_of(session, citizen.id):
         spec = wanted.get(job.key)
         if spec is None:
             job.status, job.outcome, job.finished_at = "dropped", "replanned: not needed", now
@@ -253,25 +243,15 @@ def replan_citizen(session: Session, deps: ServiceDeps, citizen: Citizen) -> Non
                 )
             )
     task_keys = {s.task_key for s in specs if s.task_key}
-    for task in session.scalars(
-        _skip_locked(
-            session, select(Task).where(Task.citizen_id == citizen.id, Task.closed_at.is_(None))
-        )
-    ).all():
+    for task in repository.open_tasks_of(session, citizen.id):
         if task.key not in task_keys:
             task.closed_at, task.closed_reason = now, "resolved"
     session.flush()
 
 
-def _skip_locked(session: Session, stmt: Select[Any]) -> Select[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return stmt.with_for_update(skip_locked=True)
-    return stmt  # SQLite: one writer at a time, nothing is ever locked by another
-
-
 def replan_all(session: Session, deps: ServiceDeps) -> int:
     """Re-plan every citizen not deleted; returns how many."""
-    citizens = session.scalars(select(Citizen).where(Citizen.deleted_at.is_(None))).all()
+    citizens = repository.live_citizens(session)
     for citizen in citizens:
         replan_citizen(session, deps, citizen)
     return len(citizens)

@@ -16,16 +16,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_service.audit.alerts import evaluate_alerts, expected_from, notify, smtp_settings_from
+from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.checkpoints import sign_if_due
 from consent_service.audit.recorder import SYSTEM, Actor, seal_pending
+from consent_service.audit.retention import purge_expired
+from consent_service.audit.witnessing import hand_off
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.db import session_scope
-from consent_service.jobs import planner
+from consent_service.extracts.downloads import purge_expired_files
+from consent_service.jobs import planner, repository
 from consent_service.jobs.models import Job, Task
-from consent_service.retention.deletion import purge_sessions
+from consent_service.retention.deletion import purge_sessions, shred_withdrawn_wellbeing
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
 
@@ -33,6 +38,7 @@ log = structlog.get_logger()
 
 
 def worker_name() -> str:
+    """This worker's name in the jobs table: host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -65,7 +71,7 @@ def _open_task(
     """Put (or keep) the job's item on the navigator's worklist."""
     if spec.task_key is None or spec.overdue_on is None:
         raise Dropped("no task")
-    task = session.scalar(select(Task).where(Task.key == spec.task_key))
+    task = repository.task_by_key(session, spec.task_key)
     now = deps.clock.now()
     if task is None:
         session.add(
@@ -91,8 +97,6 @@ def _shred_wellbeing(
     session: Session, deps: ServiceDeps, actor: Actor, job: Job, citizen: Citizen,
     spec: planner.JobSpec,
 ) -> str:  # fmt: skip
-    from consent_service.retention.deletion import shred_withdrawn_wellbeing
-
     if job.consent_id is None:
         raise Dropped("no consent")
     count = shred_withdrawn_wellbeing(session, deps, actor, citizen, job.consent_id)
@@ -107,15 +111,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _claim(session: Session, deps: ServiceDeps) -> Job | None:
-    stmt = (
-        select(Job)
-        .where(Job.status == "pending", Job.run_after <= deps.clock.now())
-        .order_by(Job.run_after, Job.id)
-        .limit(1)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return session.scalar(stmt)
+    return repository.claim_due_job(session, deps.clock.now())
 
 
 def _run_claimed(session: Session, deps: ServiceDeps, job: Job, worker: str) -> str:
@@ -192,18 +188,6 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
     alerts), and delete what the retention
     schedule says is past its time: old login sessions, extract files, whole segments of
     the audit log."""
-    from consent_service.audit.alerts import (
-        evaluate_alerts,
-        expected_from,
-        notify,
-        smtp_settings_from,
-    )
-    from consent_service.audit.catalogue import default_event_catalogue
-    from consent_service.audit.checkpoints import sign_if_due
-    from consent_service.audit.retention import purge_expired
-    from consent_service.audit.witnessing import hand_off
-    from consent_service.extracts.service import purge_expired_files
-
     with sessions() as session:
         seal_pending(session.get_bind())
     with session_scope(sessions) as session:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent_service.citizens.models import Citizen, Referral
-from consent_service.citizens.repository import live_citizen
+from consent_service.audit.recorder import Actor
+from consent_service.citizens import service as citizens
+from consent_service.citizens.models import Citizen
+from consent_service.jobs import repository
 from consent_service.jobs.models import Task
+from consent_service.services import ServiceDeps
 
 KIND_DA = {
     "wellbeing_follow_up": "Opfølgende trivselsmåling",
@@ -42,17 +44,46 @@ def state_on(task: Task, today: date) -> str:
 
 
 def open_items(session: Session, organisation_id: int, today: date) -> list[WorkItem]:
-    rows = session.execute(
-        select(Task, Citizen)
-        .join(Citizen, Citizen.id == Task.citizen_id)
-        .where(
-            Task.organisation_id == organisation_id,
-            Task.closed_at.is_(None),
-            live_citizen(),  # not deleted, key not gone
+    """The organisation's open tasks of live citizens, earliest due first, with their state."""
+    return [
+        WorkItem(task, citizen, state_on(task, today))
+        for task, citizen in repository.open_tasks_with_citizens(session, organisation_id)
+    ]
+
+
+@dataclass(frozen=True)
+class Worklist:
+    items: list[WorkItem]
+    names: dict[str, str]  # citizen public id -> name
+
+
+def view_worklist(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, today: date
+) -> Worklist:
+    """The navigator's worklist with each citizen's name decrypted; the view is audited,
+    and so is each citizen it names (``citizen.listed``)."""
+    items = open_items(session, organisation_id, today)
+    names: dict[str, str] = {}
+    for item in items:
+        if item.citizen.public_id not in names:
+            names[item.citizen.public_id] = citizens.decrypt(deps, item.citizen).name
+    deps.audit.record(
+        session,
+        actor,
+        action="worklist.viewed",
+        outcome="success",
+        details={"tasks": len(items)},
+    )
+    for public_id in names:
+        deps.audit.record(
+            session,
+            actor,
+            action="citizen.listed",
+            outcome="success",
+            resource_type="citizen",
+            resource_id=public_id,
         )
-        .order_by(Task.due_on, Task.id)
-    ).all()
-    return [WorkItem(task, citizen, state_on(task, today)) for task, citizen in rows]
+    return Worklist(items, names)
 
 
 @dataclass(frozen=True)
@@ -65,14 +96,9 @@ class CohortCount:
 
 def counts_per_cohort(session: Session, organisation_id: int, today: date) -> list[CohortCount]:
     """Open tasks per cohort and kind, as counts: no names, no ids."""
-    rows = session.execute(
-        select(Task, Referral.cohort)
-        .join(Referral, Referral.citizen_id == Task.citizen_id)
-        .where(Task.organisation_id == organisation_id, Task.closed_at.is_(None))
-    ).all()
     seen: set[int] = set()
     tally: dict[tuple[str, str], list[int]] = {}
-    for task, cohort in rows:
+    for task, cohort in repository.open_tasks_with_cohorts(session, organisation_id):
         if task.id in seen:  # a citizen with two referrals: count the task once
             continue
         seen.add(task.id)

@@ -17,20 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor, AuditRecorder
-from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.citizens.models import Citizen
 from consent_service.clock import Clock
 from consent_service.consents import repository as consents_repo
-from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
 from consent_service.errors import RuleRefusal
-from consent_service.jobs.models import Job, Task
+from consent_service.retention import repository
 from consent_service.retention.schedule import RetentionSchedule, default_schedule
 from consent_service.services import ServiceDeps
-from consent_service.wellbeing.models import WellbeingResponse
 from consent_service.wellbeing.service import shred_for_consent
 
 PILOT_END_RULE = "pilot_end"
@@ -67,10 +64,6 @@ class DeletionRecord:
         ).hexdigest()
 
 
-def _count(session: Session, stmt: object) -> int:
-    return int(session.scalar(stmt) or 0)  # type: ignore[call-overload]
-
-
 def shred_withdrawn_wellbeing(
     session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, consent_id: int
 ) -> int:
@@ -78,15 +71,10 @@ def shred_withdrawn_wellbeing(
     it (retention category ``wellbeing_answers_withdrawn``). Refuses a consent that is
     not a withdrawn wellbeing consent of this citizen."""
     consents_repo.lock_consents_for_ending(session, citizen.organisation_id)
-    consent = session.get(Consent, consent_id)
+    consent = repository.consent_by_id(session, consent_id)
     if consent is None or consent.citizen_id != citizen.id or consent.kind != "wellbeing":
         raise RuleRefusal("Ikke et trivselssamtykke for borgeren.")
-    withdrawn = session.scalar(
-        select(func.count())
-        .select_from(ConsentEvent)
-        .where(ConsentEvent.consent_id == consent.id, ConsentEvent.event_type == "withdrawn")
-    )
-    if not withdrawn:
+    if not repository.is_withdrawn(session, consent.id):
         raise RuleRefusal("Samtykket er ikke tilbagekaldt.")
     count = shred_for_consent(session, citizen, consent)
     record = DeletionRecord("wellbeing_answers_withdrawn", {"wellbeing_answers": count})
@@ -109,29 +97,6 @@ def shred_withdrawn_wellbeing(
     return count
 
 
-def _citizen_rows(session: Session, citizen_ids: list[int]) -> dict[str, int]:
-    def count(model: type, column: object) -> int:
-        return _count(
-            session,
-            select(func.count()).select_from(model).where(column.in_(citizen_ids)),  # type: ignore[attr-defined]
-        )
-
-    consent_ids = select(Consent.id).where(Consent.citizen_id.in_(citizen_ids))
-    return {
-        "citizen_identity": len(citizen_ids),
-        "data_keys": count(CitizenKey, CitizenKey.citizen_id),
-        "referral": count(Referral, Referral.citizen_id),
-        "wellbeing_answers": count(WellbeingResponse, WellbeingResponse.citizen_id),
-        "signed_scans": _count(
-            session,
-            select(func.count())
-            .select_from(ConsentScan)
-            .where(ConsentScan.consent_id.in_(consent_ids)),
-        ),
-        "worklist_tasks": count(Task, Task.citizen_id),
-    }
-
-
 def delete_citizen(
     session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, rule: str
 ) -> DeletionRecord:
@@ -148,20 +113,14 @@ def _erase_citizen(
     consents_repo.lock_consents_for_ending(session, citizen.organisation_id)
     if citizen.deleted_at is not None:
         return DeletionRecord(rule)
-    record = DeletionRecord(rule, _citizen_rows(session, [citizen.id]))
+    record = DeletionRecord(rule, repository.citizen_rows(session, [citizen.id]))
     # 1. Crypto-shredding: without the keys nothing sealed for the citizen decrypts,
     #    in this database or in any data backup.
-    session.execute(delete(CitizenKey).where(CitizenKey.citizen_id == citizen.id))
+    repository.destroy_citizen_keys(session, citizen.id)
     # 2. The rows.
-    consent_ids = select(Consent.id).where(Consent.citizen_id == citizen.id)
-    session.execute(delete(ConsentScan).where(ConsentScan.consent_id.in_(consent_ids)))
-    session.execute(delete(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen.id))
-    session.execute(delete(Referral).where(Referral.citizen_id == citizen.id))
-    session.execute(delete(Task).where(Task.citizen_id == citizen.id))
+    repository.delete_citizen_rows(session, citizen.id)
     now = clock.now()
-    for job in session.scalars(
-        select(Job).where(Job.citizen_id == citizen.id, Job.status == "pending")
-    ).all():
+    for job in repository.pending_jobs_of(session, citizen.id):
         job.status, job.outcome, job.finished_at = "dropped", "citizen deleted", now
     # 3. The tombstone: no blind index (the CPR can no longer be found), no sealed data.
     citizen.cpr_index = None
@@ -227,17 +186,9 @@ class LedgerEntry:
 def deletion_ledger(conn: Session | Connection) -> list[LedgerEntry]:
     """Every deletion the database holds a record of: each ``wellbeing.deleted`` event,
     then each tombstone (with the rule its ``citizen.deleted`` audit event names)."""
-    events = conn.execute(
-        select(
-            AuditEvent.action, AuditEvent.resource_id, AuditEvent.details, AuditEvent.occurred_at
-        )
-        .where(AuditEvent.action.in_(("citizen.deleted", "wellbeing.deleted")))
-        .order_by(AuditEvent.seq)
-    ).all()
     rules: dict[str, str] = {}
     entries: list[LedgerEntry] = []
-    for action, citizen, details, occurred_at in events:
-        body = json.loads(details or "{}")
+    for action, citizen, body, occurred_at in repository.deletion_events(conn):
         rule = str(body.get("rule", UNRECORDED_RULE))
         if action == "citizen.deleted" and citizen:
             rules[citizen] = rule
@@ -245,12 +196,7 @@ def deletion_ledger(conn: Session | Connection) -> list[LedgerEntry]:
             entries.append(
                 LedgerEntry("wellbeing", citizen, rule, occurred_at.isoformat(), body["consent"])
             )
-    tombstones = conn.execute(
-        select(Citizen.public_id, Citizen.deleted_at)
-        .where(Citizen.deleted_at.is_not(None))
-        .order_by(Citizen.deleted_at, Citizen.id)
-    ).all()
-    for public_id, deleted_at in tombstones:
+    for public_id, deleted_at in repository.tombstones(conn):
         at = deleted_at.isoformat() if deleted_at is not None else ""
         entries.append(LedgerEntry("citizen", public_id, rules.get(public_id, UNRECORDED_RULE), at))
     return entries
@@ -270,22 +216,17 @@ def reapply_deletions(
     done: list[LedgerEntry] = []
     for entry in ledger:
         if entry.kind == "citizen":
-            citizen = session.scalar(select(Citizen).where(Citizen.public_id == entry.citizen))
+            citizen = repository.citizen_by_public_id(session, entry.citizen)
             if citizen is None or citizen.deleted_at is not None:
                 continue
             _erase_citizen(session, clock, audit, actor, citizen, entry.rule)
             done.append(entry)
             continue
-        consent = session.scalar(select(Consent).where(Consent.public_id == entry.consent))
+        consent = repository.consent_by_public_id(session, entry.consent)
         if consent is None:
             continue
         owner = session.get(Citizen, consent.citizen_id)
-        answers = _count(
-            session,
-            select(func.count())
-            .select_from(WellbeingResponse)
-            .where(WellbeingResponse.consent_id == consent.id),
-        )
+        answers = repository.answers_under_consent(session, consent.id)
         if owner is None or owner.public_id != entry.citizen or not answers:
             continue
         consents_repo.lock_consents_for_ending(session, owner.organisation_id)
@@ -310,31 +251,14 @@ def reapply_deletions(
     return done
 
 
-def _live_citizens(session: Session, organisation_id: int) -> list[Citizen]:
-    return list(
-        session.scalars(
-            select(Citizen)
-            .where(Citizen.organisation_id == organisation_id, Citizen.deleted_at.is_(None))
-            .order_by(Citizen.id)
-        ).all()
-    )
-
-
 def plan_pilot_end(
     session: Session, organisation_id: int, schedule: RetentionSchedule | None = None
 ) -> DeletionPlan:
     """The dry run of the pilot-end deletion for one organisation: nothing changes."""
     schedule = schedule or default_schedule()
-    ids = [c.id for c in _live_citizens(session, organisation_id)]
-    rows = _citizen_rows(session, ids) if ids else {}
-    kept = {
-        "consent_records": _count(
-            session,
-            select(func.count())
-            .select_from(Consent)
-            .where(Consent.organisation_id == organisation_id),
-        )
-    }
+    ids = [c.id for c in repository.live_citizens_of(session, organisation_id)]
+    rows = repository.citizen_rows(session, ids) if ids else {}
+    kept = {"consent_records": repository.consent_records_of_organisation(session, organisation_id)}
     identity = schedule.categories["citizen_identity"]
     return DeletionPlan(
         citizens=len(ids),
@@ -343,6 +267,24 @@ def plan_pilot_end(
         allowed_from=date.fromordinal(schedule.pilot_end.toordinal() + 1),
         deadline=identity.keep.after(schedule.pilot_end),
     )
+
+
+def dry_run_pilot_end(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int
+) -> DeletionPlan:
+    """The pilot-end deletion's dry run as a data controller sees it: the plan, audited
+    (``retention.dry_run``)."""
+    plan = plan_pilot_end(session, organisation_id)
+    deps.audit.record(
+        session,
+        actor,
+        action="retention.dry_run",
+        outcome="success",
+        resource_type="organisation",
+        resource_id=str(organisation_id),
+        details={"citizens": plan.citizens},
+    )
+    return plan
 
 
 def run_pilot_end(
@@ -356,7 +298,7 @@ def run_pilot_end(
             f"Sletning ved projektets afslutning kan først ske fra {plan.allowed_from:%d-%m-%Y}."
         )
     total = DeletionRecord(PILOT_END_RULE)
-    for citizen in _live_citizens(session, organisation_id):
+    for citizen in repository.live_citizens_of(session, organisation_id):
         for category, count in delete_citizen(
             session, deps, actor, citizen, PILOT_END_RULE
         ).rows.items():
@@ -377,25 +319,18 @@ def run_pilot_end(
 def purge_sessions(session: Session, deps: ServiceDeps, actor: Actor) -> int:
     """Delete login sessions that ended (or expired) longer ago than the schedule's
     ``sessions`` period; the audit log keeps the security events. Returns the count."""
-    from consent_service.identity.models import UserSession
-
     keep = default_schedule().categories["sessions"].keep
     now = deps.clock.now()
     today = now.date()
     cutoff = now - (keep.after(today) - today)
-    stale = select(UserSession.id).where(
-        func.coalesce(UserSession.ended_at, UserSession.expires_at) < cutoff,
-        UserSession.expires_at < cutoff,
-    )
-    ids = list(session.scalars(stale).all())
-    if not ids:
+    count = repository.delete_sessions_ended_before(session, cutoff)
+    if not count:
         return 0
-    session.execute(delete(UserSession).where(UserSession.id.in_(ids)))
     deps.audit.record(
         session,
         actor,
         action="retention.sessions_purged",
         outcome="success",
-        details={"rule": "sessions", "rows": len(ids)},
+        details={"rule": "sessions", "rows": count},
     )
-    return len(ids)
+    return count

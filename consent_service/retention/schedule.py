@@ -119,11 +119,13 @@ class RetentionSchedule(_Strict):
 
 
 def load_schedule(path: Path = DEFAULT_SCHEDULE) -> RetentionSchedule:
+    """The retention schedule from ``path``, validated; raises RetentionError."""
     return load_yaml_model(path, RetentionSchedule, "retention schedule", RetentionError)
 
 
 @cache
 def default_schedule() -> RetentionSchedule:
+    """The schedule in ``retention/schedule.yaml`` (read once)."""
     return load_schedule()
 
 

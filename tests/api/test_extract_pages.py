@@ -4,6 +4,7 @@ planned day and downloads; the coverage plan page and API; other roles are refus
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 
 from fastapi.testclient import TestClient
@@ -143,3 +144,41 @@ def test_navigators_and_the_dpo_cannot_reach_extracts(
         log_in(client, enrolled_person(ctx, role), clock)
         assert client.get("/udtraek").status_code == 403
         assert client.get("/udtraek/daekning").status_code == 403
+
+
+def test_another_organisations_request_is_not_found_on_every_route_like_an_unknown_id(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """Isolation rests on the scoped loader: a data controller of another organisation
+    gets exactly the answer an unknown id gets, on every route that names a request, and
+    the request is left as it was."""
+    clock.set(datetime.combine(date(2027, 5, 20), time(10), tzinfo=LEGAL_TZ))
+    owner = enrolled_person(ctx, "data_controller")
+    token = log_in(client, owner, clock)
+    public_id = _draft(client, token)
+    unknown = "0" * len(public_id)
+
+    client.cookies.clear()
+    stranger = enrolled_person(ctx, "data_controller", org_name="Region Hovedstaden")
+    token = log_in(client, stranger, clock)
+
+    def answers(request_id: str) -> list[tuple[int, str]]:
+        clock.advance(timedelta(seconds=30))
+        code = current_code(stranger, clock)
+        responses = [
+            client.get(f"/udtraek/{request_id}"),
+            client.post(f"/udtraek/{request_id}/godkend", data={"code": code, "csrf_token": token}),
+            client.post(f"/udtraek/{request_id}/afvis", data={"csrf_token": token}),
+            client.post(f"/udtraek/{request_id}/udfoer", data={"csrf_token": token}),
+            client.post(f"/udtraek/{request_id}/hent", data={"csrf_token": token}),
+        ]
+        # Each answer names its own request's id (for support): leave those out.
+        return [(r.status_code, re.sub("[0-9a-f]{32}", "ID", r.text)) for r in responses]
+
+    foreign = answers(public_id)
+    assert [status for status, _ in foreign] == [404] * 5
+    assert foreign == answers(unknown)
+
+    client.cookies.clear()
+    log_in(client, owner, clock)
+    assert 'id="status">draft' in client.get(f"/udtraek/{public_id}").text

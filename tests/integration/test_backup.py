@@ -456,12 +456,12 @@ def test_backup_and_restore_commands(
 
 
 def test_the_password_goes_to_the_environment_not_the_command_line() -> None:
-    from consent_service.backup import _libpq, _parse
+    from consent_service.backup.engines import libpq, parse
 
-    parsed, engine = _parse(
+    parsed, engine = parse(
         "postgresql+psycopg://consent:p%40ss@db.internal:5433/consent?sslmode=require"
     )
-    url, env = _libpq(parsed)
+    url, env = libpq(parsed)
     assert engine == "postgresql"
     assert url == "postgresql://consent@db.internal:5433/consent?sslmode=require"
     assert env["PGPASSWORD"] == "p@ss"

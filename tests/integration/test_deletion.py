@@ -245,7 +245,7 @@ def test_a_deletion_waits_for_a_running_extract_execution(pilot: Pilot, ctx: App
     with session_scope(ctx.sessions) as execution:
         org = execution.scalars(select(Citizen.organisation_id)).first()
         assert org is not None
-        consents_repo.lock_consents_for_use(execution, org)  # as extracts.service.execute
+        consents_repo.lock_consents_for_use(execution, org)  # as extracts.execution.execute_request
         deleting = threading.Thread(target=delete)
         deleting.start()
         for _ in range(3000):  # a bounded poll until the deletion is seen waiting

@@ -32,7 +32,15 @@ from consent_service.consents.models import ConsentEvent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
-from consent_service.extracts import gate, service
+from consent_service.extracts import (
+    coverage,
+    downloads,
+    execution,
+    gate,
+    gate_query,
+    repository,
+    requests,
+)
 from consent_service.extracts.models import ExtractChunk, ExtractRequest
 from consent_service.jobs.runner import run_due
 from tests.conftest import enrolled_person
@@ -117,27 +125,29 @@ def _request(s: Seeded, **changes: object) -> ExtractRequest:
         "fields": ["gp_contacts", "acute_contacts"], "cohort": "hold-2",
         "measurement_years": 2, "planned_on": DAY, **changes,
     }  # fmt: skip
-    data = service.DraftInput(**fields)  # type: ignore[arg-type]
+    data = requests.DraftInput(**fields)  # type: ignore[arg-type]
     with session_scope(ctx.sessions) as session:
-        return service.draft(session, ctx.deps, s.requester, s.requester.organisation_id or 0, data)
+        return requests.draft(
+            session, ctx.deps, s.requester, s.requester.organisation_id or 0, data
+        )
 
 
 def _approve(s: Seeded, req: ExtractRequest) -> None:
     with session_scope(s.pilot.ctx.sessions) as session:
-        row = service.get(session, req.organisation_id, req.public_id)
-        service.decide(session, s.pilot.ctx.deps, s.approver, row, approve=True, comment="ok")
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
+        requests.decide(session, s.pilot.ctx.deps, s.approver, row, approve=True, comment="ok")
 
 
 def _execute(s: Seeded, req: ExtractRequest, actor: Actor | None = None) -> dict[str, object]:
     with session_scope(s.pilot.ctx.sessions) as session:
-        row = service.get(session, req.organisation_id, req.public_id)
-        return service.execute(session, s.pilot.ctx.deps, actor or s.requester, row)
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
+        return execution.execute_request(session, s.pilot.ctx.deps, actor or s.requester, row)
 
 
 def _download(s: Seeded, req: ExtractRequest, actor: Actor | None = None) -> bytes:
     with session_scope(s.pilot.ctx.sessions) as session:
-        row = service.get(session, req.organisation_id, req.public_id)
-        return service.download(session, s.pilot.ctx.deps, actor or s.requester, row)
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
+        return downloads.download(session, s.pilot.ctx.deps, actor or s.requester, row)
 
 
 def test_the_gate_agrees_with_the_legal_rules_for_every_citizen(
@@ -146,7 +156,7 @@ def test_the_gate_agrees_with_the_legal_rules_for_every_citizen(
     kind = catalogue().kinds["journal"]
     with ctx.sessions() as session:
         rows = session.execute(
-            gate.gate(seeded.requester.organisation_id or 0, "hold-2", "journal", DAY)
+            gate_query.gate(seeded.requester.organisation_id or 0, "hold-2", "journal", DAY)
         ).all()
         assert {r.public_id for r in rows} == set(seeded.pids.values())
         for row in rows:
@@ -169,9 +179,10 @@ def test_four_eyes_planned_day_manifest_and_obtained_data(
 ) -> None:
     req = _request(seeded)
     with session_scope(ctx.sessions) as session, pytest.raises(RuleRefusal, match="selv godkende"):
-        service.decide(session, ctx.deps, seeded.requester,
-                       service.get(session, req.organisation_id, req.public_id),
-                       approve=True, comment="")  # fmt: skip
+        requests.decide(session, ctx.deps, seeded.requester,
+                        requests.request_in_organisation(
+                            session, req.organisation_id, req.public_id),
+                        approve=True, comment="")  # fmt: skip
     with pytest.raises(RuleRefusal, match="godkendt"):
         _execute(seeded, req)
     _approve(seeded, req)
@@ -265,7 +276,7 @@ def test_withdrawal_after_execution_keeps_obtained_data_but_blocks_the_next(
     assert manifest["excluded"]["withdrawn"] == 2  # type: ignore[index]
     # The first extract's files are untouched by the withdrawal.
     with ctx.sessions() as session:
-        row = service.get(session, first.organisation_id, first.public_id)
+        row = requests.request_in_organisation(session, first.organisation_id, first.public_id)
         assert json.loads(row.manifest or "{}")["included"] == 2
 
 
@@ -293,14 +304,14 @@ def test_a_withdrawal_during_an_execution_waits_and_is_told_data_was_obtained(
     _approve(seeded, req)
     seeded.pilot.at(DAY)
     gate_read, resume = threading.Event(), threading.Event()
-    record_obtained = service._record_obtained
+    record_obtained = repository.record_obtained
 
     def paused(*args: object, **kwargs: object) -> None:
         gate_read.set()
         assert resume.wait(60)
         record_obtained(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "_record_obtained", paused)
+    monkeypatch.setattr(repository, "record_obtained", paused)
     results: dict[str, object] = {}
     withdrawal_began, withdrawal_done = threading.Event(), threading.Event()
 
@@ -417,7 +428,7 @@ def test_files_are_deleted_after_90_days_and_the_manifest_stays(
     run_due(ctx.sessions, ctx.deps, worker="w1")
     with ctx.sessions() as session:
         assert session.scalars(select(ExtractChunk)).all() == []
-        row = service.get(session, req.organisation_id, req.public_id)
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
         assert row.key_wrapped is None
         assert row.manifest is not None
         assert row.manifest_signature is not None
@@ -463,7 +474,7 @@ def test_coverage_plan_names_who_needs_a_new_consent_by_when(
 ) -> None:
     seeded.pilot.at(date(2027, 6, 1))
     with ctx.sessions() as session:
-        plan = service.coverage(session, seeded.requester.organisation_id or 0, "hold-2", 2,
+        plan = coverage.coverage_plan(session, seeded.requester.organisation_id or 0, "hold-2", 2,
                                 date(2028, 6, 30), date(2027, 6, 1))  # fmt: skip
     assert plan.measurement == "Hold 2:2"
     assert plan.in_cohort == 8

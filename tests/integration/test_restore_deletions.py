@@ -24,7 +24,8 @@ from sqlalchemy import select
 from consent_service.app import create_app
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
-from consent_service.backup import BackupFiles, _open_file, _seal_file, restore_backup
+from consent_service.backup import BackupFiles, restore_backup
+from consent_service.backup.files import open_file, seal_file
 from consent_service.citizens.models import Citizen, CitizenKey
 from consent_service.cli import main
 from consent_service.clock import FixedClock
@@ -200,9 +201,9 @@ def test_a_citizen_whose_key_is_gone_is_treated_as_deleted(
     key rows): the citizen's row and blind index come back, but not their key."""
     gone, kept, old, new = _shredded_backups(ctx, clock, tmp_path)
     master = ctx.settings.keys.master
-    payload = json.loads(_open_file(master, new.keys_path, "keys", new.engine))
+    payload = json.loads(open_file(master, new.keys_path, "keys", new.engine))
     legacy = tmp_path / "legacy-keys.backup"
-    legacy.write_bytes(_seal_file(master, "keys", new.engine, json.dumps(payload["keys"]).encode()))
+    legacy.write_bytes(seal_file(master, "keys", new.engine, json.dumps(payload["keys"]).encode()))
     report = restore_backup(
         target_url, master, old.data_path, legacy, PG_APP, public_key=ctx.crypto.public_key
     )

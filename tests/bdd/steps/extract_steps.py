@@ -16,7 +16,8 @@ from consent_service.consents.models import ConsentEvent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
-from consent_service.extracts import service
+from consent_service.extracts import execution, requests
+from consent_service.extracts.coverage import Coverage, coverage_plan
 from consent_service.extracts.models import ExtractRequest
 from consent_service.jobs.planner import RECONSENT
 from tests.bdd.steps.common import DATE, danish_date
@@ -39,7 +40,7 @@ class Extracting:
     requests: list[ExtractRequest] = field(default_factory=list)
     manifests: list[dict[str, object]] = field(default_factory=list)
     refused: RuleRefusal | None = None
-    plan: service.Coverage | None = None
+    plan: Coverage | None = None
 
 
 def _controller(ctx: AppContext) -> Actor:
@@ -55,13 +56,13 @@ def extracting(ctx: AppContext, clock: FixedClock) -> Extracting:
 def _draft(x: Extracting, planned: date, *, fields: list[str] | None = None) -> ExtractRequest:
     ctx = x.pilot.ctx
     x.pilot.at(min(planned, max(x.pilot.today, date(2026, 11, 20))))
-    data = service.DraftInput(
+    data = requests.DraftInput(
         purpose="payment_goal_1_regional", sources=["sygesikring"],
         fields=fields or ["gp_contacts"], cohort="hold-2", measurement_years=1,
         planned_on=planned,
     )  # fmt: skip
     with session_scope(ctx.sessions) as session:
-        req = service.draft(session, ctx.deps, x.requester, x.requester.organisation_id or 0, data)
+        req = requests.draft(session, ctx.deps, x.requester, x.requester.organisation_id or 0, data)
     x.requests.append(req)
     return req
 
@@ -69,16 +70,16 @@ def _draft(x: Extracting, planned: date, *, fields: list[str] | None = None) -> 
 def _approve(x: Extracting, req: ExtractRequest) -> None:
     ctx = x.pilot.ctx
     with session_scope(ctx.sessions) as session:
-        row = service.get(session, req.organisation_id, req.public_id)
-        service.decide(session, ctx.deps, x.approver, row, approve=True, comment="")
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
+        requests.decide(session, ctx.deps, x.approver, row, approve=True, comment="")
 
 
 def _execute(x: Extracting, req: ExtractRequest, day: date) -> dict[str, object]:
     x.pilot.at(day)
     ctx = x.pilot.ctx
     with session_scope(ctx.sessions) as session:
-        row = service.get(session, req.organisation_id, req.public_id)
-        manifest = service.execute(session, ctx.deps, x.requester, row)
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
+        manifest = execution.execute_request(session, ctx.deps, x.requester, row)
     x.manifests.append(manifest)
     return manifest
 
@@ -132,8 +133,8 @@ def self_approval(extracting: Extracting) -> None:
     req = extracting.requests[-1]
     try:
         with session_scope(ctx.sessions) as session:
-            row = service.get(session, req.organisation_id, req.public_id)
-            service.decide(session, ctx.deps, extracting.requester, row, approve=True, comment="")
+            row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
+            requests.decide(session, ctx.deps, extracting.requester, row, approve=True, comment="")
     except RuleRefusal as exc:
         extracting.refused = exc
 
@@ -160,7 +161,7 @@ def draft_field(extracting: Extracting, name: str) -> None:
 def coverage(extracting: Extracting, planned: date, day: date) -> None:
     extracting.pilot.at(day)
     with extracting.pilot.ctx.sessions() as session:
-        extracting.plan = service.coverage(
+        extracting.plan = coverage_plan(
             session, extracting.requester.organisation_id or 0, "hold-2", 2, planned, day
         )
 
@@ -193,7 +194,7 @@ def obtained(extracting: Extracting, day: date) -> None:
 def first_unchanged(extracting: Extracting) -> None:
     req = extracting.requests[0]
     with extracting.pilot.ctx.sessions() as session:
-        row = service.get(session, req.organisation_id, req.public_id)
+        row = requests.request_in_organisation(session, req.organisation_id, req.public_id)
         assert json.loads(row.manifest or "{}")["included"] == 1
         assert row.files_deleted_at is None
 
@@ -223,7 +224,10 @@ def approval_refused(extracting: Extracting) -> None:
 def still_draft(extracting: Extracting) -> None:
     req = extracting.requests[-1]
     with extracting.pilot.ctx.sessions() as session:
-        assert service.get(session, req.organisation_id, req.public_id).status == "draft"
+        assert (
+            requests.request_in_organisation(session, req.organisation_id, req.public_id).status
+            == "draft"
+        )
 
 
 @then("afvises anmodningen med reglen fra udtrækspolitikken")
