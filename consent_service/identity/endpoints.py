@@ -19,9 +19,8 @@ from consent_service.identity import users as user_admin
 from consent_service.identity.errors import LoginFailed, PasswordRejected, UserInputError
 from consent_service.identity.models import Role, SessionStage, User, UserSession
 from consent_service.identity.schemas import AccountRead
+from consent_service.web.cookies import PRELOGIN_COOKIE, SESSION_COOKIE
 from consent_service.web.deps import (
-    PRELOGIN_COOKIE,
-    SESSION_COOKIE,
     Ctx,
     DbSession,
     Principal,
