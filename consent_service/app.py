@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from consent_service.audit.alert_endpoints import router as alerts_router
 from consent_service.audit.endpoints import router as audit_router
 from consent_service.audit.recorder import Actor
+from consent_service.audit.report_endpoints import router as access_report_router
 from consent_service.citizens.endpoints import router as citizens_router
 from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
@@ -48,6 +50,8 @@ ROUTERS = (
     citizens_router,
     consents_router,
     audit_router,
+    alerts_router,
+    access_report_router,
     jobs_router,
     extracts_router,
     wellbeing_router,
