@@ -87,6 +87,21 @@ def end_pending_sessions(session: Session, user_id: int, now: datetime, reason: 
     )
 
 
+def end_other_sessions(
+    session: Session, user_id: int, keep: str, now: datetime, reason: str
+) -> None:
+    """End every open session of the user but ``keep`` (the one asking)."""
+    session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.id != keep,
+        )
+        .values(ended_at=now, end_reason=reason)
+    )
+
+
 def end_all_sessions(session: Session, user_id: int, now: datetime, reason: str) -> None:
     """End every open session of the user, pending and active. A session row that a
     request of the user holds locked right now (it updates ``last_seen_at``) is skipped
