@@ -14,16 +14,20 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from consent_service.audit.alert_endpoints import router as alerts_router
 from consent_service.audit.endpoints import router as audit_router
 from consent_service.audit.recorder import Actor
+from consent_service.audit.report_endpoints import router as access_report_router
 from consent_service.citizens.endpoints import router as citizens_router
 from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
 from consent_service.db import ping
 from consent_service.extracts.endpoints import router as extracts_router
 from consent_service.identity.account_endpoints import router as account_router
-from consent_service.identity.endpoints import router as identity_router
+from consent_service.identity.login_endpoints import router as login_router
 from consent_service.identity.proposal_endpoints import router as proposals_router
+from consent_service.identity.token_endpoints import router as api_tokens_router
+from consent_service.identity.user_endpoints import router as users_router
 from consent_service.jobs.endpoints import router as jobs_router
 from consent_service.startup import StartupError, check_database
 from consent_service.web import openapi, problems, ratelimit, textguard
@@ -35,6 +39,23 @@ from consent_service.web.textguard import TextGuard
 from consent_service.wellbeing.endpoints import router as wellbeing_router
 
 log = structlog.get_logger()
+
+ROUTERS = (
+    login_router,
+    users_router,
+    api_tokens_router,
+    account_router,
+    proposals_router,
+    pages_router,
+    citizens_router,
+    consents_router,
+    audit_router,
+    alerts_router,
+    access_report_router,
+    jobs_router,
+    extracts_router,
+    wellbeing_router,
+)
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -140,16 +161,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         """The OpenAPI description of the JSON API (public: it holds no data)."""
         return openapi.describe(app)
 
-    app.include_router(identity_router)
-    app.include_router(account_router)
-    app.include_router(proposals_router)
-    app.include_router(pages_router)
-    app.include_router(citizens_router)
-    app.include_router(consents_router)
-    app.include_router(audit_router)
-    app.include_router(jobs_router)
-    app.include_router(extracts_router)
-    app.include_router(wellbeing_router)
+    for router in ROUTERS:
+        app.include_router(router)
     static = StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static"))
     app.mount("/static", static, name="static")
     return app

@@ -20,119 +20,29 @@ import smtplib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
-from functools import cache
-from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StrictStr,
-    field_validator,
-    model_validator,
-)
-from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from consent_service.audit import repository as repo
+from consent_service.audit.alert_rules import (
+    SUBJECT_KINDS_DA,
+    AlertRules,
+    Rule,
+    WorkingHours,
+)
+from consent_service.audit.alert_rules import default_alert_rules as default_alert_rules
 from consent_service.audit.models import AuditAlert, AuditEvent
 from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.clock import Clock
-from consent_service.config import REPO_ROOT, Settings
+from consent_service.config import Settings
 from consent_service.errors import RuleRefusal
-from consent_service.rulefile import load_yaml_model
+from consent_service.identity import repository as identity_repo
 
-DEFAULT_RULES = REPO_ROOT / "audit" / "alerts.yaml"
-SUBJECT_KINDS_DA = {
-    "account": "Bruger",
-    "address": "Adresse",
-    "witness": "Vidne",
-    "citizen": "Borger",
-}
 DEFAULT_LOOKBACK = timedelta(hours=24)
 RECENT = 50
-
-
-class AlertRulesError(ValueError):
-    """The alert rules are missing, not YAML, or invalid; names file and field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WorkingHours(_Strict):
-    timezone: StrictStr
-    weekdays: tuple[StrictInt, ...] = Field(min_length=1)
-    start: time
-    end: time
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
-        return value
-
-    def covers(self, at: datetime) -> bool:
-        local = at.astimezone(ZoneInfo(self.timezone))
-        return local.isoweekday() in self.weekdays and self.start <= local.time() < self.end
-
-
-class Rule(_Strict):
-    title_da: StrictStr = Field(min_length=1)
-    shape: Literal["count", "distinct", "off_hours", "silence"]
-    actions: tuple[StrictStr, ...] = Field(min_length=1)
-    key: StrictStr = Field(pattern=r"^(account|address|detail:[a-z_]+|resource:[a-z_]+)$")
-    window_minutes: StrictInt | None = Field(default=None, ge=1)
-    threshold: StrictInt = Field(default=1, ge=1)
-    distinct: Literal["resource_id"] | None = None
-    expects: Literal["witnesses"] | None = None
-
-    @model_validator(mode="after")
-    def _shape_fields(self) -> Rule:
-        if self.shape in ("count", "distinct") and self.window_minutes is None:
-            raise ValueError("a count or distinct rule needs window_minutes")
-        if (self.shape == "distinct") != (self.distinct is not None):
-            raise ValueError("distinct is required for shape distinct, and only then")
-        if (self.shape == "silence") != (self.expects is not None):
-            raise ValueError("expects is required for shape silence, and only then")
-        if self.shape == "silence" and not self.key.startswith("resource:"):
-            raise ValueError("a silence rule's key is resource:<type>")
-        if self.shape == "silence" and any(a.endswith(".") for a in self.actions):
-            raise ValueError("a silence rule names exact actions")
-        return self
-
-    @property
-    def subject_kind(self) -> str:
-        """What the subject is: account, address, the detail's kind, or the resource type."""
-        kind, _, rest = self.key.partition(":")
-        return rest if kind == "resource" else kind
-
-    def matches(self, action: str) -> bool:
-        return any(action == a or (a.endswith(".") and action.startswith(a)) for a in self.actions)
-
-
-class AlertRules(_Strict):
-    version: StrictInt
-    working_hours: WorkingHours
-    rules: dict[StrictStr, Rule] = Field(min_length=1)
-
-    def title_da(self, rule: str) -> str:
-        found = self.rules.get(rule)
-        return found.title_da if found else rule
-
-
-def load_alert_rules(path: Path = DEFAULT_RULES) -> AlertRules:
-    return load_yaml_model(path, AlertRules, "alert rules", AlertRulesError)
-
-
-@cache
-def default_alert_rules() -> AlertRules:
-    return load_alert_rules()
 
 
 @dataclass(frozen=True)
@@ -179,16 +89,8 @@ def _subject(rule: Rule, event: AuditEvent) -> str | None:
 def _events(session: Session, rule: Rule, since: datetime, until: datetime) -> list[_Event]:
     exact = [a for a in rule.actions if not a.endswith(".")]
     prefixes = [a for a in rule.actions if a.endswith(".")]
-    condition = or_(
-        AuditEvent.action.in_(exact), *(AuditEvent.action.startswith(p) for p in prefixes)
-    )
-    rows = session.scalars(
-        select(AuditEvent)
-        .where(condition, AuditEvent.occurred_at >= since, AuditEvent.occurred_at <= until)
-        .order_by(AuditEvent.seq)
-    )
     out = []
-    for event in rows:
+    for event in repo.events_of_actions(session, exact, prefixes, since, until):
         subject = _subject(rule, event)
         if subject:
             out.append(
@@ -266,13 +168,10 @@ def _silences(
     silent). One alert per silence: the event it is silent since identifies it."""
     kind = rule.subject_kind
     for subject in expected.subjects:
-        about = (AuditEvent.resource_type == kind, AuditEvent.resource_id == subject[:64])
-        since = session.scalar(
-            select(AuditEvent)
-            .where(AuditEvent.action.in_(rule.actions), *about)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        ) or session.scalar(select(AuditEvent).where(*about).order_by(AuditEvent.seq).limit(1))
+        about = subject[:64]
+        since = repo.newest_event_about(
+            session, kind, about, rule.actions
+        ) or repo.first_event_about(session, kind, about)
         if since is None or now - since.occurred_at < expected.window:
             continue
         yield Finding(name, kind, subject[:64], (_as_event(since),), until=now)
@@ -280,17 +179,8 @@ def _silences(
 
 def _already_raised(session: Session, finding: Finding) -> bool:
     first, last = finding.events[0], finding.events[-1]
-    return (
-        session.scalar(
-            select(AuditAlert.id).where(
-                AuditAlert.rule == finding.rule,
-                AuditAlert.subject_kind == finding.subject_kind,
-                AuditAlert.subject == finding.subject,
-                AuditAlert.first_seq <= last.seq,
-                AuditAlert.last_seq >= first.seq,
-            )
-        )
-        is not None
+    return repo.alert_overlapping(
+        session, finding.rule, finding.subject_kind, finding.subject, first.seq, last.seq
     )
 
 
@@ -365,25 +255,12 @@ def evaluate_alerts(
     return raised
 
 
-def _visible(organisation_id: int, system_wide: bool) -> ColumnElement[bool]:
-    own = AuditAlert.organisation_id == organisation_id
-    if system_wide:
-        return or_(own, AuditAlert.organisation_id.is_(None))
-    return own
-
-
 def open_alerts(
     session: Session, organisation_id: int, *, system_wide: bool = False
 ) -> list[AuditAlert]:
     """The organisation's unacknowledged alerts, newest first; with ``system_wide`` (a
     reviewer holding ``audit:system_review``) also those of no organisation."""
-    return list(
-        session.scalars(
-            select(AuditAlert)
-            .where(AuditAlert.acknowledged_at.is_(None), _visible(organisation_id, system_wide))
-            .order_by(AuditAlert.raised_at.desc(), AuditAlert.id.desc())
-        )
-    )
+    return repo.open_alerts(session, organisation_id, system_wide)
 
 
 def recent_alerts(
@@ -391,19 +268,26 @@ def recent_alerts(
 ) -> list[AuditAlert]:
     """The organisation's last acknowledged alerts (and, ``system_wide``, those of no
     organisation), newest first."""
-    return list(
-        session.scalars(
-            select(AuditAlert)
-            .where(AuditAlert.acknowledged_at.is_not(None), _visible(organisation_id, system_wide))
-            .order_by(AuditAlert.acknowledged_at.desc())
-            .limit(RECENT)
-        )
-    )
+    return repo.acknowledged_alerts(session, organisation_id, system_wide, RECENT)
 
 
 def alert_by_id(session: Session, alert_id: int) -> AuditAlert | None:
     """Any organisation's alert: the caller checks that the reviewer may see it."""
-    return session.get(AuditAlert, alert_id)
+    return repo.alert_by_id(session, alert_id)
+
+
+def alert_for_reviewer(session: Session, organisation_id: int, alert_id: int) -> AuditAlert | None:
+    """The scoped loader of alerts: the alert if it is ``organisation_id``'s or of no
+    organisation (the caller then also requires ``audit:system_review``); None for another
+    organisation's id exactly as for an unknown one."""
+    return repo.alert_for_reviewer(session, organisation_id, alert_id)
+
+
+def operating_organisation_id(session: Session, settings: Settings) -> int | None:
+    """The organisation that runs the service (``CONSENT_BOOTSTRAP_ORGANISATION``, the first
+    administrator's): events and alerts of no organisation are its to review."""
+    org = identity_repo.organisation_by_name(session, settings.bootstrap_organisation)
+    return org.id if org else None
 
 
 def acknowledge(
@@ -416,7 +300,7 @@ def acknowledge(
 ) -> AuditAlert:
     """Mark the alert seen, with the reviewer's comment; once. The caller has checked that
     the reviewer may see it (their organisation's, or none with system-wide review)."""
-    alert = session.get(AuditAlert, alert_id)
+    alert = repo.alert_by_id(session, alert_id)
     if alert is None:
         raise RuleRefusal("Alarmen findes ikke.")
     if alert.acknowledged_at is not None:
@@ -445,6 +329,7 @@ class SmtpSettings:
 
 
 def smtp_settings_from(settings: Settings) -> SmtpSettings | None:
+    """Where alert mails go, or None without SMTP settings or a recipient."""
     if not settings.smtp_host or not settings.alert_email_to:
         return None
     return SmtpSettings(
@@ -481,11 +366,7 @@ def notify(
     if smtp is None:
         return 0
     rules = rules or default_alert_rules()
-    pending = session.scalars(
-        select(AuditAlert)
-        .where(AuditAlert.notified_at.is_(None), AuditAlert.acknowledged_at.is_(None))
-        .order_by(AuditAlert.id)
-    ).all()
+    pending = repo.alerts_to_notify(session)
     if not pending:
         return 0
     with smtplib.SMTP(smtp.host, smtp.port, timeout=30) as client:

@@ -20,6 +20,7 @@ from pydantic import (
 
 from consent_service.clock import add_months
 from consent_service.config import REPO_ROOT
+from consent_service.retention.schedule import default_schedule
 from consent_service.rulefile import load_yaml_model
 
 DEFAULT_CATALOGUE = REPO_ROOT / "audit" / "events.yaml"
@@ -107,8 +108,6 @@ class EventCatalogue(_Strict):
         r = event.retention
         if r.months is not None:
             return add_months(occurred_at, r.months)
-        from consent_service.retention.schedule import default_schedule
-
         end = default_schedule().pilot_end
         years = r.pilot_end_plus_years or 0
         return datetime.combine(end.replace(year=end.year + years), time(0), tzinfo=UTC)

@@ -16,16 +16,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from consent_service.audit.models import AuditCheckpoint, AuditEvent
+from consent_service.audit import repository as repo
+from consent_service.audit.models import AuditCheckpoint
 from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
@@ -101,7 +102,7 @@ def sign_head(
     checkpoint if the head is already signed. The signing is itself audited (after the
     signed head, so it is covered by the next checkpoint). Any committed event may be
     signed, so no lock is needed: the head read is the head of this transaction's view."""
-    head = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    head = repo.head_seq(session)
     if head is None:
         return None
     return sign_event(session, crypto, clock, audit, actor, head, made_for, origin=origin)
@@ -122,10 +123,10 @@ def sign_event(
     event, not only the head)."""
     if made_for not in MADE_FOR:
         raise ValueError(f"made_for must be one of {MADE_FOR}")
-    event_hash = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+    event_hash = repo.event_hash_at(session, seq)
     if event_hash is None:
         raise ValueError(f"no audit event {seq}")
-    existing = session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.seq == seq))
+    existing = repo.checkpoint_at(session, seq)
     if existing is not None:
         return existing
     signature = crypto.sign(checkpoint_message(origin, seq, event_hash))
@@ -142,7 +143,10 @@ def sign_event(
         with session.begin_nested():  # two signers of one head at once: one row, no error
             session.add(checkpoint)
     except IntegrityError:
-        return session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq == seq)).one()
+        signed = repo.checkpoint_at(session, seq)
+        if signed is None:  # the conflict was on that very row
+            raise
+        return signed
     audit.record(
         session,
         actor,
@@ -167,27 +171,21 @@ def sign_if_due(
     older than ``interval`` (or there is none) and something other than checkpoint
     bookkeeping (signing, witnessing, mailing) happened since (a quiet log gains no event
     an hour)."""
-    newest = session.execute(
-        select(AuditCheckpoint.signed_at, AuditCheckpoint.seq)
-        .order_by(AuditCheckpoint.signed_at.desc())
-        .limit(1)
-    ).first()
+    newest = repo.newest_signed(session)
     if newest is not None:
-        if clock.now() - newest.signed_at < interval:
+        signed_at, seq = newest
+        if clock.now() - signed_at < interval:
             return None
-        since = select(func.count()).where(
-            AuditEvent.seq > newest.seq, AuditEvent.action.not_in(BOOKKEEPING)
-        )
-        if not session.scalar(since):
+        if not repo.count_events_after(session, seq, excluding=BOOKKEEPING):
             return None
     return sign_head(session, crypto, clock, audit, actor, "interval", origin=origin)
 
 
 def checkpoint_before(session: Session, seq: int) -> AuditCheckpoint | None:
     """The newest checkpoint strictly before ``seq``."""
-    return session.scalar(
-        select(AuditCheckpoint)
-        .where(AuditCheckpoint.seq < seq)
-        .order_by(AuditCheckpoint.seq.desc())
-        .limit(1)
-    )
+    return repo.checkpoint_before(session, seq)
+
+
+def recent_checkpoints(session: Session, limit: int = 5) -> Sequence[AuditCheckpoint]:
+    """The ``limit`` newest checkpoints, newest first."""
+    return repo.newest_checkpoints(session, limit)

@@ -1,5 +1,6 @@
-"""What the DPO does with the audit log, besides reading it: find a citizen's pseudonymous
-id by CPR (itself audited), and build a citizen's access report (GDPR art. 15).
+"""What the DPO does with the audit log, each audited: read a page of it or the rejected
+attempts, verify it, fetch a witness's cosigned checkpoint, find a citizen's pseudonymous
+id by CPR, and build a citizen's access report (GDPR art. 15).
 
 The DPO sees metadata, never content: nothing here decrypts a citizen's record. The CPR
 number is the one the DPO typed; it is used through the blind index and not stored.
@@ -7,21 +8,30 @@ number is the one the DPO typed; it is used through the blind index and not stor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.audit import repository as repo
 from consent_service.audit.catalogue import default_event_catalogue
-from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
-from consent_service.audit.scope import concerns_organisation
+from consent_service.audit.review import (
+    AuditFilter,
+    AuditPage,
+    RejectedGroup,
+    rejected_attempts,
+    search,
+)
+from consent_service.audit.service import Verification, verify_chain
+from consent_service.audit.witnessing import CosignedNote, newest_cosigned_note
+from consent_service.citizens import repository as citizens_repo
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.probes import record_probes
 from consent_service.citizens.service import parse_cpr_input
-from consent_service.identity.models import Organisation, User
+from consent_service.config import WitnessTarget
+from consent_service.errors import NotFound
 from consent_service.services import ServiceDeps
 
 LOOKUP_PURPOSES = {
@@ -45,11 +55,8 @@ def lookup_citizen(
     if purpose not in LOOKUP_PURPOSES:
         raise ValueError(f"unknown lookup purpose {purpose!r}")
     cpr = parse_cpr_input(cpr_text, deps)
-    citizen = session.scalar(
-        select(Citizen).where(
-            Citizen.organisation_id == organisation_id,
-            Citizen.cpr_index == deps.crypto.blind_index(organisation_id, cpr.value),
-        )
+    citizen = citizens_repo.holder_of_cpr_index(
+        session, organisation_id, deps.crypto.blind_index(organisation_id, cpr.value)
     )
     deps.audit.record(
         session,
@@ -90,17 +97,7 @@ def access_report(
     uses of the data too. Only events that concern the DPO's organisation
     (``scope.concerns_organisation``), the citizen's data controller."""
     catalogue = default_event_catalogue()
-    rows = session.execute(
-        select(AuditEvent, User.display_name, User.role, Organisation.name)
-        .outerjoin(User, User.id == AuditEvent.actor_user_id)
-        .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
-        .where(
-            AuditEvent.resource_type == "citizen",
-            AuditEvent.resource_id == citizen_public_id,
-            concerns_organisation(organisation_id),
-        )
-        .order_by(AuditEvent.seq)
-    )
+    rows = repo.citizen_events_with_staff(session, organisation_id, citizen_public_id)
     items = []
     for event, staff, role, organisation in rows:
         wording = catalogue.citizen_wording(event.action)
@@ -129,6 +126,8 @@ def record_report(
     items: Sequence[AccessItem],
     fmt: str,
 ) -> None:
+    """Record that the access report of the citizen was made, in which version and
+    format, with how many entries."""
     deps.audit.record(
         session,
         actor,
@@ -138,3 +137,91 @@ def record_report(
         resource_id=citizen_public_id,
         details={"version": version, "format": fmt, "entries": len(items)},
     )
+
+
+def view_log(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    audit_filter: AuditFilter,
+    *,
+    before_seq: int | None,
+    criteria: Mapping[str, object],
+) -> AuditPage:
+    """One page of the log search, audited with the reviewer's ``criteria`` (as the DPO
+    typed them, never a CPR number) and how many rows it showed."""
+    result = search(session, audit_filter, before_seq=before_seq)
+    deps.audit.record(
+        session,
+        actor,
+        action="audit.log_viewed",
+        outcome="success",
+        details={**criteria, "rows": len(result.events)},
+    )
+    return result
+
+
+def view_rejected(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    organisation_id: int,
+    first: date,
+    last: date,
+    occurred_from: datetime,
+    occurred_to: datetime,
+) -> list[RejectedGroup]:
+    """The rejected attempts concerning the organisation in the period, audited."""
+    groups = rejected_attempts(session, occurred_from, occurred_to, organisation_id)
+    deps.audit.record(
+        session,
+        actor,
+        action="audit.rejected_viewed",
+        outcome="success",
+        details={"from": first.isoformat(), "to": last.isoformat(), "groups": len(groups)},
+    )
+    return groups
+
+
+def verify_now(session: Session, deps: ServiceDeps, actor: Actor) -> Verification:
+    """Verify the whole log now (``service.verify_chain``); the result is audited."""
+    result = verify_chain(session, deps.crypto.public_key)
+    deps.audit.record(
+        session,
+        actor,
+        action="audit.verified",
+        outcome="success" if result.intact else "failure",
+        details={
+            "events": result.events,
+            "checkpoints": result.checkpoints,
+            "problems": len(result.problems) + result.omitted,
+            "problem": str(result.problems[0]) if result.problems else None,
+        },
+    )
+    return result
+
+
+def fetch_cosigned_note(
+    session: Session, deps: ServiceDeps, actor: Actor, witness: str | None
+) -> tuple[WitnessTarget, CosignedNote]:
+    """The newest checkpoint the configured witness named ``witness`` cosigned, as a note;
+    the fetch is audited. Raises ``NotFound`` for an unknown witness or one that has
+    cosigned nothing yet."""
+    target = next((w for w in deps.settings.witnesses if w.name == witness), None)
+    note = (
+        newest_cosigned_note(session, deps.crypto.public_key, target)
+        if target is not None
+        else None
+    )
+    if target is None or note is None:
+        raise NotFound("no such witness, or it has cosigned nothing yet")
+    deps.audit.record(
+        session,
+        actor,
+        action="audit.cosigned_note_fetched",
+        outcome="success",
+        resource_type="checkpoint",
+        resource_id=str(note.seq),
+        details={"witness": target.name, "seq": note.seq},
+    )
+    return target, note

@@ -1,5 +1,6 @@
-"""The DPO's pages (Danish): the audit log with filters, rejected access attempts, alerts,
-signed checkpoints and export, and a citizen's access report.
+"""The DPO's log pages (Danish): the overview, the audit log with filters, rejected access
+attempts, signed checkpoints, verification and export. Alerts are in ``alert_endpoints``,
+a citizen's access report in ``report_endpoints``.
 
 A CPR number never travels in a URL: look-ups are POSTed, and the log is then filtered by
 the citizen's pseudonymous id.
@@ -14,22 +15,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from sqlalchemy import select
 
-from consent_service.audit import alerts as alert_rules
-from consent_service.audit import dpo, witnessing
+from consent_service.audit import alerts, dpo, witnessing
 from consent_service.audit.catalogue import default_event_catalogue
-from consent_service.audit.checkpoints import key_id, sign_head
+from consent_service.audit.checkpoints import key_id, recent_checkpoints, sign_head
 from consent_service.audit.export import export_range
-from consent_service.audit.models import AuditCheckpoint
-from consent_service.audit.review import AuditFilter, rejected_attempts, search
-from consent_service.audit.service import verify_chain
-from consent_service.citizens.service import parse_cpr_input
+from consent_service.audit.review import AuditFilter
 from consent_service.clock import LEGAL_TZ, legal_today
-from consent_service.errors import InvalidInput, NotFound
+from consent_service.errors import InvalidInput
+from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import User
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
+from consent_service.web.scope import system_review
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -55,9 +53,7 @@ def _period(
 
 
 def _user_in_org(session: DbSession, organisation_id: int, username: str) -> User:
-    user = session.scalar(
-        select(User).where(User.username == username, User.organisation_id == organisation_id)
-    )
+    user = identity_repo.user_named_in_organisation(session, organisation_id, username)
     if user is None:
         raise InvalidInput(
             "Der er ingen bruger med det brugernavn i din organisation.", field="bruger"
@@ -72,20 +68,16 @@ def overview(
     session: DbSession,
     me: Annotated[Principal, require("audit:read")],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    open_alerts = alert_rules.open_alerts(
-        session, me.user.organisation_id, system_wide=_system_review(session, ctx, me)
+    open_alerts = alerts.open_alerts(
+        session, me.organisation_id, system_wide=system_review(session, ctx.settings, me)
     )
-    checkpoints = session.scalars(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(5)
-    ).all()
     return page(
         request,
         "dpo.html",
         me=me,
         public_key_pem=ctx.crypto.public_key_pem(),
         key_id=key_id(ctx.crypto.public_key),
-        checkpoints=checkpoints,
+        checkpoints=recent_checkpoints(session),
         open_alerts=len(open_alerts),
         today=legal_today(ctx.clock),
         week_ago=legal_today(ctx.clock) - timedelta(days=6),
@@ -118,7 +110,6 @@ def log_page(
     borger: str | None = None,
     foer: int | None = None,
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     catalogue = default_event_catalogue()
     values = {
         "fra": fra, "til": til, "bruger": bruger or "", "handling": handling or "",
@@ -130,7 +121,7 @@ def log_page(
             raise InvalidInput("Ukendt handling.", field="handling")
         if udfald and udfald not in OUTCOMES:
             raise InvalidInput("Ukendt udfald.", field="udfald")
-        actor = _user_in_org(session, me.user.organisation_id, bruger) if bruger else None
+        actor = _user_in_org(session, me.organisation_id, bruger) if bruger else None
     except InvalidInput as exc:
         return page(
             request, "dpo_log.html", status_code=400, me=me, error=exc.message, values=values,
@@ -141,24 +132,19 @@ def log_page(
         occurred_from=_day_start(first),
         occurred_to=_day_start(last + timedelta(days=1)),
         actor_user_id=actor.id if actor else None,
-        concerning_organisation=me.user.organisation_id,
+        concerning_organisation=me.organisation_id,
         action=handling or None,
         outcome=udfald or None,
         resource_type="citizen" if borger else None,
         resource_id=borger or None,
         request_id=anmodning or None,
     )
-    result = search(session, audit_filter, before_seq=foer)
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="audit.log_viewed",
-        outcome="success",
-        details={
+    result = dpo.view_log(
+        session, ctx.deps, me.actor, audit_filter, before_seq=foer,
+        criteria={
             "from": first.isoformat(), "to": last.isoformat(), "user": actor.id if actor else None,
             "action": handling or None, "outcome": udfald or None,
             "citizen": borger or None, "request_id": anmodning or None, "before_seq": foer,
-            "rows": len(result.events),
         },
     )  # fmt: skip
     query = {k: v for k, v in values.items() if v}
@@ -178,10 +164,7 @@ def log_for_citizen(
     cpr: Annotated[str, Form(max_length=20)],
 ) -> Response:
     """CPR in, pseudonymous id out: the log page is then filtered by the id."""
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    citizen = dpo.lookup_citizen(
-        session, ctx.deps, me.actor, me.user.organisation_id, cpr, "log_review"
-    )
+    citizen = dpo.lookup_citizen(session, ctx.deps, me.actor, me.organisation_id, cpr, "log_review")
     if citizen is None:
         return _not_found_page(request, me, "dpo_log.html")
     return RedirectResponse(f"/dpo/log?borger={citizen.public_id}", status_code=303)
@@ -205,7 +188,6 @@ def rejected_page(
     fra: date | None = None,
     til: date | None = None,
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     try:
         first, last = _period(fra, til, legal_today(ctx.clock), 7)
     except InvalidInput as exc:
@@ -213,83 +195,11 @@ def rejected_page(
             request, "dpo_rejected.html", status_code=400, me=me, error=exc.message,
             groups=[], fra=fra, til=til,
         )  # fmt: skip
-    groups = rejected_attempts(
-        session, _day_start(first), _day_start(last + timedelta(days=1)), me.user.organisation_id
-    )
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="audit.rejected_viewed",
-        outcome="success",
-        details={"from": first.isoformat(), "to": last.isoformat(), "groups": len(groups)},
-    )
+    groups = dpo.view_rejected(
+        session, ctx.deps, me.actor, me.organisation_id, first, last,
+        _day_start(first), _day_start(last + timedelta(days=1)),
+    )  # fmt: skip
     return page(request, "dpo_rejected.html", me=me, groups=groups, fra=first, til=last)
-
-
-# Seeing and acknowledging what belongs to no organisation (policies/access.yaml).
-SYSTEM_REVIEW = "audit:system_review"
-
-
-def _operating_organisation_id(session: DbSession, ctx: Ctx) -> int | None:
-    """The organisation that runs the service (``CONSENT_BOOTSTRAP_ORGANISATION``, the first
-    administrator's): events and alerts of no organisation are its to review."""
-    from consent_service.identity.repository import organisation_by_name
-
-    org = organisation_by_name(session, ctx.settings.bootstrap_organisation)
-    return org.id if org else None
-
-
-def _system_review(session: DbSession, ctx: Ctx, me: Principal) -> bool:
-    """Whether the policy lets this reviewer see alerts of no organisation."""
-    return me.holds(
-        SYSTEM_REVIEW, resource_organisation_id=_operating_organisation_id(session, ctx)
-    )
-
-
-@router.get("/dpo/alarmer", response_class=HTMLResponse)
-def alerts_page(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("audit:alerts")],
-) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    system_wide = _system_review(session, ctx, me)
-    return page(
-        request,
-        "dpo_alerts.html",
-        me=me,
-        open_alerts=alert_rules.open_alerts(
-            session, me.user.organisation_id, system_wide=system_wide
-        ),
-        recent=alert_rules.recent_alerts(session, me.user.organisation_id, system_wide=system_wide),
-        rules=alert_rules.default_alert_rules(),
-        subject_kinds=alert_rules.SUBJECT_KINDS_DA,
-        stale_hours=ctx.settings.witness_stale_hours,
-    )
-
-
-@router.post("/dpo/alarmer/{alert_id}/kvitter", response_class=HTMLResponse)
-def acknowledge_alert(
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("audit:alerts")],
-    alert_id: int,
-    comment: Annotated[str, Form(min_length=3, max_length=1000)],
-) -> Response:
-    """Another organisation's alert, an unknown id, and an alert of no organisation without
-    system-wide review are all the same audited refusal: the answer tells nothing."""
-    alert = alert_rules.alert_by_id(session, alert_id)
-    if alert is not None and alert.organisation_id is None:
-        me.ensure(resource_organisation_id=me.user.organisation_id)
-        me.ensure_also(
-            SYSTEM_REVIEW, resource_organisation_id=_operating_organisation_id(session, ctx)
-        )
-    else:
-        # An unknown id matches no organisation, so it is refused like another's alert.
-        me.ensure(resource_organisation_id=alert.organisation_id if alert else None)
-    alert_rules.acknowledge(session, ctx.clock, ctx.audit, me.actor, alert_id, comment.strip())
-    return RedirectResponse("/dpo/alarmer", status_code=303)
 
 
 @router.post("/dpo/checkpoint")
@@ -311,19 +221,7 @@ def verify_now(
     me: Annotated[Principal, require("audit:verify")],
 ) -> Response:
     """Verify the whole log now (``service.verify_chain``) and show what was found."""
-    result = verify_chain(session, ctx.crypto.public_key)
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="audit.verified",
-        outcome="success" if result.intact else "failure",
-        details={
-            "events": result.events,
-            "checkpoints": result.checkpoints,
-            "problems": len(result.problems) + result.omitted,
-            "problem": str(result.problems[0]) if result.problems else None,
-        },
-    )
+    result = dpo.verify_now(session, ctx.deps, me.actor)
     return page(request, "dpo_verify.html", me=me, result=result)
 
 
@@ -341,7 +239,7 @@ def export(
     The DPO's own organisation's events in full, every other event as its digest only
     (organisations are separate data controllers). Naming another ``organisation`` is
     refused by the policy and audited as a rejected attempt."""
-    wanted = me.user.organisation_id if organisation is None else organisation
+    wanted = me.organisation_id if organisation is None else organisation
     me.ensure(resource_organisation_id=wanted)
     first, last = _period(fra, til, legal_today(ctx.clock), 7)
     if (last - first).days >= MAX_EXPORT_DAYS:
@@ -379,85 +277,9 @@ def witnessed_checkpoint(
     """The newest checkpoint witness ``vidne`` cosigned, as the note ``audit/verify.py
     --witness`` reads with the witness's key. The note is about the whole log (its size
     and hash, no organisation's events), so any DPO with the export may fetch it."""
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    target = next((w for w in ctx.settings.witnesses if w.name == vidne), None)
-    note = (
-        witnessing.newest_cosigned_note(session, ctx.crypto.public_key, target)
-        if target is not None
-        else None
-    )
-    if target is None or note is None:
-        raise NotFound("no such witness, or it has cosigned nothing yet")
-    ctx.audit.record(
-        session,
-        me.actor,
-        action="audit.cosigned_note_fetched",
-        outcome="success",
-        resource_type="checkpoint",
-        resource_id=str(note.seq),
-        details={"witness": target.name, "seq": note.seq},
-    )
+    target, note = dpo.fetch_cosigned_note(session, ctx.deps, me.actor, vidne)
     return Response(
         note.text,
         media_type="text/plain; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{note.filename(target.name)}"'},
     )
-
-
-@router.get("/dpo/indsigt", response_class=HTMLResponse)
-def access_report_form(
-    request: Request, me: Annotated[Principal, require("audit:access_report")]
-) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    return page(request, "dpo_access_report.html", me=me, items=None)
-
-
-@router.post("/dpo/indsigt", response_class=HTMLResponse)
-def access_report(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("audit:access_report")],
-    cpr: Annotated[str, Form(max_length=20)],
-    version: Annotated[str, Form(max_length=8)] = "dpo",
-    format: Annotated[str, Form(max_length=4)] = "side",
-) -> Response:
-    """For a data-subject access request: every use of the citizen's data. Two versions:
-    the DPO's (with staff names) and the citizen's (dates, what and why, organisation)."""
-    me.ensure(resource_organisation_id=me.user.organisation_id)
-    if version not in ("dpo", "borger") or format not in ("side", "pdf"):
-        raise InvalidInput("Vælg version og format.", field="version")
-    citizen = dpo.lookup_citizen(
-        session, ctx.deps, me.actor, me.user.organisation_id, cpr, "access_report"
-    )
-    if citizen is None:
-        return page(
-            request, "dpo_access_report.html", status_code=404, me=me, items=None,
-            error="Ingen borger med det CPR-nummer er registreret i din organisation.",
-        )  # fmt: skip
-    items = dpo.access_report(session, me.user.organisation_id, citizen.public_id)
-    dpo.record_report(session, ctx.deps, me.actor, citizen.public_id, version, items, format)
-    if format == "pdf":
-        from consent_service.audit.report_pdf import render_access_report
-
-        pdf = render_access_report(
-            items, cpr_formatted=parse_cpr_input(cpr, ctx.deps).formatted,
-            for_citizen=version == "borger", organisation=_organisation_name(session, me),
-            made_on=legal_today(ctx.clock),
-        )  # fmt: skip
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"Content-Disposition": 'inline; filename="indsigt-logning.pdf"'},
-        )
-    return page(
-        request, "dpo_access_report.html", me=me, items=items, version=version,
-        citizen_id=citizen.public_id,
-    )  # fmt: skip
-
-
-def _organisation_name(session: DbSession, me: Principal) -> str:
-    from consent_service.identity.repository import organisation_by_id
-
-    org = organisation_by_id(session, me.user.organisation_id)
-    return org.name if org else ""

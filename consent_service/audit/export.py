@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session
 
+from consent_service.audit import repository as repo
 from consent_service.audit.chain import canonical_time, content_bytes, event_digest
 from consent_service.audit.checkpoints import (
     checkpoint_before,
@@ -53,9 +53,8 @@ from consent_service.audit.checkpoints import (
     raw_public_key,
     sign_event,
 )
-from consent_service.audit.models import AuditCheckpoint, AuditEvent
+from consent_service.audit.models import AuditCheckpoint
 from consent_service.audit.recorder import Actor, AuditRecorder, as_record
-from consent_service.audit.scope import concerns_organisation
 from consent_service.audit.service import chain_start
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
@@ -129,16 +128,13 @@ def export_range(
     organisation (``scope.concerns_organisation``) is written as its digest only; None
     exports every event in full (system-wide). The caller decides who may ask for which.
     """
-    in_range = select(func.min(AuditEvent.seq), func.max(AuditEvent.seq)).where(
-        AuditEvent.occurred_at >= occurred_from, AuditEvent.occurred_at < occurred_to
-    )
-    low, high = session.execute(in_range).one()
+    low, high = repo.seq_range(session, occurred_from, occurred_to)
     kept_from, _ = chain_start(session)
     # The whole log as it stands now, newest checkpoint first: each statement may see
     # more committed events than the one before, so the head read second is never behind
     # the checkpoint read first. A checkpoint beyond the head then shows a cut tail.
-    newest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1))
-    head = session.scalar(select(func.max(AuditEvent.seq)))
+    newest = repo.newest_checkpoint(session)
+    head = repo.head_seq(session)
     first = last = None
     anchor = None
     if low is not None and high is not None and head is not None:
@@ -176,24 +172,10 @@ def export_range(
         if anchor is not None:
             out.write(checkpoint_line(anchor) + "\n")
             checkpoints += 1
-        signed = {
-            cp.seq: cp
-            for cp in session.scalars(
-                select(AuditCheckpoint).where(
-                    AuditCheckpoint.seq >= first, AuditCheckpoint.seq <= head
-                )
-            )
-        }
-        visible: ColumnElement[bool] = (
-            concerns_organisation(organisation_id) if organisation_id is not None else literal(True)
-        )
-        stmt = (
-            select(AuditEvent, visible.label("visible"))
-            .where(AuditEvent.seq >= first, AuditEvent.seq <= head)
-            .order_by(AuditEvent.seq)
-            .execution_options(yield_per=BATCH)
-        )
-        for event, shown in session.execute(stmt):
+        signed = {cp.seq: cp for cp in repo.checkpoints_between(session, first, head)}
+        for event, shown in repo.events_between_shown_to(
+            session, first, head, organisation_id, batch=BATCH
+        ):
             record = as_record(event)
             if event.seq > last:
                 out.write(tail_line(event.seq, event_digest(record)) + "\n")

@@ -13,6 +13,9 @@ hash chain depends on the engine:
   events in ``id`` order, in one transaction. Concurrent requests therefore share a
   seal. Seal order is chain order. ``occurred_at`` is the time the event was recorded,
   so along the chain it can step back by the few milliseconds a seal takes.
+
+This module is also the chain's named query module: the append and sealing SQL stays
+beside the hashing it must agree with (``audit.repository`` holds the other queries).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ decides by itself from the database clock and ``audit_retention`` (the catalogue
 periods, synced by ``migrate``) what may go, so calling it can never remove more than the
 schedule allows. A dry run, and the Python path on SQLite, decide the same way here,
 with the database clock on PostgreSQL.
+
+The purge's SQL stays here, a named query module, beside the database function it
+mirrors (``audit.repository`` holds the domain's other queries).
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ rejected attempts always apply it.
 Paging is by sequence number (newest first, ``before_seq`` from the previous page), so a
 page costs the same on the millionth row as on the first; each filter has an index
 (``ix_audit_event_*``) that leads with its column and ends with the time.
+
+This is a named query module of the audit domain (``audit.repository`` holds the
+others); the audited use cases that call it are in ``audit.dpo``.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from itertools import chain
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from consent_service.audit import repository as repo
 from consent_service.audit.chain import GENESIS, first_problem
 from consent_service.audit.checkpoints import signature_problem
 from consent_service.audit.models import AuditCheckpoint, AuditPurge
@@ -34,10 +34,10 @@ MAX_PER_KIND = 10
 def chain_start(session: Session) -> tuple[int, str]:
     """Where the kept chain starts: after the last purge, at its signed checkpoint's hash;
     at GENESIS if nothing was ever purged. Trusts the database; ``verify_chain`` does not."""
-    up_to = session.scalar(select(func.max(AuditPurge.up_to_seq)))
+    up_to = repo.last_purged_seq(session)
     if up_to is None:
         return 1, GENESIS
-    anchor = session.scalar(select(AuditCheckpoint.hash).where(AuditCheckpoint.seq == up_to))
+    anchor = repo.checkpoint_hash_at(session, up_to)
     if anchor is None:  # the foreign key makes this impossible; say so if it happens
         raise RuntimeError(f"purge up to {up_to} has no checkpoint")
     return up_to + 1, anchor
@@ -189,14 +189,14 @@ def verify_chain(session: Session, public_key: Ed25519PublicKey) -> Verification
 
 
 def _purge_ids(session: Session) -> list[int]:
-    return list(session.scalars(select(AuditPurge.id).order_by(AuditPurge.id)))
+    return repo.purge_ids(session)
 
 
 def _verify_once(session: Session, public_key: Ed25519PublicKey) -> tuple[Verification, list[int]]:
     findings = _Findings()
-    checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
+    checkpoints = repo.all_checkpoints(session)
     signed = _validly_signed(checkpoints, public_key, findings)
-    purges = session.scalars(select(AuditPurge).order_by(AuditPurge.up_to_seq)).all()
+    purges = repo.all_purges(session)
     anchored: set[int] = set()  # purges resting on a validly signed checkpoint of their hash
     for purge in purges:
         if purge.up_to_seq not in signed:

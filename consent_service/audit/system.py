@@ -13,10 +13,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent_service.audit.models import AuditEvent
+from consent_service.audit import repository as repo
 from consent_service.audit.recorder import SYSTEM, AuditRecorder
 from consent_service.config import REPO_ROOT, Settings
 
@@ -49,12 +48,7 @@ def record_start(session: Session, settings: Settings, audit: AuditRecorder) -> 
     """Record this start; returns the rule files changed since the previous start."""
     files = rule_files(settings)
     current = {"files": files, "settings": settings_hash(settings)}
-    previous = session.scalar(
-        select(AuditEvent.details)
-        .where(AuditEvent.action == "system.started")
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    )
+    previous = repo.newest_details_of(session, "system.started")
     changed: list[str] = []
     if previous is not None:
         before = json.loads(previous)

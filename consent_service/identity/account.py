@@ -7,10 +7,10 @@ anything changes.
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
+from consent_service.identity import repository as repo
 from consent_service.identity.errors import PasswordRejected
 from consent_service.identity.login import RECOVERY_CODE_COUNT, new_recovery_codes
 from consent_service.identity.models import User, UserSession
@@ -20,15 +20,7 @@ from consent_service.services import ServiceDeps
 
 
 def _end_other_sessions(session: Session, deps: ServiceDeps, user: User, keep: str) -> None:
-    session.execute(
-        update(UserSession)
-        .where(
-            UserSession.user_id == user.id,
-            UserSession.ended_at.is_(None),
-            UserSession.id != keep,
-        )
-        .values(ended_at=deps.clock.now(), end_reason="password changed")
-    )
+    repo.end_other_sessions(session, user.id, keep, deps.clock.now(), "password changed")
 
 
 def change_own_password(

@@ -24,7 +24,7 @@ from consent_service.config import load_settings
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal, StepUpFailed
-from consent_service.identity import proposals, stepup
+from consent_service.identity import proposal_decisions, proposals, stepup
 from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import ProposalKind, ProposalStatus, Role, User
@@ -195,11 +195,11 @@ def _decide(args: argparse.Namespace, approve: bool) -> int:
         if not approve:
             # The command line has no session: the decider proves who they are with a code.
             stepup.step_up(session, ctx.identity, actor, decider, code, purpose="access_proposal")
-            proposals.reject(
+            proposal_decisions.reject(
                 session, ctx.identity, actor, ctx.policy, decider, proposal, reason=args.reason
             )
             return f"proposal {proposal.id} rejected"
-        done = proposals.approve(
+        done = proposal_decisions.approve(
             session, ctx.identity, actor, ctx.policy, decider, proposal,
             code=code, mail_to=args.email or "", comment=args.comment or "",
         )  # fmt: skip

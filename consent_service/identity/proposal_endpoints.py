@@ -10,14 +10,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.errors import StepUpFailed
-from consent_service.identity import proposals, stepup
+from consent_service.identity import proposal_decisions, proposals, stepup
 from consent_service.identity import repository as repo
-from consent_service.identity.endpoints import user_in_scope
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
+from consent_service.web.scope import user_in_scope
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -40,7 +40,7 @@ def _approvals_page(
     failed_id: int | None = None,
     typed: dict[str, str] | None = None,
 ) -> Response:
-    org = me.user.organisation_id
+    org = me.organisation_id
     rows = proposals.proposals_of(session, ctx.identity, me.actor, org)
     people = {u.id: u for u in repo.users_of_organisation(session, org)}
     return page(
@@ -53,7 +53,8 @@ def _approvals_page(
         kinds=proposals.KINDS_DA,
         pending=ProposalStatus.PENDING.value,
         actions={
-            p.id: proposals.actions_for(session, ctx.identity, ctx.policy, me.user, p) for p in rows
+            p.id: proposal_decisions.actions_for(session, ctx.identity, ctx.policy, me.user, p)
+            for p in rows
         },
         mail_enabled=bool(ctx.settings.smtp_host),
         error=error,
@@ -69,20 +70,16 @@ def approvals_page(
     session: DbSession,
     me: Annotated[Principal, require("users:proposals")],
 ) -> Response:
-    me.ensure(resource_organisation_id=me.user.organisation_id)
     return _approvals_page(request, ctx, session, me)
 
 
 def _proposal_in_scope(session: DbSession, me: Principal, proposal_id: int) -> AccessProposal:
-    """The proposal, checked against the permission's conditions: the same organisation,
-    and not the deciding person's own proposal (the policy's ``not_self``)."""
-    proposal = proposals.proposal_by_id(session, proposal_id)
-    me.ensure(
-        resource_organisation_id=proposal.organisation_id if proposal else None,
-        resource_user_id=proposal.proposed_by if proposal else None,
-    )
-    if proposal is None:  # ensure() has denied it already: no organisation matches None
-        raise RuntimeError("unreachable: unknown proposal passed the organisation condition")
+    """The proposal of the request's organisation (another organisation's id gets the
+    denial an unknown id gets), and not the deciding person's own (``not_self``)."""
+    proposal = proposals.proposal_in_organisation(session, me.organisation_id, proposal_id)
+    if proposal is None:
+        raise me.out_of_scope()
+    me.ensure(resource_user_id=proposal.proposed_by)
     return proposal
 
 
@@ -104,7 +101,7 @@ def approve(
     proposal = _proposal_in_scope(session, me, proposal_id)
     typed = {"email": email, "comment": comment}
     try:
-        approved = proposals.approve(
+        approved = proposal_decisions.approve(
             session, ctx.identity, me.actor, ctx.policy, me.user, proposal,
             code=code, mail_to=email, comment=comment,
         )  # fmt: skip
@@ -143,7 +140,7 @@ def reject(
 ) -> Response:
     proposal = _proposal_in_scope(session, me, proposal_id)
     try:
-        proposals.reject(
+        proposal_decisions.reject(
             session, ctx.identity, me.actor, ctx.policy, me.user, proposal, reason=reason
         )
     except UserInputError as exc:

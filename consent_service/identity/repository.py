@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from consent_service.identity.models import (
+    AccessProposal,
     ApiToken,
     KeyCheck,
     Organisation,
+    ProposalStatus,
     RecoveryCode,
     Role,
     User,
@@ -27,6 +29,23 @@ def user_by_username(session: Session, username: str) -> User | None:
 
 def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def user_in_organisation(session: Session, organisation_id: int, user_id: int) -> User | None:
+    """The user with that id if they belong to ``organisation_id``; None for another
+    organisation's user exactly as for an unknown id."""
+    return session.scalar(
+        select(User).where(User.id == user_id, User.organisation_id == organisation_id)
+    )
+
+
+def user_named_in_organisation(
+    session: Session, organisation_id: int, username: str
+) -> User | None:
+    """The user of ``organisation_id`` with exactly that user name, or None."""
+    return session.scalar(
+        select(User).where(User.username == username, User.organisation_id == organisation_id)
+    )
 
 
 def users_of_organisation(session: Session, organisation_id: int) -> Sequence[User]:
@@ -63,6 +82,21 @@ def end_pending_sessions(session: Session, user_id: int, now: datetime, reason: 
             UserSession.user_id == user_id,
             UserSession.ended_at.is_(None),
             UserSession.stage != "active",
+        )
+        .values(ended_at=now, end_reason=reason)
+    )
+
+
+def end_other_sessions(
+    session: Session, user_id: int, keep: str, now: datetime, reason: str
+) -> None:
+    """End every open session of the user but ``keep`` (the one asking)."""
+    session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.id != keep,
         )
         .values(ended_at=now, end_reason=reason)
     )
@@ -272,3 +306,70 @@ def api_tokens_of_organisation(session: Session, organisation_id: int) -> Sequen
         .where(User.organisation_id == organisation_id)
         .order_by(ApiToken.created_at.desc())
     ).all()
+
+
+def api_token_in_organisation(
+    session: Session, organisation_id: int, token_id: int
+) -> ApiToken | None:
+    """The API token with that id if its user belongs to ``organisation_id``; None for
+    another organisation's token exactly as for an unknown id."""
+    return session.scalar(
+        select(ApiToken)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id, User.organisation_id == organisation_id)
+    )
+
+
+def pending_proposal(
+    session: Session, *, kind: str, target_user_id: int | None, username: str | None
+) -> AccessProposal | None:
+    """A pending proposal of ``kind`` for that user (by id, or by name for a new user)."""
+    stmt = select(AccessProposal).where(
+        AccessProposal.status == ProposalStatus.PENDING.value, AccessProposal.kind == kind
+    )
+    if target_user_id is not None:
+        stmt = stmt.where(AccessProposal.target_user_id == target_user_id)
+    if username is not None:
+        stmt = stmt.where(AccessProposal.username == username)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def overdue_proposals(
+    session: Session, organisation_id: int, now: datetime
+) -> Sequence[AccessProposal]:
+    """The organisation's pending proposals whose time ran out by ``now``."""
+    return session.scalars(
+        select(AccessProposal).where(
+            AccessProposal.organisation_id == organisation_id,
+            AccessProposal.status == ProposalStatus.PENDING.value,
+            AccessProposal.expires_at <= now,
+        )
+    ).all()
+
+
+def proposals_of_organisation(
+    session: Session, organisation_id: int, limit: int
+) -> Sequence[AccessProposal]:
+    """The organisation's newest ``limit`` proposals, newest first."""
+    return session.scalars(
+        select(AccessProposal)
+        .where(AccessProposal.organisation_id == organisation_id)
+        .order_by(AccessProposal.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def proposal_by_id(session: Session, proposal_id: int) -> AccessProposal | None:
+    return session.get(AccessProposal, proposal_id)
+
+
+def proposal_in_organisation(
+    session: Session, organisation_id: int, proposal_id: int
+) -> AccessProposal | None:
+    """The proposal with that id if it belongs to ``organisation_id``; None for another
+    organisation's proposal exactly as for an unknown id."""
+    return session.scalar(
+        select(AccessProposal).where(
+            AccessProposal.id == proposal_id, AccessProposal.organisation_id == organisation_id
+        )
+    )

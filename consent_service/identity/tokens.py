@@ -73,6 +73,31 @@ def create_api_token(
     return token
 
 
+def api_token_in_organisation(
+    session: Session, organisation_id: int, token_id: int
+) -> ApiToken | None:
+    """The scoped loader of API tokens: the token if its user belongs to
+    ``organisation_id``, None for another organisation's id exactly as for an unknown one."""
+    return repo.api_token_in_organisation(session, organisation_id, token_id)
+
+
+def revoke_api_token(session: Session, deps: ServiceDeps, actor: Actor, token: ApiToken) -> None:
+    """Revoke the token from now on, audited; a token already revoked stays as it is."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = deps.clock.now()
+    session.flush()
+    deps.audit.record(
+        session,
+        actor,
+        action="api_token.revoked",
+        outcome="success",
+        resource_type="user",
+        resource_id=str(token.user_id),
+        details={"token": token.id, "before": {"revoked": False}, "after": {"revoked": True}},
+    )
+
+
 @dataclass(frozen=True)
 class TokenLookup:
     user: User | None

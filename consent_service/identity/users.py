@@ -42,6 +42,12 @@ def create_organisation(
     return org
 
 
+def user_in_organisation(session: Session, organisation_id: int, user_id: int) -> User | None:
+    """The scoped loader of users: the user if they belong to ``organisation_id``, None for
+    another organisation's id exactly as for an unknown one."""
+    return repo.user_in_organisation(session, organisation_id, user_id)
+
+
 def one_time_password() -> str:
     return "-".join("".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(5)) for _ in range(4))
 

@@ -22,10 +22,8 @@ from consent_service.context import AppContext
 from consent_service.errors import ProbeNotFound, StepUpFailed
 from consent_service.identity import sessions, stepup, tokens
 from consent_service.identity.models import User, UserSession
+from consent_service.web.cookies import CSRF_HEADER, SESSION_COOKIE
 
-SESSION_COOKIE = "cs_session"
-PRELOGIN_COOKIE = "cs_prelogin"
-CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC = "public"
 # Conditions every request meets by construction: each organisation-owned resource is
@@ -34,6 +32,16 @@ PUBLIC = "public"
 # organisation's id exactly as for an unknown one. Isolation rests there, in one place
 # per kind; the route matrix test tries every route with another organisation's ids.
 SCOPE_CONDITIONS = frozenset({"same_organisation"})
+
+
+OUT_OF_SCOPE_REASON = "condition same_organisation not met"
+
+
+class InScope:
+    """Marks a resource loaded by a scoped loader: it is in the request's organisation."""
+
+
+IN_SCOPE = InScope()
 
 
 class AccessDenied(Exception):
@@ -181,17 +189,32 @@ class Principal:
         return self.user.organisation_id
 
     def ensure(
-        self, *, resource_organisation_id: int | None = None, resource_user_id: int | None = None
+        self,
+        *,
+        resource_organisation_id: int | InScope | None = IN_SCOPE,
+        resource_user_id: int | None = None,
     ) -> None:
         """Check the permission's conditions against a loaded resource (``not_self``, or an
         organisation the request names itself); denies if they fail. Not needed for
-        ``same_organisation`` alone: the scoped loaders already filter by organisation."""
-        decision = self._decide(self.permission, resource_organisation_id, resource_user_id)
+        ``same_organisation`` alone: the scoped loaders already filter by organisation, so
+        a resource they loaded is in the request's organisation (the default)."""
+        organisation_id = (
+            self.organisation_id
+            if isinstance(resource_organisation_id, InScope)
+            else resource_organisation_id
+        )
+        decision = self._decide(self.permission, organisation_id, resource_user_id)
         pending: list[str] = self._request.state.pending_conditions
         if self.permission in pending:
             pending.remove(self.permission)
         if not decision.allowed:
             raise AccessDenied(self.actor, self.permission, decision.reason, authenticated=True)
+
+    def out_of_scope(self) -> AccessDenied:
+        """The refusal for an id a scoped loader did not find, on a route that answers a
+        denial rather than "not found": another organisation's id and an unknown id get
+        this same audited answer (the policy's own words for an unmet organisation)."""
+        return AccessDenied(self.actor, self.permission, OUT_OF_SCOPE_REASON, authenticated=True)
 
     def holds(self, permission: str, *, resource_organisation_id: int | None = None) -> bool:
         """Whether the policy also grants this user ``permission`` on a resource of that

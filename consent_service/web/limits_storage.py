@@ -13,6 +13,8 @@ minute per process), so the table stays as small as the set of keys in use.
 
 Only the fixed-window strategy is supported (``incr``/``get``/``get_expiry``), which is
 what ``consent_service.web.ratelimit`` uses.
+
+Being the storage of one table, this module is also that table's named query module.
 """
 
 from __future__ import annotations

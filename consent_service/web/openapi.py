@@ -28,7 +28,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from consent_service.web.deps import PUBLIC, SESSION_COOKIE, declared_permission, iter_routes
+from consent_service.web.cookies import SESSION_COOKIE
+from consent_service.web.deps import PUBLIC, declared_permission, iter_routes
 
 API_PREFIX = "/api/"
 DESCRIPTION_PATH = "/api/v1/openapi.json"

@@ -40,7 +40,9 @@ from consent_service.context import AppContext
 from consent_service.crypto import token_hash
 from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import SessionStage
+from consent_service.web.cookies import SESSION_COOKIE
 from consent_service.web.limits_storage import DatabaseStorage, seconds_until
+from consent_service.web.problems import error_page, is_api, problem
 
 log = structlog.get_logger()
 
@@ -168,8 +170,6 @@ def pending_login_account(request: Request) -> str | None:
     """The account of the half-finished login the session cookie names (POST
     /login/kode, and the code confirming a new authenticator), looked up in a short
     transaction of its own."""
-    from consent_service.web.deps import SESSION_COOKIE
-
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -183,8 +183,6 @@ def pending_login_account(request: Request) -> str | None:
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     """One limiter per application, and the 429 answer."""
-    from consent_service.web.problems import error_page, is_api, problem
-
     app.state.rate_limiter = RateLimiter(ctx)
 
     @app.exception_handler(RateLimited)

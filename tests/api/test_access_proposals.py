@@ -27,7 +27,7 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
-from consent_service.identity import proposals, totp
+from consent_service.identity import proposal_decisions, proposals, totp
 from consent_service.identity.models import (
     AccessProposal,
     ProposalKind,
@@ -284,7 +284,7 @@ def test_nobody_approves_their_own_proposal_or_one_about_themselves(
         assert me is not None
         assert p is not None
         with pytest.raises(RuleRefusal, match="forslag"):
-            proposals.approve(s, ctx.identity, _actor(), ctx.policy, me, p, code="000000")
+            proposal_decisions.approve(s, ctx.identity, _actor(), ctx.policy, me, p, code="000000")
     assert {p.status for p in _proposals(ctx)} == {"pending"}
     assert _user(ctx, "egen") is None
 

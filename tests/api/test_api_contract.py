@@ -31,7 +31,7 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.identity import tokens as identity
 from consent_service.identity.models import User
-from consent_service.web.deps import CSRF_HEADER, SESSION_COOKIE
+from consent_service.web.cookies import CSRF_HEADER, SESSION_COOKIE
 from consent_service.web.openapi import DESCRIPTION_PATH, PROBLEM_MEDIA_TYPE, api_routes
 from tests.conftest import enrolled_person, log_in
 from tests.factories import synthetic_cpr

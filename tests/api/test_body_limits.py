@@ -14,7 +14,8 @@ from consent_service.app import create_app
 from consent_service.clock import FixedClock
 from consent_service.consents import service as consents
 from consent_service.context import AppContext
-from consent_service.web.deps import SAFE_METHODS, SESSION_COOKIE, iter_routes
+from consent_service.web.cookies import SESSION_COOKIE
+from consent_service.web.deps import SAFE_METHODS, iter_routes
 from consent_service.web.gate import GatedRoute
 from tests.api.test_referral_api import _issue_token
 from tests.conftest import enrolled_person, log_in

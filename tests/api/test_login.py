@@ -12,8 +12,8 @@ from consent_service.audit.models import AuditEvent
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.identity import totp
-from consent_service.identity.endpoints import GENERIC_LOGIN_ERROR
 from consent_service.identity.lockout import unknown_username_label
+from consent_service.identity.login_endpoints import GENERIC_LOGIN_ERROR
 from consent_service.identity.models import User
 from tests.conftest import csrf_from, current_code, enrolled_person, log_in
 

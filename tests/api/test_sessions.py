@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
-from consent_service.web.deps import SESSION_COOKIE
+from consent_service.web.cookies import SESSION_COOKIE
 from tests.conftest import csrf_from, current_code, enrolled_person, log_in
 
 

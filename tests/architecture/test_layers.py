@@ -175,3 +175,20 @@ def _where(graph: grimp.ImportGraph, importer: str, imported: str) -> str:
     details = graph.get_import_details(importer=importer, imported=imported)
     line = details[0]["line_number"] if details else 0
     return f"{path}:{line}: {importer} -> {imported}"
+
+
+def test_every_endpoint_module_is_named_in_the_edge_contracts(graph: grimp.ImportGraph) -> None:
+    """The edge contracts list endpoint modules by name (import-linter's wildcards match
+    whole names only): a new ``*endpoints`` module must be listed, or it escapes them."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
+    endpoint_modules = {m for m in graph.modules if m.rsplit(".", 1)[-1].endswith("endpoints")}
+    independent = contracts["endpoints-independent"]["modules"]
+    on_top = contracts["edge-on-top"]["forbidden_modules"]
+    layer_names = contracts["domain-layers"]["layers"][0]
+    for module in sorted(endpoint_modules):
+        name = module.rsplit(".", 1)[-1]
+        generic = module.replace(module.split(".")[1], "*", 1)
+        assert module in independent or generic in independent, f"{module}: endpoints-independent"
+        assert module in on_top or generic in on_top, f"{module}: edge-on-top"
+        assert f"({name})" in layer_names, f"{module}: domain-layers' top layer"

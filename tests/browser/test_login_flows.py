@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.identity import totp
-from consent_service.identity.endpoints import GENERIC_LOGIN_ERROR
+from consent_service.identity.login_endpoints import GENERIC_LOGIN_ERROR
 from tests.conftest import Person, current_code, enrolled_person
 
 NEW_PASSPHRASE = "blå cykler kører stille gennem Grenaa om morgenen"

@@ -29,7 +29,7 @@ from consent_service.context import AppContext
 from consent_service.errors import StepUpFailed
 from consent_service.identity import login, stepup
 from consent_service.identity.models import User, UserSession
-from consent_service.web.deps import SESSION_COOKIE
+from consent_service.web.cookies import SESSION_COOKIE
 from tests.conftest import Person, csrf_from, current_code, enrolled_person, log_in, make_settings
 
 N = 8

@@ -1,0 +1,295 @@
+"""Database queries of the audit domain's services: checkpoints, alerts, the DPO's pages,
+the chain verifier and the start record.
+
+Three query modules of the domain stay apart, each named for its job: ``review`` (the
+log search and rejected attempts, with their filters), ``cosignatures`` (the witnesses'
+cosignatures and the checkpoints they are offered) and ``retention`` (the purge, run by a
+database function on PostgreSQL). The chain's own append and sealing SQL stays in
+``recorder``, next to the hashing it must agree with. ``scope`` is the one definition of
+what a reviewer of an organisation may see, a condition these queries share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent, AuditPurge
+from consent_service.audit.scope import concerns_organisation
+from consent_service.identity.models import Organisation, User
+
+# --- events ---------------------------------------------------------------------------
+
+
+def head_seq(session: Session) -> int | None:
+    """The newest event's number, None for an empty log."""
+    return session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+
+
+def seq_range(
+    session: Session, occurred_from: datetime, occurred_to: datetime
+) -> tuple[int | None, int | None]:
+    """The first and last event numbers of events occurred in [from, to)."""
+    low, high = session.execute(
+        select(func.min(AuditEvent.seq), func.max(AuditEvent.seq)).where(
+            AuditEvent.occurred_at >= occurred_from, AuditEvent.occurred_at < occurred_to
+        )
+    ).one()
+    return low, high
+
+
+def events_between_shown_to(
+    session: Session, first: int, last: int, organisation_id: int | None, *, batch: int
+) -> Iterator[tuple[AuditEvent, bool]]:
+    """Events ``first``..``last`` in log order, streamed ``batch`` at a time, each with
+    whether a reviewer of ``organisation_id`` may see it in full (every event for None)."""
+    visible: ColumnElement[bool] = (
+        concerns_organisation(organisation_id) if organisation_id is not None else literal(True)
+    )
+    stmt = (
+        select(AuditEvent, visible.label("visible"))
+        .where(AuditEvent.seq >= first, AuditEvent.seq <= last)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=batch)
+    )
+    for event, shown in session.execute(stmt):
+        yield event, bool(shown)
+
+
+def event_hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of event ``seq``, None if it is not kept."""
+    return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+
+
+def count_events_after(session: Session, seq: int, *, excluding: Iterable[str]) -> int:
+    """How many events after ``seq`` have an action not in ``excluding``."""
+    since = select(func.count()).where(
+        AuditEvent.seq > seq, AuditEvent.action.not_in(tuple(excluding))
+    )
+    return int(session.scalar(since) or 0)
+
+
+def events_of_actions(
+    session: Session,
+    exact: Sequence[str],
+    prefixes: Sequence[str],
+    since: datetime,
+    until: datetime,
+) -> Iterable[AuditEvent]:
+    """Events with one of the ``exact`` actions or an action starting with one of the
+    ``prefixes``, occurred in [since, until], in log order (uses the action/time index)."""
+    condition = or_(
+        AuditEvent.action.in_(exact), *(AuditEvent.action.startswith(p) for p in prefixes)
+    )
+    return session.scalars(
+        select(AuditEvent)
+        .where(condition, AuditEvent.occurred_at >= since, AuditEvent.occurred_at <= until)
+        .order_by(AuditEvent.seq)
+    )
+
+
+def newest_event_about(
+    session: Session, resource_type: str, resource_id: str, actions: Sequence[str]
+) -> AuditEvent | None:
+    """The newest event with one of ``actions`` about that resource."""
+    return session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action.in_(actions),
+            AuditEvent.resource_type == resource_type,
+            AuditEvent.resource_id == resource_id,
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
+
+
+def first_event_about(session: Session, resource_type: str, resource_id: str) -> AuditEvent | None:
+    """The oldest event about that resource."""
+    return session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.resource_type == resource_type, AuditEvent.resource_id == resource_id)
+        .order_by(AuditEvent.seq)
+        .limit(1)
+    )
+
+
+def newest_details_of(session: Session, action: str) -> str | None:
+    """The details (JSON text) of the newest event with ``action``."""
+    return session.scalar(
+        select(AuditEvent.details)
+        .where(AuditEvent.action == action)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
+
+
+def citizen_events_with_staff(
+    session: Session, organisation_id: int, citizen_public_id: str
+) -> list[tuple[AuditEvent, str | None, str | None, str | None]]:
+    """Events about the citizen that concern ``organisation_id``, oldest first, each with
+    the acting user's name and role and the event's organisation's name."""
+    rows = session.execute(
+        select(AuditEvent, User.display_name, User.role, Organisation.name)
+        .outerjoin(User, User.id == AuditEvent.actor_user_id)
+        .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
+        .where(
+            AuditEvent.resource_type == "citizen",
+            AuditEvent.resource_id == citizen_public_id,
+            concerns_organisation(organisation_id),
+        )
+        .order_by(AuditEvent.seq)
+    )
+    return [(event, staff, role, organisation) for event, staff, role, organisation in rows]
+
+
+# --- checkpoints and purges -----------------------------------------------------------
+
+
+def checkpoint_at(session: Session, seq: int) -> AuditCheckpoint | None:
+    """The checkpoint of event ``seq``, if one was signed."""
+    return session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.seq == seq))
+
+
+def checkpoint_hash_at(session: Session, seq: int) -> str | None:
+    """The hash the checkpoint of event ``seq`` signed, if there is one."""
+    return session.scalar(select(AuditCheckpoint.hash).where(AuditCheckpoint.seq == seq))
+
+
+def newest_signed(session: Session) -> tuple[datetime, int] | None:
+    """When the most recently signed checkpoint was signed, and its event number."""
+    row = session.execute(
+        select(AuditCheckpoint.signed_at, AuditCheckpoint.seq)
+        .order_by(AuditCheckpoint.signed_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.signed_at, row.seq)
+
+
+def newest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    """The checkpoint of the highest event number."""
+    return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1))
+
+
+def checkpoints_between(session: Session, first: int, last: int) -> Sequence[AuditCheckpoint]:
+    """The checkpoints of events ``first``..``last``."""
+    return session.scalars(
+        select(AuditCheckpoint).where(AuditCheckpoint.seq >= first, AuditCheckpoint.seq <= last)
+    ).all()
+
+
+def checkpoint_before(session: Session, seq: int) -> AuditCheckpoint | None:
+    """The newest checkpoint strictly before ``seq``."""
+    return session.scalar(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.seq < seq)
+        .order_by(AuditCheckpoint.seq.desc())
+        .limit(1)
+    )
+
+
+def newest_checkpoints(session: Session, limit: int) -> Sequence[AuditCheckpoint]:
+    """The ``limit`` newest checkpoints, newest first."""
+    return session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(limit)
+    ).all()
+
+
+def all_checkpoints(session: Session) -> Sequence[AuditCheckpoint]:
+    """Every checkpoint, in log order."""
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
+
+
+def last_purged_seq(session: Session) -> int | None:
+    """The last event number any purge removed, None if nothing was ever purged."""
+    return session.scalar(select(func.max(AuditPurge.up_to_seq)))
+
+
+def purge_ids(session: Session) -> list[int]:
+    """The ids of every purge, in order: a change between two reads means a purge ran."""
+    return list(session.scalars(select(AuditPurge.id).order_by(AuditPurge.id)))
+
+
+def all_purges(session: Session) -> Sequence[AuditPurge]:
+    """Every purge, in log order."""
+    return session.scalars(select(AuditPurge).order_by(AuditPurge.up_to_seq)).all()
+
+
+# --- alerts ---------------------------------------------------------------------------
+
+
+def alert_overlapping(
+    session: Session, rule: str, subject_kind: str, subject: str, first_seq: int, last_seq: int
+) -> bool:
+    """Whether an alert of that rule and subject already covers part of the events."""
+    found = session.scalar(
+        select(AuditAlert.id).where(
+            AuditAlert.rule == rule,
+            AuditAlert.subject_kind == subject_kind,
+            AuditAlert.subject == subject,
+            AuditAlert.first_seq <= last_seq,
+            AuditAlert.last_seq >= first_seq,
+        )
+    )
+    return found is not None
+
+
+def _visible(organisation_id: int, system_wide: bool) -> ColumnElement[bool]:
+    own = AuditAlert.organisation_id == organisation_id
+    if system_wide:
+        return or_(own, AuditAlert.organisation_id.is_(None))
+    return own
+
+
+def open_alerts(session: Session, organisation_id: int, system_wide: bool) -> list[AuditAlert]:
+    """Unacknowledged alerts of the organisation (and of none, ``system_wide``), newest
+    first."""
+    return list(
+        session.scalars(
+            select(AuditAlert)
+            .where(AuditAlert.acknowledged_at.is_(None), _visible(organisation_id, system_wide))
+            .order_by(AuditAlert.raised_at.desc(), AuditAlert.id.desc())
+        )
+    )
+
+
+def acknowledged_alerts(
+    session: Session, organisation_id: int, system_wide: bool, limit: int
+) -> list[AuditAlert]:
+    """The last ``limit`` acknowledged alerts of the organisation (and of none,
+    ``system_wide``), newest first."""
+    return list(
+        session.scalars(
+            select(AuditAlert)
+            .where(AuditAlert.acknowledged_at.is_not(None), _visible(organisation_id, system_wide))
+            .order_by(AuditAlert.acknowledged_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def alert_by_id(session: Session, alert_id: int) -> AuditAlert | None:
+    """Any organisation's alert, for the worker and the command line."""
+    return session.get(AuditAlert, alert_id)
+
+
+def alert_for_reviewer(session: Session, organisation_id: int, alert_id: int) -> AuditAlert | None:
+    """The alert if it is ``organisation_id``'s or of no organisation; None for another
+    organisation's alert exactly as for an unknown id."""
+    return session.scalar(
+        select(AuditAlert).where(
+            AuditAlert.id == alert_id, _visible(organisation_id, system_wide=True)
+        )
+    )
+
+
+def alerts_to_notify(session: Session) -> Sequence[AuditAlert]:
+    """Open alerts not yet mailed, oldest first."""
+    return session.scalars(
+        select(AuditAlert)
+        .where(AuditAlert.notified_at.is_(None), AuditAlert.acknowledged_at.is_(None))
+        .order_by(AuditAlert.id)
+    ).all()

@@ -1,0 +1,47 @@
+"""Scope helpers the endpoints of several domains share.
+
+The targets of the administration routes, loaded through the identity domain's scoped
+loaders: these routes answer a denial, not "not found", for an id outside the acting
+user's organisation, and an unknown id gets the very same audited denial. And whether a
+reviewer also sees what belongs to no organisation (``audit:system_review``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from consent_service.audit import alerts
+from consent_service.config import Settings
+from consent_service.identity import users
+from consent_service.identity.models import User
+from consent_service.web.deps import Principal
+
+# Seeing and acknowledging what belongs to no organisation (policies/access.yaml).
+SYSTEM_REVIEW = "audit:system_review"
+
+
+def user_in_scope(session: Session, me: Principal, user_id: int) -> User:
+    """The user an administration route acts on: one of the request's organisation (else
+    the denial an unknown id gets), and not the acting user where the permission says
+    ``not_self``."""
+    target = users.user_in_organisation(session, me.organisation_id, user_id)
+    if target is None:
+        raise me.out_of_scope()
+    me.ensure(resource_user_id=target.id)
+    return target
+
+
+def system_review(session: Session, settings: Settings, me: Principal) -> bool:
+    """Whether the policy lets this reviewer see alerts of no organisation: it grants
+    ``audit:system_review`` on the organisation that runs the service."""
+    return me.holds(
+        SYSTEM_REVIEW,
+        resource_organisation_id=alerts.operating_organisation_id(session, settings),
+    )
+
+
+def ensure_system_review(session: Session, settings: Settings, me: Principal) -> None:
+    """Deny, audited under ``audit:system_review``, unless this reviewer holds it."""
+    me.ensure_also(
+        SYSTEM_REVIEW,
+        resource_organisation_id=alerts.operating_organisation_id(session, settings),
+    )
