@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit import repository as repo
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.recorder import Actor
-from consent_service.audit.review import (
+from consent_service.audit.review_query import (
     AuditFilter,
     AuditPage,
     RejectedGroup,

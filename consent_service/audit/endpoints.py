@@ -20,7 +20,7 @@ from consent_service.audit import alerts, dpo, witnessing
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import key_id, recent_checkpoints, sign_head
 from consent_service.audit.export import export_range
-from consent_service.audit.review import AuditFilter
+from consent_service.audit.review_query import AuditFilter
 from consent_service.clock import LEGAL_TZ, legal_today
 from consent_service.errors import InvalidInput
 from consent_service.identity import repository as identity_repo

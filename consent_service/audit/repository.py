@@ -1,12 +1,12 @@
 """Database queries of the audit domain's services: checkpoints, alerts, the DPO's pages,
 the chain verifier and the start record.
 
-Three query modules of the domain stay apart, each named for its job: ``review`` (the
-log search and rejected attempts, with their filters), ``cosignatures`` (the witnesses'
-cosignatures and the checkpoints they are offered) and ``retention`` (the purge, run by a
-database function on PostgreSQL). The chain's own append and sealing SQL stays in
-``recorder``, next to the hashing it must agree with. ``scope`` is the one definition of
-what a reviewer of an organisation may see, a condition these queries share.
+Three query modules of the domain stay apart, each named for its job: ``review_query``
+(the log search and rejected attempts, with their filters), ``cosignature_query`` (the
+witnesses' cosignatures and the checkpoints they are offered) and ``scope_query`` (the one
+definition of what a reviewer of an organisation may see, a condition these queries
+share). The chain's own storage SQL stays beside what it must agree with: append and
+sealing in ``recorder``, the purge and its database function in ``retention``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent, AuditPurge
-from consent_service.audit.scope import concerns_organisation
+from consent_service.audit.scope_query import concerns_organisation
 from consent_service.identity.models import Organisation, User
 
 # --- events ---------------------------------------------------------------------------

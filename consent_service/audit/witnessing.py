@@ -47,7 +47,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent_service.audit import cosignatures as repo
+from consent_service.audit import cosignature_query as repo
 from consent_service.audit.checkpoints import checkpoint_note, sign_event
 from consent_service.audit.models import AuditCheckpoint, AuditCosignature
 from consent_service.audit.recorder import SYSTEM

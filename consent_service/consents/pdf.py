@@ -7,9 +7,9 @@ so the SHA-256 of a printed form identifies it.
 All text is set in DejaVu Sans, shipped in `consents/fonts/` and embedded as a TrueType subset:
 Helvetica is not embedded and lacks letters such as ł, ş and ı found in citizens' names.
 
-Longer than our usual module on purpose: it is one renderer, the form and the receipt
-share its fonts, styles, Markdown subset, footer and page build, and splitting those
-apart would only scatter one layout over several files.
+Longer than 450 lines because it is one renderer: the form and the receipt share its
+fonts, styles, Markdown subset, footer and page build, and splitting those apart would
+only scatter one layout over several files.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
-from consent_service.audit.scope import concerns_organisation
+from consent_service.audit.scope_query import concerns_organisation
 
 _S = TypeVar("_S", bound=Select[Any])
 
