@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.errors import StepUpFailed
 from consent_service.identity import proposal_decisions, proposals, stepup
-from consent_service.identity import repository as repo
+from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -42,7 +42,7 @@ def _approvals_page(
 ) -> Response:
     org = me.organisation_id
     rows = proposals.proposals_of(session, ctx.identity, me.actor, org)
-    people = {u.id: u for u in repo.users_of_organisation(session, org)}
+    people = {u.id: u for u in user_admin.users_of(session, org)}
     return page(
         request,
         "approvals.html",

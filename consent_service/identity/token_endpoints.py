@@ -8,11 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from consent_service.identity import repository as repo
 from consent_service.identity import tokens
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
-from consent_service.identity.models import Role
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
@@ -30,15 +28,13 @@ def _tokens_page(
     new_token: str | None = None,
 ) -> Response:
     org = me.organisation_id
-    referrers = [
-        u for u in repo.users_of_organisation(session, org) if u.role == Role.REFERRER.value
-    ]
+    referrers = tokens.token_holders(session, org)
     return page(
         request,
         "api_tokens.html",
         status_code=status_code,
         me=me,
-        tokens=repo.api_tokens_of_organisation(session, org),
+        tokens=tokens.tokens_of(session, org),
         referrers=referrers,
         now=request.app.state.ctx.clock.now(),
         error=error,

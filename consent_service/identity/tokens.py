@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -128,3 +129,18 @@ def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLoo
     row.last_used_at = now
     session.flush()
     return TokenLookup(user, row, "ok")
+
+
+def tokens_of(session: Session, organisation_id: int) -> Sequence[ApiToken]:
+    """The API tokens of the organisation's users, newest first (hashes only)."""
+    return repo.api_tokens_of_organisation(session, organisation_id)
+
+
+def token_holders(session: Session, organisation_id: int) -> list[User]:
+    """Who may be issued an API token: the organisation's referrers (a practice system
+    submits referrals in their name)."""
+    return [
+        u
+        for u in repo.users_of_organisation(session, organisation_id)
+        if u.role == Role.REFERRER.value
+    ]

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.identity import proposals
-from consent_service.identity import repository as repo
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import Role
@@ -31,7 +30,7 @@ def _redirect(url: str) -> RedirectResponse:
 def users_page(
     request: Request, session: DbSession, me: Annotated[Principal, require("users:read")]
 ) -> Response:
-    users = repo.users_of_organisation(session, me.organisation_id)
+    users = user_admin.users_of(session, me.organisation_id)
     return page(
         request,
         "users.html",
@@ -71,7 +70,7 @@ def create_user(
             role=role,
         )
     except UserInputError as exc:
-        users = repo.users_of_organisation(session, me.organisation_id)
+        users = user_admin.users_of(session, me.organisation_id)
         return page(
             request,
             "users.html",
@@ -109,7 +108,7 @@ def change_user(
             session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
         )
     except UserInputError as exc:
-        users = repo.users_of_organisation(session, me.organisation_id)
+        users = user_admin.users_of(session, me.organisation_id)
         return page(
             request, "users.html", status_code=400, me=me, users=users, error=str(exc),
             roles=[r.value for r in Role], now=ctx.clock.now(),
@@ -130,7 +129,7 @@ def unlock_user(
     try:
         user_admin.unlock_user(session, ctx.identity, me.actor, target, reason)
     except UserInputError as exc:
-        users = repo.users_of_organisation(session, me.organisation_id)
+        users = user_admin.users_of(session, me.organisation_id)
         return page(
             request,
             "users.html",

@@ -7,6 +7,7 @@ its audit events in the same transaction.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -223,3 +224,9 @@ def ensure_key_check(session: Session, crypto: Crypto, clock: Clock) -> bool:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def users_of(session: Session, organisation_id: int) -> Sequence[User]:
+    """The organisation's users by user name, for its administration pages (account
+    metadata only: no citizen's data)."""
+    return repo.users_of_organisation(session, organisation_id)

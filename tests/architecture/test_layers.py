@@ -185,10 +185,12 @@ def test_every_endpoint_module_is_named_in_the_edge_contracts(graph: grimp.Impor
     endpoint_modules = {m for m in graph.modules if m.rsplit(".", 1)[-1].endswith("endpoints")}
     independent = contracts["endpoints-independent"]["modules"]
     on_top = contracts["edge-on-top"]["forbidden_modules"]
+    calling = contracts["endpoints-call-services"]["source_modules"]
     layer_names = contracts["domain-layers"]["layers"][0]
     for module in sorted(endpoint_modules):
         name = module.rsplit(".", 1)[-1]
         generic = module.replace(module.split(".")[1], "*", 1)
         assert module in independent or generic in independent, f"{module}: endpoints-independent"
         assert module in on_top or generic in on_top, f"{module}: edge-on-top"
+        assert module in calling or generic in calling, f"{module}: endpoints-call-services"
         assert f"({name})" in layer_names, f"{module}: domain-layers' top layer"
