@@ -9,6 +9,7 @@ an API token has expired, and the longest API token validity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from consent_service.consents.catalogue import catalogue
 from consent_service.consents.reading import EXPIRY_WARNING_DAYS
 from consent_service.identity.lockout import is_locked
 from consent_service.identity.tokens import API_TOKEN_MAX_DAYS, token_expired
+from consent_service.web.navigation import menu_for, page_permissions
 
 
 def role_names_da(policy: AccessPolicy) -> dict[str, str]:
@@ -28,10 +30,20 @@ def role_names_da(policy: AccessPolicy) -> dict[str, str]:
     return {role: spec.da for role, spec in policy.spec.roles.items()}
 
 
+def _menu(request: Request) -> Callable[[Any], list[tuple[str, str]]]:
+    """``menu(me)`` for the page header: the links the policy lets ``me`` open."""
+    state = request.app.state
+    if not hasattr(state, "page_permissions"):
+        state.page_permissions = page_permissions(request.app.routes)
+    policy = state.ctx.policy
+    return lambda me: menu_for(policy, state.page_permissions, me.user.role)
+
+
 def _rule_files(request: Request) -> dict[str, Any]:
     return {
         "role_names": role_names_da(request.app.state.ctx.policy),
         "consent_kinds": catalogue().kinds,
+        "menu": _menu(request),
     }
 
 
