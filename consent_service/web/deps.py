@@ -216,6 +216,12 @@ class Principal:
         this same audited answer (the policy's own words for an unmet organisation)."""
         return AccessDenied(self.actor, self.permission, OUT_OF_SCOPE_REASON, authenticated=True)
 
+    def may(self, permission: str, *, resource_user_id: int | None = None) -> bool:
+        """Whether the policy lets this user do ``permission`` to a resource of their own
+        organisation (``resource_user_id``: the user it concerns, for ``not_self``): for a
+        page that offers an action only where it would be allowed. Decides only."""
+        return self._decide(permission, self.organisation_id, resource_user_id).allowed
+
     def holds(self, permission: str, *, resource_organisation_id: int | None = None) -> bool:
         """Whether the policy also grants this user ``permission`` on a resource of that
         organisation: for a page that shows more to some (e.g. system-wide alerts). Decides

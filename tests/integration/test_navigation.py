@@ -74,3 +74,18 @@ def granted_ctx(settings: Settings, clock: FixedClock, tmp_path: Path) -> Iterat
 
 def test_a_changed_grant_changes_the_menu(granted_ctx: AppContext, clock: FixedClock) -> None:
     assert _menu(granted_ctx, clock, "navigator") == ["Borgere", "Arbejdsliste", "Brugere"]
+
+
+def test_the_users_page_offers_changes_where_the_policy_allows_them(
+    ctx: AppContext, clock: FixedClock
+) -> None:
+    """``users:change`` is granted ``not_self``: the administrator's own row offers no change,
+    another user's does; the page asks the policy instead of comparing ids itself."""
+    admin = enrolled_person(ctx, "administrator")
+    other = enrolled_person(ctx, "referrer")
+    with TestClient(create_app(ctx), follow_redirects=False) as client:
+        log_in(client, admin, clock)
+        users = client.get("/admin/brugere")
+    assert users.status_code == 200
+    assert users.text.count(f'action="/admin/brugere/{other.user_id}/aendr"') == 2
+    assert f'action="/admin/brugere/{admin.user_id}/aendr"' not in users.text
