@@ -1,6 +1,6 @@
 """The DPO's access report for a data-subject access request (GDPR art. 15): every use of
 a citizen's data, as a page or a PDF, in the DPO's or the citizen's version. HTTP only:
-the report is ``audit.dpo``; a CPR number is POSTed, never put in a URL."""
+the report is ``oversight.dpo``; a CPR number is POSTed, never put in a URL."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from consent_service.audit import dpo
-from consent_service.audit.report_pdf import render_access_report
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput
 from consent_service.identity import repository as identity_repo
+from consent_service.oversight import dpo
+from consent_service.oversight.report_pdf import render_access_report
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
