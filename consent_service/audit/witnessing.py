@@ -1,6 +1,6 @@
 """Handing signed checkpoints to witnesses outside the database's trust domain.
 
-On every pass, after signing the interval checkpoint, the worker (``jobs.runner``) calls
+On every pass, after signing the interval checkpoint, the worker (``worker.runner``) calls
 ``hand_off``:
 
 - For each witness of ``CONSENT_WITNESSES`` (a ``consent-service witness serve`` run by

@@ -31,12 +31,12 @@ from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.config import Settings
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.jobs.runner import housekeeping
 from consent_service.oversight.alerts import open_alerts
 from consent_service.witness import note as n
 from consent_service.witness.server import bind
 from consent_service.witness.service import Witness
 from consent_service.witness.store import WitnessStore, create_key
+from consent_service.worker.runner import housekeeping
 from tests import tamper
 from tests.conftest import ORIGIN, enrolled_person, log_in, make_settings
 from tests.integration.test_alerts import _SmtpSink

@@ -26,6 +26,7 @@ from consent_service.audit.witnessing import hand_off
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.db import session_scope
+from consent_service.deletion.service import purge_sessions, shred_withdrawn_wellbeing
 from consent_service.extracts.downloads import purge_expired_files
 from consent_service.jobs import planner, repository
 from consent_service.jobs.models import Job, Task
@@ -35,7 +36,6 @@ from consent_service.oversight.alerts import (
     notify,
     smtp_settings_from,
 )
-from consent_service.retention.deletion import purge_sessions, shred_withdrawn_wellbeing
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
 
