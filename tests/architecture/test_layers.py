@@ -146,3 +146,16 @@ def test_every_endpoint_module_is_named_in_the_edge_contracts(graph: grimp.Impor
         assert module in independent or generic in independent, f"{module}: endpoints-independent"
         assert module in on_top or generic in on_top, f"{module}: edge-on-top"
         assert f"({name})" in layer_names, f"{module}: domain-layers' top layer"
+
+
+def test_package_floors_name_every_top_level_package(graph: grimp.ImportGraph) -> None:
+    """The "package-floors" contract puts every top-level package or module on a floor; a
+    new one must be placed too, or the contract says nothing about it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (floors,) = [
+        c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "package-floors"
+    ]
+    placed = {name.strip() for layer in floors["layers"] for name in re.split(r"[:|]", layer)}
+    top_level = {".".join(m.split(".")[:2]) for m in graph.modules if m != PACKAGE}
+    missing = sorted(top_level - placed)
+    assert not missing, "put on a floor of the package-floors contract: " + ", ".join(missing)
