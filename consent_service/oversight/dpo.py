@@ -24,6 +24,8 @@ from consent_service.citizens.probes import record_probes
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.config import WitnessTarget
 from consent_service.errors import NotFound
+from consent_service.identity import repository as identity_repo
+from consent_service.identity.models import User
 from consent_service.oversight import repository
 from consent_service.oversight.review_query import (
     AuditFilter,
@@ -225,3 +227,15 @@ def fetch_cosigned_note(
         details={"witness": target.name, "seq": note.seq},
     )
     return target, note
+
+
+def staff_member_named(session: Session, organisation_id: int, username: str) -> User | None:
+    """The user of ``organisation_id`` with exactly that user name (a filter of the log
+    search), None for another organisation's user exactly as for an unknown name."""
+    return identity_repo.user_named_in_organisation(session, organisation_id, username)
+
+
+def organisation_name(session: Session, organisation_id: int) -> str:
+    """The organisation's name as a report heads it; empty for an unknown id."""
+    org = identity_repo.organisation_by_id(session, organisation_id)
+    return org.name if org else ""

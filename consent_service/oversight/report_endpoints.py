@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, Response
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput
-from consent_service.identity import repository as identity_repo
 from consent_service.oversight import dpo
 from consent_service.oversight.report_pdf import render_access_report
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -56,7 +55,8 @@ def access_report(
     if format == "pdf":
         pdf = render_access_report(
             items, cpr_formatted=parse_cpr_input(cpr, ctx.deps).formatted,
-            for_citizen=version == "borger", organisation=_organisation_name(session, me),
+            for_citizen=version == "borger",
+            organisation=dpo.organisation_name(session, me.organisation_id),
             made_on=legal_today(ctx.clock),
         )  # fmt: skip
         return Response(
@@ -68,8 +68,3 @@ def access_report(
         request, "dpo_access_report.html", me=me, items=items, version=version,
         citizen_id=citizen.public_id,
     )  # fmt: skip
-
-
-def _organisation_name(session: DbSession, me: Principal) -> str:
-    org = identity_repo.organisation_by_id(session, me.organisation_id)
-    return org.name if org else ""
