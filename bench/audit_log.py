@@ -58,14 +58,14 @@ from consent_service.audit.chain import (  # noqa: E402
     event_hash,
 )
 from consent_service.audit.checkpoints import checkpoint_message, sign_head  # noqa: E402
-from consent_service.audit.export import FORMAT, event_line, header_message  # noqa: E402
 from consent_service.audit.recorder import SYSTEM, Actor, AuditRecorder  # noqa: E402
-from consent_service.audit.review_query import AuditFilter, search  # noqa: E402
 from consent_service.audit.service import verify_chain  # noqa: E402
 from consent_service.clock import SystemClock  # noqa: E402
 from consent_service.config import Settings  # noqa: E402
 from consent_service.context import AppContext  # noqa: E402
 from consent_service.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
+from consent_service.oversight.export import FORMAT, event_line, header_message  # noqa: E402
+from consent_service.oversight.review_query import AuditFilter, search  # noqa: E402
 
 WRITERS = 4
 ACTIONS = (

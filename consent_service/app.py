@@ -14,10 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from consent_service.audit.alert_endpoints import router as alerts_router
-from consent_service.audit.endpoints import router as audit_router
 from consent_service.audit.recorder import Actor
-from consent_service.audit.report_endpoints import router as access_report_router
 from consent_service.citizens.endpoints import router as citizens_router
 from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
@@ -29,6 +26,9 @@ from consent_service.identity.proposal_endpoints import router as proposals_rout
 from consent_service.identity.token_endpoints import router as api_tokens_router
 from consent_service.identity.user_endpoints import router as users_router
 from consent_service.jobs.endpoints import router as jobs_router
+from consent_service.oversight.alert_endpoints import router as alerts_router
+from consent_service.oversight.endpoints import router as audit_router
+from consent_service.oversight.report_endpoints import router as access_report_router
 from consent_service.startup import StartupError, check_database
 from consent_service.web import openapi, problems, ratelimit, textguard
 from consent_service.web.bodylimit import BodyLimitMiddleware

@@ -8,7 +8,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_service.access.policy import AccessPolicy, PolicyError
-from consent_service.audit.alerts import default_alert_rules
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.recorder import AuditRecorder
 from consent_service.citizens.cohorts import default_cohorts
@@ -19,6 +18,7 @@ from consent_service.crypto import Crypto
 from consent_service.db import make_engine, make_sessionmaker
 from consent_service.extracts.policy import default_extract_policy
 from consent_service.handlers import handler_for
+from consent_service.oversight.alerts import default_alert_rules
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
 from consent_service.unit_of_work import HANDLER

@@ -20,9 +20,9 @@ from consent_service.consents.models import Consent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.jobs.models import Job, Task
-from consent_service.jobs.runner import RunSummary, run_due
 from consent_service.services import ServiceDeps
 from consent_service.wellbeing import service as wellbeing
+from consent_service.worker.runner import RunSummary, run_due
 from tests.conftest import enrolled_person
 from tests.factories import synthetic_cpr, tiny_png
 

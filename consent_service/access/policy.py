@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from consent_service.identity.models import Role
+from consent_service.access.roles import Role
 
 
 class PolicyError(Exception):

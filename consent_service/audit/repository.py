@@ -1,25 +1,23 @@
-"""Database queries of the audit domain's services: checkpoints, alerts, the DPO's pages,
-the chain verifier and the start record.
+"""Database queries of the audit chain: events by number and subject, checkpoints, purges,
+for the verifier, the checkpoints and the start record. The log is below every domain, so
+these queries know no user or organisation table; what a reviewer of an organisation may
+see is the oversight's (``oversight.repository``, ``oversight.scope_query``).
 
-Three query modules of the domain stay apart, each named for its job: ``review_query``
-(the log search and rejected attempts, with their filters), ``cosignature_query`` (the
-witnesses' cosignatures and the checkpoints they are offered) and ``scope_query`` (the one
-definition of what a reviewer of an organisation may see, a condition these queries
-share). The chain's own storage SQL stays beside what it must agree with: append and
-sealing in ``recorder``, the purge and its database function in ``retention``.
+``cosignature_query`` (the witnesses' cosignatures and the checkpoints they are offered)
+stays apart, named for its job. The chain's own storage SQL stays beside what it must
+agree with: append and sealing in ``recorder``, the purge and its database function in
+``retention``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditEvent, AuditPurge
-from consent_service.audit.scope_query import concerns_organisation
-from consent_service.identity.models import Organisation, User
+from consent_service.audit.models import AuditCheckpoint, AuditEvent, AuditPurge
 
 # --- events ---------------------------------------------------------------------------
 
@@ -39,24 +37,6 @@ def seq_range(
         )
     ).one()
     return low, high
-
-
-def events_between_shown_to(
-    session: Session, first: int, last: int, organisation_id: int | None, *, batch: int
-) -> Iterator[tuple[AuditEvent, bool]]:
-    """Events ``first``..``last`` in log order, streamed ``batch`` at a time, each with
-    whether a reviewer of ``organisation_id`` may see it in full (every event for None)."""
-    visible: ColumnElement[bool] = (
-        concerns_organisation(organisation_id) if organisation_id is not None else literal(True)
-    )
-    stmt = (
-        select(AuditEvent, visible.label("visible"))
-        .where(AuditEvent.seq >= first, AuditEvent.seq <= last)
-        .order_by(AuditEvent.seq)
-        .execution_options(yield_per=batch)
-    )
-    for event, shown in session.execute(stmt):
-        yield event, bool(shown)
 
 
 def event_hash_at(session: Session, seq: int) -> str | None:
@@ -125,25 +105,6 @@ def newest_details_of(session: Session, action: str) -> str | None:
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     )
-
-
-def citizen_events_with_staff(
-    session: Session, organisation_id: int, citizen_public_id: str
-) -> list[tuple[AuditEvent, str | None, str | None, str | None]]:
-    """Events about the citizen that concern ``organisation_id``, oldest first, each with
-    the acting user's name and role and the event's organisation's name."""
-    rows = session.execute(
-        select(AuditEvent, User.display_name, User.role, Organisation.name)
-        .outerjoin(User, User.id == AuditEvent.actor_user_id)
-        .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
-        .where(
-            AuditEvent.resource_type == "citizen",
-            AuditEvent.resource_id == citizen_public_id,
-            concerns_organisation(organisation_id),
-        )
-        .order_by(AuditEvent.seq)
-    )
-    return [(event, staff, role, organisation) for event, staff, role, organisation in rows]
 
 
 # --- checkpoints and purges -----------------------------------------------------------
@@ -216,80 +177,3 @@ def purge_ids(session: Session) -> list[int]:
 def all_purges(session: Session) -> Sequence[AuditPurge]:
     """Every purge, in log order."""
     return session.scalars(select(AuditPurge).order_by(AuditPurge.up_to_seq)).all()
-
-
-# --- alerts ---------------------------------------------------------------------------
-
-
-def alert_overlapping(
-    session: Session, rule: str, subject_kind: str, subject: str, first_seq: int, last_seq: int
-) -> bool:
-    """Whether an alert of that rule and subject already covers part of the events."""
-    found = session.scalar(
-        select(AuditAlert.id).where(
-            AuditAlert.rule == rule,
-            AuditAlert.subject_kind == subject_kind,
-            AuditAlert.subject == subject,
-            AuditAlert.first_seq <= last_seq,
-            AuditAlert.last_seq >= first_seq,
-        )
-    )
-    return found is not None
-
-
-def _visible(organisation_id: int, system_wide: bool) -> ColumnElement[bool]:
-    own = AuditAlert.organisation_id == organisation_id
-    if system_wide:
-        return or_(own, AuditAlert.organisation_id.is_(None))
-    return own
-
-
-def open_alerts(session: Session, organisation_id: int, system_wide: bool) -> list[AuditAlert]:
-    """Unacknowledged alerts of the organisation (and of none, ``system_wide``), newest
-    first."""
-    return list(
-        session.scalars(
-            select(AuditAlert)
-            .where(AuditAlert.acknowledged_at.is_(None), _visible(organisation_id, system_wide))
-            .order_by(AuditAlert.raised_at.desc(), AuditAlert.id.desc())
-        )
-    )
-
-
-def acknowledged_alerts(
-    session: Session, organisation_id: int, system_wide: bool, limit: int
-) -> list[AuditAlert]:
-    """The last ``limit`` acknowledged alerts of the organisation (and of none,
-    ``system_wide``), newest first."""
-    return list(
-        session.scalars(
-            select(AuditAlert)
-            .where(AuditAlert.acknowledged_at.is_not(None), _visible(organisation_id, system_wide))
-            .order_by(AuditAlert.acknowledged_at.desc())
-            .limit(limit)
-        )
-    )
-
-
-def alert_by_id(session: Session, alert_id: int) -> AuditAlert | None:
-    """Any organisation's alert, for the worker and the command line."""
-    return session.get(AuditAlert, alert_id)
-
-
-def alert_for_reviewer(session: Session, organisation_id: int, alert_id: int) -> AuditAlert | None:
-    """The alert if it is ``organisation_id``'s or of no organisation; None for another
-    organisation's alert exactly as for an unknown id."""
-    return session.scalar(
-        select(AuditAlert).where(
-            AuditAlert.id == alert_id, _visible(organisation_id, system_wide=True)
-        )
-    )
-
-
-def alerts_to_notify(session: Session) -> Sequence[AuditAlert]:
-    """Open alerts not yet mailed, oldest first."""
-    return session.scalars(
-        select(AuditAlert)
-        .where(AuditAlert.notified_at.is_(None), AuditAlert.acknowledged_at.is_(None))
-        .order_by(AuditAlert.id)
-    ).all()

@@ -1,6 +1,6 @@
 """Handing signed checkpoints to witnesses outside the database's trust domain.
 
-On every pass, after signing the interval checkpoint, the worker (``jobs.runner``) calls
+On every pass, after signing the interval checkpoint, the worker (``worker.runner``) calls
 ``hand_off``:
 
 - For each witness of ``CONSENT_WITNESSES`` (a ``consent-service witness serve`` run by
@@ -42,6 +42,7 @@ import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Protocol
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -50,10 +51,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent_service.audit import cosignature_query as repo
 from consent_service.audit.checkpoints import checkpoint_note, sign_event
 from consent_service.audit.models import AuditCheckpoint, AuditCosignature
-from consent_service.audit.recorder import SYSTEM
-from consent_service.config import WitnessTarget
+from consent_service.audit.recorder import SYSTEM, AuditRecorder
+from consent_service.clock import Clock
+from consent_service.config import Settings, WitnessTarget
+from consent_service.crypto import Crypto
 from consent_service.db import session_scope
-from consent_service.services import ServiceDeps
 from consent_service.witness import client
 from consent_service.witness.consistency import MAX_PROOF_DIGESTS
 from consent_service.witness.note import Cosignature, Verifier, parse_vkey
@@ -72,6 +74,21 @@ class HandOffSummary:
     mailed: int = 0
 
 
+class WitnessDeps(Protocol):
+    """What the hand-off uses of the service's dependencies. ``services.ServiceDeps`` is
+    one; the chain sits below the services, so it names what it uses instead of importing
+    them."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def crypto(self) -> Crypto: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def audit(self) -> AuditRecorder: ...
+
+
 class _Disagreement(Exception):
     """The witness's view contradicts the log: an alarm, not a retry."""
 
@@ -80,7 +97,7 @@ def key_id_hex(verifier: Verifier) -> str:
     return f"{verifier.key_id:08x}"
 
 
-def hand_off(sessions: sessionmaker[Session], deps: ServiceDeps) -> HandOffSummary:
+def hand_off(sessions: sessionmaker[Session], deps: WitnessDeps) -> HandOffSummary:
     """Hand the log's checkpoints to every configured witness and mail new interval
     checkpoints to the DPO. A witness's or the mail server's failure is recorded and not
     raised; only a failure to record it (the database itself) escapes."""
@@ -106,7 +123,7 @@ def hand_off(sessions: sessionmaker[Session], deps: ServiceDeps) -> HandOffSumma
     return summary
 
 
-def _hand_off_to(sessions: sessionmaker[Session], deps: ServiceDeps, target: WitnessTarget) -> int:
+def _hand_off_to(sessions: sessionmaker[Session], deps: WitnessDeps, target: WitnessTarget) -> int:
     verifier = parse_vkey(target.key)
     origin = deps.settings.audit_origin
     with sessions() as session:
@@ -134,12 +151,12 @@ def _hand_off_to(sessions: sessionmaker[Session], deps: ServiceDeps, target: Wit
     return done
 
 
-def _due_for_refresh(deps: ServiceDeps, newest: AuditCosignature) -> bool:
+def _due_for_refresh(deps: WitnessDeps, newest: AuditCosignature) -> bool:
     half = timedelta(hours=deps.settings.witness_stale_hours) / 2
     return deps.clock.now() - newest.cosigned_at >= half
 
 
-def _intermediate(sessions: sessionmaker[Session], deps: ServiceDeps, seq: int) -> AuditCheckpoint:
+def _intermediate(sessions: sessionmaker[Session], deps: WitnessDeps, seq: int) -> AuditCheckpoint:
     with session_scope(sessions) as session:
         checkpoint = sign_event(
             session, deps.crypto, deps.clock, deps.audit, SYSTEM, seq, "witness",
@@ -152,7 +169,7 @@ def _intermediate(sessions: sessionmaker[Session], deps: ServiceDeps, seq: int) 
 
 def _submit(
     sessions: sessionmaker[Session],
-    deps: ServiceDeps,
+    deps: WitnessDeps,
     target: WitnessTarget,
     verifier: Verifier,
     checkpoint: AuditCheckpoint,
@@ -182,7 +199,7 @@ def _submit(
 
 def _keep(
     sessions: sessionmaker[Session],
-    deps: ServiceDeps,
+    deps: WitnessDeps,
     target: WitnessTarget,
     verifier: Verifier,
     checkpoint: AuditCheckpoint,
@@ -215,7 +232,7 @@ def _keep(
 
 def _record_outcome(
     sessions: sessionmaker[Session],
-    deps: ServiceDeps,
+    deps: WitnessDeps,
     witness: str,
     reason: str,
     *,
@@ -243,7 +260,7 @@ def _record_outcome(
         )
 
 
-def _record_mail_failure(sessions: sessionmaker[Session], deps: ServiceDeps, reason: str) -> None:
+def _record_mail_failure(sessions: sessionmaker[Session], deps: WitnessDeps, reason: str) -> None:
     with session_scope(sessions) as session:
         last = repo.newest_mailbox_failure(session)
         mailed = repo.newest_mailed(session)
@@ -261,7 +278,7 @@ def _record_mail_failure(sessions: sessionmaker[Session], deps: ServiceDeps, rea
         )
 
 
-def mailbox_address(deps: ServiceDeps) -> str | None:
+def mailbox_address(deps: WitnessDeps) -> str | None:
     """Where checkpoints are mailed, or None when mailing is off."""
     if not deps.settings.smtp_host:
         return None
@@ -289,7 +306,7 @@ def checkpoint_mail(note: str, seq: int, sender: str, recipient: str) -> EmailMe
     return message
 
 
-def mail_checkpoints(sessions: sessionmaker[Session], deps: ServiceDeps) -> int:
+def mail_checkpoints(sessions: sessionmaker[Session], deps: WitnessDeps) -> int:
     """Mail each interval checkpoint not yet mailed, oldest first; returns how many."""
     recipient = mailbox_address(deps)
     host = deps.settings.smtp_host
@@ -342,7 +359,7 @@ class MailboxStatus:
     problem: str | None
 
 
-def witness_status(session: Session, deps: ServiceDeps) -> list[WitnessStatus]:
+def witness_status(session: Session, deps: WitnessDeps) -> list[WitnessStatus]:
     """Each configured witness: when it last countersigned, what it holds, and whether
     the DPO should worry (stale, or a refusal since)."""
     out = []
@@ -366,7 +383,7 @@ def witness_status(session: Session, deps: ServiceDeps) -> list[WitnessStatus]:
     return out
 
 
-def mailbox_status(session: Session, deps: ServiceDeps) -> MailboxStatus:
+def mailbox_status(session: Session, deps: WitnessDeps) -> MailboxStatus:
     mailed = repo.newest_mailed(session)
     failure = repo.newest_mailbox_failure(session)
     if failure is not None and mailed is not None and failure.seq < mailed.seq:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from consent_service.backup import repository
 from consent_service.backup.files import BackupError
-from consent_service.retention.deletion import LedgerEntry, deletion_ledger
+from consent_service.deletion.service import LedgerEntry, deletion_ledger
 
 
 def keys_payload(conn: Connection) -> dict[str, Any]:

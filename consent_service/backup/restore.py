@@ -22,8 +22,8 @@ from consent_service.backup.files import BackupError, open_file
 from consent_service.backup.keys_file import parse_keys
 from consent_service.clock import Clock, SystemClock
 from consent_service.db import make_engine, make_sessionmaker, session_scope
+from consent_service.deletion.service import LedgerEntry, reapply_deletions
 from consent_service.migrations.privileges import PrivilegeError, apply_privileges
-from consent_service.retention.deletion import LedgerEntry, reapply_deletions
 from consent_service.startup import migration_heads
 
 

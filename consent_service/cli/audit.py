@@ -8,10 +8,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from consent_service.audit.alerts import evaluate_alerts, expected_from, notify, smtp_settings_from
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import sign_head
-from consent_service.audit.export import export_range
 from consent_service.audit.retention import purge_expired
 from consent_service.audit.service import verify_chain
 from consent_service.audit.witnessing import newest_cosigned_note
@@ -20,6 +18,13 @@ from consent_service.clock import LEGAL_TZ
 from consent_service.config import load_settings
 from consent_service.db import session_scope
 from consent_service.identity import repository as identity_repo
+from consent_service.oversight.alerts import (
+    evaluate_alerts,
+    expected_from,
+    notify,
+    smtp_settings_from,
+)
+from consent_service.oversight.export import export_range
 from consent_service.startup import check_database
 
 

@@ -8,8 +8,8 @@ import threading
 from typing import Any
 
 from consent_service.cli.common import add_command, checked_context
-from consent_service.jobs.runner import run_due, worker_name
 from consent_service.logging import configure_logging
+from consent_service.worker.runner import run_due, worker_name
 
 
 def cmd_run_due(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ from typing import Any
 
 from consent_service.cli.common import checked_context
 from consent_service.db import session_scope
+from consent_service.deletion.service import plan_pilot_end
 from consent_service.identity import repository as identity_repo
-from consent_service.retention.deletion import plan_pilot_end
 from consent_service.retention.schedule import PROCEDURE, load_schedule, render_procedure
 
 

@@ -6,15 +6,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from consent_service.access.roles import Role as Role
 from consent_service.db import Base, UtcDateTime
-
-
-class Role(enum.StrEnum):
-    NAVIGATOR = "navigator"
-    REFERRER = "referrer"
-    DATA_CONTROLLER = "data_controller"
-    DPO = "dpo"
-    ADMINISTRATOR = "administrator"
 
 
 class Organisation(Base):

@@ -1,1 +1,2 @@
-"""Scheduled work: the jobs table, the planner, the worker, and the navigator's worklist."""
+"""Scheduled work as data: the jobs table, the planner that keeps it in step with each
+citizen, and the navigator's worklist. The worker that runs due jobs is ``worker.runner``."""

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
+from consent_service.deletion import service as deletion
 from consent_service.errors import InvalidInput
 from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
-from consent_service.retention import deletion
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from consent_service.audit import alerts
 from consent_service.config import Settings
 from consent_service.identity import users
 from consent_service.identity.models import User
+from consent_service.oversight import alerts
 from consent_service.web.deps import Principal
 
 # Seeing and acknowledging what belongs to no organisation (policies/access.yaml).

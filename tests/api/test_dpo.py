@@ -16,12 +16,12 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from consent_service.app import create_app
-from consent_service.audit.alerts import evaluate_alerts
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.oversight.alerts import evaluate_alerts
 from tests.conftest import Person, csrf_from, enrolled_person, log_in
 from tests.factories import synthetic_cpr
 

@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from consent_service.app import create_app
-from consent_service.audit.alerts import evaluate_alerts
 from consent_service.audit.models import AuditAlert, AuditEvent
 from consent_service.audit.recorder import SYSTEM
 from consent_service.clock import FixedClock
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.oversight.alerts import evaluate_alerts
 from consent_service.wellbeing.models import WellbeingResponse
 from tests.api import test_citizens_consents as api
 from tests.conftest import Person, enrolled_person, log_in

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from consent_service.app import create_app
-from consent_service.audit.alerts import evaluate_alerts
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.oversight.alerts import evaluate_alerts
 from consent_service.web.deps import public
 from consent_service.web.limits_storage import RateLimitCounter
 from consent_service.web.ratelimit import rate_limited, username_account

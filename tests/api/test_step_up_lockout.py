@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from consent_service.app import create_app
-from consent_service.audit.alerts import evaluate_alerts
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM, Actor
 from consent_service.clock import FixedClock
@@ -20,6 +19,7 @@ from consent_service.db import session_scope
 from consent_service.errors import StepUpFailed
 from consent_service.identity import stepup
 from consent_service.identity.models import User, UserSession
+from consent_service.oversight.alerts import evaluate_alerts
 from tests.conftest import csrf_from, current_code, enrolled_person, log_in
 
 

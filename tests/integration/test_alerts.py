@@ -11,19 +11,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from consent_service.audit.alerts import (
-    SmtpSettings,
-    acknowledge,
-    evaluate_alerts,
-    notify,
-    open_alerts,
-)
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM, Actor
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
+from consent_service.oversight.alerts import (
+    SmtpSettings,
+    acknowledge,
+    evaluate_alerts,
+    notify,
+    open_alerts,
+)
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Copenhagen
 

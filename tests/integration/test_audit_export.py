@@ -25,13 +25,13 @@ from cryptography.hazmat.primitives.serialization import (
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.chain import link
 from consent_service.audit.checkpoints import sign_head
-from consent_service.audit.export import export_range
 from consent_service.audit.recorder import SYSTEM, Actor
 from consent_service.audit.retention import purge_expired
 from consent_service.audit.service import verify_chain
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.oversight.export import export_range
 from tests.conftest import ORIGIN
 
 VERIFY = Path(__file__).resolve().parents[2] / "audit" / "verify.py"

@@ -21,13 +21,13 @@ from sqlalchemy import create_engine, select, text
 
 from consent_service.audit.chain import event_hash
 from consent_service.audit.checkpoints import sign_head
-from consent_service.audit.export import export_range
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM, Actor, as_record
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.migrations import alembic_config, upgrade
+from consent_service.oversight.export import export_range
 from consent_service.startup import StartupError
 from tests import tamper
 from tests.conftest import ORIGIN, Person, enrolled_person, owner_url

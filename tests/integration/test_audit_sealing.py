@@ -20,7 +20,7 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.identity import users
 from consent_service.identity.models import User
-from consent_service.jobs.runner import housekeeping
+from consent_service.worker.runner import housekeeping
 from tests.conftest import ORIGIN, allow_inserts, organisation, refuse_inserts
 
 

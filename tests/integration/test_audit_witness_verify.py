@@ -34,13 +34,13 @@ from consent_service.audit.checkpoints import (
     checkpoint_note,
     sign_head,
 )
-from consent_service.audit.export import export_range, header_message
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM, Actor, as_record
 from consent_service.cli import main
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.oversight.export import export_range, header_message
 from consent_service.witness import note as n
 from consent_service.witness.protocol import format_add_checkpoint
 from consent_service.witness.service import Witness

@@ -44,7 +44,7 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.crypto import derive, open_sealed
 from consent_service.db import make_engine, session_scope
-from consent_service.retention.deletion import delete_citizen
+from consent_service.deletion.service import delete_citizen
 from consent_service.startup import check_database
 from tests.conftest import (
     IN_CI,

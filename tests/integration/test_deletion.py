@@ -20,9 +20,9 @@ from consent_service.consents import repository as consents_repo
 from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.deletion.service import delete_citizen, plan_pilot_end, run_pilot_end
 from consent_service.errors import NotFound, RuleRefusal
 from consent_service.jobs.models import Job
-from consent_service.retention.deletion import delete_citizen, plan_pilot_end, run_pilot_end
 from consent_service.retention.schedule import default_schedule
 from consent_service.wellbeing.models import WellbeingResponse
 from tests.factories import synthetic_cpr
@@ -182,7 +182,7 @@ def test_a_deletion_and_its_audit_event_commit_together(
 
 def test_the_worker_purges_sessions_past_their_retention(pilot: Pilot, ctx: AppContext) -> None:
     from consent_service.identity.models import UserSession
-    from consent_service.jobs.runner import run_due
+    from consent_service.worker.runner import run_due
 
     now = ctx.clock.now()
 

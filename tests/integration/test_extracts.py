@@ -42,7 +42,7 @@ from consent_service.extracts import (
     requests,
 )
 from consent_service.extracts.models import ExtractChunk, ExtractRequest
-from consent_service.jobs.runner import run_due
+from consent_service.worker.runner import run_due
 from tests.conftest import enrolled_person
 from tests.factories import synthetic_cpr
 from tests.scenario import Pilot

@@ -31,7 +31,7 @@ from consent_service.cli import main
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.retention.deletion import delete_citizen
+from consent_service.deletion.service import delete_citizen
 from tests.conftest import PG_APP, enrolled_person, log_in
 from tests.factories import synthetic_cpr
 from tests.integration.test_backup import (  # noqa: F401 - fixtures
@@ -255,7 +255,7 @@ def test_shredded_wellbeing_answers_are_shredded_again(
     """Answers under a wellbeing consent withdrawn (and shredded) after the backup: their
     key is gone from today's keys file, and the restore deletes the rows again."""
     from consent_service.consents.models import Consent
-    from consent_service.retention.deletion import shred_withdrawn_wellbeing
+    from consent_service.deletion.service import shred_withdrawn_wellbeing
     from consent_service.wellbeing.models import WellbeingResponse
     from tests.scenario import Pilot
 

@@ -18,10 +18,10 @@ from consent_service.clock import FixedClock
 from consent_service.consents.models import ConsentEvent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.jobs import runner
 from consent_service.jobs.models import Job
 from consent_service.jobs.planner import FOLLOW_UP, RECONSENT, SHRED_WELLBEING, replan_all
-from consent_service.jobs.runner import run_due
+from consent_service.worker import runner
+from consent_service.worker.runner import run_due
 from tests.scenario import Pilot
 
 REFERRED = date(2026, 11, 2)  # Hold 2: the 2-year measurement needs data until the pilot ends

@@ -18,13 +18,13 @@ from sqlalchemy import select
 
 from consent_service.app import create_app
 from consent_service.audit import witnessing
-from consent_service.audit.export import export_range
 from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import SYSTEM
 from consent_service.cli import main
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.oversight.export import export_range
 from tests.conftest import ORIGIN, enrolled_person, log_in
 from tests.integration import test_witnessing
 from tests.integration.test_witnessing import Running, _pass

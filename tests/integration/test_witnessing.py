@@ -24,7 +24,6 @@ from sqlalchemy.exc import DBAPIError
 
 from consent_service.app import create_app
 from consent_service.audit import witnessing
-from consent_service.audit.alerts import open_alerts
 from consent_service.audit.checkpoints import checkpoint_note, note_verifier
 from consent_service.audit.models import AuditAlert, AuditCheckpoint, AuditCosignature, AuditEvent
 from consent_service.audit.recorder import SYSTEM
@@ -32,11 +31,12 @@ from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.config import Settings
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.jobs.runner import housekeeping
+from consent_service.oversight.alerts import open_alerts
 from consent_service.witness import note as n
 from consent_service.witness.server import bind
 from consent_service.witness.service import Witness
 from consent_service.witness.store import WitnessStore, create_key
+from consent_service.worker.runner import housekeeping
 from tests import tamper
 from tests.conftest import ORIGIN, enrolled_person, log_in, make_settings
 from tests.integration.test_alerts import _SmtpSink

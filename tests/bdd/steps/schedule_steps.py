@@ -21,10 +21,10 @@ from consent_service.clock import FixedClock
 from consent_service.consents.models import Consent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.deletion.service import run_pilot_end
 from consent_service.errors import RuleRefusal
 from consent_service.jobs.planner import FOLLOW_UP, RECONSENT
 from consent_service.jobs.worklist import state_on
-from consent_service.retention.deletion import run_pilot_end
 from consent_service.wellbeing.models import WellbeingResponse
 from tests.bdd.steps.common import DATE, danish_date
 from tests.conftest import PG_APP, app_url, make_settings

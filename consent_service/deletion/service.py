@@ -24,8 +24,8 @@ from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.citizens.models import Citizen
 from consent_service.clock import Clock
 from consent_service.consents import repository as consents_repo
+from consent_service.deletion import repository
 from consent_service.errors import RuleRefusal
-from consent_service.retention import repository
 from consent_service.retention.schedule import RetentionSchedule, default_schedule
 from consent_service.services import ServiceDeps
 from consent_service.wellbeing.service import shred_for_consent

@@ -1,6 +1,6 @@
 """The DPO's access report for a data-subject access request (GDPR art. 15): every use of
 a citizen's data, as a page or a PDF, in the DPO's or the citizen's version. HTTP only:
-the report is ``audit.dpo``; a CPR number is POSTed, never put in a URL."""
+the report is ``oversight.dpo``; a CPR number is POSTed, never put in a URL."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from consent_service.audit import dpo
-from consent_service.audit.report_pdf import render_access_report
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput
-from consent_service.identity import repository as identity_repo
+from consent_service.oversight import dpo
+from consent_service.oversight.report_pdf import render_access_report
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
@@ -56,7 +55,8 @@ def access_report(
     if format == "pdf":
         pdf = render_access_report(
             items, cpr_formatted=parse_cpr_input(cpr, ctx.deps).formatted,
-            for_citizen=version == "borger", organisation=_organisation_name(session, me),
+            for_citizen=version == "borger",
+            organisation=dpo.organisation_name(session, me.organisation_id),
             made_on=legal_today(ctx.clock),
         )  # fmt: skip
         return Response(
@@ -68,8 +68,3 @@ def access_report(
         request, "dpo_access_report.html", me=me, items=items, version=version,
         citizen_id=citizen.public_id,
     )  # fmt: skip
-
-
-def _organisation_name(session: DbSession, me: Principal) -> str:
-    org = identity_repo.organisation_by_id(session, me.organisation_id)
-    return org.name if org else ""

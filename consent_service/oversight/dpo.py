@@ -14,16 +14,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from consent_service.audit import repository as repo
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.recorder import Actor
-from consent_service.audit.review_query import (
-    AuditFilter,
-    AuditPage,
-    RejectedGroup,
-    rejected_attempts,
-    search,
-)
 from consent_service.audit.service import Verification, verify_chain
 from consent_service.audit.witnessing import CosignedNote, newest_cosigned_note
 from consent_service.citizens import repository as citizens_repo
@@ -32,6 +24,16 @@ from consent_service.citizens.probes import record_probes
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.config import WitnessTarget
 from consent_service.errors import NotFound
+from consent_service.identity import repository as identity_repo
+from consent_service.identity.models import User
+from consent_service.oversight import repository
+from consent_service.oversight.review_query import (
+    AuditFilter,
+    AuditPage,
+    RejectedGroup,
+    rejected_attempts,
+    search,
+)
 from consent_service.services import ServiceDeps
 
 LOOKUP_PURPOSES = {
@@ -97,7 +99,7 @@ def access_report(
     uses of the data too. Only events that concern the DPO's organisation
     (``scope.concerns_organisation``), the citizen's data controller."""
     catalogue = default_event_catalogue()
-    rows = repo.citizen_events_with_staff(session, organisation_id, citizen_public_id)
+    rows = repository.citizen_events_with_staff(session, organisation_id, citizen_public_id)
     items = []
     for event, staff, role, organisation in rows:
         wording = catalogue.citizen_wording(event.action)
@@ -225,3 +227,15 @@ def fetch_cosigned_note(
         details={"witness": target.name, "seq": note.seq},
     )
     return target, note
+
+
+def staff_member_named(session: Session, organisation_id: int, username: str) -> User | None:
+    """The user of ``organisation_id`` with exactly that user name (a filter of the log
+    search), None for another organisation's user exactly as for an unknown name."""
+    return identity_repo.user_named_in_organisation(session, organisation_id, username)
+
+
+def organisation_name(session: Session, organisation_id: int) -> str:
+    """The organisation's name as a report heads it; empty for an unknown id."""
+    org = identity_repo.organisation_by_id(session, organisation_id)
+    return org.name if org else ""

@@ -18,7 +18,6 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent_service.audit.alerts import evaluate_alerts, expected_from, notify, smtp_settings_from
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import sign_if_due
 from consent_service.audit.recorder import SYSTEM, Actor, seal_pending
@@ -27,10 +26,16 @@ from consent_service.audit.witnessing import hand_off
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.db import session_scope
+from consent_service.deletion.service import purge_sessions, shred_withdrawn_wellbeing
 from consent_service.extracts.downloads import purge_expired_files
 from consent_service.jobs import planner, repository
 from consent_service.jobs.models import Job, Task
-from consent_service.retention.deletion import purge_sessions, shred_withdrawn_wellbeing
+from consent_service.oversight.alerts import (
+    evaluate_alerts,
+    expected_from,
+    notify,
+    smtp_settings_from,
+)
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
 

@@ -26,20 +26,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from consent_service.audit import repository as repo
-from consent_service.audit.alert_rules import (
-    SUBJECT_KINDS_DA,
-    AlertRules,
-    Rule,
-    WorkingHours,
-)
-from consent_service.audit.alert_rules import default_alert_rules as default_alert_rules
+from consent_service.audit import repository as audit_repo
 from consent_service.audit.models import AuditAlert, AuditEvent
 from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.clock import Clock
 from consent_service.config import Settings
 from consent_service.errors import RuleRefusal
 from consent_service.identity import repository as identity_repo
+from consent_service.oversight import repository as repo
+from consent_service.oversight.alert_rules import (
+    SUBJECT_KINDS_DA,
+    AlertRules,
+    Rule,
+    WorkingHours,
+)
+from consent_service.oversight.alert_rules import default_alert_rules as default_alert_rules
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
 RECENT = 50
@@ -90,7 +91,7 @@ def _events(session: Session, rule: Rule, since: datetime, until: datetime) -> l
     exact = [a for a in rule.actions if not a.endswith(".")]
     prefixes = [a for a in rule.actions if a.endswith(".")]
     out = []
-    for event in repo.events_of_actions(session, exact, prefixes, since, until):
+    for event in audit_repo.events_of_actions(session, exact, prefixes, since, until):
         subject = _subject(rule, event)
         if subject:
             out.append(
@@ -169,9 +170,9 @@ def _silences(
     kind = rule.subject_kind
     for subject in expected.subjects:
         about = subject[:64]
-        since = repo.newest_event_about(
+        since = audit_repo.newest_event_about(
             session, kind, about, rule.actions
-        ) or repo.first_event_about(session, kind, about)
+        ) or audit_repo.first_event_about(session, kind, about)
         if since is None or now - since.occurred_at < expected.window:
             continue
         yield Finding(name, kind, subject[:64], (_as_event(since),), until=now)

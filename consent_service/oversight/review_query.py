@@ -10,7 +10,7 @@ page costs the same on the millionth row as on the first; each filter has an ind
 (``ix_audit_event_*``) that leads with its column and ends with the time.
 
 This is a named query module of the audit domain (``audit.repository`` holds the
-others); the audited use cases that call it are in ``audit.dpo``.
+others); the audited use cases that call it are in ``oversight.dpo``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
-from consent_service.audit.scope_query import concerns_organisation
+from consent_service.oversight.scope_query import concerns_organisation
 
 _S = TypeVar("_S", bound=Select[Any])
 

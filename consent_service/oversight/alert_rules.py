@@ -1,5 +1,5 @@
 """The alert rules of ``audit/alerts.yaml`` as data: their model, validated when loaded,
-and the Danish names of what an alert is about. Evaluating them is ``audit.alerts``."""
+and the Danish names of what an alert is about. Evaluating them is ``oversight.alerts``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""All database queries of the retention procedures: counting and deleting a citizen's
-rows in every domain's tables, and reading the deletion ledger. Retention is the one
-job that reaches into every domain's tables, so its deletes are written here, together,
-where a reviewer can see what a deletion removes."""
+"""All database queries of the deletions: counting and deleting a citizen's rows in every
+domain's tables (the worklist's tasks and pending jobs among them), and reading the
+deletion ledger. Deletion is the one job that reaches into every domain's tables, so its
+deletes are written here, together, where a reviewer can see what a deletion removes; it
+sits above the domains it deletes from (the worker, which runs its scheduled bodies, sits
+above it)."""
 
 from __future__ import annotations
 

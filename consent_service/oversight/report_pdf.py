@@ -16,9 +16,9 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from consent_service.audit.dpo import AccessItem
 from consent_service.clock import LEGAL_TZ
 from consent_service.consents.pdf import FONT, FONT_BOLD, register_fonts
+from consent_service.oversight.dpo import AccessItem
 
 
 def render_access_report(

@@ -58,6 +58,7 @@ from consent_service.audit.recorder import Actor, AuditRecorder, as_record
 from consent_service.audit.service import chain_start
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
+from consent_service.oversight import repository
 
 FORMAT = "consent-service-audit-export/2"
 HEADER_PREFIX = b"consent-service audit export header v2\n"
@@ -173,7 +174,7 @@ def export_range(
             out.write(checkpoint_line(anchor) + "\n")
             checkpoints += 1
         signed = {cp.seq: cp for cp in repo.checkpoints_between(session, first, head)}
-        for event, shown in repo.events_between_shown_to(
+        for event, shown in repository.events_between_shown_to(
             session, first, head, organisation_id, batch=BATCH
         ):
             record = as_record(event)

@@ -1,6 +1,6 @@
 """The DPO's alert pages: the open and recent alerts of their organisation (and, with
 ``audit:system_review``, of none), and acknowledging one with a comment. HTTP only: the
-alerts are ``audit.alerts``."""
+alerts are ``oversight.alerts``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from consent_service.audit import alerts
-from consent_service.audit.alert_rules import SUBJECT_KINDS_DA, default_alert_rules
+from consent_service.oversight import alerts
+from consent_service.oversight.alert_rules import SUBJECT_KINDS_DA, default_alert_rules
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.scope import ensure_system_review, system_review

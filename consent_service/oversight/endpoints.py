@@ -16,15 +16,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from consent_service.audit import alerts, dpo, witnessing
+from consent_service.audit import witnessing
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import key_id, recent_checkpoints, sign_head
-from consent_service.audit.export import export_range
-from consent_service.audit.review_query import AuditFilter
 from consent_service.clock import LEGAL_TZ, legal_today
 from consent_service.errors import InvalidInput
-from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import User
+from consent_service.oversight import alerts, dpo
+from consent_service.oversight.export import export_range
+from consent_service.oversight.review_query import AuditFilter
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.scope import system_review
@@ -53,7 +53,7 @@ def _period(
 
 
 def _user_in_org(session: DbSession, organisation_id: int, username: str) -> User:
-    user = identity_repo.user_named_in_organisation(session, organisation_id, username)
+    user = dpo.staff_member_named(session, organisation_id, username)
     if user is None:
         raise InvalidInput(
             "Der er ingen bruger med det brugernavn i din organisation.", field="bruger"
