@@ -65,7 +65,8 @@ from consent_service.config import Settings  # noqa: E402
 from consent_service.context import AppContext  # noqa: E402
 from consent_service.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from consent_service.oversight.export import FORMAT, event_line, header_message  # noqa: E402
-from consent_service.oversight.review_query import AuditFilter, search  # noqa: E402
+from consent_service.oversight.review_query import search  # noqa: E402
+from consent_service.oversight.schemas import AuditFilter  # noqa: E402
 
 WRITERS = 4
 ACTIONS = (

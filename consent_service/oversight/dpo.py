@@ -28,12 +28,12 @@ from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import User
 from consent_service.oversight import repository
 from consent_service.oversight.review_query import (
-    AuditFilter,
     AuditPage,
     RejectedGroup,
     rejected_attempts,
     search,
 )
+from consent_service.oversight.schemas import AuditFilter
 from consent_service.services import ServiceDeps
 
 LOOKUP_PURPOSES = {

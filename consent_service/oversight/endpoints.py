@@ -24,7 +24,7 @@ from consent_service.errors import InvalidInput
 from consent_service.identity.models import User
 from consent_service.oversight import alerts, dpo
 from consent_service.oversight.export import export_range
-from consent_service.oversight.review_query import AuditFilter
+from consent_service.oversight.schemas import AuditFilter
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.scope import system_review

@@ -24,6 +24,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
+from consent_service.oversight.schemas import AuditFilter
 from consent_service.oversight.scope_query import concerns_organisation
 
 _S = TypeVar("_S", bound=Select[Any])
@@ -44,27 +45,6 @@ REJECTED_ACTIONS = (
 )
 # Failed step-ups recorded before they had their own action (login.step_up_failed).
 _LEGACY_REJECTED = (("login.step_up", "failure"),)
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """Every field narrows; None means "any". ``resource_id`` is a pseudonymous id (for a
-    citizen, found through the blind index by the caller, never by CPR here).
-    ``organisation_id`` matches the event's organisation exactly; ``concerning_organisation``
-    keeps the events a reviewer of that organisation may see (``scope.concerns_organisation``),
-    which is what every DPO page uses."""
-
-    occurred_from: datetime | None = None
-    occurred_to: datetime | None = None  # exclusive
-    actor_user_id: int | None = None
-    organisation_id: int | None = None
-    concerning_organisation: int | None = None
-    action: str | None = None
-    outcome: str | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-    request_id: str | None = None
-    source_ip: str | None = None
 
 
 @dataclass(frozen=True)
