@@ -62,7 +62,7 @@ class Pilot:
     def citizen(
         self, *, birth: date = date(1970, 5, 5), name: str = "Ayşe Yılmaz", cpr: str | None = None
     ) -> str:
-        cpr = cpr or synthetic_cpr(birth, next(_serial))
+        cpr = cpr or synthetic_cpr(birth, next(_serial) % 2700)  # ~2,700 serials per birth date
         with session_scope(self.ctx.sessions) as session:
             c = citizens.register_citizen(
                 session, self.deps, self.actor, self.organisation_id,
