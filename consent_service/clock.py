@@ -57,3 +57,11 @@ def add_months(day: D, months: int) -> D:
     return day.replace(
         year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
     )
+
+
+def local_time(at: datetime, seconds: bool = False) -> str:
+    """An instant as a person in Denmark reads it: the Danish date and the Copenhagen clock
+    time with its zone, e.g. ``28-03-2027 kl. 03:15 (CEST)``."""
+    local = at.astimezone(LEGAL_TZ)
+    clock_time = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local:%d-%m-%Y} kl. {clock_time} ({local.tzname()})"

@@ -12,6 +12,7 @@ from consent_service.citizens import service
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
+from consent_service.clock import legal_today
 from consent_service.consents import reading
 from consent_service.consents.labels import CORRECTION_REASONS
 from consent_service.errors import InvalidInput
@@ -173,7 +174,7 @@ def _citizen_page(
         data_collection=overview.data_collection,
         correction_reasons=CORRECTION_REASONS,
         cohort_names={c.id: c.name for c in default_cohorts().cohorts},
-        today=ctx.clock.now().date(),
+        today=legal_today(ctx.clock),
     )
 
 
