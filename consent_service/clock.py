@@ -65,3 +65,8 @@ def local_time(at: datetime, seconds: bool = False) -> str:
     local = at.astimezone(LEGAL_TZ)
     clock_time = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
     return f"{local:%d-%m-%Y} kl. {clock_time} ({local.tzname()})"
+
+
+def local_date(at: datetime) -> str:
+    """The Danish date (``dd-mm-åååå``) of an instant, as it was in Copenhagen."""
+    return f"{at.astimezone(LEGAL_TZ):%d-%m-%Y}"

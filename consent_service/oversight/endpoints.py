@@ -84,15 +84,7 @@ def overview(
         witnesses=witnessing.witness_status(session, ctx.deps),
         mailbox=witnessing.mailbox_status(session, ctx.deps),
         stale_hours=ctx.settings.witness_stale_hours,
-        local=_local,
     )
-
-
-def _local(at: datetime | None) -> str:
-    """A time as the DPO reads it: Danish date and clock time in Copenhagen."""
-    if at is None:
-        return "aldrig"
-    return f"{at.astimezone(LEGAL_TZ):%d-%m-%Y kl. %H:%M}"
 
 
 @router.get("/dpo/log", response_class=HTMLResponse)

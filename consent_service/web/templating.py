@@ -5,7 +5,8 @@ role in Danish (``role_names``, from ``policies/access.yaml``: ``roles: <role>: 
 and may ask the rules it shows by their one definition: the consent kinds of
 ``policies/consents.yaml``, the consent expiry warning, whether an account is locked or
 an API token has expired, and the longest API token validity. A time is shown with the
-``local_time`` filter: Copenhagen time with its zone (``28-03-2027 kl. 03:15 (CEST)``).
+``local_time`` filter: Copenhagen time with its zone (``28-03-2027 kl. 03:15 (CEST)``);
+the day of an instant with ``local_date``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from consent_service.access.policy import AccessPolicy
-from consent_service.clock import local_time
+from consent_service.clock import local_date, local_time
 from consent_service.consents.catalogue import catalogue
 from consent_service.consents.reading import EXPIRY_WARNING_DAYS
 from consent_service.identity.lockout import is_locked
@@ -59,7 +60,7 @@ TEMPLATES.env.globals.update(
     token_expired=token_expired,
     api_token_max_days=API_TOKEN_MAX_DAYS,
 )
-TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.filters.update(local_time=local_time, local_date=local_date)
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -65,3 +65,14 @@ def test_citizen_page_proposes_and_shows_copenhagen_time(
     page = client.get(f"/borgere/{pid}").text
     assert f"{danish_day:%d-%m-%Y}: " in page  # the signing date, as a Danish date
     assert f"registreret {danish_day:%d-%m-%Y} kl. {shown}" in page  # recorded-at, local
+
+
+def test_dpo_log_shows_copenhagen_time_with_its_zone(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """The second 02:00 of 31 October 2027 (01:00 UTC) is shown as winter time."""
+    clock.set(datetime(2027, 10, 31, 0, 59, 30, tzinfo=UTC))
+    log_in(client, enrolled_person(ctx, "dpo"), clock)  # a new time step: 01:00:00 UTC
+    page = client.get("/dpo/log?handling=login.succeeded")
+    assert page.status_code == 200
+    assert "31-10-2027 kl. 02:00:00 (CET)" in page.text
