@@ -7,6 +7,10 @@
    query module (``*_query.py``, ``queries.py`` or a ``queries/`` package), the migrations,
    ``db.py`` and the short allowlist below.
 3. No module above 450 lines unless its docstring says "Longer than 450 lines because ...".
+4. No wall clock outside ``consent_service/clock.py``: no ``date.today()``,
+   ``datetime.now()``, ``datetime.utcnow()`` (``datetime.today()``) and no ``.now().date()``
+   (the UTC date); time comes from the injected ``Clock``, and the date people see or give
+   from ``legal_today(clock)``, the date in Copenhagen.
 
 Each rule reports ``path:line`` of every violation. ``KNOWN_*`` lists today's violations,
 which other work removes: the lists only shrink, and an entry that no longer occurs fails
@@ -51,6 +55,13 @@ KNOWN_QUERIES: frozenset[str] = frozenset({})
 
 # Rule 3, "path". Only shrinks.
 KNOWN_LONG_MODULES: frozenset[str] = frozenset({})
+
+# Rule 4: the one module that reads the wall clock.
+CLOCK_MODULE = "consent_service/clock.py"
+WALL_CLOCK_CALLS = {"date": {"today"}, "datetime": {"now", "utcnow", "today"}}
+
+# Rule 4, "path:function". Only shrinks.
+KNOWN_WALL_CLOCKS: frozenset[str] = frozenset({})
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,47 @@ def long_modules() -> list[Violation]:
     return found
 
 
+def _wall_clock_call(node: ast.Call) -> str | None:
+    """``date.today()``, ``datetime.now()`` and the like, or ``<x>.now().date()``."""
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    owner = func.value
+    owner_name = (
+        owner.id
+        if isinstance(owner, ast.Name)
+        else owner.attr
+        if isinstance(owner, ast.Attribute)
+        else None
+    )
+    if owner_name in WALL_CLOCK_CALLS and func.attr in WALL_CLOCK_CALLS[owner_name]:
+        return f"{owner_name}.{func.attr}()"
+    if (
+        func.attr == "date"
+        and isinstance(owner, ast.Call)
+        and isinstance(owner.func, ast.Attribute)
+        and owner.func.attr == "now"
+    ):
+        return ".now().date()"
+    return None
+
+
+def wall_clock_reads() -> list[Violation]:
+    """Reads of the wall clock, or of the UTC date, outside the clock module."""
+    found = []
+    for path, _, tree in _modules():
+        if path == CLOCK_MODULE:
+            continue
+        for function, node in _walk_functions(tree):
+            what = _wall_clock_call(node) if isinstance(node, ast.Call) else None
+            if what:
+                where = function or "<module>"
+                found.append(
+                    Violation(f"{path}:{where}", f"{path}:{node.lineno} ({where}: {what})")
+                )
+    return found
+
+
 def test_no_function_level_import() -> None:
     _check(function_level_imports(), KNOWN_FUNCTION_IMPORTS, "function-level imports")
 
@@ -164,3 +216,7 @@ def test_no_query_outside_repositories() -> None:
 
 def test_no_long_module_without_reason() -> None:
     _check(long_modules(), KNOWN_LONG_MODULES, f"modules above {MAX_LINES} lines")
+
+
+def test_no_wall_clock_outside_the_clock() -> None:
+    _check(wall_clock_reads(), KNOWN_WALL_CLOCKS, "wall clock outside clock.py")
