@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit import repository as audit_repo
 from consent_service.audit.models import AuditAlert, AuditEvent
 from consent_service.audit.recorder import Actor, AuditRecorder
-from consent_service.clock import Clock
+from consent_service.clock import Clock, local_time
 from consent_service.config import Settings
 from consent_service.errors import RuleRefusal
 from consent_service.identity import repository as identity_repo
@@ -348,7 +348,7 @@ def _message(alert: AuditAlert, rules: AlertRules, smtp: SmtpSettings) -> EmailM
         f"{rules.title_da(alert.rule)} ({alert.rule}).\n"
         f"{who}: {alert.subject}\n"
         f"Antal hændelser: {alert.event_count} (hændelse {alert.first_seq}-{alert.last_seq})\n"
-        f"Fra {alert.window_start:%d-%m-%Y %H:%M} til {alert.window_end:%d-%m-%Y %H:%M} UTC.\n\n"
+        f"Fra {local_time(alert.window_start)} til {local_time(alert.window_end)}.\n\n"
         "Se og kvittér alarmen på siden Alarmer i samtykkeservicen.\n"
     )
     return message

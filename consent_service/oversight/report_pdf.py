@@ -16,7 +16,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from consent_service.clock import LEGAL_TZ
+from consent_service.clock import local_time
 from consent_service.consents.pdf import FONT, FONT_BOLD, register_fonts
 from consent_service.oversight.dpo import AccessItem
 
@@ -58,8 +58,7 @@ def render_access_report(
         header.append("Medarbejder")
     rows: list[list[Paragraph]] = [[Paragraph(f"<b>{h}</b>", cell) for h in header]]
     for item in items:
-        local = item.occurred_at.astimezone(LEGAL_TZ)
-        row = [local.strftime("%d-%m-%Y %H:%M"), item.what_da, item.why_da, item.organisation or ""]
+        row = [local_time(item.occurred_at), item.what_da, item.why_da, item.organisation or ""]
         if not for_citizen:
             row.append(item.staff_name or "System")
         rows.append([Paragraph(escape(value), cell) for value in row])

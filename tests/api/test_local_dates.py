@@ -4,11 +4,13 @@ nights the clocks change (issue 15)."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
@@ -76,3 +78,22 @@ def test_dpo_log_shows_copenhagen_time_with_its_zone(
     page = client.get("/dpo/log?handling=login.succeeded")
     assert page.status_code == 200
     assert "31-10-2027 kl. 02:00:00 (CET)" in page.text
+
+
+def test_access_report_pdf_shows_copenhagen_time_with_its_zone(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """The citizen's access report at 03:30 summer time on 28 March 2027 (01:30 UTC)."""
+    clock.set(datetime(2027, 3, 28, 1, 29, 30, tzinfo=UTC))
+    token = log_in(client, enrolled_person(ctx, "navigator"), clock)  # now 01:30:00 UTC
+    cpr = synthetic_cpr(BIRTH)
+    register(client, token, cpr)
+    client.cookies.clear()
+    token = log_in(client, enrolled_person(ctx, "dpo"), clock)
+    pdf = client.post(
+        "/dpo/indsigt",
+        data={"cpr": cpr, "version": "borger", "format": "pdf", "csrf_token": token},
+    )
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "28-03-2027 kl. 03:30 (CEST)" in " ".join(text.split())
