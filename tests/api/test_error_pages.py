@@ -82,6 +82,20 @@ def test_a_refused_page_keeps_the_menu(
     _support_code(r)
 
 
+def test_a_form_refused_before_its_body_is_read_keeps_the_menu(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
+    r = client.post(
+        "/admin/brugere",
+        data={"username": "nina", "display_name": "Nina", "role": "navigator", "csrf_token": token},
+    )
+    assert r.status_code == 403
+    assert "Du har ikke adgang" in r.text
+    assert MENU in r.text
+    _support_code(r)
+
+
 def test_a_wrong_method_is_danish(ctx: AppContext, client: TestClient) -> None:
     r = client.delete("/login")
     assert r.status_code == 405
