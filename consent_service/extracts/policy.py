@@ -1,6 +1,6 @@
 """The extract policy, ``policies/extracts.yaml``: purposes, their sources and fields, the
 consent each needs and the data period around the referral. Validated when loaded; the
-checks of a request against it name the rule that refuses."""
+checks of a request against it say, in the words of the page, what to choose instead."""
 
 from __future__ import annotations
 
@@ -53,17 +53,18 @@ class ExtractPolicy(_Strict):
     def refusal(
         self, purpose: str, sources: list[str], fields: list[str], measurement: int
     ) -> str | None:
-        """Why a request breaks the policy (Danish, naming the rule), or None."""
+        """Why a request breaks the policy, or None: in Danish, with the names a person
+        sees on the page and what to choose instead (never the rule file's path or keys)."""
         if purpose not in self.purposes:
-            return "Formålet findes ikke i udtrækspolitikken (policies/extracts.yaml)."
+            return "Formålet findes ikke. Vælg et af formålene på siden."
         p = self.purposes[purpose]
         if not sources:
             return "Vælg mindst én kilde."
         for source in sources:
             if source not in p.sources:
                 return (
-                    f"Kilden '{source}' er ikke tilladt til formålet '{p.da}' "
-                    f"(policies/extracts.yaml, purposes.{purpose}.sources)."
+                    f"Kilden {self._source_name(source)} hører ikke til formålet '{p.da}'. "
+                    "Vælg en af formålets kilder."
                 )
         if not fields:
             return "Vælg mindst ét felt."
@@ -71,8 +72,8 @@ class ExtractPolicy(_Strict):
         for f in fields:
             if f not in allowed:
                 return (
-                    f"Feltet '{f}' er ikke tilladt til formålet '{p.da}' fra de valgte kilder "
-                    f"(policies/extracts.yaml, purposes.{purpose}.sources.*.fields)."
+                    f"Feltet {self._field_name(f)} hører ikke til formålet '{p.da}' fra de "
+                    "valgte kilder. Vælg kun felter fra de valgte kilder."
                 )
         if measurement not in MEASUREMENTS:
             return "Målingen er 1 eller 2 år efter henvisningen."
@@ -81,9 +82,24 @@ class ExtractPolicy(_Strict):
         ):
             return (
                 f"Formålet '{p.da}' tillader data højst {p.period_years_after} år efter "
-                f"henvisningen (policies/extracts.yaml, purposes.{purpose}.period_years_after)."
+                "henvisningen. Vælg en kortere måling."
             )
         return None
+
+    def _source_name(self, code: str) -> str:
+        """A source's Danish name in quotes, as any purpose names it, or "du valgte"."""
+        for p in self.purposes.values():
+            if code in p.sources:
+                return f"'{p.sources[code].da}'"
+        return "du valgte"
+
+    def _field_name(self, code: str) -> str:
+        """A field's Danish name in quotes, as any source names it, or "du valgte"."""
+        for p in self.purposes.values():
+            for s in p.sources.values():
+                if code in s.fields:
+                    return f"'{s.fields[code]}'"
+        return "du valgte"
 
 
 def load_extract_policy(path: Path = DEFAULT_EXTRACTS_FILE) -> ExtractPolicy:

@@ -22,6 +22,7 @@ from consent_service.context import AppContext
 from consent_service.errors import ProbeNotFound, StepUpFailed
 from consent_service.identity import sessions, stepup, tokens
 from consent_service.identity.models import User, UserSession
+from consent_service.web import viewer
 from consent_service.web.cookies import CSRF_HEADER, SESSION_COOKIE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -343,6 +344,7 @@ def require(permission: str) -> Any:
             raise RuntimeError(f"route declares unknown permission {permission}")
         found = authenticate(request, ctx, session, permission)
         user, row, actor = found.user, found.row, found.actor
+        viewer.remember(request, user, row)  # the error page's menu, should one follow
         if (
             row is not None
             and request.method not in SAFE_METHODS

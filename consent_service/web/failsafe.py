@@ -117,8 +117,8 @@ def error_response(request: Request, exc: BaseException) -> Response:
         response = problems.error_page(
             request,
             500,
-            "Der opstod en fejl, og intet blev gemt. Oplys "
-            "forespørgsels-id'et, hvis du kontakter support.",
+            "Der opstod en fejl, og intet blev gemt. Oplys fejlkoden nedenfor, "
+            "hvis du kontakter support.",
         )
     if busy:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -129,7 +129,7 @@ def _bare_page(request_id: str) -> Response:
     """If even the error page cannot be rendered: a page made without templates."""
     return HTMLResponse(
         '<!doctype html><html lang="da"><meta charset="utf-8"><title>Der opstod en fejl'
-        "</title><h1>Der opstod en fejl</h1><p>Intet blev gemt. Forespørgsels-id: "
+        "</title><h1>Der opstod en fejl</h1><p>Intet blev gemt. Fejlkode til support: "
         f"<code>{request_id}</code></p></html>",
         status_code=500,
     )

@@ -22,7 +22,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from consent_service.web import bodylimit
+from consent_service.web import bodylimit, viewer
 from consent_service.web.deps import (
     PUBLIC,
     SAFE_METHODS,
@@ -52,6 +52,7 @@ def check_before_body(request: Request, permission: str) -> None:
             if not ctx.policy.knows(permission):
                 raise RuntimeError(f"route declares unknown permission {permission}")
             found = authenticate(request, ctx, session, permission)
+            viewer.remember(request, found.user, found.row)  # a refusal's page keeps the menu
             ensure_role_may(ctx, found.user, found.actor, permission)
     except AccessDenied as denied:
         record_denial(ctx, request, denied)

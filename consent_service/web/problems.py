@@ -4,18 +4,23 @@ a Danish page for people; never a stack trace, never the input that was refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent_service.citizens.vault import CitizenKeyDestroyed
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
+from consent_service.web import viewer
 from consent_service.web.deps import AccessDenied
 from consent_service.web.templating import page
+from consent_service.web.viewer import Viewer
 
 log = structlog.get_logger()
 
@@ -34,8 +39,26 @@ DANISH_STATUS = {
     503: "Der er travlt lige nu",
 }
 
+# What happened, in plain Danish, when Starlette raises a status with its English default
+# ``detail`` ("Not Found", "Method Not Allowed"); the service's own details are Danish.
+DANISH_MESSAGE = {
+    400: "Forespørgslen kunne ikke forstås. Gå tilbage og prøv igen.",
+    401: "Log ind for at se siden.",
+    403: "Du har ikke adgang til denne side eller handling.",
+    404: "Siden findes ikke. Tjek adressen, eller vælg en side i menuen.",
+    405: "Siden kan ikke bruges på den måde. Gå tilbage og prøv igen.",
+    409: "Handlingen kunne ikke gennemføres. Genindlæs siden og prøv igen.",
+    413: "Det sendte er for stort. Vælg en mindre fil.",
+    415: "Filtypen understøttes ikke. Vælg en anden fil.",
+    422: "Oplysningerne kunne ikke behandles. Gå tilbage og ret dem.",
+    429: "Der har været for mange forsøg. Vent lidt, og prøv igen.",
+}
+FALLBACK_MESSAGE = "Der opstod en fejl. Prøv igen senere."
+_ENGLISH_PHRASES = frozenset(s.phrase for s in HTTPStatus)
+
 
 def is_api(request: Request) -> bool:
+    """Whether the request is a program's (problem+json) rather than a person's (a page)."""
     return request.url.path.startswith("/api/")
 
 
@@ -47,6 +70,7 @@ def problem(
     extra: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    """An RFC 9457 problem, with the request id (``request_id``) for support."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
@@ -60,15 +84,32 @@ def problem(
     )
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
+def error_page(request: Request, status: int, message: str, me: Viewer | None = None) -> Response:
+    """The Danish error page: the normal layout, with the menu if the request's person is
+    known (``web.viewer``), what happened, and the request id for support."""
     return page(
         request,
         "error.html",
         status_code=status,
-        title=DANISH_STATUS.get(status, "Fejl"),
+        title=DANISH_STATUS.get(status, "Der opstod en fejl"),
         message=message,
         request_id=getattr(request.state, "request_id", None),
+        me=me or viewer.current(request),
     )
+
+
+def _page_message(exc: StarletteHTTPException) -> str:
+    """The service's own (Danish) detail, or a Danish text for Starlette's English
+    default ("Not Found"); never a server error's detail."""
+    status = exc.status_code
+    if status >= 500 or exc.detail in _ENGLISH_PHRASES:
+        return DANISH_MESSAGE.get(status, FALLBACK_MESSAGE)
+    return str(exc.detail)
+
+
+def _unrouted_page(request: Request) -> bool:
+    """An address no route matched (not a missing static file): nobody authenticated."""
+    return request.scope.get("route") is None and not request.url.path.startswith("/static/")
 
 
 def install(app: FastAPI) -> None:
@@ -124,11 +165,15 @@ def install(app: FastAPI) -> None:
                 str(exc.detail),
                 headers=exc.headers,  # e.g. Allow on 405
             )
-        return error_page(
-            request,
-            exc.status_code,
-            str(exc.detail) if exc.status_code < 500 else "Prøv igen senere.",
-        )
+        me = None
+        if exc.status_code == 404 and _unrouted_page(request):
+            # No route ran, so nobody authenticated: look the session up, read-only. A
+            # database that cannot answer costs the menu, not the page.
+            try:
+                me = await run_in_threadpool(viewer.from_cookie, request)
+            except SQLAlchemyError:
+                log.warning("no menu on a 404 page: the session lookup failed", exc_info=True)
+        return error_page(request, exc.status_code, _page_message(exc), me)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

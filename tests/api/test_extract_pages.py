@@ -106,7 +106,10 @@ def test_a_field_outside_the_policy_is_refused_on_the_page(
     }
     r = client.post("/udtraek", data=data)
     assert r.status_code == 409
-    assert "Feltet &#39;home_nursing&#39; er ikke tilladt" in r.text or "home_nursing" in r.text
+    assert "Feltet &#39;Kommunal sygepleje&#39; hører ikke til formålet" in r.text
+    assert "Vælg kun felter fra de valgte kilder." in r.text
+    assert ".yaml" not in r.text
+    assert "home_nursing" not in r.text
     assert "udtræk" in client.get("/udtraek").text.lower()
 
 

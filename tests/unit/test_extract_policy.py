@@ -30,3 +30,28 @@ def test_a_broken_policy_names_file_and_field(tmp_path: Path) -> None:
         load_extract_policy(broken)
     with pytest.raises(ExtractPolicyError, match="cannot read the extract policy"):
         load_extract_policy(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("purpose", "sources", "fields", "measurement"),
+    [
+        ("no_such_purpose", ["sygesikring"], ["gp_contacts"], 1),
+        ("payment_goal_1_regional", ["no_such_source"], ["gp_contacts"], 1),
+        ("payment_goal_1_regional", ["municipal"], ["gp_contacts"], 1),
+        ("payment_goal_1_regional", ["sygesikring"], ["home_nursing"], 1),
+        ("payment_goal_1_regional", ["sygesikring"], ["no_such_field"], 1),
+        ("payment_goal_1_regional", ["sygesikring"], ["gp_contacts"], 3),
+        ("payment_goal_2_wellbeing", ["wellbeing"], ["who5"], 2),
+        ("payment_goal_1_regional", [], [], 1),
+    ],
+)
+def test_a_refusal_names_no_rule_file_and_no_code(
+    purpose: str, sources: list[str], fields: list[str], measurement: int
+) -> None:
+    """What a person reads: Danish names and what to choose instead, no path or key."""
+    message = load_extract_policy().refusal(purpose, sources, fields, measurement)
+    assert message is not None
+    assert ".yaml" not in message
+    assert "purposes." not in message
+    for code in (purpose, *sources, *fields):
+        assert f"'{code}'" not in message
