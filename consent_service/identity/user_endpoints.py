@@ -26,19 +26,32 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _users_page(
+    request: Request,
+    session: DbSession,
+    me: Principal,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    """The organisation's users, with the form's error if an action was refused."""
+    return page(
+        request,
+        "users.html",
+        status_code=status_code,
+        me=me,
+        users=user_admin.users_of(session, me.organisation_id),
+        roles=[r.value for r in Role],
+        now=request.app.state.ctx.clock.now(),
+        error=error,
+    )
+
+
 @router.get("/admin/brugere", response_class=HTMLResponse)
 def users_page(
     request: Request, session: DbSession, me: Annotated[Principal, require("users:read")]
 ) -> Response:
-    users = user_admin.users_of(session, me.organisation_id)
-    return page(
-        request,
-        "users.html",
-        me=me,
-        users=users,
-        roles=[r.value for r in Role],
-        now=request.app.state.ctx.clock.now(),
-    )
+    return _users_page(request, session, me)
 
 
 @router.post("/admin/brugere", response_class=HTMLResponse)
@@ -70,17 +83,7 @@ def create_user(
             role=role,
         )
     except UserInputError as exc:
-        users = user_admin.users_of(session, me.organisation_id)
-        return page(
-            request,
-            "users.html",
-            status_code=400,
-            me=me,
-            users=users,
-            roles=[r.value for r in Role],
-            now=ctx.clock.now(),
-            error=str(exc),
-        )
+        return _users_page(request, session, me, status_code=400, error=str(exc))
     return page(request, "user_created.html", me=me, user=user, password=password)
 
 
@@ -108,11 +111,7 @@ def change_user(
             session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
         )
     except UserInputError as exc:
-        users = user_admin.users_of(session, me.organisation_id)
-        return page(
-            request, "users.html", status_code=400, me=me, users=users, error=str(exc),
-            roles=[r.value for r in Role], now=ctx.clock.now(),
-        )  # fmt: skip
+        return _users_page(request, session, me, status_code=400, error=str(exc))
     return _redirect("/admin/brugere")
 
 
@@ -129,17 +128,7 @@ def unlock_user(
     try:
         user_admin.unlock_user(session, ctx.identity, me.actor, target, reason)
     except UserInputError as exc:
-        users = user_admin.users_of(session, me.organisation_id)
-        return page(
-            request,
-            "users.html",
-            status_code=400,
-            me=me,
-            users=users,
-            roles=[r.value for r in Role],
-            now=ctx.clock.now(),
-            error=str(exc),
-        )
+        return _users_page(request, session, me, status_code=400, error=str(exc))
     return _redirect("/admin/brugere")
 
 
