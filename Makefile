@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck format serve migrate clean browser-deps pg-client-deps
+.PHONY: run test lint typecheck format serve migrate clean browser-deps pg-client-deps assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,24 @@ $(TSTAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The design system (DKFDS, pinned in package-lock.json) is installed with npm and its built
+# files are copied into the static folder; nothing of it is committed.
+ASSETS := consent_service/web/static/dkfds/.built
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf consent_service/web/static/dkfds
+	mkdir -p consent_service/web/static/dkfds/css consent_service/web/static/dkfds/js consent_service/web/static/dkfds/img
+	cp node_modules/dkfds/dist/css/dkfds.min.css consent_service/web/static/dkfds/css/
+	cp node_modules/dkfds/dist/js/dkfds.min.js consent_service/web/static/dkfds/js/
+	cp -r node_modules/dkfds/dist/img/. consent_service/web/static/dkfds/img/
+	cp -r node_modules/dkfds/dist/fonts consent_service/web/static/dkfds/fonts
+	cp node_modules/dkfds/LICENSE.md consent_service/web/static/dkfds/LICENSE.md
+	touch $@
+
+assets: $(ASSETS)
+
 # Install, make keys (once), migrate, create the first administrator (once), serve on :8000.
-run: $(STAMP)
+run: $(STAMP) $(ASSETS)
 	$(BIN)/consent-service generate-keys
 	$(BIN)/consent-service migrate
 	$(BIN)/consent-service bootstrap-admin
@@ -55,7 +71,7 @@ lint: $(TSTAMP)
 	$(BIN)/mypy
 
 # Install the test dependencies, then lint, type-check and run the whole suite.
-test: $(TSTAMP) browser-deps pg-client-deps lint
+test: $(TSTAMP) $(ASSETS) browser-deps pg-client-deps lint
 	$(BIN)/pytest
 
 format: $(TSTAMP)

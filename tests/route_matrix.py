@@ -82,7 +82,7 @@ def _post(login: Login, url: str, expected: int, **kwargs: Any) -> Response:
 
 
 def _located(r: Response) -> str:
-    return str(r.headers["location"]).rsplit("/", 1)[1]
+    return str(r.headers["location"]).split("?")[0].rsplit("/", 1)[1]
 
 
 def _citizen(nav: Login, today: date) -> tuple[str, str]:

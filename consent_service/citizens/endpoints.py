@@ -16,7 +16,9 @@ from consent_service.clock import legal_today
 from consent_service.consents import reading
 from consent_service.consents.labels import CORRECTION_REASONS
 from consent_service.errors import InvalidInput
+from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.forms import FormState, failed
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
@@ -72,7 +74,7 @@ def search(
 def new_citizen_form(
     request: Request, me: Annotated[Principal, require("citizen:create")]
 ) -> Response:
-    return page(request, "citizen_new.html", me=me, values={})
+    return page(request, "citizen_new.html", me=me, form=FormState())
 
 
 @router.post("/borgere/ny", response_class=HTMLResponse)
@@ -81,31 +83,24 @@ def new_citizen(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("citizen:create")],
-    cpr: Annotated[str, Form(max_length=20)],
-    name: Annotated[str, Form(max_length=200)],
-    municipality: Annotated[str, Form(max_length=100)],
-    gp_clinic: Annotated[str, Form(max_length=200)],
+    cpr: Annotated[str, Form(max_length=20)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    municipality: Annotated[str, Form(max_length=100)] = "",
+    gp_clinic: Annotated[str, Form(max_length=200)] = "",
     phone: Annotated[str, Form(max_length=30)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
+    form = FormState.of(
+        cpr=cpr, name=name, municipality=municipality, gp_clinic=gp_clinic, phone=phone, email=email
+    )
     data = service.CitizenInput(
         cpr=cpr, name=name, phone=phone, email=email, municipality=municipality, gp_clinic=gp_clinic
     )
     try:
         citizen = service.register_citizen(session, ctx.deps, me.actor, me.organisation_id, data)
     except InvalidInput as exc:
-        # Re-show what was typed, except the CPR number.
-        values = {
-            "name": name,
-            "municipality": municipality,
-            "gp_clinic": gp_clinic,
-            "phone": phone,
-            "email": email,
-        }
-        return page(
-            request, "citizen_new.html", status_code=400, me=me, error=exc.message, values=values
-        )
-    return RedirectResponse(f"/borgere/{citizen.public_id}", status_code=303)
+        return failed(request, "citizen_new.html", form.fail(exc, "cpr"), me=me)
+    return notices.redirect(f"/borgere/{citizen.public_id}", "citizen-registered")
 
 
 @router.post("/borgere/{public_id}/henvisning", response_class=HTMLResponse)

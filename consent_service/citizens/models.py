@@ -92,3 +92,34 @@ class Referral(Base):
     reachable: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ReferralContact(Base):
+    """A navigator's contact with a referred citizen ("kontaktet"): the day and a short
+    note, sealed under the citizen's identity key (the note may name things about the
+    person). A referral with no contact is new ("Ny henvisning – ring op")."""
+
+    __tablename__ = "referral_contact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    contacted_on: Mapped[date] = mapped_column(Date)
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[int] = mapped_column(Integer)
+
+
+class CitizenChange(Base):
+    """A correction of a citizen's name, contact data or practice: before and after of each
+    changed field, and the reason, sealed together under the citizen's identity key (so
+    deleting the key shreds the history too). Appended, never updated."""
+
+    __tablename__ = "citizen_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    changes_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    changed_by: Mapped[int] = mapped_column(Integer)

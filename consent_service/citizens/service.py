@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from consent_service import labels
 from consent_service import unit_of_work as uow
 from consent_service.audit.recorder import Actor
 from consent_service.citizens import repository as repo
@@ -27,13 +28,7 @@ from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput, NotFound
 from consent_service.services import ServiceDeps
 
-REFERRER_KINDS = {
-    "gp": "Praktiserende læge",
-    "nurse": "Sygeplejerske",
-    "midwife": "Jordemoder",
-    "practice_staff": "Andet klinikpersonale",
-    "self": "Selvhenvendelse",
-}
+REFERRER_KINDS = labels.group("referrer_kinds")
 _PHONE = re.compile(r"^\+?[0-9 ]{8,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 

@@ -9,12 +9,18 @@ from consent_service.db import Base, UtcDateTime
 
 
 class ConsentForm(Base):
-    """A blank form printed for one citizen and kind: its id is on the paper and in the QR."""
+    """A blank form printed for one citizen and kind: its id is on the paper and in the QR;
+    ``short_code`` (about 8 characters in groups, with a check character) is printed beside
+    the QR for a person to type when a scan cannot be read. The printed PDF is kept sealed
+    under the citizen's identity key (``pdf_sealed``) so it can be downloaded again byte
+    for byte (its hash is ``pdf_sha256``); forms printed before it was kept have none."""
 
     __tablename__ = "consent_form"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     form_id: Mapped[str] = mapped_column(String(32), unique=True)
+    short_code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    pdf_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     kind: Mapped[str] = mapped_column(String(32))

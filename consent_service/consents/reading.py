@@ -124,7 +124,7 @@ def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[Con
             HistoryItem(
                 e.occurred_on,
                 EVENT_NAMES_DA.get(e.event_type, e.event_type)
-                + (f" ({CHANNELS[e.channel]})" if e.channel in CHANNELS else "")
+                + (f" ({CHANNELS[e.channel].lower()})" if e.channel in CHANNELS else "")
                 + (f": {CORRECTION_REASONS[e.note]}" if e.note in CORRECTION_REASONS else ""),
                 e.recorded_by,
                 e.recorded_at,

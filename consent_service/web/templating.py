@@ -25,7 +25,9 @@ from consent_service.consents.catalogue import catalogue
 from consent_service.consents.reading import EXPIRY_WARNING_DAYS
 from consent_service.identity.lockout import is_locked
 from consent_service.identity.tokens import API_TOKEN_MAX_DAYS, token_expired
+from consent_service.web.formstate import FormState
 from consent_service.web.navigation import menu_for, page_permissions
+from consent_service.web.notices import notice_from
 
 
 def role_names_da(policy: AccessPolicy) -> dict[str, str]:
@@ -59,6 +61,8 @@ TEMPLATES.env.globals.update(
     is_locked=is_locked,
     token_expired=token_expired,
     api_token_max_days=API_TOKEN_MAX_DAYS,
+    notice_from=notice_from,
+    blank_form=lambda prefix="": FormState(prefix=prefix),
 )
 TEMPLATES.env.filters.update(local_time=local_time, local_date=local_date)
 

@@ -44,7 +44,7 @@ def register(client: TestClient, token: str, cpr: str, name: str = NAME) -> str:
         },
     )
     assert r.status_code == 303, r.text
-    return r.headers["location"].rsplit("/", 1)[1]
+    return r.headers["location"].split("?")[0].rsplit("/", 1)[1]
 
 
 def refer(

@@ -60,7 +60,7 @@ def _citizen_with_history(ctx: AppContext, navigator: Person, clock: FixedClock)
             },
         )
         assert r.status_code == 303
-        pid = r.headers["location"].rsplit("/", 1)[1]
+        pid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
         assert client.get(f"/borgere/{pid}").status_code == 200
     return cpr, pid
 

@@ -53,7 +53,7 @@ def _register(client: TestClient, token: str, cpr: str) -> str:
         },
     )
     assert r.status_code == 303, r.text
-    return r.headers["location"].rsplit("/", 1)[1]
+    return r.headers["location"].split("?")[0].rsplit("/", 1)[1]
 
 
 def _same_page(first: str, second: str) -> tuple[str, str]:

@@ -1,0 +1,42 @@
+"""Danish confirmations shown after a successful form (the form pattern's redirect).
+
+A form that succeeds redirects (303) with ``?besked=<key>``; the page frame shows the
+sentence for a known key and ignores any other value, so the address carries no personal
+data and a forged key shows nothing. Keys are added here as pages need them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+NOTICE_PARAM = "besked"
+
+NOTICES: dict[str, str] = {
+    "citizen-registered": "Borgeren er registreret.",
+    "citizen-corrected": "Oplysningerne er rettet. Historikken viser før og efter.",
+    "referral-registered": "Henvisningen er registreret.",
+    "referral-contacted": "Henvisningen er markeret som kontaktet.",
+    "referral-sent": "Henvisningen er sendt. Du kan følge den her.",
+    "consent-recorded": "Samtykket er registreret.",
+    "consent-refused": "Afslaget er registreret.",
+    "journal-confirmed": "Journalnotatet er bekræftet.",
+    "consent-withdrawn": "Tilbagekaldelsen er registreret.",
+    "consent-invalidated": "Registreringen er markeret som ugyldig.",
+    "wellbeing-recorded": "Besvarelsen er registreret.",
+}
+
+
+def redirect(url: str, key: str) -> RedirectResponse:
+    """Redirect (303) to ``url`` showing the notice ``key`` (which must be in ``NOTICES``)."""
+    if key not in NOTICES:
+        raise KeyError(key)
+    separator = "&" if "?" in url else "?"
+    return RedirectResponse(f"{url}{separator}{urlencode({NOTICE_PARAM: key})}", status_code=303)
+
+
+def notice_from(request: Request) -> str | None:
+    """The notice named in the address, if it is a known one."""
+    return NOTICES.get(request.query_params.get(NOTICE_PARAM, ""))
