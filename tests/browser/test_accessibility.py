@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Page, expect
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from tests.browser.test_login_flows import log_in, submit_password
-from tests.conftest import Person, enrolled_person
+from tests.conftest import enrolled_person
 from tests.scenario import Pilot
 
 SCREENSHOT_DIR = os.environ.get("CONSENT_SCREENSHOT_DIR")  # set to look at the pages
