@@ -48,8 +48,8 @@ class ConsentCatalogue:
 
     @property
     def controller_contact(self) -> str:
-        controller = self.definitions.controller
-        return f"{controller.name}, {controller.address}. {controller.contact_da}"
+        # contact_da already names the controller and its address: say them once.
+        return self.definitions.controller.contact_da
 
     @property
     def dpo_contact(self) -> str:

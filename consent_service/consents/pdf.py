@@ -45,6 +45,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from consent_service import labels
 from consent_service.consents.views import ConsentFormInput, ConsentRecordView
 
 __all__ = ["AUTHOR", "FONT", "FONT_BOLD", "register_fonts", "render_form", "render_receipt"]
@@ -448,6 +449,21 @@ def render_form(form: ConsentFormInput) -> bytes:
 # --- Receipt ------------------------------------------------------------------------------------
 
 
+def _information_category(code: str) -> str:
+    """The Danish name of an information category (``policies/labels.yaml``); a category
+    already written in words is shown as it is."""
+    return labels.group("information_categories").get(code, code)
+
+
+def _controller(view: ConsentRecordView) -> str:
+    """The controller's name and contact, the name once (the contact line often starts
+    with it)."""
+    name, contact = view.controller_name, view.controller_contact
+    if not name or contact.startswith(name):
+        return _text(contact)
+    return f"{_text(name)}<br/>{_text(contact)}"
+
+
 def render_receipt(view: ConsentRecordView, body_markdown: str) -> bytes:
     """A receipt the citizen can be handed: what was consented to, its state and validity,
     who the controller and DPO are, how to withdraw, and the consent text itself.
@@ -489,7 +505,7 @@ def render_receipt(view: ConsentRecordView, body_markdown: str) -> bytes:
         rows.append(row("Formular-id", view.form_id))
     rows += [
         row("Formål", view.purpose),
-        row("Oplysninger", ", ".join(view.data_categories)),
+        row("Oplysninger", ", ".join(_information_category(c) for c in view.data_categories)),
         row("Retsgrundlag", "; ".join(b.text for b in view.legal_bases)),
         row("Tekstversion", view.template_version),
         row("Tekst SHA-256", view.text_sha256, style=st.digest),
@@ -497,11 +513,7 @@ def render_receipt(view: ConsentRecordView, body_markdown: str) -> bytes:
     if view.scan_sha256 is not None:
         rows.append(row("Scanning SHA-256", view.scan_sha256, style=st.digest))
     rows += [
-        row(
-            "Dataansvarlig",
-            f"{_text(view.controller_name)}<br/>{_text(view.controller_contact)}",
-            markup=True,
-        ),
+        row("Dataansvarlig", _controller(view), markup=True),
         row("Databeskyttelses-<br/>rådgiver (DPO)", _text(view.dpo_contact), markup=True),
     ]
     facts = Table(
