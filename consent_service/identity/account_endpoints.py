@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from consent_service.errors import StepUpFailed
 from consent_service.identity import account, stepup
 from consent_service.identity.errors import PasswordRejected
+from consent_service.identity.login_endpoints import password_refused
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.formstate import FormState
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
@@ -20,6 +22,9 @@ router = APIRouter(route_class=GatedRoute)
 
 ACCOUNT = "/konto"
 MANAGE = "account:manage"
+# The page's two forms, each with its own ids (web/forms.py).
+PASSWORD_FORM = "password-"
+CODES_FORM = "codes-"
 
 
 def _account_page(
@@ -54,9 +59,9 @@ def change_password(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require(MANAGE)],
-    current_password: Annotated[str, Form(max_length=1024)],
-    new_password: Annotated[str, Form(max_length=1024)],
-    repeat_password: Annotated[str, Form(max_length=1024)],
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+    repeat_password: Annotated[str, Form(max_length=1024)] = "",
     code: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     if me.session_row is None:  # an API token has no password to change here
@@ -69,9 +74,11 @@ def change_password(
     except StepUpFailed as failed:
         # Nothing was changed before the code was checked: only the failure is kept.
         stepup.record_step_up_failure(session, ctx.identity, me.actor, failed)
-        return _account_page(request, ctx, me, 400, problems=[failed.message])
+        form = FormState(prefix=PASSWORD_FORM).add("code", failed.message)
+        return _account_page(request, ctx, me, 400, password_form=form)
     except PasswordRejected as rejected:
-        return _account_page(request, ctx, me, 400, problems=rejected.problems)
+        form = password_refused(rejected.problems, prefix=PASSWORD_FORM)
+        return _account_page(request, ctx, me, 400, password_form=form)
     return RedirectResponse(ACCOUNT + "?skiftet=1", status_code=303)
 
 
@@ -91,5 +98,6 @@ def renew_recovery_codes(
         codes = account.renew_recovery_codes(session, ctx.identity, me.actor, me.user, code=code)
     except StepUpFailed as failed:
         stepup.record_step_up_failure(session, ctx.identity, me.actor, failed)
-        return _account_page(request, ctx, me, 400, codes_error=failed.message)
+        form = FormState(prefix=CODES_FORM).add("code", failed.message)
+        return _account_page(request, ctx, me, 400, codes_form=form)
     return _account_page(request, ctx, me, codes=codes)

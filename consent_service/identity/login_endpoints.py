@@ -17,6 +17,7 @@ from consent_service.identity import totp as totp_mod
 from consent_service.identity.errors import LoginFailed, PasswordRejected
 from consent_service.identity.models import SessionStage, User, UserSession
 from consent_service.web.cookies import PRELOGIN_COOKIE, SESSION_COOKIE
+from consent_service.web.formstate import FormState
 from consent_service.web.deps import Ctx, DbSession, Principal, public, request_actor, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import (
@@ -34,6 +35,12 @@ GENERIC_LOGIN_ERROR = (
     "så vent eller kontakt en administrator."
 )
 LOGIN_FLOW = public("login flow")
+
+
+def _refused(name: str, message: str, **typed: str) -> FormState:
+    """The login form again with ``message`` beside ``name`` (``""``: the whole form) and
+    what was typed kept; a password or code is never sent back."""
+    return FormState.of(**typed).add(name, message)
 
 
 def _set_session_cookie(ctx: Ctx, response: Response, token: str, max_age: int) -> None:
@@ -91,8 +98,8 @@ def login_submit(
     request: Request,
     ctx: Ctx,
     session: DbSession,
-    username: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1024)],
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     # Before any argon2 work and before the request's transaction: unknown names count too.
@@ -104,7 +111,7 @@ def login_submit(
             "login.html",
             status_code=400,
             csrf_token=cookie or new_token(24),
-            error="Formularen var forældet. Prøv igen.",
+            form=_refused("", "Formularen var forældet. Prøv igen.", username=username),
         )
     try:
         issued = login.begin_login(
@@ -112,7 +119,11 @@ def login_submit(
         )
     except LoginFailed:
         return page(
-            request, "login.html", status_code=401, csrf_token=cookie, error=GENERIC_LOGIN_ERROR
+            request,
+            "login.html",
+            status_code=401,
+            csrf_token=cookie,
+            form=_refused("", GENERIC_LOGIN_ERROR, username=username),
         )
     response = _redirect(_next_page(issued.row.stage))
     _set_session_cookie(ctx, response, issued.token, ctx.settings.pending_login_minutes * 60)
@@ -139,7 +150,7 @@ def code_submit(
     request: Request,
     ctx: Ctx,
     session: DbSession,
-    code: Annotated[str, Form(max_length=40)],
+    code: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     found = login.pending_session(
@@ -157,7 +168,7 @@ def code_submit(
                 "login.html",
                 status_code=401,
                 csrf_token=new_token(24),
-                error=GENERIC_LOGIN_ERROR,
+                form=_refused("", GENERIC_LOGIN_ERROR),
             )
             response.delete_cookie(SESSION_COOKIE, path="/")
             return response
@@ -166,7 +177,7 @@ def code_submit(
             "code.html",
             status_code=401,
             csrf_token=row.csrf_token,
-            error=GENERIC_LOGIN_ERROR,
+            form=_refused("code", GENERIC_LOGIN_ERROR),
         )
     return _finish(ctx, issued)
 
@@ -226,11 +237,32 @@ def new_password_submit(
             status_code=400,
             csrf_token=row.csrf_token,
             min_length=ctx.settings.password_min_length,
-            problems=rejected.problems,
+            form=password_refused(rejected.problems),
         )
     if issued is None:
         return _redirect("/login/tilmeld")
     return _finish(ctx, issued)
+
+
+def password_refused(problems: list[str], prefix: str = "") -> FormState:
+    """A password form again with each problem beside its field: a wrong current password
+    beside ``current_password``, two different passwords beside ``repeat_password``, the
+    rest beside ``new_password`` (no password is sent back)."""
+    form = FormState(prefix=prefix)
+    by_field: dict[str, list[str]] = {}
+    for problem in problems:
+        name = (
+            "current_password"
+            if "nuværende adgangskode er forkert" in problem
+            else "repeat_password"
+            if "ikke ens" in problem
+            else "new_password"
+        )
+        by_field.setdefault(name, []).append(problem)
+    for name in ("current_password", "new_password", "repeat_password"):
+        if name in by_field:
+            form.add(name, " ".join(by_field[name]))
+    return form
 
 
 def _qr_svg(uri: str) -> str:
@@ -255,7 +287,7 @@ def _enrol_page(
     row: UserSession,
     user: User,
     status_code: int = 200,
-    error: str | None = None,
+    form: FormState | None = None,
 ) -> Response:
     secret = login.enrolment_secret(session, ctx.identity, row, user)
     uri = totp_mod.provisioning_uri(secret, user.username, ctx.settings.totp_issuer)
@@ -268,7 +300,7 @@ def _enrol_page(
         qr_svg=_qr_svg(uri),
         secret=grouped,
         uri=uri,
-        error=error,
+        form=form,
     )
 
 
@@ -281,7 +313,7 @@ def enrol_submit(
     request: Request,
     ctx: Ctx,
     session: DbSession,
-    code: Annotated[str, Form(max_length=40)],
+    code: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     found = login.pending_session(
@@ -297,7 +329,9 @@ def enrol_submit(
     except LoginFailed:
         if user.needs_admin_unlock:
             return _redirect("/login")
-        return _enrol_page(request, ctx, session, row, user, 401, GENERIC_LOGIN_ERROR)
+        return _enrol_page(
+            request, ctx, session, row, user, 401, _refused("code", GENERIC_LOGIN_ERROR)
+        )
     return page(request, "recovery_codes.html", csrf_token=row.csrf_token, codes=codes)
 
 
