@@ -23,7 +23,7 @@ router = APIRouter(route_class=GatedRoute)
 ACCOUNT = "/konto"
 MANAGE = "account:manage"
 # The page's two forms, each with its own ids (web/forms.py).
-PASSWORD_FORM = "password-"
+CHANGE_FORM = "password-"
 CODES_FORM = "codes-"
 
 
@@ -74,10 +74,10 @@ def change_password(
     except StepUpFailed as failed:
         # Nothing was changed before the code was checked: only the failure is kept.
         stepup.record_step_up_failure(session, ctx.identity, me.actor, failed)
-        form = FormState(prefix=PASSWORD_FORM).add("code", failed.message)
+        form = FormState(prefix=CHANGE_FORM).add("code", failed.message)
         return _account_page(request, ctx, me, 400, password_form=form)
     except PasswordRejected as rejected:
-        form = password_refused(rejected.problems, prefix=PASSWORD_FORM)
+        form = password_refused(rejected.problems, prefix=CHANGE_FORM)
         return _account_page(request, ctx, me, 400, password_form=form)
     return RedirectResponse(ACCOUNT + "?skiftet=1", status_code=303)
 

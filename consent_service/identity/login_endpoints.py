@@ -17,8 +17,8 @@ from consent_service.identity import totp as totp_mod
 from consent_service.identity.errors import LoginFailed, PasswordRejected
 from consent_service.identity.models import SessionStage, User, UserSession
 from consent_service.web.cookies import PRELOGIN_COOKIE, SESSION_COOKIE
-from consent_service.web.formstate import FormState
 from consent_service.web.deps import Ctx, DbSession, Principal, public, request_actor, require
+from consent_service.web.formstate import FormState
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import (
     enforce,
