@@ -330,7 +330,7 @@ BODIES: dict[Route, Body] = {
         }
     },
     ("POST", "/admin/brugere/{user_id}/aendr"): lambda o, me, c: {
-        "data": {"reason": "Stopper i projektet", "active": "false"}
+        "data": {"reason": "Stopper i projektet", "active": "false", "confirmed": "ja"}
     },
     ("POST", "/admin/brugere/{user_id}/laas-op"): lambda o, me, c: {
         "data": {"reason": "Ringede og bekræftede"}

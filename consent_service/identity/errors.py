@@ -16,4 +16,10 @@ class PasswordRejected(Exception):
 
 
 class UserInputError(Exception):
-    """Bad input to an identity operation, with a Danish message for the page."""
+    """Bad input to an identity operation, with a Danish message for the page and, when
+    one field is wrong, that field's form name (the page shows the message beside it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field

@@ -119,10 +119,10 @@ def check_mail_address(deps: ServiceDeps, address: str) -> str | None:
             "Der er ikke sat e-mail op. Lad feltet stå tomt, så vises adgangskoden til dig."
         )
     if not _EMAIL.match(address):
-        raise UserInputError("E-mailadressen er ikke gyldig.")
+        raise UserInputError("E-mailadressen er ikke gyldig.", field="email")
     domains = [d.lower().lstrip("@") for d in deps.settings.account_mail_domains]
     if domains and address.rsplit("@", 1)[1].lower() not in domains:
-        raise UserInputError("Adgangskoden kan kun sendes til en arbejdsadresse.")
+        raise UserInputError("Adgangskoden kan kun sendes til en arbejdsadresse.", field="email")
     return address
 
 
@@ -145,7 +145,7 @@ def approve(
     address = check_mail_address(deps, mail_to)
     comment = comment.strip()
     if len(comment) > 200:
-        raise UserInputError("Kommentaren må højst have 200 tegn.")
+        raise UserInputError("Kommentaren må højst have 200 tegn.", field="comment")
     step_up(session, deps, actor, approver, code, purpose=STEP_UP_PURPOSE)
     try:
         user, password = _apply(session, deps, actor, policy, proposal)

@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from consent_service.errors import StepUpFailed
 from consent_service.identity import proposal_decisions, proposals, stepup
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
+from consent_service.identity.user_endpoints import row_form, users_page_failed
+from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.formstate import FormState
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.scope import user_in_scope
@@ -36,10 +39,10 @@ def _approvals_page(
     me: Principal,
     *,
     status_code: int = 200,
-    error: str | None = None,
-    failed_id: int | None = None,
-    typed: dict[str, str] | None = None,
+    form: FormState | None = None,
 ) -> Response:
+    """The organisation's proposals; ``form`` is a refused decision's form (its prefix
+    names the proposal: ``approve-<id>-`` or ``reject-<id>-``)."""
     org = me.organisation_id
     rows = proposals.proposals_of(session, ctx.identity, me.actor, org)
     people = {u.id: u for u in user_admin.users_of(session, org)}
@@ -57,9 +60,7 @@ def _approvals_page(
             for p in rows
         },
         mail_enabled=bool(ctx.settings.smtp_host),
-        error=error,
-        failed_id=failed_id,
-        typed=typed or {},
+        form=form,
     )
 
 
@@ -99,7 +100,7 @@ def approve(
     comment: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     proposal = _proposal_in_scope(session, me, proposal_id)
-    typed = {"email": email, "comment": comment}
+    form = FormState.of(prefix=f"approve-{proposal.id}-", email=email, comment=comment)
     try:
         approved = proposal_decisions.approve(
             session, ctx.identity, me.actor, ctx.policy, me.user, proposal,
@@ -108,15 +109,11 @@ def approve(
     except StepUpFailed as failed:
         # Nothing was changed before the code was checked: only the failure is kept.
         stepup.record_step_up_failure(session, ctx.identity, me.actor, failed)
-        return _approvals_page(
-            request, ctx, session, me, status_code=400, error=failed.message,
-            failed_id=proposal_id, typed=typed,
-        )  # fmt: skip
+        form.add("code", failed.message)
+        return _approvals_page(request, ctx, session, me, status_code=400, form=form)
     except UserInputError as exc:
-        return _approvals_page(
-            request, ctx, session, me, status_code=400, error=str(exc),
-            failed_id=proposal_id, typed=typed,
-        )  # fmt: skip
+        form.add(exc.field or "", exc.message)
+        return _approvals_page(request, ctx, session, me, status_code=400, form=form)
     return page(
         request,
         "proposal_approved.html",
@@ -144,11 +141,10 @@ def reject(
             session, ctx.identity, me.actor, ctx.policy, me.user, proposal, reason=reason
         )
     except UserInputError as exc:
-        return _approvals_page(
-            request, ctx, session, me, status_code=400, error=str(exc), failed_id=proposal_id,
-            typed={"reason": reason},
-        )  # fmt: skip
-    return RedirectResponse(APPROVALS, status_code=303)
+        form = FormState.of(prefix=f"reject-{proposal.id}-", reason=reason)
+        form.add(exc.field or "reason", exc.message)
+        return _approvals_page(request, ctx, session, me, status_code=400, form=form)
+    return notices.redirect(APPROVALS, "proposal-rejected")
 
 
 @router.post(
@@ -162,18 +158,19 @@ def propose_reset(
     session: DbSession,
     me: Annotated[Principal, require("users:reset")],
     user_id: int,
-    kind: Annotated[str, Form(max_length=32)],
-    reason: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Propose a password or second-factor reset; a data controller must approve it."""
     target = user_in_scope(session, me, user_id)
+    form = FormState.of(prefix=row_form("reset", target.id), kind=kind, reason=reason)
     try:
         if kind not in RESET_KINDS:
-            raise UserInputError("Vælg hvad der skal nulstilles.")
+            raise UserInputError("Vælg hvad der skal nulstilles.", field="kind")
         proposals.propose_reset(
             session, ctx.identity, me.actor, me.user, target, kind=RESET_KINDS[kind],
             reason=reason,
         )  # fmt: skip
     except UserInputError as exc:
-        return _approvals_page(request, ctx, session, me, status_code=400, error=str(exc))
-    return RedirectResponse(APPROVALS, status_code=303)
+        return users_page_failed(request, session, me, form, exc)
+    return notices.redirect(APPROVALS, "proposal-made")

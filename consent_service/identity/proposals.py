@@ -52,7 +52,7 @@ def needs_two_people(policy: AccessPolicy, role: str) -> bool:
 def checked_reason(reason: str, what: str) -> str:
     reason = reason.strip()
     if len(reason) < 3 or len(reason) > 200:
-        raise UserInputError(f"Angiv en begrundelse for {what} (3-200 tegn).")
+        raise UserInputError(f"Angiv en begrundelse for {what} (3-200 tegn).", field="reason")
     return reason
 
 
@@ -140,7 +140,7 @@ def propose_user(
     if repo.user_by_username(session, username) is not None or repo.pending_proposal(
         session, kind=ProposalKind.CREATE_USER.value, target_user_id=None, username=username
     ):
-        raise UserInputError("Brugernavnet er optaget.")
+        raise UserInputError("Brugernavnet er optaget.", field="username")
     return _new(
         session,
         deps,
@@ -167,7 +167,7 @@ def propose_role(
     """Propose giving ``target`` a role that can read citizens' data."""
     reason = checked_reason(reason, "ændringen")
     if role not in {r.value for r in Role}:
-        raise UserInputError("Ukendt rolle.")
+        raise UserInputError("Ukendt rolle.", field="role")
     if role == target.role:
         raise UserInputError("Ændringen ændrer ikke noget.")
     _check_target(session, proposer, target, ProposalKind.CHANGE_ROLE)
@@ -190,7 +190,7 @@ def propose_reset(
     """Propose a password reset, or a second-factor reset (a lost phone: the authenticator
     and recovery codes are removed and the user enrols again at the next login)."""
     if kind not in (ProposalKind.RESET_PASSWORD, ProposalKind.RESET_SECOND_FACTOR):
-        raise UserInputError("Ukendt nulstilling.")
+        raise UserInputError("Ukendt nulstilling.", field="kind")
     reason = checked_reason(reason, "nulstillingen")
     _check_target(session, proposer, target, kind)
     return _new(session, deps, actor, proposer, kind=kind, reason=reason, target=target)

@@ -33,11 +33,15 @@ def create_api_token(
     once, stored as a hash. Expires after ``valid_days`` (at most a year)."""
     label = label.strip()
     if not label or len(label) > 100:
-        raise UserInputError("Giv nøglen et navn (højst 100 tegn).")
+        raise UserInputError("Giv nøglen et navn (højst 100 tegn).", field="label")
     if not 1 <= valid_days <= API_TOKEN_MAX_DAYS:
-        raise UserInputError(f"Gyldighed skal være 1-{API_TOKEN_MAX_DAYS} dage.")
+        raise UserInputError(
+            f"Gyldighed skal være 1-{API_TOKEN_MAX_DAYS} dage.", field="valid_days"
+        )
     if user.role != Role.REFERRER.value:
-        raise UserInputError("API-nøgler udstedes kun til henvisere (praksissystemer).")
+        raise UserInputError(
+            "API-nøgler udstedes kun til henvisere (praksissystemer).", field="user_id"
+        )
     if not scopes:
         raise UserInputError("Vælg mindst én tilladelse.")
     token = API_TOKEN_PREFIX + new_token(32)

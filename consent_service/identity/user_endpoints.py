@@ -7,14 +7,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from consent_service.identity import proposals
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import Role
 from consent_service.identity.schemas import AccountRead
+from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.forms import Confirmation, FormState, confirmation, failed, is_confirmed
 from consent_service.web.gate import GatedRoute
 from consent_service.web.scope import user_in_scope
 from consent_service.web.templating import page
@@ -22,49 +24,55 @@ from consent_service.web.templating import page
 router = APIRouter(route_class=GatedRoute)
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+USERS = "/admin/brugere"
+# The page's forms, each with its own ids (web/forms.py): one to create a user, and per
+# user one each to unlock, change the role, (de)activate and propose a reset.
+NEW_FORM = "new-"
 
 
-def _users_page(
-    request: Request,
-    session: DbSession,
-    me: Principal,
-    *,
-    status_code: int = 200,
-    error: str | None = None,
+def row_form(action: str, user_id: int) -> str:
+    """The id prefix of ``action``'s form in user ``user_id``'s row."""
+    return f"{action}-{user_id}-"
+
+
+def _users_context(session: DbSession, me: Principal, request: Request) -> dict[str, object]:
+    return {
+        "me": me,
+        "users": user_admin.users_of(session, me.organisation_id),
+        "roles": [r.value for r in Role],
+        "now": request.app.state.ctx.clock.now(),
+    }
+
+
+def users_page_failed(
+    request: Request, session: DbSession, me: Principal, form: FormState, exc: UserInputError
 ) -> Response:
-    """The organisation's users, with the form's error if an action was refused."""
-    return page(
-        request,
-        "users.html",
-        status_code=status_code,
-        me=me,
-        users=user_admin.users_of(session, me.organisation_id),
-        roles=[r.value for r in Role],
-        now=request.app.state.ctx.clock.now(),
-        error=error,
-    )
+    """The users page again (400) with ``form``'s values and the refusal beside its field."""
+    form.add(exc.field or "", exc.message)
+    return failed(request, "users.html", form, **_users_context(session, me, request))
 
 
-@router.get("/admin/brugere", response_class=HTMLResponse)
+@router.get(USERS, response_class=HTMLResponse)
 def users_page(
     request: Request, session: DbSession, me: Annotated[Principal, require("users:read")]
 ) -> Response:
-    return _users_page(request, session, me)
+    return page(request, "users.html", **_users_context(session, me, request))
 
 
-@router.post("/admin/brugere", response_class=HTMLResponse)
+@router.post(USERS, response_class=HTMLResponse)
 def create_user(
     request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("users:create")],
-    username: Annotated[str, Form(max_length=64)],
-    display_name: Annotated[str, Form(max_length=200)],
-    role: Annotated[str, Form(max_length=32)],
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    form = FormState.of(
+        prefix=NEW_FORM, username=username, display_name=display_name, role=role, reason=reason
+    )
     try:
         if proposals.needs_two_people(ctx.policy, role):
             # Two people: a data controller approves; the password never reaches this page.
@@ -72,7 +80,7 @@ def create_user(
                 session, ctx.identity, me.actor, me.user,
                 username=username, display_name=display_name, role=role, reason=reason,
             )  # fmt: skip
-            return _redirect("/godkendelser/adgang")
+            return notices.redirect("/godkendelser/adgang", "proposal-made")
         user, password = user_admin.create_user(
             session,
             ctx.identity,
@@ -83,7 +91,7 @@ def create_user(
             role=role,
         )
     except UserInputError as exc:
-        return _users_page(request, session, me, status_code=400, error=str(exc))
+        return users_page_failed(request, session, me, form, exc)
     return page(request, "user_created.html", me=me, user=user, password=password)
 
 
@@ -94,25 +102,52 @@ def change_user(
     session: DbSession,
     me: Annotated[Principal, require("users:change")],
     user_id: int,
-    reason: Annotated[str, Form(max_length=500)],
-    role: Annotated[str | None, Form(max_length=32)] = None,
-    active: Annotated[bool | None, Form()] = None,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
+    active: Annotated[str, Form(max_length=8)] = "",
+    confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Change a user's role, or deactivate/reactivate them; never one's own account."""
+    """Change a user's role, or deactivate/reactivate them; never one's own account. A
+    deactivation asks for confirmation first (it ends the user's sessions)."""
     target = user_in_scope(session, me, user_id)
+    activate = {"true": True, "false": False}.get(active)
+    form = FormState.of(
+        prefix=row_form("status" if activate is not None else "role", target.id),
+        reason=reason,
+        role=role,
+    )
+    if activate is False and not is_confirmed(confirmed):
+        return confirmation(
+            request,
+            me,
+            Confirmation(
+                title=f"Deaktivér {target.display_name}?",
+                lines=(
+                    f"{target.display_name} ({target.username}) kan ikke længere logge ind, "
+                    "og personens aktive sessioner slutter med det samme.",
+                    f"Begrundelse: {reason.strip() or '(ingen)'}",
+                    "Brugeren kan genaktiveres senere, med en begrundelse.",
+                ),
+                action=f"{USERS}/{target.id}/aendr",
+                fields={"active": "false", "reason": reason},
+                button="Deaktivér brugeren",
+                cancel_href=USERS,
+            ),
+        )
     try:
         if role and role != target.role and proposals.needs_two_people(ctx.policy, role):
             # Two people: a data controller approves the new role before it takes effect.
             proposals.propose_role(
                 session, ctx.identity, me.actor, me.user, target, role=role, reason=reason
             )
-            return _redirect("/godkendelser/adgang")
+            return notices.redirect("/godkendelser/adgang", "proposal-made")
         user_admin.change_user(
-            session, ctx.identity, me.actor, target, reason=reason, role=role or None, active=active
-        )
+            session, ctx.identity, me.actor, target,
+            reason=reason, role=role or None, active=activate,
+        )  # fmt: skip
     except UserInputError as exc:
-        return _users_page(request, session, me, status_code=400, error=str(exc))
-    return _redirect("/admin/brugere")
+        return users_page_failed(request, session, me, form, exc)
+    return notices.redirect(USERS, "user-changed")
 
 
 @router.post("/admin/brugere/{user_id}/laas-op", response_class=HTMLResponse)
@@ -122,14 +157,15 @@ def unlock_user(
     session: DbSession,
     me: Annotated[Principal, require("users:unlock")],
     user_id: int,
-    reason: Annotated[str, Form(max_length=500)],
+    reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     target = user_in_scope(session, me, user_id)
+    form = FormState.of(prefix=row_form("unlock", target.id), reason=reason)
     try:
         user_admin.unlock_user(session, ctx.identity, me.actor, target, reason)
     except UserInputError as exc:
-        return _users_page(request, session, me, status_code=400, error=str(exc))
-    return _redirect("/admin/brugere")
+        return users_page_failed(request, session, me, form, exc)
+    return notices.redirect(USERS, "user-unlocked")
 
 
 @router.get("/api/v1/me", response_model=AccountRead)

@@ -58,13 +58,15 @@ def checked_new_user(username: str, display_name: str, role: str) -> str:
     at once or proposed first; returns the user name as stored (trimmed, lower case)."""
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
-        raise UserInputError("Brugernavnet må kun indeholde bogstaver, tal, punktum og bindestreg.")
+        raise UserInputError(
+            "Brugernavnet må kun indeholde bogstaver, tal, punktum og bindestreg.", field="username"
+        )
     if len(username) > 64:
-        raise UserInputError("Brugernavnet må højst have 64 tegn.")
+        raise UserInputError("Brugernavnet må højst have 64 tegn.", field="username")
     if not display_name.strip() or len(display_name) > 200:
-        raise UserInputError("Navnet skal udfyldes (højst 200 tegn).")
+        raise UserInputError("Navnet skal udfyldes (højst 200 tegn).", field="display_name")
     if role not in {r.value for r in Role}:
-        raise UserInputError("Ukendt rolle.")
+        raise UserInputError("Ukendt rolle.", field="role")
     return username
 
 
@@ -84,7 +86,7 @@ def create_user(
     if repo.organisation_by_id(session, organisation_id) is None:
         raise UserInputError("Ukendt organisation.")
     if repo.user_by_username(session, username) is not None:
-        raise UserInputError("Brugernavnet er optaget.")
+        raise UserInputError("Brugernavnet er optaget.", field="username")
     password = one_time_password()
     now = deps.clock.now()
     user = User(
@@ -141,7 +143,7 @@ def unlock_user(session: Session, deps: ServiceDeps, actor: Actor, user: User, r
     """An administrator ends a lockout; the reason is required and audited."""
     reason = reason.strip()
     if len(reason) < 3 or len(reason) > 200:
-        raise UserInputError("Angiv en begrundelse for oplåsningen (3-200 tegn).")
+        raise UserInputError("Angiv en begrundelse for oplåsningen (3-200 tegn).", field="reason")
     before = user.snapshot() | {"locked_until": _iso(user.locked_until)}
     lockout.end_code_lockout(user)
     lockout.end_password_lockout(user)
@@ -175,9 +177,9 @@ def change_user(
     given day". A changed or deactivated account's sessions end at once."""
     reason = reason.strip()
     if len(reason) < 3 or len(reason) > 200:
-        raise UserInputError("Angiv en begrundelse for ændringen (3-200 tegn).")
+        raise UserInputError("Angiv en begrundelse for ændringen (3-200 tegn).", field="reason")
     if role is not None and role not in {r.value for r in Role}:
-        raise UserInputError("Ukendt rolle.")
+        raise UserInputError("Ukendt rolle.", field="role")
     before = user.snapshot()
     if role is not None and role != user.role:
         user.role = role

@@ -26,6 +26,11 @@ NOTICES: dict[str, str] = {
     "consent-withdrawn": "Tilbagekaldelsen er registreret.",
     "consent-invalidated": "Registreringen er markeret som ugyldig.",
     "wellbeing-recorded": "Besvarelsen er registreret.",
+    "user-changed": "Ændringen af brugeren er gemt.",
+    "user-unlocked": "Brugeren er låst op og kan logge ind igen.",
+    "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",
+    "proposal-rejected": "Forslaget er afvist.",
+    "token-revoked": "API-nøglen er tilbagekaldt.",
 }
 
 

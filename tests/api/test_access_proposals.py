@@ -93,7 +93,7 @@ def _propose_navigator(client: TestClient, token: str, username: str = "nina") -
         },
     )
     assert r.status_code == 303, r.text
-    assert r.headers["location"] == APPROVALS
+    assert r.headers["location"].split("?")[0] == APPROVALS
 
 
 def _fresh_code(person: Person, clock: FixedClock) -> str:
@@ -487,7 +487,7 @@ def test_a_role_change_to_a_citizen_data_role_renews_the_credentials(
         data={"role": "navigator", "reason": "Skifter job", "csrf_token": token},
     )
     assert r.status_code == 303
-    assert r.headers["location"] == APPROVALS
+    assert r.headers["location"].split("?")[0] == APPROVALS
     still = _user(ctx, accomplice.username)
     assert still is not None
     assert still.role == "administrator"

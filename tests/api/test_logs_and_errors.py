@@ -124,7 +124,7 @@ def test_bad_input_changes_nothing(ctx: AppContext, client: TestClient, clock: F
     ):
         r = client.post("/admin/brugere", data={**bad, "csrf_token": token})
         assert r.status_code == 400
-        assert 'class="error"' in r.text
+        assert 'class="form-error-message"' in r.text
     assert client.get("/admin/brugere").text.count('<tr id="user-') == before
 
 

@@ -70,7 +70,7 @@ def test_first_login_enrols_totp(
     page.goto(f"{base}/admin/brugere")
     # A role that reads no citizens' data: no second person (tests/api/test_access_proposals.py).
     page.fill("#new-username", "ny.admin")
-    page.fill("#new-display-name", "Ny Administrator")
+    page.fill("#new-display_name", "Ny Administrator")
     page.select_option("#new-role", "administrator")
     page.get_by_role("button", name="Opret").click()
     expect(page.locator("h1")).to_have_text("Bruger oprettet")
@@ -157,9 +157,11 @@ def test_lockouts_and_administrator_unlock(
     admin_page.goto(f"{base}/admin/brugere")
     row = admin_page.locator(f"#user-{coded.username}")
     expect(row).to_contain_text("Låst: kræver oplåsning")
-    row.locator(f"#reason-{coded.user_id}").fill("Ringede selv; identitet bekræftet over telefon")
+    row.locator(f"#unlock-{coded.user_id}-reason").fill(
+        "Ringede selv; identitet bekræftet over telefon"
+    )
     row.get_by_role("button", name="Lås op").click()
-    expect(admin_page).to_have_url(f"{base}/admin/brugere")
+    expect(admin_page).to_have_url(f"{base}/admin/brugere?besked=user-unlocked")
     expect(admin_page.locator(f"#user-{coded.username}")).to_contain_text("Aktiv")
 
     log_in(user_page, base, coded, clock)
