@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from consent_service.errors import StepUpFailed
 from consent_service.identity import account, stepup
 from consent_service.identity.errors import PasswordRejected
-from consent_service.identity.login_endpoints import password_refused
+from consent_service.web.account_forms import password_refused
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.formstate import FormState
 from consent_service.web.gate import GatedRoute

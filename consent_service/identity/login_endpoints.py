@@ -16,6 +16,7 @@ from consent_service.identity import login, sessions
 from consent_service.identity import totp as totp_mod
 from consent_service.identity.errors import LoginFailed, PasswordRejected
 from consent_service.identity.models import SessionStage, User, UserSession
+from consent_service.web.account_forms import password_refused
 from consent_service.web.cookies import PRELOGIN_COOKIE, SESSION_COOKIE
 from consent_service.web.deps import Ctx, DbSession, Principal, public, request_actor, require
 from consent_service.web.formstate import FormState
@@ -242,27 +243,6 @@ def new_password_submit(
     if issued is None:
         return _redirect("/login/tilmeld")
     return _finish(ctx, issued)
-
-
-def password_refused(problems: list[str], prefix: str = "") -> FormState:
-    """A password form again with each problem beside its field: a wrong current password
-    beside ``current_password``, two different passwords beside ``repeat_password``, the
-    rest beside ``new_password`` (no password is sent back)."""
-    form = FormState(prefix=prefix)
-    by_field: dict[str, list[str]] = {}
-    for problem in problems:
-        name = (
-            "current_password"
-            if "nuværende adgangskode er forkert" in problem
-            else "repeat_password"
-            if "ikke ens" in problem
-            else "new_password"
-        )
-        by_field.setdefault(name, []).append(problem)
-    for name in ("current_password", "new_password", "repeat_password"):
-        if name in by_field:
-            form.add(name, " ".join(by_field[name]))
-    return form
 
 
 def _qr_svg(uri: str) -> str:

@@ -14,8 +14,8 @@ from consent_service.identity import proposal_decisions, proposals, stepup
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
-from consent_service.identity.user_endpoints import row_form, users_page_failed
 from consent_service.web import notices
+from consent_service.web.account_forms import row_form, users_page_failed
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.formstate import FormState
 from consent_service.web.gate import GatedRoute

@@ -12,11 +12,17 @@ from fastapi.responses import HTMLResponse, Response
 from consent_service.identity import proposals
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
-from consent_service.identity.models import Role
 from consent_service.identity.schemas import AccountRead
 from consent_service.web import notices
+from consent_service.web.account_forms import (
+    NEW_FORM,
+    USERS,
+    row_form,
+    users_context,
+    users_page_failed,
+)
 from consent_service.web.deps import Ctx, DbSession, Principal, require
-from consent_service.web.forms import Confirmation, FormState, confirmation, failed, is_confirmed
+from consent_service.web.forms import Confirmation, FormState, confirmation, is_confirmed
 from consent_service.web.gate import GatedRoute
 from consent_service.web.scope import user_in_scope
 from consent_service.web.templating import page
@@ -24,39 +30,11 @@ from consent_service.web.templating import page
 router = APIRouter(route_class=GatedRoute)
 
 
-USERS = "/admin/brugere"
-# The page's forms, each with its own ids (web/forms.py): one to create a user, and per
-# user one each to unlock, change the role, (de)activate and propose a reset.
-NEW_FORM = "new-"
-
-
-def row_form(action: str, user_id: int) -> str:
-    """The id prefix of ``action``'s form in user ``user_id``'s row."""
-    return f"{action}-{user_id}-"
-
-
-def _users_context(session: DbSession, me: Principal, request: Request) -> dict[str, object]:
-    return {
-        "me": me,
-        "users": user_admin.users_of(session, me.organisation_id),
-        "roles": [r.value for r in Role],
-        "now": request.app.state.ctx.clock.now(),
-    }
-
-
-def users_page_failed(
-    request: Request, session: DbSession, me: Principal, form: FormState, exc: UserInputError
-) -> Response:
-    """The users page again (400) with ``form``'s values and the refusal beside its field."""
-    form.add(exc.field or "", exc.message)
-    return failed(request, "users.html", form, **_users_context(session, me, request))
-
-
 @router.get(USERS, response_class=HTMLResponse)
 def users_page(
     request: Request, session: DbSession, me: Annotated[Principal, require("users:read")]
 ) -> Response:
-    return page(request, "users.html", **_users_context(session, me, request))
+    return page(request, "users.html", **users_context(session, me, request))
 
 
 @router.post(USERS, response_class=HTMLResponse)
