@@ -338,6 +338,9 @@ BODIES: dict[Route, Body] = {
     ("POST", "/admin/brugere/{user_id}/nulstil"): lambda o, me, c: {
         "data": {"kind": "adgangskode", "reason": "Har glemt adgangskoden"}
     },
+    ("POST", "/admin/api-noegler/{token_id}/tilbagekald"): lambda o, me, c: {
+        "data": {"confirmed": "ja"}
+    },
     ("POST", "/admin/api-noegler"): lambda o, me, c: {
         "data": {"user_id": o.ids["referrer"], "label": "Ny praksis", "valid_days": "30"}
     },

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from consent_service.identity import tokens
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
+from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.forms import Confirmation, FormState, confirmation, is_confirmed
 from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
 
@@ -24,11 +26,13 @@ def _tokens_page(
     session: DbSession,
     me: Principal,
     status_code: int = 200,
-    error: str | None = None,
+    form: FormState | None = None,
     new_token: str | None = None,
 ) -> Response:
     org = me.organisation_id
     referrers = tokens.token_holders(session, org)
+    # Each token's holder by name (people are named, not numbered).
+    holders = {u.id: u.display_name for u in user_admin.users_of(session, org)}
     return page(
         request,
         "api_tokens.html",
@@ -36,8 +40,9 @@ def _tokens_page(
         me=me,
         tokens=tokens.tokens_of(session, org),
         referrers=referrers,
+        holders=holders,
         now=request.app.state.ctx.clock.now(),
-        error=error,
+        form=form,
         new_token=new_token,
     )
 
@@ -55,15 +60,20 @@ def create_api_token(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("api_tokens:manage")],
-    user_id: Annotated[int, Form()],
-    label: Annotated[str, Form(max_length=100)],
-    valid_days: Annotated[int, Form(ge=1, le=tokens.API_TOKEN_MAX_DAYS)],
+    user_id: Annotated[str, Form(max_length=20)] = "",
+    label: Annotated[str, Form(max_length=100)] = "",
+    valid_days: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Issue a token to a referrer of the organisation; another organisation's user is
     refused exactly like an unknown id."""
-    target = user_admin.user_in_organisation(session, me.organisation_id, user_id)
+    form = FormState.of(user_id=user_id, label=label, valid_days=valid_days)
+    if not user_id.strip().isdigit():
+        form.add("user_id", "Vælg den henviser, nøglen er til.")
+        return _tokens_page(request, session, me, 400, form=form)
+    target = user_admin.user_in_organisation(session, me.organisation_id, int(user_id))
     if target is None:
         raise me.out_of_scope()
+    days = int(valid_days) if valid_days.strip().isdigit() else 0
     try:
         token = tokens.create_api_token(
             session,
@@ -72,24 +82,42 @@ def create_api_token(
             user=target,
             label=label,
             scopes=["referral:submit"],
-            valid_days=valid_days,
+            valid_days=days,
         )
     except UserInputError as exc:
-        return _tokens_page(request, session, me, 400, error=str(exc))
+        return _tokens_page(request, session, me, 400, form=form.add(exc.field or "", exc.message))
     return _tokens_page(request, session, me, new_token=token)
 
 
 @router.post(TOKENS_PAGE + "/{token_id}/tilbagekald", response_class=HTMLResponse)
 def revoke_api_token(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("api_tokens:manage")],
     token_id: int,
+    confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Revoke a token of the organisation; another organisation's token is refused
-    exactly like an unknown id."""
+    """Revoke a token of the organisation, after a confirmation step; another
+    organisation's token is refused exactly like an unknown id."""
     token = tokens.api_token_in_organisation(session, me.organisation_id, token_id)
     if token is None:
         raise me.out_of_scope()
+    if not is_confirmed(confirmed):
+        return confirmation(
+            request,
+            me,
+            Confirmation(
+                title=f"Tilbagekald API-nøglen {token.label}?",
+                lines=(
+                    "Praksissystemet, der bruger nøglen, kan ikke længere sende henvisninger.",
+                    "En tilbagekaldt nøgle kan ikke genbruges; udsted en ny, hvis det var en fejl.",
+                ),
+                action=f"{TOKENS_PAGE}/{token.id}/tilbagekald",
+                fields={},
+                button="Tilbagekald nøglen",
+                cancel_href=TOKENS_PAGE,
+            ),
+        )
     tokens.revoke_api_token(session, ctx.identity, me.actor, token)
-    return RedirectResponse(TOKENS_PAGE, status_code=303)
+    return notices.redirect(TOKENS_PAGE, "token-revoked")

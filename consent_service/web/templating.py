@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from consent_service import labels
 from consent_service.access.policy import AccessPolicy
 from consent_service.clock import local_date, local_time
 from consent_service.consents.catalogue import catalogue
@@ -63,8 +64,13 @@ TEMPLATES.env.globals.update(
     api_token_max_days=API_TOKEN_MAX_DAYS,
     notice_from=notice_from,
     blank_form=lambda prefix="": FormState(prefix=prefix),
+    labels=labels.group,
 )
-TEMPLATES.env.filters.update(local_time=local_time, local_date=local_date)
+TEMPLATES.env.filters.update(
+    local_time=local_time,
+    local_date=local_date,
+    label=lambda code, group: labels.label(group, code),
+)
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
