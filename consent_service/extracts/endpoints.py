@@ -12,12 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
+from consent_service.errors import InvalidInput, RuleRefusal
 from consent_service.extracts import downloads, execution, gate, requests, rules
 from consent_service.extracts.coverage import Coverage, view_coverage
 from consent_service.extracts.models import ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
 from consent_service.identity.stepup import step_up
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.forms import FormState, failed, parse_choice, parse_date
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
@@ -34,9 +36,20 @@ def _to_decide(session: DbSession, me: Principal, public_id: str) -> ExtractRequ
 
 
 def _common() -> dict[str, Any]:
+    policy = default_extract_policy()
+    cohorts = default_cohorts().cohorts
     return {
-        "policy": default_extract_policy(),
-        "cohorts": default_cohorts().cohorts,
+        "policy": policy,
+        "cohorts": cohorts,
+        "cohort_names": {c.id: c.name for c in cohorts},
+        # Every source and field by its Danish name, as the policy's purposes name them.
+        "source_names": {k: s.da for p in policy.purposes.values() for k, s in p.sources.items()},
+        "field_names": {
+            k: text
+            for p in policy.purposes.values()
+            for s in p.sources.values()
+            for k, text in s.fields.items()
+        },
         "measurements": MEASUREMENTS,
         "reasons": gate.REASONS_DA,
     }
@@ -49,28 +62,48 @@ def extracts_page(
     session: DbSession,
     me: Annotated[Principal, require("extract:request")],
 ) -> Response:
+    return page(request, "extracts.html", **_extracts_context(ctx, session, me))
+
+
+def _extracts_context(ctx: Ctx, session: DbSession, me: Principal) -> dict[str, Any]:
     latest = requests.latest_requests(session, me.organisation_id)
-    return page(request, "extracts.html", me=me, requests=latest,
-                today=legal_today(ctx.clock), **_common())  # fmt: skip
+    return {"me": me, "requests": latest, "today": legal_today(ctx.clock), **_common()}
 
 
 @router.post("/udtraek", response_class=HTMLResponse)
 def draft(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("extract:request")],
-    purpose: Annotated[str, Form(max_length=64)],
-    cohort: Annotated[str, Form(max_length=32)],
-    measurement_years: Annotated[int, Form(ge=1, le=2)],
-    planned_on: Annotated[date, Form()],
-    sources: Annotated[list[str], Form(max_length=10)],
-    fields: Annotated[list[str], Form(max_length=30)],
+    purpose: Annotated[str, Form(max_length=64)] = "",
+    cohort: Annotated[str, Form(max_length=32)] = "",
+    measurement_years: Annotated[str, Form(max_length=4)] = "",
+    planned_on: Annotated[str, Form(max_length=20)] = "",
+    sources: Annotated[list[str], Form(max_length=10)] = [],  # noqa: B006 (FastAPI copies it)
+    fields: Annotated[list[str], Form(max_length=30)] = [],  # noqa: B006
 ) -> Response:
-    req = requests.draft(
-        session, ctx.deps, me.actor, me.organisation_id,
-        requests.DraftInput(purpose, sources, fields, cohort, measurement_years, planned_on),
+    """Draft a request; anything the policy refuses comes back on the same page with the
+    choices kept (sources and fields are checkbox lists, kept space-separated)."""
+    form = FormState.of(
+        purpose=purpose, cohort=cohort, measurement_years=measurement_years,
+        planned_on=planned_on, sources=" ".join(sources), fields=" ".join(fields),
     )  # fmt: skip
-    return RedirectResponse(f"/udtraek/{req.public_id}", status_code=303)
+    years = parse_choice(
+        form, "measurement_years", [str(m) for m in MEASUREMENTS], "Vælg en måling."
+    )
+    day = parse_date(form, "planned_on")
+    if years is not None and day is not None:
+        try:
+            req = requests.draft(
+                session, ctx.deps, me.actor, me.organisation_id,
+                requests.DraftInput(purpose, sources, fields, cohort, int(years), day),
+            )  # fmt: skip
+        except (InvalidInput, RuleRefusal) as exc:
+            form.fail(exc)
+        else:
+            return RedirectResponse(f"/udtraek/{req.public_id}", status_code=303)
+    return failed(request, "extracts.html", form, **_extracts_context(ctx, session, me))
 
 
 @router.get("/udtraek/daekning", response_class=HTMLResponse)

@@ -68,14 +68,14 @@ def test_draft_approve_with_a_fresh_code_execute_and_download(
         f"/udtraek/{public_id}/godkend", data={"code": "123456", "csrf_token": token}
     )
     assert wrong.status_code == 409
-    assert 'id="status">draft' in client.get(f"/udtraek/{public_id}").text
+    assert 'data-status="draft">Afventer godkendelse' in client.get(f"/udtraek/{public_id}").text
     clock.advance(timedelta(seconds=30))
     ok = client.post(
         f"/udtraek/{public_id}/godkend",
         data={"code": current_code(approver, clock), "comment": "OK", "csrf_token": token},
     )
     assert ok.status_code == 303
-    assert 'id="status">approved' in client.get(f"/udtraek/{public_id}").text
+    assert 'data-status="approved">Godkendt' in client.get(f"/udtraek/{public_id}").text
     early = client.post(f"/udtraek/{public_id}/udfoer", data={"csrf_token": token})
     assert early.status_code == 409
 
@@ -105,11 +105,14 @@ def test_a_field_outside_the_policy_is_refused_on_the_page(
         "csrf_token": token,
     }
     r = client.post("/udtraek", data=data)
-    assert r.status_code == 409
+    # The same page again (the form pattern): the message, the choices kept.
+    assert r.status_code == 400
     assert "Feltet &#39;Kommunal sygepleje&#39; hører ikke til formålet" in r.text
     assert "Vælg kun felter fra de valgte kilder." in r.text
     assert ".yaml" not in r.text
-    assert "home_nursing" not in r.text
+    assert 'value="home_nursing" checked' in r.text
+    visible = re.sub(r"<[^>]+>", " ", r.text)
+    assert "home_nursing" not in visible
     assert "udtræk" in client.get("/udtraek").text.lower()
 
 
@@ -184,4 +187,4 @@ def test_another_organisations_request_is_not_found_on_every_route_like_an_unkno
 
     client.cookies.clear()
     log_in(client, owner, clock)
-    assert 'id="status">draft' in client.get(f"/udtraek/{public_id}").text
+    assert 'data-status="draft">Afventer godkendelse' in client.get(f"/udtraek/{public_id}").text
