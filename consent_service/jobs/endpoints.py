@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
 from consent_service.deletion import service as deletion
-from consent_service.errors import InvalidInput
 from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.formstate import FormState
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
@@ -61,7 +61,7 @@ def _deletion_page(
     me: Principal,
     *,
     status_code: int = 200,
-    error: str | None = None,
+    form: FormState | None = None,
     done: dict[str, int] | None = None,
 ) -> Response:
     plan = deletion.dry_run_pilot_end(session, ctx.deps, me.actor, me.organisation_id)
@@ -72,7 +72,7 @@ def _deletion_page(
         me=me,
         plan=plan,
         today=legal_today(ctx.clock),
-        error=error,
+        form=form,
         done=done,
     )
 
@@ -93,11 +93,14 @@ def deletion_confirm(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("retention:delete")],
-    code: Annotated[str, Form(max_length=12)],
+    code: Annotated[str, Form(max_length=12)] = "",
     confirm: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    if confirm != "SLET":
-        raise InvalidInput("Skriv SLET for at bekræfte sletningen.", field="confirm")
+    if confirm.strip().upper() != "SLET":
+        form = FormState.of(confirm=confirm).add(
+            "confirm", "Skriv SLET for at bekræfte sletningen."
+        )
+        return _deletion_page(request, ctx, session, me, status_code=400, form=form)
     step_up(session, ctx.deps, me.actor, me.user, code, purpose="pilot_end_deletion")
     record = deletion.run_pilot_end(
         session, ctx.deps, me.actor, me.organisation_id, legal_today(ctx.clock)
