@@ -151,7 +151,7 @@ def world(ctx: AppContext, clock: FixedClock) -> World:
 
 
 def _table(html: str, table_id: str) -> str:
-    return html.split(f'<table id="{table_id}">')[1].split("</table>")[0]
+    return html.split(f'id="{table_id}">')[1].split("</table>")[0]
 
 
 def test_another_organisations_events_are_on_none_of_a_dpos_pages(
