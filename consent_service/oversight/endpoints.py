@@ -22,6 +22,7 @@ from consent_service.audit.checkpoints import key_id, recent_checkpoints, sign_h
 from consent_service.clock import LEGAL_TZ, legal_today
 from consent_service.errors import InvalidInput
 from consent_service.identity.models import User
+from consent_service.identity.users import users_of
 from consent_service.oversight import alerts, dpo
 from consent_service.oversight.export import export_range
 from consent_service.oversight.schemas import AuditFilter
@@ -144,7 +145,15 @@ def log_page(
         request, "dpo_log.html", me=me, values=values, events=result.events,
         next_before=result.next_before_seq, query=query,
         actions=sorted(catalogue.actions), outcomes=OUTCOMES,
+        people=_people(session, me.organisation_id),
     )  # fmt: skip
+
+
+def _people(session: DbSession, organisation_id: int) -> dict[str, str]:
+    """The organisation's users by id (an event about a user names them, not their id)."""
+    return {
+        str(u.id): f"{u.display_name} ({u.username})" for u in users_of(session, organisation_id)
+    }
 
 
 @router.post("/dpo/log/borger", response_class=HTMLResponse)

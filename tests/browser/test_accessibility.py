@@ -15,7 +15,6 @@ Runs on SQLite and PostgreSQL (through ``ctx``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,74 +26,13 @@ from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from tests.browser.test_login_flows import log_in, submit_password
 from tests.conftest import enrolled_person
-from tests.scenario import Pilot
+from tests.pages import PAGES, Visit, seeded_citizen
 
 SCREENSHOT_DIR = os.environ.get("CONSENT_SCREENSHOT_DIR")  # set to look at the pages
 WIDE = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 BLOCKING = ("serious", "critical")
 AXE = Axe()
-
-
-@dataclass(frozen=True)
-class Visit:
-    """A page to check: its address (``{citizen}`` is the seeded citizen's id) and whether
-    it is a page of the role's menu."""
-
-    path: str
-    in_menu: bool = True
-    # A page another helper owns that still fails: the violation it has (strict xfail,
-    # so the list shows when it is fixed).
-    fails: str | None = None
-
-
-# Every page of each role's menu (in the menu's order), and the pages outside the menu the
-# role reaches. A page another helper is still building may be marked xfail(strict=True)
-# with the violation it has, so it shows here when it is fixed.
-PAGES: dict[str, tuple[Visit, ...]] = {
-    "navigator": (
-        Visit("/"),
-        Visit("/borgere"),
-        Visit("/arbejdsliste"),
-        Visit("/konto"),
-        Visit("/borgere/ny", in_menu=False),
-        Visit(
-            "/borgere/{citizen}",
-            in_menu=False,
-            fails="scrolls sideways at 390 px: the referrals table (_citizen_referrals.html) "
-            "is not a DKFDS responsive table (table--responsive-headers with data-title)",
-        ),
-    ),
-    "referrer": (
-        Visit("/"),
-        Visit("/konto"),
-    ),
-    "data_controller": (
-        Visit("/"),
-        Visit("/udtraek"),
-        Visit("/udtraek/daekning"),
-        Visit("/arbejdsliste/hold"),
-        Visit("/sletning"),
-        Visit("/godkendelser/adgang"),
-        Visit("/konto"),
-    ),
-    "dpo": (
-        Visit("/"),
-        Visit("/dpo"),
-        Visit("/dpo/log"),
-        Visit("/dpo/afvisninger"),
-        Visit("/dpo/alarmer"),
-        Visit("/dpo/indsigt"),
-        Visit("/konto"),
-    ),
-    "administrator": (
-        Visit("/"),
-        Visit("/admin/brugere"),
-        Visit("/admin/api-noegler"),
-        Visit("/godkendelser/adgang"),
-        Visit("/konto"),
-    ),
-}
 
 
 def _violations(page: Page) -> list[str]:
@@ -150,17 +88,6 @@ def check_page(
         if hrefs != [menu_href]:
             problems.append(f"{name}: aria-current='page' on {hrefs}, expected [{menu_href}]")
     return problems
-
-
-def seeded_citizen(ctx: AppContext, clock: FixedClock) -> str:
-    """A citizen with a referral and a given journal consent; returns the citizen's id."""
-    pilot = Pilot.start(ctx, clock)
-    day = pilot.today
-    pid = pilot.citizen(name="Åse Ærø Østergård")
-    pilot.refer(pid, day)
-    pilot.sign(pid, "journal", day)
-    pilot.at(day, hour=11)
-    return pid
 
 
 def _slug(path: str) -> str:
