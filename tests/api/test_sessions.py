@@ -107,3 +107,29 @@ def test_security_headers(ctx: AppContext, client: TestClient, clock: FixedClock
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-request-id"]
+
+
+def test_the_content_security_policy_allows_no_inline_script_or_style(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """Scripts and styles come from the service's own files only (the design system's
+    included): ``script-src 'self'``, nothing ``unsafe-*``, and no page carries an inline
+    script, an event handler attribute or a style attribute the policy would block."""
+    pages = {"/login": client.get("/login")}
+    log_in(client, enrolled_person(ctx, "dpo"), clock)
+    for path in ("/", "/dpo", "/dpo/log", "/konto", "/findes-ikke"):
+        pages[path] = client.get(path)
+    for path, r in pages.items():
+        csp = r.headers["content-security-policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+        assert directives["script-src"] == "'self'", path
+        assert directives["style-src"] == "'self'", path
+        assert "unsafe" not in csp, path
+        assert "'nonce-" not in csp, path
+        html = r.text
+        assert "<script>" not in html, path  # every script has a src on this origin
+        for tag in html.split("<script")[1:]:
+            assert tag.lstrip().startswith('src="/static/'), (path, tag[:60])
+        assert " style=" not in html, path
+        assert " onclick=" not in html.lower(), path
+        assert "javascript:" not in html.lower(), path
