@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Response, expect
 
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
@@ -62,8 +62,26 @@ def _shot(page: Page, name: str) -> None:
 def check_page(
     page: Page, url: str, name: str, *, menu_href: str | None = None, status: int = 200
 ) -> list[str]:
-    """Open ``url`` at 1280 px and at 390 px; returns every problem found (empty if none)."""
+    """Open ``url`` at 1280 px and at 390 px; returns every problem found (empty if none):
+    also a console error (a blocked script, style or font under the CSP) or a script error,
+    and a design-system file that did not load."""
     problems: list[str] = []
+    console: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            console.append(message.text)
+
+    def on_error(error: Error) -> None:
+        console.append(str(error))
+
+    def on_response(response: Response) -> None:
+        if "/static/" in response.url and response.status >= 400:
+            console.append(f"{response.url} answered {response.status}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    page.on("response", on_response)
     for label, size in (("1280", WIDE), ("390", PHONE)):
         page.set_viewport_size(size)
         response = page.goto(url)
@@ -76,6 +94,11 @@ def check_page(
         _shot(page, f"{name}-{label}")
     page.set_viewport_size(WIDE)
     page.goto(url)
+    page.remove_listener("console", on_console)
+    page.remove_listener("pageerror", on_error)
+    page.remove_listener("response", on_response)
+    # A 4xx page answers with an error status, which Chromium logs; that is not a problem.
+    problems += [f"{name}: console: {text}" for text in console if "status of" not in text]
     problems += [f"{name}: {v}" for v in _violations(page)]
     skip = page.locator("a.skipnav")
     if skip.count() != 1 or skip.get_attribute("href") != "#main-content":
@@ -168,6 +191,26 @@ def test_a_form_error_puts_the_focus_on_the_error_summary(
     page.get_by_role("button", name="Registrér").click()
     expect(page.locator(".alert-error")).to_be_visible()
     assert _focused_id(page).endswith("error-summary"), _focused_id(page)
+    assert not _violations(page)
+
+
+def test_an_administrators_typo_keeps_the_form_and_says_what_to_fix(
+    page: Page, live_server: str, ctx: AppContext, clock: FixedClock
+) -> None:
+    log_in(page, live_server, enrolled_person(ctx, "administrator"), clock)
+    page.goto(f"{live_server}/admin/brugere")
+    page.fill("#new-username", "ny bruger!")
+    page.fill("#new-display_name", "Ny Navigatør")
+    page.select_option("#new-role", "administrator")
+    page.get_by_role("button", name="Opret").click()
+    summary = page.locator("#new-error-summary")
+    expect(summary).to_be_visible()
+    assert _focused_id(page) == "new-error-summary"
+    expect(page.locator("#new-display_name")).to_have_value("Ny Navigatør")
+    expect(page.locator("#new-username")).to_have_attribute("aria-invalid", "true")
+    # The summary's link leads to the field.
+    summary.get_by_role("link").click()
+    assert _focused_id(page) == "new-username"
     assert not _violations(page)
 
 
