@@ -107,7 +107,7 @@ def _events(ctx: AppContext, action: str) -> list[AuditEvent]:
 
 def _rejected_table(client: TestClient) -> str:
     html = client.get("/dpo/afvisninger").text
-    return html.split('<table id="rejected">')[1].split("</table>")[0]
+    return html.split('id="rejected">')[1].split("</table>")[0]
 
 
 def test_a_foreign_cpr_is_answered_as_an_unknown_one(ctx: AppContext, world: World) -> None:
@@ -187,7 +187,7 @@ def test_b_dpo_sees_the_probe_and_a_dpo_sees_only_its_own_search(
         assert world.a_nav.username in log  # A's own search, not found
         everything = a_dpo.get("/dpo/log").text
         assert world.b_citizen not in everything
-        assert PROBE not in everything.split('<table id="log">')[1]
+        assert PROBE not in everything.split('id="log">')[1]
         assert a_dpo.get(f"/dpo/log?handling={PROBE}").text.count(world.b_citizen) == 0
 
 

@@ -26,8 +26,8 @@ EXPECTED = {
     "dpo": ["Overblik", "Log", "Afviste forsøg", "Alarmer", "Indsigt"],
     "administrator": ["Brugere", "API-nøgler", "Godkendelser"],
 }
-NAV = re.compile(r"<nav>(.*?)</nav>", re.S)
-LINK = re.compile(r'<a href="[^"]+">([^<]+)</a>')
+NAV = re.compile(r'<div class="navigation-menu">.*?<nav [^>]*>(.*?)</nav>', re.S)
+LINK = re.compile(r'<a href="[^"]+" class="nav-link"[^>]*><span>([^<]+)</span></a>')
 
 
 def _menu(ctx: AppContext, clock: FixedClock, role: str) -> list[str]:

@@ -192,7 +192,7 @@ def test_each_checkpoint_is_cosigned_by_both_witnesses_kept_and_shown(
     assert w1.name in page
     assert w2.name in page
     assert f"{second_cosigned:%d-%m-%Y kl. %H:%M}" in page  # Copenhagen time
-    assert f"<td>{second.seq}</td>" in page
+    assert f'<td data-title="Checkpoint">{second.seq}</td>' in page
     assert "Advarsel" not in page
 
 
