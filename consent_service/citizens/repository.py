@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.citizens.models import Citizen, CitizenChange, CitizenKey, Referral
 from consent_service.identity.models import Organisation
 
 
@@ -89,6 +89,25 @@ def page_of_citizens(
     ).all()
 
 
+def live_citizens_of(session: Session, organisation_id: int) -> Sequence[Citizen]:
+    """Every live citizen of the organisation, with their wrapped identity key (joined):
+    what a name search decrypts in memory."""
+    return session.scalars(
+        select(Citizen)
+        .where(Citizen.organisation_id == organisation_id, live_citizen())
+        .order_by(Citizen.id)
+    ).all()
+
+
+def changes_of(session: Session, citizen_id: int) -> Sequence[CitizenChange]:
+    """The citizen's corrections, newest first."""
+    return session.scalars(
+        select(CitizenChange)
+        .where(CitizenChange.citizen_id == citizen_id)
+        .order_by(CitizenChange.changed_at.desc(), CitizenChange.id.desc())
+    ).all()
+
+
 def count_citizens(session: Session, organisation_id: int) -> int:
     return (
         session.scalar(
@@ -111,3 +130,14 @@ def key_purposes_of(session: Session, citizen_id: int) -> Sequence[str]:
     return session.scalars(
         select(CitizenKey.purpose).where(CitizenKey.citizen_id == citizen_id)
     ).all()
+
+
+def lock_citizen(session: Session, citizen_id: int) -> None:
+    """Lock the citizen's row for this transaction (PostgreSQL; SQLite has one writer)
+    and reload it, so a change made meanwhile is what the caller reads next."""
+    session.scalars(
+        select(Citizen)
+        .where(Citizen.id == citizen_id)
+        .with_for_update(of=Citizen)
+        .execution_options(populate_existing=True)
+    ).one()
