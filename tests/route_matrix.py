@@ -242,6 +242,8 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/godkendelser/adgang/{proposal_id}/afvis"): {"proposal_id": "proposal_reject"},
     ("POST", "/borgere/{public_id}/henvisning"): {"public_id": "citizen"},
     ("GET", "/borgere/{public_id}"): {"public_id": "citizen"},
+    ("GET", "/borgere/{public_id}/ret"): {"public_id": "citizen"},
+    ("POST", "/borgere/{public_id}/ret"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): {"public_id": "citizen_to_sign"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/afslag"): {"public_id": "citizen_refusing"},
@@ -365,6 +367,15 @@ BODIES: dict[Route, Body] = {
             "name": "Jens Ærø",
             "municipality": "Norddjurs",
             "gp_clinic": "Lægehuset Grenaa",
+        }
+    },
+    ("POST", "/borgere/{public_id}/ret"): lambda o, me, c: {
+        "data": {
+            "name": "Ayşe Yılmaz",
+            "municipality": "Norddjurs",
+            "gp_clinic": "Lægehuset Grenaa",
+            "phone": f"+45 12 34 {next(_serial) % 100:02d} 78",
+            "reason": "Nyt telefonnummer",
         }
     },
     ("POST", "/borgere/{public_id}/henvisning"): lambda o, me, c: {

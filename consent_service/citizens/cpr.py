@@ -114,7 +114,7 @@ def parse_cpr(value: str, *, today: date) -> Cpr:
     if match is None:
         digit_count = sum(c in "0123456789" for c in compact)
         if digit_count != 10 or not _DIGITS_AND_DASHES.fullmatch(compact):
-            raise InvalidCpr("length", "a CPR number has exactly 10 digits")
+            raise InvalidCpr("length", "a CPR number has exactly ten digits")
         raise InvalidCpr("format", "expected DDMMYY-SSSS or DDMMYYSSSS")
     digits = match.group(1) + match.group(2)
     day, month, yy = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
