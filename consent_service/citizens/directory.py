@@ -67,7 +67,9 @@ MAX_TERM = 100
 _CPR_LIKE = re.compile(r"^[0-9]{1,6}(-?[0-9]{0,4})?$")
 _FULL_CPR = re.compile(r"^[0-9]{6}-?[0-9]{4}$")
 # Letters NFKD does not take apart; the Danish ones as a Dane would type them in ASCII.
-_FOLDS = str.maketrans({"æ": "ae", "ø": "o", "å": "aa", "ß": "ss", "ð": "d", "þ": "th"})
+_FOLDS = str.maketrans(
+    {"æ": "ae", "ø": "o", "å": "aa", "ß": "ss", "ð": "d", "þ": "th", "ı": "i", "ł": "l", "đ": "d"}
+)
 
 
 class Criterion(StrEnum):
