@@ -57,7 +57,6 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.citizens import repository as repo
 from consent_service.citizens.cpr import parse_cpr
-from consent_service.citizens.models import Citizen
 from consent_service.citizens.vault import CitizenVault
 from consent_service.crypto import open_sealed
 from consent_service.services import ServiceDeps
@@ -119,18 +118,15 @@ class NextTask:
 class Listed:
     """A citizen as the list shows them: name and birth date, decrypted."""
 
-    citizen: Citizen
+    citizen_id: int
+    public_id: str
     name: str
     birth_date: date
     folded_name: str
     cpr_digits: str  # never shown: for matching a date-of-birth prefix only
 
-    @property
-    def public_id(self) -> str:
-        return self.citizen.public_id
-
     def __repr__(self) -> str:
-        return f"Listed({self.citizen.public_id})"
+        return f"Listed({self.public_id})"
 
 
 def directory(session: Session, deps: ServiceDeps, organisation_id: int) -> list[Listed]:
@@ -139,15 +135,13 @@ def directory(session: Session, deps: ServiceDeps, organisation_id: int) -> list
     what it shows."""
     unwrap = deps.crypto.data_key_unwrapper()
     out = []
-    for citizen in repo.live_citizens_of(session, organisation_id):
-        wrapped, pid = citizen.wrapped_key, citizen.public_id
-        if wrapped is None or citizen.name_sealed is None or citizen.cpr_sealed is None:
-            continue
-        key = unwrap(wrapped, CitizenVault.key_aad(pid))
-        name = open_sealed(key, citizen.name_sealed, CitizenVault.field_aad(pid, "name")).decode()
-        cpr = open_sealed(key, citizen.cpr_sealed, CitizenVault.field_aad(pid, "cpr")).decode()
+    for row in repo.sealed_identities_of(session, organisation_id):
+        pid = row.public_id
+        key = unwrap(row.wrapped_key, CitizenVault.key_aad(pid))
+        name = open_sealed(key, row.name_sealed, CitizenVault.field_aad(pid, "name")).decode()
+        cpr = open_sealed(key, row.cpr_sealed, CitizenVault.field_aad(pid, "cpr")).decode()
         birth = parse_cpr(cpr, today=date.max).birth_date
-        out.append(Listed(citizen, name, birth, fold(name), cpr))
+        out.append(Listed(row.citizen_id, pid, name, birth, fold(name), cpr))
     return out
 
 
@@ -197,7 +191,7 @@ def sorted_rows(
         return sorted(rows, key=lambda r: (r.birth_date, *by_name(r)))
     if sort is Sort.NEXT_TASK:
         due = next_due or {}
-        return sorted(rows, key=lambda r: (due.get(r.citizen.id, date.max), *by_name(r)))
+        return sorted(rows, key=lambda r: (due.get(r.citizen_id, date.max), *by_name(r)))
     return sorted(rows, key=by_name)
 
 

@@ -72,9 +72,9 @@ def _list_page(
     lines = [
         CitizenRow(
             listed=row,
-            journal=standing_of(session, row.citizen.id, "journal", today),
-            wellbeing=standing_of(session, row.citizen.id, "wellbeing", today),
-            next_task=next_items.get(row.citizen.id),
+            journal=standing_of(session, row.citizen_id, "journal", today),
+            wellbeing=standing_of(session, row.citizen_id, "wellbeing", today),
+            next_task=next_items.get(row.citizen_id),
         )
         for row in shown.rows
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
@@ -89,14 +90,44 @@ def page_of_citizens(
     ).all()
 
 
-def live_citizens_of(session: Session, organisation_id: int) -> Sequence[Citizen]:
-    """Every live citizen of the organisation, with their wrapped identity key (joined):
-    what a name search decrypts in memory."""
-    return session.scalars(
-        select(Citizen)
-        .where(Citizen.organisation_id == organisation_id, live_citizen())
+@dataclass(frozen=True)
+class SealedIdentity:
+    """What a name search needs of a citizen: ids, sealed name and CPR, wrapped key."""
+
+    citizen_id: int
+    public_id: str
+    name_sealed: bytes
+    cpr_sealed: bytes
+    wrapped_key: bytes
+
+
+def sealed_identities_of(session: Session, organisation_id: int) -> list[SealedIdentity]:
+    """Every live citizen of the organisation (not deleted, identity key present) with
+    their sealed name and CPR and wrapped key: one query, only the columns a name search
+    decrypts in memory."""
+    rows = session.execute(
+        select(
+            Citizen.id,
+            Citizen.public_id,
+            Citizen.name_sealed,
+            Citizen.cpr_sealed,
+            CitizenKey.wrapped_key,
+        )
+        .join(
+            CitizenKey,
+            and_(CitizenKey.citizen_id == Citizen.id, CitizenKey.purpose == "identity"),
+        )
+        .where(
+            Citizen.organisation_id == organisation_id,
+            Citizen.deleted_at.is_(None),
+        )
         .order_by(Citizen.id)
     ).all()
+    return [
+        SealedIdentity(cid, pid, name, cpr, wrapped)
+        for cid, pid, name, cpr, wrapped in rows
+        if name is not None and cpr is not None
+    ]
 
 
 def changes_of(session: Session, citizen_id: int) -> Sequence[CitizenChange]:

@@ -5,8 +5,6 @@ name, sorting and paging. The search itself is tested through the pages
 from __future__ import annotations
 
 from datetime import date
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -68,8 +66,7 @@ def test_a_term_is_a_cpr_number_its_start_or_a_name(term: str, criterion: Criter
 
 
 def _row(cid: int, name: str, birth: date, cpr: str = "0101901234") -> Listed:
-    citizen: Any = SimpleNamespace(id=cid, public_id=f"p{cid}")
-    return Listed(citizen, name, birth, fold(name), cpr)
+    return Listed(cid, f"p{cid}", name, birth, fold(name), cpr)
 
 
 ROWS = [
