@@ -243,7 +243,7 @@ def test_a_citizen_whose_key_is_gone_is_treated_as_deleted(
     )
     assert r.status_code == 303, r.text
     again = restored_client.post("/borgere/soeg", data={"cpr": gone.cpr, "csrf_token": token})
-    assert again.headers["location"] == r.headers["location"]
+    assert again.headers["location"] == r.headers["location"].split("?")[0]
 
 
 def test_shredded_wellbeing_answers_are_shredded_again(
