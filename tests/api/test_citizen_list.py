@@ -181,6 +181,17 @@ def test_paging_and_sorting_of_the_whole_list(
     ]
     by_birth = client.get("/borgere?sort=foedselsdato").text
     assert names_in(by_birth)[:3] == ["Borger 30", "Borger 29", "Borger 28"]
+    assert "Sorteret efter fødselsdato." in by_birth
+    # a search result sorts and pages by post, keeping the sort across pages
+    posted = search(client, nav, "borger", sort="foedselsdato", side="2")
+    assert names_in(posted.text) == [
+        "Borger 05",
+        "Borger 04",
+        "Borger 03",
+        "Borger 02",
+        "Borger 01",
+    ]
+    assert 'name="sort" value="foedselsdato"' in posted.text
     # a page or a sort that does not exist is the nearest one, never an error
     assert names_in(client.get("/borgere?side=99").text)[0] == "Borger 26"
     assert names_in(client.get("/borgere?sort=x&side=abc").text)[0] == "Borger 01"

@@ -6,7 +6,9 @@ PostgreSQL (through ``ctx``)."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
@@ -18,6 +20,12 @@ from tests.conftest import enrolled_person
 from tests.factories import synthetic_cpr
 
 AXE = Axe()
+SCREENSHOT_DIR = os.environ.get("CONSENT_SCREENSHOT_DIR")
+
+
+def screenshot(page: Page, name: str) -> None:
+    if SCREENSHOT_DIR:
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=True)
 
 
 def assert_accessible(page: Page) -> None:
@@ -57,6 +65,7 @@ def test_navigator_finds_and_corrects_a_citizen(
     expect(page.locator("#citizens")).to_contain_text("Søren Østergård")
     assert "ostergaard" not in page.url
     assert_accessible(page)
+    screenshot(page, "citizen-search")
     # The table fits at 1280 px, and on a phone each cell carries its column's name.
     page.set_viewport_size({"width": 1280, "height": 900})
     fits = page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
@@ -64,6 +73,7 @@ def test_navigator_finds_and_corrects_a_citizen(
     page.set_viewport_size({"width": 375, "height": 800})
     fits = page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert fits
+    screenshot(page, "citizen-search-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.fill("#q", "aaberg")
@@ -77,9 +87,11 @@ def test_navigator_finds_and_corrects_a_citizen(
     expect(page.locator("#name")).to_have_value("Åse Åberg")  # kept
     expect(page.locator("#reason")).to_have_attribute("aria-invalid", "true")
     assert_accessible(page)
+    screenshot(page, "citizen-correction-error")
     page.fill("#reason", "Navnet var stavet forkert")
     page.click("#save-correction")
     expect(page.locator("h1")).to_have_text("Åse Åberg")
     expect(page.locator("#citizen-changes")).to_contain_text("Åse Aaberg")
     expect(page.locator("#citizen-changes")).to_contain_text("Navnet var stavet forkert")
     assert_accessible(page)
+    screenshot(page, "citizen-history")
