@@ -14,9 +14,9 @@ prefix (1-9 digits, e.g. ``010190``) is matched against the decrypted numbers in
 Nothing decrypted leaves the request: no cache, no log line.
 
 Measured (``bench/bench_citizen_search.py``, SQLite file, 2 shared cores under load): about
-20-50 ms for 700 citizens and 0.5-0.7 s for 10,000, growing linearly (10,000/700: 14-16x
+35-50 ms for 700 citizens and 0.5-0.7 s for 10,000, growing linearly (10,000/700: 14-16x
 for 14.3x the citizens); the decryption (a key unwrap and two AES-GCM opens per citizen)
-is 2-4x the bare query. Fine for the pilot's 700; at 10,000 a search is slow enough to
+makes it 3-4x the bare query. Fine for the pilot's 700; at 10,000 a search is slow enough to
 notice, and every name of the organisation passes through the app's memory per search.
 
 What a region-wide deployment would need
