@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from consent_service.citizens.models import Citizen, Referral, ReferralContact
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
+from consent_service.db import session_scope
+from consent_service.deletion.service import delete_citizen
 from tests.api.test_referral_api import _body, _issue_token
 from tests.conftest import enrolled_person, log_in
 from tests.factories import synthetic_cpr
@@ -229,3 +231,23 @@ def test_the_citizen_pages_referral_form_keeps_its_fields_on_error(
     shown = client.get(ok.headers["location"]).text
     assert "Henvisningen er registreret." in shown
     assert "Ikke kontaktet endnu" in shown
+
+
+def test_deleting_a_contacted_citizen_removes_the_contact(
+    pilot: Pilot, ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    pilot.at(date(2026, 11, 20))
+    pid = pilot.citizen()
+    pilot.refer(pid, date(2026, 11, 20))
+    with ctx.sessions() as session:
+        referral = session.scalars(select(Referral.public_id)).one()
+    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
+    assert _contact(client, token, referral, contacted_on="2026-11-20", note="Note") == 303
+    with session_scope(ctx.sessions) as session:
+        citizen = session.scalar(select(Citizen).where(Citizen.public_id == pid))
+        assert citizen is not None
+        delete_citizen(session, ctx.deps, pilot.actor, citizen, rule="pilot_end")
+    assert _contacts(ctx) == []
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Referral)) == 0
+    assert 'id="new-referrals-empty"' in client.get("/arbejdsliste").text
