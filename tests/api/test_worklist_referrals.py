@@ -4,17 +4,20 @@ days, and the citizen page's referral form (the form pattern)."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from consent_service.citizens import referrals
 from consent_service.citizens.models import Citizen, Referral, ReferralContact
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.deletion.service import delete_citizen
+from consent_service.errors import InvalidInput
 from tests.api.test_referral_api import _body, _issue_token
 from tests.conftest import enrolled_person, log_in
 from tests.factories import synthetic_cpr
@@ -251,3 +254,54 @@ def test_deleting_a_contacted_citizen_removes_the_contact(
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Referral)) == 0
     assert 'id="new-referrals-empty"' in client.get("/arbejdsliste").text
+
+
+def test_two_kontaktet_at_once_store_one_contact(pilot: Pilot, ctx: AppContext) -> None:
+    """Two navigators press "Kontaktet" on the same referral at the same moment: one
+    contact is stored, the other is told it was already contacted."""
+    pilot.at(date(2026, 11, 20))
+    pid = pilot.citizen()
+    pilot.refer(pid, date(2026, 11, 20))
+    with ctx.sessions() as session:
+        referral = session.scalars(select(Referral.public_id)).one()
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def press() -> None:
+        start.wait()
+        try:
+            with session_scope(ctx.sessions) as session:
+                referrals.contact_referral(
+                    session, ctx.deps, pilot.actor, pilot.organisation_id, referral,
+                    date(2026, 11, 20), "Ringede",
+                )  # fmt: skip
+            outcomes.append("stored")
+        except InvalidInput as exc:
+            outcomes.append(exc.message)
+
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["Henvisningen er allerede markeret som kontaktet.", "stored"]
+    assert len(_contacts(ctx)) == 1
+    assert len(pilot.events("referral.contacted")) == 1
+
+
+def test_hostile_notes_are_refused_or_shown_as_text(
+    pilot: Pilot, ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    pilot.at(date(2026, 11, 20))
+    pid = pilot.citizen()
+    pilot.refer(pid, date(2026, 11, 20))
+    with ctx.sessions() as session:
+        referral = session.scalars(select(Referral.public_id)).one()
+    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
+    assert _contact(client, token, referral, contacted_on="2026-11-20", note="a\x00b") == 400
+    assert _contacts(ctx) == []
+    script = "<script>alert(1)</script>"
+    assert _contact(client, token, referral, contacted_on="2026-11-20", note=script) == 303
+    page = client.get(f"/borgere/{pid}").text
+    assert script not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
