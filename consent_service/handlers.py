@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from consent_service.citizens import referral_query
 from consent_service.citizens.directory import NextTask
 from consent_service.citizens.models import Citizen
 from consent_service.jobs import worklist
@@ -32,6 +33,12 @@ def replan_changed_citizens(session: Session, deps: ServiceDeps, facts: Sequence
                 replan_citizen(session, deps, citizen)
 
 
+# The worklist's words for what is not a task of its own (templates/worklist.html).
+NEW_REFERRAL = "Ny henvisning"
+CALL = "Ring op"
+COMING_UP = "Kommer snart"
+REFERRED = "henvist"
+
 HANDLERS: tuple[Callable[[Session, ServiceDeps, Sequence[Fact]], None], ...] = (
     replan_changed_citizens,
 )
@@ -49,9 +56,20 @@ def handler_for(deps: Callable[[], ServiceDeps]) -> FactHandler:
 
 
 def next_tasks(session: Session, organisation_id: int, today: date) -> dict[int, NextTask]:
-    """Each citizen's earliest open task on the worklist (by citizen id), as the worklist
-    states it: its kind, whether it is due or overdue, and its date."""
-    out: dict[int, NextTask] = {}
-    for item in worklist.open_items(session, organisation_id, today):
-        out.setdefault(item.citizen.id, NextTask(item.kind_da, item.state_da, item.task.due_on))
-    return out
+    """Each citizen's next thing to do (by citizen id), as the worklist states it: a new
+    referral nobody has called yet, an open task (due or overdue), or a task coming up in
+    the worklist's horizon; of several, the earliest."""
+    found: dict[int, NextTask] = {}
+
+    def offer(citizen_id: int, task: NextTask) -> None:
+        if citizen_id not in found or task.due_on < found[citizen_id].due_on:
+            found[citizen_id] = task
+
+    for referral, citizen in referral_query.new_referrals_with_citizens(session, organisation_id):
+        offer(citizen.id, NextTask(NEW_REFERRAL, CALL, referral.referred_on, REFERRED))
+    open_now = worklist.open_items(session, organisation_id, today)
+    for item in open_now:
+        offer(item.citizen.id, NextTask(item.kind_da, item.state_da, item.task.due_on))
+    for coming in worklist.upcoming_items(session, organisation_id, today, open_now):
+        offer(coming.citizen.id, NextTask(coming.kind_da, COMING_UP, coming.due_on))
+    return found

@@ -113,6 +113,7 @@ class NextTask:
     kind_name: str
     state_name: str
     due_on: date
+    date_label: str = ""  # what the date is, if not the task's own date ("henvist")
 
 
 @dataclass(frozen=True)

@@ -216,11 +216,14 @@ def test_status_columns_show_consents_and_the_next_task(
     form_id = print_form(client, nav, signed, "journal")
     assert record(client, nav, signed, "journal", form_id, today).status_code == 303
     page = client.get("/borgere?sort=opgave").text
-    assert names_in(page) == ["Bent Berg", "Anna Andersen", "Carl Cort"]
+    # Carl's referral waits for a call (since two days ago): the first thing to do
+    assert names_in(page) == ["Carl Cort", "Bent Berg", "Anna Andersen"]
     rows = page.split('id="citizens"')[1].split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
-    assert "Opfølgende trivselsmåling" in rows[0]
-    assert (today + timedelta(days=5)).strftime("%d-%m-%Y") in rows[0]
-    carl = rows[2]
+    carl, bent = rows[0], rows[1]
+    assert "Ny henvisning" in carl
+    assert f"Ring op · henvist {(today - timedelta(days=2)).strftime('%d-%m-%Y')}" in carl
+    assert "Opfølgende trivselsmåling" in bent
+    assert (today + timedelta(days=5)).strftime("%d-%m-%Y") in bent
     until = (today.replace(year=today.year + 1) - timedelta(days=1)).strftime("%d-%m-%Y")
     assert "Givet" in carl
     assert f"til og med {until}" in carl
