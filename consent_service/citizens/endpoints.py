@@ -129,7 +129,7 @@ def search(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("citizen:search")],
-    q: Annotated[str, Form(max_length=directory.MAX_TERM)] = "",
+    q: Annotated[str, Form(max_length=4 * directory.MAX_TERM)] = "",
     cpr: Annotated[str, Form(max_length=20)] = "",
     sort: Annotated[str, Form(max_length=20)] = "",
     side: Annotated[str, Form(max_length=10)] = "1",
@@ -140,8 +140,13 @@ def search(
     term = (q or cpr).strip()
     form = FormState.of(q=term)
     chosen = _sort_of(sort)
-    if not term:
-        form.add("q", "Skriv et navn, en del af et navn eller et CPR-nummer.")
+    if not term or len(term) > directory.MAX_TERM:
+        form.add(
+            "q",
+            f"Skriv højst {directory.MAX_TERM} tegn."
+            if term
+            else "Skriv et navn, en del af et navn eller et CPR-nummer.",
+        )
         return _list_page(
             request, ctx, session, me, [], sort=chosen, side="1", form=form, searched=True
         )

@@ -258,3 +258,21 @@ def test_the_old_cpr_field_still_searches(
         "/borgere/soeg", data={"cpr": synthetic_cpr(date(1975, 1, 1), 7), "csrf_token": nav}
     )
     assert r.headers["location"] == f"/borgere/{pid}"
+
+
+def test_hostile_search_terms_change_nothing_and_are_shown_as_text(
+    ctx: AppContext, client: TestClient, nav: str, nav_person: Person
+) -> None:
+    seed(ctx, nav_person, NAMES)
+    script = search(client, nav, '<script>alert("x")</script>')
+    assert script.status_code == 200
+    assert "<script>alert" not in script.text
+    assert "&lt;script&gt;" in script.text
+    assert names_in(script.text) == []
+    wildcard = search(client, nav, "%")  # no SQL LIKE: the term is matched in memory
+    assert names_in(wildcard.text) == []
+    assert search(client, nav, "x\x00y").status_code == 400
+    too_long = search(client, nav, "a" * 101)
+    assert too_long.status_code == 400  # the list with the field's message, term kept
+    assert "Skriv højst 100 tegn." in too_long.text
+    assert 'value="' + "a" * 101 + '"' in too_long.text
