@@ -42,6 +42,8 @@ PAGES: dict[str, tuple[Visit, ...]] = {
     ),
     "referrer": (
         Visit("/"),
+        Visit("/henvis"),
+        Visit("/mine-henvisninger"),
         Visit("/konto"),
     ),
     "data_controller": (

@@ -36,7 +36,9 @@ NIGHTS = [
 
 
 def _date_field(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" type="date" required value="([^"]*)"', page)
+    # the form pattern's macro or a hand-written input: type, name and value in any order
+    tag = rf'<input (?=[^>]*type="date")(?=[^>]*name="{name}")[^>]*value="([^"]*)"'
+    match = re.search(tag, page)
     assert match, f"no {name} date field"
     return match.group(1)
 
