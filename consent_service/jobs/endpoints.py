@@ -15,6 +15,7 @@ from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.service import REFERRER_KINDS
 from consent_service.clock import legal_today
 from consent_service.deletion import service as deletion
+from consent_service.errors import InvalidInput
 from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
 from consent_service.web import notices
