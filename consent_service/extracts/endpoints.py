@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
-from consent_service.errors import InvalidInput, RuleRefusal
+from consent_service.errors import InvalidInput, RuleRefusal, StepUpFailed
 from consent_service.extracts import downloads, execution, gate, requests, rules
 from consent_service.extracts.coverage import Coverage, view_coverage
 from consent_service.extracts.models import ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
+from consent_service.identity import stepup
 from consent_service.identity.stepup import step_up
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import FormState, failed, parse_choice, parse_date
@@ -169,12 +170,24 @@ def request_page(
     public_id: str,
 ) -> Response:
     req = requests.request_in_organisation(session, me.organisation_id, public_id)
+    return _request_page(request, ctx, session, me, req)
+
+
+def _request_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Principal,
+    req: ExtractRequest,
+    form: FormState | None = None,
+) -> Response:
+    """The request's page; ``form`` is a refused approval (400, the comment kept)."""
     files = requests.files_of(session, req)
     manifest = json.loads(req.manifest) if req.manifest else None
     actions = rules.actions_for(req, me.user.id, legal_today(ctx.clock))
-    return page(request, "extract.html", me=me, req=req, files=files, manifest=manifest,
-                actions=actions, public_key_pem=ctx.crypto.public_key_pem(),
-                **_common())  # fmt: skip
+    return page(request, "extract.html", status_code=400 if form else 200, me=me, req=req,
+                files=files, manifest=manifest, actions=actions, form=form,
+                public_key_pem=ctx.crypto.public_key_pem(), **_common())  # fmt: skip
 
 
 @router.post(
@@ -183,6 +196,7 @@ def request_page(
     response_class=HTMLResponse,
 )
 def approve(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("extract:approve")],
@@ -191,7 +205,13 @@ def approve(
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     req = _to_decide(session, me, public_id)
-    step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
+    try:
+        step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
+    except StepUpFailed as refused:
+        # Nothing was changed before the code was checked: only the failure is kept.
+        stepup.record_step_up_failure(session, ctx.deps, me.actor, refused)
+        form = FormState.of(prefix="approve-", comment=comment).add("code", refused.message)
+        return _request_page(request, ctx, session, me, req, form)
     requests.decide(session, ctx.deps, me.actor, req, approve=True, comment=comment)
     return RedirectResponse(f"/udtraek/{public_id}", status_code=303)
 

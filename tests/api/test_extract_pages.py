@@ -8,7 +8,9 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from consent_service.audit.models import AuditEvent
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.context import AppContext
 from tests.conftest import current_code, enrolled_person, log_in
@@ -67,7 +69,14 @@ def test_draft_approve_with_a_fresh_code_execute_and_download(
     wrong = client.post(
         f"/udtraek/{public_id}/godkend", data={"code": "123456", "csrf_token": token}
     )
-    assert wrong.status_code == 409
+    # The same page again with the message beside the code (the form pattern).
+    assert wrong.status_code == 400
+    assert 'id="approve-code-error"' in wrong.text
+    with ctx.sessions() as session:  # the wrong code is audited and counted all the same
+        failures = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "login.step_up_failed")
+        ).all()
+    assert [e.actor_user_id for e in failures] == [approver.user_id]
     assert 'data-status="draft">Afventer godkendelse' in client.get(f"/udtraek/{public_id}").text
     clock.advance(timedelta(seconds=30))
     ok = client.post(
