@@ -109,3 +109,14 @@ def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[Consent
         )
         .order_by(ConsentForm.printed_at.desc())
     ).all()
+
+
+def form_by_short_code(session: Session, short_code: str) -> ConsentForm | None:
+    """The printed form with the (normalised) short code, in any organisation: codes are
+    unique across the service, so the caller must check the organisation."""
+    return session.scalar(select(ConsentForm).where(ConsentForm.short_code == short_code))
+
+
+def form_of(session: Session, form_id: str) -> ConsentForm | None:
+    """The printed form ``form_id`` (of a consent already loaded in its organisation)."""
+    return session.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))

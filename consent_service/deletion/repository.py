@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
-from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
+from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.identity.models import UserSession
 from consent_service.jobs.models import Job, Task
 from consent_service.wellbeing.models import WellbeingResponse
@@ -89,9 +89,14 @@ def destroy_citizen_keys(session: Session, citizen_id: int) -> None:
 
 
 def delete_citizen_rows(session: Session, citizen_id: int) -> None:
-    """The citizen's scans, answers, referrals and worklist tasks."""
+    """The citizen's scans, printed PDFs, answers, referrals and worklist tasks."""
     consent_ids = select(Consent.id).where(Consent.citizen_id == citizen_id)
     session.execute(delete(ConsentScan).where(ConsentScan.consent_id.in_(consent_ids)))
+    # The printed PDFs carry name and CPR: crypto-shredding makes them unreadable, but they
+    # are not kept either (the form rows stay, as evidence of what was printed, by hash).
+    session.execute(
+        update(ConsentForm).where(ConsentForm.citizen_id == citizen_id).values(pdf_sealed=None)
+    )
     session.execute(delete(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen_id))
     session.execute(delete(Referral).where(Referral.citizen_id == citizen_id))
     session.execute(delete(Task).where(Task.citizen_id == citizen_id))
