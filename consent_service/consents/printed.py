@@ -181,10 +181,11 @@ def _check(
     if form.citizen_id != citizen.id:
         raise InvalidInput(other, field=field)
     if form.kind != kind:
-        cat = catalogue()
+        kinds = catalogue().kinds
+        found, wanted = kinds[form.kind].short_name_da, kinds[kind].short_name_da
         raise InvalidInput(
-            f"Erklæringen er til {cat.name(form.kind).lower()}, ikke til "
-            f"{cat.name(kind).lower()}. Registrér den under den rigtige samtykketype.",
+            f"Erklæringen er et {found.lower()}, ikke et {wanted.lower()}. "
+            f"Registrér den under {found.lower()}.",
             field=field,
         )
     if repo.consent_for_form(session, form.form_id) is not None:

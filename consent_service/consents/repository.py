@@ -98,7 +98,7 @@ def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
 
 
 def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[ConsentForm]:
-    """Printed forms of the kind not yet recorded."""
+    """Printed forms of the kind not yet recorded, newest first."""
     used = select(Consent.form_id).where(Consent.form_id.is_not(None))
     return session.scalars(
         select(ConsentForm)
@@ -107,7 +107,7 @@ def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[Consent
             ConsentForm.kind == kind,
             ConsentForm.form_id.not_in(used),
         )
-        .order_by(ConsentForm.printed_at.desc())
+        .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
     ).all()
 
 
