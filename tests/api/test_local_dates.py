@@ -36,7 +36,9 @@ NIGHTS = [
 
 
 def _date_field(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" type="date" required value="([^"]*)"', page)
+    match = re.search(rf'<input[^>]*\bname="{name}"[^>]*\bvalue="([^"]*)"', page) or re.search(
+        rf'<input[^>]*\bvalue="([^"]*)"[^>]*\bname="{name}"', page
+    )
     assert match, f"no {name} date field"
     return match.group(1)
 

@@ -114,9 +114,11 @@ def test_the_pdf_carries_the_short_code_and_downloads_again_byte_for_byte(
     pid = _citizen(client, nav, clock.now().date(), 1)
     form_id, pdf = _print(client, nav, pid, "journal")
     form = _form(ctx, form_id)
-    assert form.short_code is not None and shortcode.is_valid(form.short_code)
+    assert form.short_code is not None
+    assert shortcode.is_valid(form.short_code)
     assert form.pdf_sha256 == hashlib.sha256(pdf).hexdigest()
-    assert form.pdf_sealed is not None and pdf not in form.pdf_sealed  # sealed, not clear
+    assert form.pdf_sealed is not None
+    assert pdf not in form.pdf_sealed  # sealed, not in clear
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert f"Blanketkode:\n{form.code_shown}" in text or f"Blanketkode: {form.code_shown}" in text
 
@@ -143,7 +145,8 @@ def test_a_stored_pdf_that_does_not_match_its_hash_is_not_served(
     with session_scope(ctx.sessions) as s:
         form = s.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))
         citizen = s.scalar(select(Citizen).where(Citizen.public_id == pid))
-        assert form is not None and citizen is not None
+        assert form is not None
+        assert citizen is not None
         vault = CitizenVault(ctx.crypto)
         key = vault.unwrap(pid, citizen.wrapped_key)
         form.pdf_sealed = vault.seal_bytes(key, pid, f"form-pdf:{form_id}", b"%PDF-1.4 other")
@@ -282,7 +285,8 @@ def test_a_foreign_or_garbage_qr_gets_the_unknown_form_message(
         r = _record(client, nav, pid, "journal", scan, form_id=own_id,
                     signed_on=today.isoformat())  # fmt: skip
         assert r.status_code == 400
-        assert "Fremmed Borger" not in r.text and "<script>alert" not in r.text
+        assert "Fremmed Borger" not in r.text
+        assert "<script>alert" not in r.text
         answers.append(r.text.split('id="journal-record-error-summary"')[1].split("</ul>")[0])
     assert all(a == answers[0] for a in answers)
     assert "kendes ikke som en samtykkeerklæring" in answers[0]
