@@ -112,16 +112,18 @@ def _action_page(
     citizen: Citizen,
     action: str,
     form: FormState,
+    status_code: int = 400,
     **context: object,
 ) -> Response:
     """A consent form that failed, on its own page: the menu, the error summary, the
-    message beside each field, the values typed (the form pattern, ``web/forms.py``)."""
+    message beside each field, the values typed (the form pattern, ``web/forms.py``).
+    Status 400 for a mistake in the form, 409 when a rule refuses the action."""
     view = citizens.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
     return failed(
         request,
         "consent_action.html",
         form,
-        400,
+        status_code,
         me=me,
         citizen=view,
         citizen_id=citizen.public_id,
@@ -131,6 +133,11 @@ def _action_page(
         correction_reasons=CORRECTION_REASONS,
         **context,
     )
+
+
+def _status(form: FormState, exc: InvalidInput | RuleRefusal) -> int:
+    """409 when a rule refused the action, else 400 (a mistake in the form)."""
+    return 409 if isinstance(exc, RuleRefusal) else 400
 
 
 def _done(citizen: Citizen, key: str) -> Response:
@@ -164,6 +171,7 @@ def record_signed(
         signed_on=signed_on,
         witness=witness,
     )
+    status = 400
     signed = parse_date(form, "signed_on")
     content = scan.file.read(service.MAX_SCAN_BYTES + 1) if scan is not None else b""
     try:
@@ -183,13 +191,15 @@ def record_signed(
                 scan=content,
             )
     except (InvalidInput, RuleRefusal) as exc:
-        form.fail(exc)
+        status = _status(form.fail(exc), exc)
     if form.has_errors:
         form.lose_files("scan")
         offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
         if kind not in offers:
             raise NotFound(kind)
-        return _action_page(request, ctx, session, me, citizen, "record", form, kind=offers[kind])
+        return _action_page(
+            request, ctx, session, me, citizen, "record", form, status, kind=offers[kind]
+        )
     return _done(citizen, "consent-recorded")
 
 
@@ -205,17 +215,20 @@ def record_refused(
 ) -> Response:
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     form = FormState.of(prefix=f"{kind}-refuse-", decided_on=decided_on)
+    status = 400
     day = parse_date(form, "decided_on")
     if day is not None:
         try:
             service.record_refused(session, ctx.deps, me.actor, citizen, kind, day)
         except (InvalidInput, RuleRefusal) as exc:
-            form.fail(exc)
+            status = _status(form.fail(exc), exc)
     if form.has_errors:
         offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
         if kind not in offers:
             raise NotFound(kind)
-        return _action_page(request, ctx, session, me, citizen, "refuse", form, kind=offers[kind])
+        return _action_page(
+            request, ctx, session, me, citizen, "refuse", form, status, kind=offers[kind]
+        )
     return _done(citizen, "consent-refused")
 
 
@@ -230,14 +243,17 @@ def confirm_journal(
 ) -> Response:
     citizen, consent = _consent(session, me, consent_id)
     form = FormState.of(prefix=f"journal-{consent.public_id}-", entered_on=entered_on)
+    status = 400
     day = parse_date(form, "entered_on")
     if day is not None:
         try:
             service.confirm_journal_entry(session, ctx.deps, me.actor, citizen, consent, day)
         except (InvalidInput, RuleRefusal) as exc:
-            form.fail(exc)
+            status = _status(form.fail(exc), exc)
     if form.has_errors:
-        return _action_page(request, ctx, session, me, citizen, "journal", form, consent=consent)
+        return _action_page(
+            request, ctx, session, me, citizen, "journal", form, status, consent=consent
+        )
     return _done(citizen, "journal-confirmed")
 
 
@@ -258,6 +274,7 @@ def withdraw(
     form = FormState.of(
         prefix=f"withdraw-{consent.public_id}-", withdrawn_on=withdrawn_on, channel=channel
     )
+    status = 400
     day = parse_date(form, "withdrawn_on")
     if day is not None:
         try:
@@ -277,9 +294,11 @@ def withdraw(
                 )
             service.withdraw(session, ctx.deps, me.actor, citizen, consent, day, channel)
         except (InvalidInput, RuleRefusal) as exc:
-            form.fail(exc)
+            status = _status(form.fail(exc), exc)
     if form.has_errors:
-        return _action_page(request, ctx, session, me, citizen, "withdraw", form, consent=consent)
+        return _action_page(
+            request, ctx, session, me, citizen, "withdraw", form, status, consent=consent
+        )
     return _done(citizen, "consent-withdrawn")
 
 
@@ -296,6 +315,7 @@ def invalidate(
     """Two posts, as a withdrawal: the confirmation says what marking it invalid does."""
     citizen, consent = _consent(session, me, consent_id)
     form = FormState.of(prefix=f"invalidate-{consent.public_id}-", reason=reason)
+    status = 400
     try:
         lines = reading.invalidation_preview(session, consent, reason)
         if not is_confirmed(confirmed):
@@ -313,9 +333,11 @@ def invalidate(
             )
         service.invalidate(session, ctx.deps, me.actor, citizen, consent, reason)
     except (InvalidInput, RuleRefusal) as exc:
-        form.fail(exc)
+        status = _status(form.fail(exc), exc)
     if form.has_errors:
-        return _action_page(request, ctx, session, me, citizen, "invalidate", form, consent=consent)
+        return _action_page(
+            request, ctx, session, me, citizen, "invalidate", form, status, consent=consent
+        )
     return _done(citizen, "consent-invalidated")
 
 

@@ -424,7 +424,7 @@ def test_a_wrong_record_is_invalidated_not_edited(
         f"/samtykker/{consent_id}/ugyldiggoer",
         data={"reason": "scan_mismatch", "csrf_token": nav, "confirmed": "ja"},
     )
-    assert again.status_code == 400
+    assert again.status_code == 409
     assert "allerede ugyldiggjort" in again.text
     withdraw = client.post(
         f"/samtykker/{consent_id}/tilbagekald",
@@ -435,7 +435,7 @@ def test_a_wrong_record_is_invalidated_not_edited(
             "confirmed": "ja",
         },
     )
-    assert withdraw.status_code == 400
+    assert withdraw.status_code == 409
 
     # The database itself refuses to edit a recorded consent or its history: the
     # application login has no UPDATE on them (PostgreSQL), and a trigger refuses even the
