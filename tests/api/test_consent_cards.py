@@ -91,7 +91,7 @@ def test_withdrawal_asks_first_and_names_the_answers_fate(
     ctx: AppContext, client: TestClient, clock: FixedClock, nav: str
 ) -> None:
     today = clock.now().date()
-    pid = _given(client, nav, today, 3, "wellbeing")
+    _given(client, nav, today, 3, "wellbeing")
     consent = _consent_id(ctx, "wellbeing")
     data = {"withdrawn_on": today.isoformat(), "channel": "phone", "csrf_token": nav}
 
