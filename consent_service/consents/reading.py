@@ -346,16 +346,25 @@ def iso27560_record(
     return to_iso27560(view)
 
 
+# How the confirmation names what a withdrawal deletes (retention/schedule.yaml category).
+WITHDRAWAL_DELETIONS = {
+    "wellbeing_answers_withdrawn": "Trivselsbesvarelserne (WHO-5 og livstilfredshed)",
+}
+
+
 def withdrawal_lines(consent: Consent, facts: rules.ConsentFacts, on: date) -> tuple[str, ...]:
     """What a withdrawal on ``on`` does, in Danish: the consent rule's effect
     (:func:`rules.can_withdraw`) and, for each category the retention schedule deletes
     after a withdrawal of this kind, by when (``retention/schedule.yaml``)."""
     kind = catalogue().kinds[consent.kind]
     lines = [rules.can_withdraw(facts, kind, on).message]
-    for category in default_schedule().categories.values():
+    for key, category in default_schedule().categories.items():
         if category.trigger == "withdrawal" and category.consent_kind == consent.kind:
-            deadline = category.keep.after(on)
-            lines.append(f"{category.da}: slettes senest {deadline:%d-%m-%Y}.")
+            what = WITHDRAWAL_DELETIONS.get(key, category.da)
+            lines.append(
+                f"{what} slettes senest {category.keep.after(on):%d-%m-%Y} "
+                f"({category.keep.da()} efter tilbagekaldelsen, efter sletteplanen)."
+            )
     return tuple(lines)
 
 
