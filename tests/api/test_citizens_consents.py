@@ -257,7 +257,11 @@ def test_bad_input_changes_nothing(
         },
     )
     assert bad.status_code == 400
-    assert "320190" not in bad.text
+    # The typed CPR comes back only as the field's value (the form pattern keeps what was
+    # typed, so a typo can be fixed), never in the message, and the page is not cached.
+    assert bad.text.count("320190") == 1
+    assert 'value="320190-1234"' in bad.text
+    assert bad.headers["cache-control"] == "no-store"
     cpr = synthetic_cpr(BIRTH, 2)
     pid = register(client, nav, cpr)
     dup = client.post(
