@@ -204,6 +204,7 @@ def form_to_record(
 ) -> FoundForm:
     """The form a signed scan is recorded on (the order is in the module docstring); raises
     ``InvalidInput`` beside the field that decided (``scan``, ``short_code``, ``form_id``)."""
+    check_kind(catalogue(), kind)
     content_type = validate_scan(scan)
     org = citizen.organisation_id
     texts = qr_texts(scan, content_type)
