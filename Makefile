@@ -35,12 +35,14 @@ $(ASSETS): package.json package-lock.json
 
 assets: $(ASSETS)
 
-# Install, make keys (once), migrate, create the first administrator (once), serve on :8000.
+# Install, make keys (once), migrate, create the first administrator (once), then serve on
+# :8000 with the worker beside it (`consent-service run`; Ctrl-C stops both). In production
+# run `consent-service serve` and `consent-service worker` separately (README).
 run: $(STAMP) $(ASSETS)
 	$(BIN)/consent-service generate-keys
 	$(BIN)/consent-service migrate
 	$(BIN)/consent-service bootstrap-admin
-	$(BIN)/consent-service serve
+	$(BIN)/consent-service run
 
 # Headless Chromium for the browser tests comes from Debian, never a browser download.
 browser-deps:

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.endpoints import router as citizens_router
+from consent_service.citizens.referral_endpoints import router as referrer_router
 from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
 from consent_service.db import ping
@@ -48,6 +49,7 @@ ROUTERS = (
     proposals_router,
     pages_router,
     citizens_router,
+    referrer_router,
     consents_router,
     audit_router,
     alerts_router,

@@ -23,6 +23,7 @@ from httpx import Response
 from sqlalchemy import select
 
 from consent_service.audit.models import AuditAlert
+from consent_service.citizens.models import Citizen, Referral
 from consent_service.clock import FixedClock, legal_today
 from consent_service.consents.models import Consent
 from consent_service.context import AppContext
@@ -99,6 +100,19 @@ def _citizen(nav: Login, today: date) -> tuple[str, str]:
         "course_start_on": today.isoformat(), "norddjurs_link": "true", "reachable": "true",
     })  # fmt: skip
     return pid, cpr
+
+
+def _referral_of(ctx: AppContext, citizen_pid: str) -> str:
+    """The public id of the citizen's (first) referral."""
+    with ctx.sessions() as session:
+        found = session.scalar(
+            select(Referral.public_id)
+            .join(Citizen, Citizen.id == Referral.citizen_id)
+            .where(Citizen.public_id == citizen_pid)
+            .order_by(Referral.id)
+        )
+        assert found is not None
+        return found
 
 
 def _printed(nav: Login, pid: str, kind: str) -> str:
@@ -191,6 +205,7 @@ def build_organisation(
     ids = org.ids
 
     ids["citizen"], ids["citizen_cpr"] = _citizen(nav, today)
+    ids["referral"] = _referral_of(ctx, ids["citizen"])
     ids["consent_export"] = _signed(ctx, nav, ids["citizen"], "wellbeing", today)
     ids["citizen_to_sign"], _ = _citizen(nav, today)
     ids["form_id"] = _printed(nav, ids["citizen_to_sign"], "journal")
@@ -241,6 +256,7 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/godkendelser/adgang/{proposal_id}/godkend"): {"proposal_id": "proposal_approve"},
     ("POST", "/godkendelser/adgang/{proposal_id}/afvis"): {"proposal_id": "proposal_reject"},
     ("POST", "/borgere/{public_id}/henvisning"): {"public_id": "citizen"},
+    ("POST", "/henvisninger/{referral_id}/kontaktet"): {"referral_id": "referral"},
     ("GET", "/borgere/{public_id}"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): {"public_id": "citizen_to_sign"},
@@ -274,7 +290,8 @@ CONSENT_KIND: dict[Route, str] = {
 
 def unknown_id(param: str) -> str:
     """An id of the right shape that names nothing."""
-    return "987654321" if param.endswith("_id") and param != "consent_id" else uuid.uuid4().hex
+    numeric = param.endswith("_id") and param not in ("consent_id", "referral_id")
+    return "987654321" if numeric else uuid.uuid4().hex
 
 
 @dataclass
@@ -381,6 +398,16 @@ BODIES: dict[Route, Body] = {
         }
     },
     ("POST", "/api/v1/referrals"): _referral,
+    ("POST", "/henvisninger/{referral_id}/kontaktet"): lambda o, me, c: {
+        "data": {"contacted_on": _today(c), "note": "Ringede, aftalt møde"}
+    },
+    ("POST", "/henvis"): lambda o, me, c: {
+        "data": {
+            **{k: v for k, v in _referral(o, me, c)["json"].items() if k != "clinic"},
+            "norddjurs_link": "true",
+            "reachable": "true",
+        }
+    },
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): lambda o, me, c: {
         "data": {"form_id": o.ids["form_id"], "signed_on": _today(c), "witness": "Navigatør"},
         "files": {"scan": ("scan.png", tiny_png(), "image/png")},

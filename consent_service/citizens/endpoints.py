@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from consent_service.citizens import service
+from consent_service.citizens import referrals, service
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
@@ -18,7 +17,7 @@ from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
 from consent_service.errors import InvalidInput
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
-from consent_service.web.forms import FormState, failed
+from consent_service.web.forms import FormState, failed, parse_choice, parse_date
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.templating import page
@@ -103,6 +102,9 @@ def new_citizen(
     return notices.redirect(f"/borgere/{citizen.public_id}", "citizen-registered")
 
 
+REFERRAL_FORM = "henvisning-"  # the id prefix of the citizen page's referral form
+
+
 @router.post("/borgere/{public_id}/henvisning", response_class=HTMLResponse)
 def new_referral(
     request: Request,
@@ -110,27 +112,40 @@ def new_referral(
     session: DbSession,
     me: Annotated[Principal, require("referral:create")],
     public_id: str,
-    referrer_kind: Annotated[str, Form(max_length=32)],
-    referred_on: Annotated[date, Form()],
+    referrer_kind: Annotated[str, Form(max_length=32)] = "",
+    referred_on: Annotated[str, Form(max_length=40)] = "",
     clinic: Annotated[str, Form(max_length=200)] = "",
-    course_start_on: Annotated[date | None, Form()] = None,
-    norddjurs_link: Annotated[bool, Form()] = False,
-    reachable: Annotated[bool, Form()] = False,
+    course_start_on: Annotated[str, Form(max_length=40)] = "",
+    norddjurs_link: Annotated[str, Form(max_length=8)] = "",
+    reachable: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     citizen = service.citizen_in_organisation(session, me.organisation_id, public_id)
-    data = service.ReferralInput(
-        referrer_kind=referrer_kind,
-        clinic=clinic,
-        referred_on=referred_on,
-        course_start_on=course_start_on,
-        norddjurs_link=norddjurs_link,
-        reachable=reachable,
-    )
-    try:
-        service.register_referral(session, ctx.deps, me.actor, citizen, data)
-    except InvalidInput as exc:
-        return _citizen_page(request, ctx, session, me, citizen, status_code=400, error=exc.message)
-    return RedirectResponse(f"/borgere/{public_id}", status_code=303)
+    form = FormState.of(
+        prefix=REFERRAL_FORM, referrer_kind=referrer_kind, clinic=clinic,
+        referred_on=referred_on, course_start_on=course_start_on,
+        norddjurs_link=norddjurs_link, reachable=reachable,
+    )  # fmt: skip
+    kind = parse_choice(form, "referrer_kind", service.REFERRER_KINDS, "Vælg hvem der henviste.")
+    day = parse_date(form, "referred_on")
+    start = parse_date(form, "course_start_on", required=False)
+    if kind is not None and day is not None and not form.has_errors:
+        data = service.ReferralInput(
+            referrer_kind=kind,
+            clinic=clinic,
+            referred_on=day,
+            course_start_on=start,
+            norddjurs_link=norddjurs_link == "true",
+            reachable=reachable == "true",
+        )
+        try:
+            service.register_referral(session, ctx.deps, me.actor, citizen, data)
+        except InvalidInput as exc:
+            form.fail(exc, "referred_on")
+    if form.has_errors:
+        return _citizen_page(
+            request, ctx, session, me, citizen, status_code=400, referral_form=form
+        )
+    return notices.redirect(f"/borgere/{public_id}", "referral-registered")
 
 
 @router.get("/borgere/{public_id}", response_class=HTMLResponse)
@@ -153,16 +168,22 @@ def _citizen_page(
     citizen: Citizen,
     status_code: int = 200,
     error: str | None = None,
+    referral_form: FormState | None = None,
 ) -> Response:
     view = service.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
     overview = reading.citizen_consents(session, ctx.deps, citizen)
+    citizen_referrals = list(service.referrals(session, citizen))
     return page(
         request,
         "citizen.html",
         status_code=status_code,
         me=me,
         citizen=view,
-        referrals=service.referrals(session, citizen),
+        referrals=citizen_referrals,
+        referral_contacts=referrals.contacts_by_referral(
+            session, ctx.deps, citizen, citizen_referrals
+        ),
+        referral_form=referral_form or FormState(prefix=REFERRAL_FORM),
         consents=overview.summaries,
         error=error,
         referrer_kinds=service.REFERRER_KINDS,

@@ -12,6 +12,7 @@ from consent_service.cli.audit import add_audit_commands
 from consent_service.cli.backup import add_backup_commands
 from consent_service.cli.jobs import add_job_commands
 from consent_service.cli.retention import add_retention_commands
+from consent_service.cli.run import add_run_command
 from consent_service.cli.serve import add_serve_command
 from consent_service.cli.setup import add_setup_commands
 from consent_service.config import ConfigError
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of every sub-command, in the order ``--help`` lists them."""
     parser = argparse.ArgumentParser(prog="consent-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    add_run_command(sub)
     add_serve_command(sub)
     add_setup_commands(sub)
     add_audit_commands(sub)

@@ -33,9 +33,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_serve_command(sub: Any) -> None:
-    """Register ``serve`` on the top-level subparsers."""
-    p = add_command(sub, "serve", cmd_serve, "serve the web app and API")
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of a command that serves (``serve``, ``run``)."""
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
+
+
+def add_serve_command(sub: Any) -> None:
+    """Register ``serve`` on the top-level subparsers."""
+    add_server_arguments(add_command(sub, "serve", cmd_serve, "serve the web app and API"))

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
-from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.citizens.models import Citizen, CitizenKey, Referral, ReferralContact
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.identity.models import UserSession
 from consent_service.jobs.models import Job, Task
@@ -89,7 +89,8 @@ def destroy_citizen_keys(session: Session, citizen_id: int) -> None:
 
 
 def delete_citizen_rows(session: Session, citizen_id: int) -> None:
-    """The citizen's scans, printed PDFs, answers, referrals and worklist tasks."""
+    """The citizen's scans, printed PDFs, answers, referrals (with their contacts) and
+    worklist tasks."""
     consent_ids = select(Consent.id).where(Consent.citizen_id == citizen_id)
     session.execute(delete(ConsentScan).where(ConsentScan.consent_id.in_(consent_ids)))
     # The printed PDFs carry name and CPR: crypto-shredding makes them unreadable, but they
@@ -98,6 +99,8 @@ def delete_citizen_rows(session: Session, citizen_id: int) -> None:
         update(ConsentForm).where(ConsentForm.citizen_id == citizen_id).values(pdf_sealed=None)
     )
     session.execute(delete(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen_id))
+    referral_ids = select(Referral.id).where(Referral.citizen_id == citizen_id)
+    session.execute(delete(ReferralContact).where(ReferralContact.referral_id.in_(referral_ids)))
     session.execute(delete(Referral).where(Referral.citizen_id == citizen_id))
     session.execute(delete(Task).where(Task.citizen_id == citizen_id))
 

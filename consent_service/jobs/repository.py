@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -95,3 +95,23 @@ def open_tasks_with_cohorts(
         .where(Task.organisation_id == organisation_id, Task.closed_at.is_(None))
     ).all()
     return [(task, cohort) for task, cohort in rows]
+
+
+def pending_jobs_with_citizens(
+    session: Session, organisation_id: int, kinds: tuple[str, ...], due_by: date
+) -> Sequence[tuple[Job, Citizen]]:
+    """The organisation's jobs of ``kinds`` not yet run, due on or before ``due_by``, of
+    live citizens, earliest due first: what the worklist will show soon."""
+    rows = session.execute(
+        select(Job, Citizen)
+        .join(Citizen, Citizen.id == Job.citizen_id)
+        .where(
+            Job.organisation_id == organisation_id,
+            Job.status == "pending",
+            Job.kind.in_(kinds),
+            Job.due_on <= due_by,
+            live_citizen(),
+        )
+        .order_by(Job.due_on, Job.id)
+    ).all()
+    return [(job, citizen) for job, citizen in rows]

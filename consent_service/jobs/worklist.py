@@ -1,16 +1,22 @@
-"""The navigator's worklist (open tasks, with names) and the data controller's counts."""
+"""The navigator's worklist and the data controller's counts.
+
+The worklist has three parts: new referrals nobody has called yet (straight from the
+referral table, so a referral a practice system sends appears at once, worker or not),
+the tasks open now (opened by the worker when their time comes), and what comes up in the
+next 30 days (jobs planned but not yet run, which the worker will turn into tasks)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
+from consent_service.citizens import referrals
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.jobs import repository
+from consent_service.jobs import planner, repository
 from consent_service.jobs.models import Task
 from consent_service.services import ServiceDeps
 
@@ -51,28 +57,67 @@ def open_items(session: Session, organisation_id: int, today: date) -> list[Work
     ]
 
 
+UPCOMING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class UpcomingItem:
+    """A task the worker will open soon: its kind, citizen and the day it is due."""
+
+    kind: str
+    citizen: Citizen
+    due_on: date
+
+    @property
+    def kind_da(self) -> str:
+        return KIND_DA.get(self.kind, self.kind)
+
+
+def upcoming_items(
+    session: Session, organisation_id: int, today: date, open_now: list[WorkItem]
+) -> list[UpcomingItem]:
+    """Follow-ups and re-consents due within ``UPCOMING_DAYS`` (Copenhagen dates) whose
+    task is not open yet, one per citizen and kind, earliest first."""
+    horizon = today + timedelta(days=UPCOMING_DAYS)
+    seen = {(item.citizen.id, item.task.kind) for item in open_now}
+    found = []
+    kinds = (planner.FOLLOW_UP, planner.RECONSENT)
+    for job, citizen in repository.pending_jobs_with_citizens(
+        session, organisation_id, kinds, horizon
+    ):
+        if (citizen.id, job.kind) in seen:
+            continue
+        seen.add((citizen.id, job.kind))
+        found.append(UpcomingItem(job.kind, citizen, job.due_on))
+    return found
+
+
 @dataclass(frozen=True)
 class Worklist:
+    new_referrals: list[referrals.NewReferral]
     items: list[WorkItem]
+    upcoming: list[UpcomingItem]
     names: dict[str, str]  # citizen public id -> name
 
 
 def view_worklist(
     session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, today: date
 ) -> Worklist:
-    """The navigator's worklist with each citizen's name decrypted; the view is audited,
-    and so is each citizen it names (``citizen.listed``)."""
+    """The navigator's worklist with each citizen's name (and a new referral's phone)
+    decrypted; the view is audited, and so is each citizen it names (``citizen.listed``)."""
+    new = referrals.new_referrals(session, deps, organisation_id)
     items = open_items(session, organisation_id, today)
-    names: dict[str, str] = {}
-    for item in items:
-        if item.citizen.public_id not in names:
-            names[item.citizen.public_id] = citizens.decrypt(deps, item.citizen).name
+    upcoming = upcoming_items(session, organisation_id, today, items)
+    names: dict[str, str] = {n.citizen.public_id: n.name for n in new}
+    for citizen in [i.citizen for i in items] + [u.citizen for u in upcoming]:
+        if citizen.public_id not in names:
+            names[citizen.public_id] = citizens.decrypt(deps, citizen).name
     deps.audit.record(
         session,
         actor,
         action="worklist.viewed",
         outcome="success",
-        details={"tasks": len(items)},
+        details={"tasks": len(items), "new_referrals": len(new), "upcoming": len(upcoming)},
     )
     for public_id in names:
         deps.audit.record(
@@ -83,7 +128,7 @@ def view_worklist(
             resource_type="citizen",
             resource_id=public_id,
         )
-    return Worklist(items, names)
+    return Worklist(new, items, upcoming, names)
 
 
 @dataclass(frozen=True)

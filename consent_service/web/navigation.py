@@ -20,6 +20,8 @@ from consent_service.web.deps import declared_permission, iter_routes
 MENU: tuple[tuple[str, str], ...] = (
     ("/borgere", "Borgere"),
     ("/arbejdsliste", "Arbejdsliste"),
+    ("/henvis", "Henvis borger"),
+    ("/mine-henvisninger", "Mine henvisninger"),
     ("/udtraek", "Udtræk"),
     ("/udtraek/daekning", "Dækning"),
     ("/arbejdsliste/hold", "Opgaver pr. hold"),

@@ -128,8 +128,12 @@ EXPECTED: dict[Route, Row] = {
     ("GET", "/borgere/{public_id}/trivsel"):                 Row(NAV, 200),
     ("POST", "/borgere/{public_id}/trivsel"):                Row(NAV, 303),
     ("GET", "/arbejdsliste"):                                Row(NAV, 200),
+    ("POST", "/henvisninger/{referral_id}/kontaktet"):       Row(NAV, 303),
     # referrer: the referral API (a practice system's token, or the referrer's session)
     ("POST", "/api/v1/referrals"):                           Row(REF, 202, "application/json"),
+    ("GET", "/henvis"):                                      Row(REF, 200),
+    ("POST", "/henvis"):                                     Row(REF, 303),
+    ("GET", "/mine-henvisninger"):                           Row(REF, 200),
     # data controller: extracts, counts, the pilot-end deletion
     ("GET", "/arbejdsliste/hold"):                           Row(DC, 200),
     ("GET", "/udtraek"):                                     Row(DC, 200),

@@ -116,7 +116,10 @@ def test_worklist_for_the_navigator_and_counts_for_the_data_controller(
     log_in(client, enrolled_person(ctx, "data_controller"), clock)
     counts = client.get("/arbejdsliste/hold")
     assert counts.status_code == 200
-    assert "<td>Hold 2</td><td>Nyt journalsamtykke</td><td>1</td><td>0</td>" in counts.text
+    assert (
+        '<td data-title="Hold">Hold 2</td><td data-title="Opgave">Nyt journalsamtykke</td>'
+        '<td data-title="Skal gøres">1</td><td data-title="Forfaldne">0</td>'
+    ) in counts.text
     assert "Śliwiński" not in counts.text
     assert client.get("/arbejdsliste").status_code == 403  # names are for navigators
 

@@ -34,12 +34,11 @@ def register_citizen(page: Page, base: str, cpr: str) -> None:
 
 
 def refer(page: Page) -> None:
-    page.select_option("#referrer_kind", "gp")
-    page.fill("#clinic", "Lægehuset Grenaa")
-    page.fill("#course_start_on", "2026-12-01")
-    # DKFDS draws its own box over the (visually hidden) checkbox input.
-    page.get_by_label("Bor i Norddjurs eller har læge i Norddjurs").dispatch_event("click")
-    page.get_by_label("Kan kontaktes på telefon eller e-mail").dispatch_event("click")
+    page.select_option("#henvisning-referrer_kind", "gp")
+    page.fill("#henvisning-clinic", "Lægehuset Grenaa")
+    page.fill("#henvisning-course_start_on", "2026-12-01")
+    page.get_by_label("Bor i Norddjurs eller har læge i Norddjurs").check()
+    page.get_by_label("Kan kontaktes på telefon eller e-mail").check()
     page.get_by_role("button", name="Gem henvisning").click()
     expect(page.locator("#referrals")).to_contain_text("Hold 2")
 

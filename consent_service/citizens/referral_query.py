@@ -1,0 +1,87 @@
+"""All database queries of referrals' contacts ("kontaktet"), the worklist's new
+referrals and a referrer's own referrals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from consent_service.citizens.models import Citizen, Referral, ReferralContact
+from consent_service.citizens.repository import live_citizen
+from consent_service.identity.models import User
+
+
+def new_referrals_with_citizens(
+    session: Session, organisation_id: int
+) -> Sequence[tuple[Referral, Citizen]]:
+    """The organisation's referrals of live citizens that nobody has contacted yet,
+    oldest first (the longest waiting is called first)."""
+    rows = session.execute(
+        select(Referral, Citizen)
+        .join(Citizen, Citizen.id == Referral.citizen_id)
+        .where(
+            Referral.organisation_id == organisation_id,
+            ~exists().where(ReferralContact.referral_id == Referral.id),
+            live_citizen(),
+        )
+        .order_by(Referral.referred_on, Referral.id)
+    ).all()
+    return [(referral, citizen) for referral, citizen in rows]
+
+
+def referral_with_citizen(
+    session: Session, public_id: str, *, lock: bool = False
+) -> tuple[Referral, Citizen] | None:
+    """The referral ``public_id`` of a live citizen, in any organisation (the caller checks
+    the organisation); ``lock`` holds the referral row for this transaction on PostgreSQL,
+    so two "kontaktet" at once are taken one after the other."""
+    stmt = (
+        select(Referral, Citizen)
+        .join(Citizen, Citizen.id == Referral.citizen_id)
+        .where(Referral.public_id == public_id, live_citizen())
+    )
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Referral)
+    row = session.execute(stmt).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def has_contact(session: Session, referral_id: int) -> bool:
+    return (
+        session.scalar(
+            select(ReferralContact.id).where(ReferralContact.referral_id == referral_id).limit(1)
+        )
+        is not None
+    )
+
+
+def contacts_of(
+    session: Session, referral_ids: Sequence[int]
+) -> Sequence[tuple[ReferralContact, str | None]]:
+    """The contacts of these referrals, each with the display name of who recorded it."""
+    if not referral_ids:
+        return []
+    rows = session.execute(
+        select(ReferralContact, User.display_name)
+        .outerjoin(User, User.id == ReferralContact.recorded_by)
+        .where(ReferralContact.referral_id.in_(list(referral_ids)))
+        .order_by(ReferralContact.contacted_on, ReferralContact.id)
+    ).all()
+    return [(contact, name) for contact, name in rows]
+
+
+def sent_by(
+    session: Session, organisation_id: int, user_id: int
+) -> Sequence[tuple[Referral, bool]]:
+    """The referrals this user sent in the organisation, newest first, each with whether a
+    navigator has contacted the citizen."""
+    contacted = exists().where(ReferralContact.referral_id == Referral.id)
+    rows = session.execute(
+        select(Referral, contacted)
+        .where(Referral.organisation_id == organisation_id, Referral.created_by == user_id)
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
+        .limit(200)
+    ).all()
+    return [(referral, bool(was_contacted)) for referral, was_contacted in rows]
