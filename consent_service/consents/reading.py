@@ -89,19 +89,23 @@ class ConsentSummary:
     history: tuple[HistoryItem, ...]
 
 
-def journal_note(consent: Consent, facts: rules.ConsentFacts, recorder: str) -> str | None:
+def journal_note(
+    consent: Consent, facts: rules.ConsentFacts, recorder: str, form_code: str | None = None
+) -> str | None:
     """The note the navigator enters in the patient journal for a given journal consent."""
     if consent.kind != "journal" or consent.decision != "given" or facts.signed_on is None:
         return None
     kind = catalogue().kinds["journal"]
     until = rules.validity_end(kind, facts.signed_on)
+    paper = f"med blanketkode {form_code}" if form_code else str(consent.form_id)
     return (
         "Samtykke til indhentning og videregivelse af helbredsoplysninger "
         "(sundhedsloven § 42 d, stk. 1, og § 43, stk. 1) til resultatopfølgning i projektet "
         "Sociale henvisninger Norddjurs.\n"
         f"Givet skriftligt den {facts.signed_on:%d-%m-%Y}; gælder til og med "
         f"{until:%d-%m-%Y} (højst 1 år, sundhedsloven § 44).\n"
-        f"Samtykkeerklæring {consent.form_id}, tekstversion {consent.template_version} "
+        f"Samtykkeerklæring {paper}, "
+        f"tekstversion {consent.template_version} "
         f"(sha256 {consent.text_sha256[:16]}).\n"
         "Patienten er informeret om formål, hvilke oplysninger det drejer sig om, og at "
         "samtykket kan tilbagekaldes, indtil oplysningerne er indhentet/videregivet.\n"
@@ -216,7 +220,9 @@ def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[Con
                 and open_,
                 can_withdraw=consent.decision == "given" and open_,
                 can_invalidate=facts.invalidated_on is None and facts.data_obtained_on is None,
-                journal_note=journal_note(consent, facts, "navigatøren"),
+                journal_note=journal_note(
+                    consent, facts, "navigatøren", form.code_shown if form is not None else None
+                ),
                 notice=notice,
                 history=tuple(history),
             )

@@ -58,6 +58,7 @@ def test_after_given_the_card_shows_the_consent_and_what_comes_next(
     assert "indført i patientjournalen" in card
     assert 'id="print-journal"' not in card  # no second print-and-record card
     assert 'id="record-journal"' not in card
+    assert "Samtykkeerklæring med blanketkode" in card  # the journal note names the paper
     assert "Test navigator" in card  # the history names the person
     assert "bruger " not in card
 
