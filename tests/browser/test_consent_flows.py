@@ -1,7 +1,7 @@
 """A navigator in a real browser: registers a referred citizen, prints consent forms,
 uploads scans whose QR codes pick the form (after a wrong file that keeps the form),
-confirms the journal note, and withdraws with a confirmation step. Runs on SQLite and
-PostgreSQL (through ``ctx``)."""
+confirms the journal note, and withdraws with a confirmation step; axe-core finds nothing
+serious on the pages on the way. Runs on SQLite and PostgreSQL (through ``ctx``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
 from tests.browser.test_login_flows import log_in
+from tests.browser.test_referrer_form import assert_accessible
 from tests.conftest import enrolled_person
 from tests.factories import synthetic_cpr
 
@@ -104,6 +105,7 @@ def test_navigator_prints_and_records_both_consents(
     upload_scan(page, "journal", b"MZ\x90\x00 not a scan", name="scan.exe")
     expect(page.locator("#journal-record-error-summary")).to_contain_text("PDF-, PNG- eller JPEG")
     expect(page.locator("#journal-record-witness")).to_have_value("Nina Navigatør")
+    assert_accessible(page)
     upload_scan(page, "journal", rendered_scan(first_pdf))
     expect(page.get_by_text("Samtykket er registreret")).to_be_visible()
     journal = page.locator("#kind-journal")
@@ -111,6 +113,7 @@ def test_navigator_prints_and_records_both_consents(
     expect(journal).to_contain_text("Ikke bekræftet endnu")
     expect(journal).to_contain_text("Næste skridt")
     expect(journal.locator("#print-journal")).to_have_count(0)  # no second print-and-record
+    assert_accessible(page)
 
     page.get_by_role("button", name="Bekræft journalnotat").click()
     expect(page.get_by_text("Journalnotatet er bekræftet")).to_be_visible()
@@ -119,6 +122,21 @@ def test_navigator_prints_and_records_both_consents(
     print_and_record(page, "wellbeing")
     expect(page.locator(".state-given")).to_have_count(2)
 
+    # WHO-5: a wrong answer keeps every answer given and says what to fix.
+    citizen_url = page.url.split("?")[0]
+    page.click("#wellbeing-link")
+    for item in range(1, 6):
+        page.select_option(f"#who5_{item}", str(item % 6))
+    page.fill("#life_satisfaction", "11")
+    page.get_by_role("button", name="Gem besvarelse").click()
+    expect(page.locator("#error-summary")).to_contain_text("fra 0 til 10")
+    expect(page.locator("#who5_4")).to_have_value("4")
+    assert_accessible(page)
+    page.fill("#life_satisfaction", "7")
+    page.get_by_role("button", name="Gem besvarelse").click()
+    expect(page.get_by_text("Besvarelsen er registreret")).to_be_visible()
+    page.goto(citizen_url)
+
     # Withdrawal asks first and says what happens to the answers.
     wellbeing = page.locator("#kind-wellbeing")
     wellbeing.get_by_text("Registrér tilbagekaldelse").click()
@@ -126,11 +144,13 @@ def test_navigator_prints_and_records_both_consents(
     wellbeing.get_by_role("button", name="Tilbagekald").click()
     expect(page.locator("h1")).to_have_text("Bekræft tilbagekaldelsen")
     expect(page.locator("#confirm-lines")).to_contain_text("slettes senest")
+    assert_accessible(page)
     if SCREENSHOT_DIR:
         page.screenshot(path=str(Path(SCREENSHOT_DIR) / "confirm-withdrawal.png"), full_page=True)
     page.click("#confirm")
     expect(page.get_by_text("Tilbagekaldelsen er registreret")).to_be_visible()
     expect(page.locator("#kind-wellbeing .withdrawal")).to_contain_text("brev")
     expect(page.locator("#print-wellbeing")).to_have_count(1)  # a fresh form is possible
+    assert_accessible(page)
     if SCREENSHOT_DIR:
         page.screenshot(path=str(Path(SCREENSHOT_DIR) / "citizen-consents.png"), full_page=True)
