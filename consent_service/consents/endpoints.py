@@ -135,8 +135,10 @@ def _action_page(
     )
 
 
-def _status(form: FormState, exc: InvalidInput | RuleRefusal) -> int:
-    """409 when a rule refused the action, else 400 (a mistake in the form)."""
+def _put_on_form(form: FormState, exc: InvalidInput | RuleRefusal) -> int:
+    """Put the service's refusal on the form; the status to answer with: 409 when a rule
+    refused the action, else 400 (a mistake in the form)."""
+    form.fail(exc)
     return 409 if isinstance(exc, RuleRefusal) else 400
 
 
@@ -191,7 +193,7 @@ def record_signed(
                 scan=content,
             )
     except (InvalidInput, RuleRefusal) as exc:
-        status = _status(form.fail(exc), exc)
+        status = _put_on_form(form, exc)
     if form.has_errors:
         form.lose_files("scan")
         offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
@@ -221,7 +223,7 @@ def record_refused(
         try:
             service.record_refused(session, ctx.deps, me.actor, citizen, kind, day)
         except (InvalidInput, RuleRefusal) as exc:
-            status = _status(form.fail(exc), exc)
+            status = _put_on_form(form, exc)
     if form.has_errors:
         offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
         if kind not in offers:
@@ -249,7 +251,7 @@ def confirm_journal(
         try:
             service.confirm_journal_entry(session, ctx.deps, me.actor, citizen, consent, day)
         except (InvalidInput, RuleRefusal) as exc:
-            status = _status(form.fail(exc), exc)
+            status = _put_on_form(form, exc)
     if form.has_errors:
         return _action_page(
             request, ctx, session, me, citizen, "journal", form, status, consent=consent
@@ -294,7 +296,7 @@ def withdraw(
                 )
             service.withdraw(session, ctx.deps, me.actor, citizen, consent, day, channel)
         except (InvalidInput, RuleRefusal) as exc:
-            status = _status(form.fail(exc), exc)
+            status = _put_on_form(form, exc)
     if form.has_errors:
         return _action_page(
             request, ctx, session, me, citizen, "withdraw", form, status, consent=consent
@@ -333,7 +335,7 @@ def invalidate(
             )
         service.invalidate(session, ctx.deps, me.actor, citizen, consent, reason)
     except (InvalidInput, RuleRefusal) as exc:
-        status = _status(form.fail(exc), exc)
+        status = _put_on_form(form, exc)
     if form.has_errors:
         return _action_page(
             request, ctx, session, me, citizen, "invalidate", form, status, consent=consent
