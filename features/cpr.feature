@@ -99,3 +99,27 @@ Egenskab: CPR-numre kontrolleres efter CPR-kontorets regler
       Når nummeret kontrolleres
       Så er nummeret gyldigt
       Og fødselsdatoen er 15. juni 1975
+
+  Regel: Fejlbeskeden siger, hvad der er galt, og nævner aldrig nummeret
+    "Skriv det som DDMMÅÅ-XXXX" står kun, når selve skrivemåden er forkert.
+
+    Scenarie: Et ciffer for lidt
+      Givet et dannet CPR-nummer med datodelen "150675" og 1 som 7. ciffer, uden det sidste ciffer
+      Når nummeret kontrolleres
+      Så afvises nummeret med beskeden "CPR-nummeret skal have 10 cifre."
+      Og fejlbeskeden indeholder ikke nummeret
+
+    Scenarie: Bindestregen står et forkert sted
+      Givet et dannet CPR-nummer med datodelen "150675" og 1 som 7. ciffer, skrevet med bindestregen et forkert sted
+      Når nummeret kontrolleres
+      Så afvises nummeret med beskeden "CPR-nummeret er ikke skrevet rigtigt. Skriv det som DDMMÅÅ-XXXX."
+
+    Scenarie: Den 30. februar findes ikke
+      Givet et dannet CPR-nummer med datodelen "300275" og 1 som 7. ciffer
+      Når nummeret kontrolleres
+      Så afvises nummeret med beskeden "Datoen i CPR-nummeret findes ikke."
+
+    Scenarie: En fødselsdato i fremtiden
+      Givet et dannet CPR-nummer med datodelen "020227" og 4 som 7. ciffer
+      Når nummeret kontrolleres
+      Så afvises nummeret med beskeden "Fødselsdatoen i CPR-nummeret ligger i fremtiden."

@@ -258,6 +258,8 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/borgere/{public_id}/henvisning"): {"public_id": "citizen"},
     ("POST", "/henvisninger/{referral_id}/kontaktet"): {"referral_id": "referral"},
     ("GET", "/borgere/{public_id}"): {"public_id": "citizen"},
+    ("GET", "/borgere/{public_id}/ret"): {"public_id": "citizen"},
+    ("POST", "/borgere/{public_id}/ret"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): {"public_id": "citizen_to_sign"},
     ("GET", "/borgere/{public_id}/blanketter/{form_id}"): {
@@ -386,6 +388,15 @@ BODIES: dict[Route, Body] = {
             "name": "Jens Ærø",
             "municipality": "Norddjurs",
             "gp_clinic": "Lægehuset Grenaa",
+        }
+    },
+    ("POST", "/borgere/{public_id}/ret"): lambda o, me, c: {
+        "data": {
+            "name": "Ayşe Yılmaz",
+            "municipality": "Norddjurs",
+            "gp_clinic": "Lægehuset Grenaa",
+            "phone": f"+45 12 34 {next(_serial) % 100:02d} 78",
+            "reason": "Nyt telefonnummer",
         }
     },
     ("POST", "/borgere/{public_id}/henvisning"): lambda o, me, c: {

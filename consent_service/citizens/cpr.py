@@ -22,16 +22,33 @@ from enum import StrEnum
 ADULT_AGE = 18
 SUBSTITUTE_DAY_OFFSET = 60
 _SHAPE = re.compile(r"^([0-9]{6})-?([0-9]{4})$")  # ASCII digits only
+_DIGITS_AND_DASHES = re.compile(r"^[0-9-]*$")
+
+# What a person is told for each refusal (Danish): what is wrong, never the number.
+# "Skriv det som DDMMÅÅ-XXXX" only where the format itself is wrong.
+MESSAGES_DA: dict[str, str] = {
+    "length": "CPR-nummeret skal have 10 cifre.",
+    "format": "CPR-nummeret er ikke skrevet rigtigt. Skriv det som DDMMÅÅ-XXXX.",
+    "day": "Datoen i CPR-nummeret findes ikke.",
+    "month": "Datoen i CPR-nummeret findes ikke.",
+    "date": "Datoen i CPR-nummeret findes ikke.",
+    "future": "Fødselsdatoen i CPR-nummeret ligger i fremtiden.",
+}
 
 
 class InvalidCpr(ValueError):
-    """A value that is not a valid CPR number. ``code`` is machine-readable; neither the
-    code nor the reason ever contains the value that was given."""
+    """A value that is not a valid CPR number. ``code`` is machine-readable (``length``,
+    ``format``, ``day``, ``month``, ``date``, ``future``), ``message_da`` says what is wrong
+    in Danish; none of them ever contains the value that was given."""
 
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
+
+    @property
+    def message_da(self) -> str:
+        return MESSAGES_DA.get(self.code, MESSAGES_DA["format"])
 
 
 class Sex(StrEnum):
@@ -86,11 +103,18 @@ def century_of(seventh_digit: int, two_digit_year: int) -> int:
 def parse_cpr(value: str, *, today: date) -> Cpr:
     """Parse and validate a CPR number given as "DDMMYY-SSSS" or "DDMMYYSSSS".
 
-    Rejects (``InvalidCpr``) a wrong shape, a day or month out of range, a date that does
-    not exist in the calendar, and a birth date after ``today``.
+    Rejects (``InvalidCpr``) a value that is not ten digits (``length``: too few or too
+    many digits, or something else than digits and a dash), ten digits in a wrong shape
+    (``format``: a dash elsewhere than after the sixth digit, or several), a day or month
+    out of range, a date that does not exist in the calendar, and a birth date after
+    ``today``.
     """
-    match = _SHAPE.fullmatch("".join(value.split()))
+    compact = "".join(value.split())
+    match = _SHAPE.fullmatch(compact)
     if match is None:
+        digit_count = sum(c in "0123456789" for c in compact)
+        if digit_count != 10 or not _DIGITS_AND_DASHES.fullmatch(compact):
+            raise InvalidCpr("length", "a CPR number has exactly ten digits")
         raise InvalidCpr("format", "expected DDMMYY-SSSS or DDMMYYSSSS")
     digits = match.group(1) + match.group(2)
     day, month, yy = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])

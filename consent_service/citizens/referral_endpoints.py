@@ -36,16 +36,9 @@ SEND_ANYWAY = "ja"
 FORM_REFERRER_KINDS = {k: v for k, v in service.REFERRER_KINDS.items() if k != "self"}
 
 
-# The service names some fields in Danish (its messages say "Feltet 'navn' ..."); the
-# form's own field each of them is.
-_FORM_FIELD = {
-    "navn": "name",
-    "telefon": "phone",
-    "e-mail": "email",
-    "bopælskommune": "municipality",
-    "lægepraksis": "gp_clinic",
-    "klinik": "gp_clinic",
-}
+# The service names each refused field by its code (``InvalidInput.field``: the citizen
+# form's own names); the referral's clinic is this form's practice field.
+_FORM_FIELD = {"clinic": "gp_clinic"}
 
 
 def _refused(form: FormState, exc: InvalidInput) -> FormState:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from consent_service.citizens.models import Citizen, CitizenKey, Referral
+from consent_service.citizens.models import Citizen, CitizenChange, CitizenKey, Referral
 from consent_service.identity.models import Organisation
 
 
@@ -89,6 +90,55 @@ def page_of_citizens(
     ).all()
 
 
+@dataclass(frozen=True)
+class SealedIdentity:
+    """What a name search needs of a citizen: ids, sealed name and CPR, wrapped key."""
+
+    citizen_id: int
+    public_id: str
+    name_sealed: bytes
+    cpr_sealed: bytes
+    wrapped_key: bytes
+
+
+def sealed_identities_of(session: Session, organisation_id: int) -> list[SealedIdentity]:
+    """Every live citizen of the organisation (not deleted, identity key present) with
+    their sealed name and CPR and wrapped key: one query, only the columns a name search
+    decrypts in memory."""
+    rows = session.execute(
+        select(
+            Citizen.id,
+            Citizen.public_id,
+            Citizen.name_sealed,
+            Citizen.cpr_sealed,
+            CitizenKey.wrapped_key,
+        )
+        .join(
+            CitizenKey,
+            and_(CitizenKey.citizen_id == Citizen.id, CitizenKey.purpose == "identity"),
+        )
+        .where(
+            Citizen.organisation_id == organisation_id,
+            Citizen.deleted_at.is_(None),
+        )
+        .order_by(Citizen.id)
+    ).all()
+    return [
+        SealedIdentity(cid, pid, name, cpr, wrapped)
+        for cid, pid, name, cpr, wrapped in rows
+        if name is not None and cpr is not None
+    ]
+
+
+def changes_of(session: Session, citizen_id: int) -> Sequence[CitizenChange]:
+    """The citizen's corrections, newest first."""
+    return session.scalars(
+        select(CitizenChange)
+        .where(CitizenChange.citizen_id == citizen_id)
+        .order_by(CitizenChange.changed_at.desc(), CitizenChange.id.desc())
+    ).all()
+
+
 def count_citizens(session: Session, organisation_id: int) -> int:
     return (
         session.scalar(
@@ -111,3 +161,14 @@ def key_purposes_of(session: Session, citizen_id: int) -> Sequence[str]:
     return session.scalars(
         select(CitizenKey.purpose).where(CitizenKey.citizen_id == citizen_id)
     ).all()
+
+
+def lock_citizen(session: Session, citizen_id: int) -> None:
+    """Lock the citizen's row for this transaction (PostgreSQL; SQLite has one writer)
+    and reload it, so a change made meanwhile is what the caller reads next."""
+    session.scalars(
+        select(Citizen)
+        .where(Citizen.id == citizen_id)
+        .with_for_update(of=Citizen)
+        .execution_options(populate_existing=True)
+    ).one()

@@ -75,26 +75,47 @@ def parse_cpr_input(value: str, deps: ServiceDeps) -> Cpr:
     """The CPR number a person typed, or ``InvalidInput`` with the Danish message."""
     try:
         return parse_cpr(value, today=legal_today(deps.clock))
-    except InvalidCpr:
-        raise InvalidInput(
-            "CPR-nummeret er ikke gyldigt. Skriv det som DDMMÅÅ-XXXX.", field="cpr"
-        ) from None
+    except InvalidCpr as exc:
+        raise InvalidInput(exc.message_da, field="cpr") from None
 
 
-def _optional(value: str | None, field: str, max_len: int) -> str | None:
+class AlreadyRegistered(InvalidInput):
+    """The CPR number is registered in the organisation already: ``public_id`` is that
+    citizen's, so the page can link to them (the message itself names nobody)."""
+
+    def __init__(self, public_id: str) -> None:
+        super().__init__("Borgeren er allerede registreret i din organisation.", field="cpr")
+        self.public_id = public_id
+
+
+def optional_text(value: str | None, field: str, max_len: int) -> str | None:
+    """``value`` stripped, or ``None`` if blank; too long is refused naming the field in
+    Danish (labels group ``citizen_fields``)."""
     value = (value or "").strip()
     if not value:
         return None
     if len(value) > max_len:
-        raise InvalidInput(f"Feltet '{field}' må højst have {max_len} tegn.", field=field)
+        name = labels.label("citizen_fields", field)
+        raise InvalidInput(f"{name} må højst have {max_len} tegn.", field=field)
     return value
 
 
-def _required(value: str | None, field: str, max_len: int) -> str:
-    cleaned = _optional(value, field, max_len)
+def required_text(value: str | None, field: str, max_len: int) -> str:
+    cleaned = optional_text(value, field, max_len)
     if cleaned is None:
-        raise InvalidInput(f"Feltet '{field}' skal udfyldes.", field=field)
+        raise InvalidInput(f"{labels.label('citizen_fields', field)} skal udfyldes.", field=field)
     return cleaned
+
+
+def checked_contact(phone: str | None, email: str | None) -> tuple[str | None, str | None]:
+    """Phone and e-mail cleaned and checked (each optional)."""
+    phone = optional_text(phone, "phone", 20)
+    email = optional_text(email, "email", 254)
+    if phone and not _PHONE.match(phone):
+        raise InvalidInput("Telefonnummeret er ikke gyldigt.", field="phone")
+    if email and not _EMAIL.match(email):
+        raise InvalidInput("E-mailadressen er ikke gyldig.", field="email")
+    return phone, email
 
 
 @dataclass(frozen=True)
@@ -113,15 +134,10 @@ def _seal_citizen(
     """Check every field and seal the identity under a new data key, without touching the
     database."""
     cpr = parse_cpr_input(data.cpr, deps)
-    name = _required(data.name, "navn", 200)
-    phone = _optional(data.phone, "telefon", 20)
-    email = _optional(data.email, "e-mail", 254)
-    municipality = _required(data.municipality, "bopælskommune", 100)
-    gp_clinic = _required(data.gp_clinic, "lægepraksis", 200)
-    if phone and not _PHONE.match(phone):
-        raise InvalidInput("Telefonnummeret er ikke gyldigt.", field="phone")
-    if email and not _EMAIL.match(email):
-        raise InvalidInput("E-mailadressen er ikke gyldig.", field="email")
+    name = required_text(data.name, "name", 200)
+    phone, email = checked_contact(data.phone, data.email)
+    municipality = required_text(data.municipality, "municipality", 100)
+    gp_clinic = required_text(data.gp_clinic, "gp_clinic", 200)
     index = deps.crypto.blind_index(organisation_id, cpr.value)
     public_id = uuid.uuid4().hex
     vault = _vault(deps)
@@ -185,8 +201,9 @@ def register_citizen(
     """Register a referred citizen in the organisation; refuses a CPR already registered
     there (found through the blind index, so the database never holds the CPR in clear)."""
     sealed = _seal_citizen(deps, actor, organisation_id, data)
-    if repo.by_cpr_index(session, organisation_id, sealed.index) is not None:
-        raise InvalidInput("Borgeren er allerede registreret. Søg efter borgeren.", field="cpr")
+    known = repo.by_cpr_index(session, organisation_id, sealed.index)
+    if known is not None:
+        raise AlreadyRegistered(known.public_id)
     return _store_citizen(session, deps, actor, sealed)
 
 
@@ -331,39 +348,14 @@ def read_citizen(
     return view
 
 
-def list_citizens(
-    session: Session,
-    deps: ServiceDeps,
-    actor: Actor,
-    organisation_id: int,
-    page: int,
-    per_page: int = 25,
-) -> tuple[list[CitizenView], int]:
-    """A page of the organisation's citizens with names; each citizen shown is audited."""
-    total = repo.count_citizens(session, organisation_id)
-    citizens = repo.page_of_citizens(session, organisation_id, (page - 1) * per_page, per_page)
-    views = []
-    for citizen in citizens:
-        views.append(decrypt(deps, citizen))
-        deps.audit.record(
-            session,
-            actor,
-            action="citizen.listed",
-            outcome="success",
-            resource_type="citizen",
-            resource_id=citizen.public_id,
-        )
-    return views, total
-
-
 def _check_referral(deps: ServiceDeps, data: ReferralInput, cpr: Cpr) -> str:
     """Refuse a referral that cannot be; returns its clinic, cleaned."""
     if data.referrer_kind not in REFERRER_KINDS:
         raise InvalidInput("Ukendt henvisertype.", field="referrer_kind")
     clinic = (
-        _optional(data.clinic, "klinik", 200)
+        optional_text(data.clinic, "clinic", 200)
         if data.referrer_kind == "self"
-        else _required(data.clinic, "klinik", 200)
+        else required_text(data.clinic, "clinic", 200)
     ) or ""
     today = legal_today(deps.clock)
     if data.referred_on > today:

@@ -16,7 +16,13 @@ from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
-from consent_service.citizens.models import Citizen, CitizenKey, Referral, ReferralContact
+from consent_service.citizens.models import (
+    Citizen,
+    CitizenChange,
+    CitizenKey,
+    Referral,
+    ReferralContact,
+)
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.identity.models import UserSession
 from consent_service.jobs.models import Job, Task
@@ -74,6 +80,9 @@ def citizen_rows(session: Session, citizen_ids: list[int]) -> dict[str, int]:
     return {
         "citizen_identity": len(citizen_ids),
         "data_keys": _count_where(session, CitizenKey, CitizenKey.citizen_id.in_(citizen_ids)),
+        "citizen_changes": _count_where(
+            session, CitizenChange, CitizenChange.citizen_id.in_(citizen_ids)
+        ),
         "referral": _count_where(session, Referral, Referral.citizen_id.in_(citizen_ids)),
         "wellbeing_answers": _count_where(
             session, WellbeingResponse, WellbeingResponse.citizen_id.in_(citizen_ids)
@@ -89,9 +98,10 @@ def destroy_citizen_keys(session: Session, citizen_id: int) -> None:
 
 
 def delete_citizen_rows(session: Session, citizen_id: int) -> None:
-    """The citizen's scans, printed PDFs, answers, referrals (with their contacts) and
-    worklist tasks."""
+    """The citizen's scans, printed PDFs, answers, referrals (with their contacts),
+    corrections and worklist tasks."""
     consent_ids = select(Consent.id).where(Consent.citizen_id == citizen_id)
+    session.execute(delete(CitizenChange).where(CitizenChange.citizen_id == citizen_id))
     session.execute(delete(ConsentScan).where(ConsentScan.consent_id.in_(consent_ids)))
     # The printed PDFs carry name and CPR: crypto-shredding makes them unreadable, but they
     # are not kept either (the form rows stay, as evidence of what was printed, by hash).

@@ -7,7 +7,7 @@ its audit events in the same transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -230,3 +230,18 @@ def users_of(session: Session, organisation_id: int) -> Sequence[User]:
     """The organisation's users by user name, for its administration pages (account
     metadata only: no citizen's data)."""
     return repo.users_of_organisation(session, organisation_id)
+
+
+def display_names(
+    session: Session, organisation_id: int, user_ids: Iterable[int]
+) -> dict[int, str]:
+    """The display names of the organisation's users among ``user_ids``, by id, so pages
+    name people instead of numbering them. An id that is not one of the organisation's
+    users (0 for the service itself, another organisation's user) is left out: the page
+    says who it was some other way."""
+    wanted = set(user_ids)
+    return {
+        user.id: user.display_name
+        for user in repo.users_of_organisation(session, organisation_id)
+        if user.id in wanted
+    }

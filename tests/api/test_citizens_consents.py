@@ -262,6 +262,7 @@ def test_bad_input_changes_nothing(
     assert bad.text.count("320190") == 1
     assert 'value="320190-1234"' in bad.text
     assert bad.headers["cache-control"] == "no-store"
+    assert "Datoen i CPR-nummeret findes ikke." in bad.text
     cpr = synthetic_cpr(BIRTH, 2)
     pid = register(client, nav, cpr)
     dup = client.post(
@@ -276,6 +277,7 @@ def test_bad_input_changes_nothing(
     )
     assert dup.status_code == 400
     assert "allerede registreret" in dup.text
+    assert f'href="/borgere/{pid}" id="existing-citizen-link"' in dup.text
     refer(client, nav, pid, today)
     form_id = print_form(client, nav, pid, "journal")
     future = record(client, nav, pid, "journal", form_id, today + timedelta(days=1))

@@ -36,9 +36,9 @@ NIGHTS = [
 
 
 def _date_field(page: str, name: str) -> str:
-    match = re.search(rf'<input[^>]*\bname="{name}"[^>]*\bvalue="([^"]*)"', page) or re.search(
-        rf'<input[^>]*\bvalue="([^"]*)"[^>]*\bname="{name}"', page
-    )
+    # the form pattern's macro or a hand-written input: type, name and value in any order
+    tag = rf'<input (?=[^>]*type="date")(?=[^>]*name="{name}")[^>]*value="([^"]*)"'
+    match = re.search(tag, page)
     assert match, f"no {name} date field"
     return match.group(1)
 

@@ -113,6 +113,8 @@ EXPECTED: dict[Route, Row] = {
     ("GET", "/borgere/ny"):                                  Row(NAV, 200),
     ("POST", "/borgere/ny"):                                 Row(NAV, 303),
     ("GET", "/borgere/{public_id}"):                         Row(NAV, 200),
+    ("GET", "/borgere/{public_id}/ret"):                     Row(NAV, 200),
+    ("POST", "/borgere/{public_id}/ret"):                    Row(NAV, 303),
     ("POST", "/borgere/{public_id}/henvisning"):             Row(NAV, 303),
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"):   Row(NAV, 200, "application/pdf"),
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): Row(NAV, 303),

@@ -257,3 +257,36 @@ def test_adult_from_the_18th_birthday() -> None:
     assert cpr.birth_date == date(2008, 3, 10)
     assert not is_adult_on(cpr, date(2026, 3, 9))
     assert is_adult_on(cpr, date(2026, 3, 10))
+
+
+# --- What a person is told (Danish), per refusal --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "code", "message"),
+    [
+        ("12345", "length", "CPR-nummeret skal have 10 cifre."),
+        ("150675-12345", "length", "CPR-nummeret skal have 10 cifre."),
+        ("15O675-1234", "length", "CPR-nummeret skal have 10 cifre."),  # a letter O
+        ("", "length", "CPR-nummeret skal have 10 cifre."),
+        (
+            "1506-751234",
+            "format",
+            "CPR-nummeret er ikke skrevet rigtigt. Skriv det som DDMMÅÅ-XXXX.",
+        ),
+        (
+            "150675--1234",
+            "format",
+            "CPR-nummeret er ikke skrevet rigtigt. Skriv det som DDMMÅÅ-XXXX.",
+        ),
+        ("300275-1234", "date", "Datoen i CPR-nummeret findes ikke."),  # 30 February
+        ("320175-1234", "day", "Datoen i CPR-nummeret findes ikke."),
+        ("011375-1234", "month", "Datoen i CPR-nummeret findes ikke."),
+        ("010130-5234", "future", "Fødselsdatoen i CPR-nummeret ligger i fremtiden."),
+    ],
+)
+def test_each_refusal_says_what_is_wrong(typed: str, code: str, message: str) -> None:
+    with pytest.raises(InvalidCpr) as caught:
+        parse_cpr(typed, today=date(2026, 12, 1))
+    assert (caught.value.code, caught.value.message_da) == (code, message)
+    assert "DDMMÅÅ" not in message or code == "format"

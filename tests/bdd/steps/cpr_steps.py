@@ -46,6 +46,10 @@ def generated_number(world: World, head: str, seventh: int, rest: str) -> None:
     digits = generated_cpr(head, seventh, odd=odd.get(rest))
     if rest == ", skrevet uden bindestreg og med mellemrum":
         world.cpr_text = f" {digits[:6]} {digits[6:]} "
+    elif rest == ", uden det sidste ciffer":
+        world.cpr_text = f"{digits[:6]}-{digits[6:9]}"
+    elif rest == ", skrevet med bindestregen et forkert sted":
+        world.cpr_text = f"{digits[:4]}-{digits[4:]}"
     elif rest in ("", *odd):
         world.cpr_text = f"{digits[:6]}-{digits[6:]}"
     else:
@@ -80,6 +84,14 @@ def is_rejected(world: World, why: str | None) -> None:
     assert world.cpr_error is not None
     if why:
         assert world.cpr_error.code == "future"
+
+
+@then(parsers.re(r'afvises nummeret med beskeden "(?P<message>.+)"'))
+def is_rejected_saying(world: World, message: str) -> None:
+    """The Danish message a person sees (``citizens.service.parse_cpr_input`` shows it)."""
+    assert world.cpr is None
+    assert world.cpr_error is not None
+    assert world.cpr_error.message_da == message
 
 
 @then("fejlbeskeden indeholder ikke nummeret")
