@@ -262,6 +262,10 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/borgere/{public_id}/ret"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): {"public_id": "citizen_to_sign"},
+    ("GET", "/borgere/{public_id}/blanketter/{form_id}"): {
+        "public_id": "citizen_to_sign",
+        "form_id": "form_id",
+    },
     ("POST", "/borgere/{public_id}/samtykke/{kind}/afslag"): {"public_id": "citizen_refusing"},
     ("POST", "/samtykker/{consent_id}/journal"): {"consent_id": "consent_journal"},
     ("POST", "/samtykker/{consent_id}/tilbagekald"): {"consent_id": "consent_withdraw"},
@@ -429,10 +433,10 @@ BODIES: dict[Route, Body] = {
         "data": {"entered_on": _today(c)}
     },
     ("POST", "/samtykker/{consent_id}/tilbagekald"): lambda o, me, c: {
-        "data": {"withdrawn_on": _today(c), "channel": "phone"}
+        "data": {"withdrawn_on": _today(c), "channel": "phone", "confirmed": "ja"}
     },
     ("POST", "/samtykker/{consent_id}/ugyldiggoer"): lambda o, me, c: {
-        "data": {"reason": "recorded_in_error"}
+        "data": {"reason": "recorded_in_error", "confirmed": "ja"}
     },
     ("POST", "/dpo/log/borger"): lambda o, me, c: {"data": {"cpr": o.ids["citizen_cpr"]}},
     ("POST", "/dpo/alarmer/{alert_id}/kvitter"): lambda o, me, c: {

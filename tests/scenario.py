@@ -15,6 +15,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
 from consent_service.clock import LEGAL_TZ, FixedClock
+from consent_service.consents import printed
 from consent_service.consents import service as consents
 from consent_service.consents.models import Consent
 from consent_service.context import AppContext
@@ -92,7 +93,7 @@ class Pilot:
         self.at(signed_on)
         with session_scope(self.ctx.sessions) as session:
             citizen = self._citizen(session, pid)
-            form, _ = consents.print_form(session, self.deps, self.actor, citizen, kind)
+            form, _ = printed.print_form(session, self.deps, self.actor, citizen, kind)
             consent = consents.record_signed(
                 session, self.deps, self.actor, citizen, kind, form_id=form.form_id,
                 signed_on=signed_on, witness="Navigatør", scan=tiny_png(),

@@ -14,7 +14,7 @@ from consent_service.citizens.models import Citizen
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
 from consent_service.clock import legal_today
 from consent_service.consents import reading
-from consent_service.consents.labels import CORRECTION_REASONS
+from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
 from consent_service.consents.standing import Standing, standing_of
 from consent_service.errors import InvalidInput
 from consent_service.handlers import next_tasks
@@ -352,6 +352,7 @@ def _citizen_page(
         referrer_kinds=service.REFERRER_KINDS,
         data_collection=overview.data_collection,
         correction_reasons=CORRECTION_REASONS,
+        channels=CHANNELS,
         cohort_names={c.id: c.name for c in default_cohorts().cohorts},
         changes=corrections.history(session, ctx.deps, citizen),
         today=legal_today(ctx.clock),

@@ -1,27 +1,45 @@
-"""HTTP for consents: print a form, record a signed or refused one, confirm the journal
-entry, withdraw, and export (receipt PDF, scan, FHIR R4, ISO/IEC TS 27560)."""
+"""HTTP for consents: print a form (and print it again), record a signed or refused one,
+confirm the journal entry, withdraw, invalidate, and export (receipt PDF, scan, FHIR R4,
+ISO/IEC TS 27560).
+
+The page forms follow the form pattern (``web/forms.py``): a mistake comes back with status
+400 on the action's own page (``consent_action.html``: the same form, values kept, the
+message beside the field, the scan to choose again); success redirects to the citizen's
+page with a notice. Withdrawing and invalidating ask for confirmation first."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.consents import reading, service
+from consent_service.clock import legal_today
+from consent_service.consents import printed, reading, service
+from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
 from consent_service.consents.models import Consent
+from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.text import SINGLE_LINE_PATTERN, SafeText
+from consent_service.web import notices
 from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
+from consent_service.web.forms import (
+    Confirmation,
+    FormState,
+    confirmation,
+    failed,
+    is_confirmed,
+    parse_date,
+)
 from consent_service.web.gate import GatedRoute
 
 router = APIRouter(route_class=GatedRoute)
 # A consent's public id in an API path: any text under the shared text rule (the edge
 # refuses the rest with 400); an unknown id, or another organisation's, is 404.
 ConsentId = Annotated[str, Path(pattern=SINGLE_LINE_PATTERN, max_length=64)]
+FormId = Annotated[str, Path(pattern=SINGLE_LINE_PATTERN, max_length=64)]
 SCAN_FORM_MARGIN = 64 * 1024  # the form's other fields and the multipart framing
 
 
@@ -49,10 +67,6 @@ def _consent(session: DbSession, me: Principal, consent_id: str) -> tuple[Citize
     return service.consent_in_organisation(session, me.organisation_id, consent_id)
 
 
-def _back(citizen: Citizen) -> RedirectResponse:
-    return RedirectResponse(f"/borgere/{citizen.public_id}", status_code=303)
-
-
 def _pdf(content: bytes, filename: str) -> Response:
     return Response(
         content,
@@ -69,94 +83,264 @@ def print_form(
     public_id: str,
     kind: str,
 ) -> Response:
-    """A pre-filled PDF form with a unique form id; the form is remembered for recording."""
+    """A pre-filled PDF form with a unique form id and short form code; the form and its PDF
+    are kept for recording and for printing again."""
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
-    form, pdf = service.print_form(session, ctx.deps, me.actor, citizen, kind)
+    form, pdf = printed.print_form(session, ctx.deps, me.actor, citizen, kind)
     return _pdf(pdf, f"samtykke-{kind}-{form.form_id}.pdf")
 
 
-@router.post("/borgere/{public_id}/samtykke/{kind}/registrer")
+@router.get("/borgere/{public_id}/blanketter/{form_id}")
+def printed_again(
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("consent:print")],
+    public_id: str,
+    form_id: FormId,
+) -> Response:
+    """The printed form's PDF again, byte for byte (its SHA-256 is the recorded one)."""
+    citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
+    form, pdf = printed.printed_pdf(session, ctx.deps, me.actor, citizen, form_id)
+    return _pdf(pdf, f"samtykke-{form.kind}-{form.form_id}.pdf")
+
+
+def _action_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Principal,
+    citizen: Citizen,
+    action: str,
+    form: FormState,
+    status_code: int = 400,
+    **context: object,
+) -> Response:
+    """A consent form that failed, on its own page: the menu, the error summary, the
+    message beside each field, the values typed (the form pattern, ``web/forms.py``).
+    Status 400 for a mistake in the form, 409 when a rule refuses the action."""
+    view = citizens.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
+    return failed(
+        request,
+        "consent_action.html",
+        form,
+        status_code,
+        me=me,
+        citizen=view,
+        citizen_id=citizen.public_id,
+        action=action,
+        today=legal_today(ctx.clock),
+        channels=CHANNELS,
+        correction_reasons=CORRECTION_REASONS,
+        **context,
+    )
+
+
+def _put_on_form(form: FormState, exc: InvalidInput | RuleRefusal) -> int:
+    """Put the service's refusal on the form; the status to answer with: 409 when a rule
+    refused the action, else 400 (a mistake in the form)."""
+    form.fail(exc)
+    return 409 if isinstance(exc, RuleRefusal) else 400
+
+
+def _done(citizen: Citizen, key: str) -> Response:
+    return notices.redirect(f"/borgere/{citizen.public_id}", key)
+
+
+@router.post("/borgere/{public_id}/samtykke/{kind}/registrer", response_class=HTMLResponse)
 @body_limit(service.MAX_SCAN_BYTES + SCAN_FORM_MARGIN)
 def record_signed(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:record")],
     public_id: str,
     kind: str,
-    form_id: Annotated[SafeText, Form(max_length=32)],
-    signed_on: Annotated[date, Form()],
-    witness: Annotated[SafeText, Form(max_length=200)],
-    scan: Annotated[UploadFile, File()],
+    # A multipart form is not read by the text guard of the edge: SafeText checks it here.
+    form_id: Annotated[SafeText, Form(max_length=64)] = "",
+    short_code: Annotated[SafeText, Form(max_length=32)] = "",
+    signed_on: Annotated[SafeText, Form(max_length=32)] = "",
+    witness: Annotated[SafeText, Form(max_length=400)] = "",
+    scan: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Record the signed form with its scan; the consent becomes active."""
+    """Record the signed form with its scan; the consent becomes active. The form is the
+    one the scan's QR code names, else the one whose short code was typed, else the one
+    chosen (``printed.form_to_record``)."""
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
-    content = scan.file.read(service.MAX_SCAN_BYTES + 1)
-    service.record_signed(
-        session,
-        ctx.deps,
-        me.actor,
-        citizen,
-        kind,
+    form = FormState.of(
+        prefix=f"{kind}-record-",
         form_id=form_id,
+        short_code=short_code,
         signed_on=signed_on,
         witness=witness,
-        scan=content,
     )
-    return _back(citizen)
+    status = 400
+    signed = parse_date(form, "signed_on")
+    content = scan.file.read(service.MAX_SCAN_BYTES + 1) if scan is not None else b""
+    try:
+        found = printed.form_to_record(
+            session, citizen, kind, scan=content, typed_code=short_code, chosen_form_id=form_id
+        )
+        if signed is not None:
+            service.record_signed(
+                session,
+                ctx.deps,
+                me.actor,
+                citizen,
+                kind,
+                form_id=found.form.form_id,
+                signed_on=signed,
+                witness=witness,
+                scan=content,
+            )
+    except (InvalidInput, RuleRefusal) as exc:
+        status = _put_on_form(form, exc)
+    if form.has_errors:
+        form.lose_files("scan")
+        offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
+        if kind not in offers:
+            raise NotFound(kind)
+        return _action_page(
+            request, ctx, session, me, citizen, "record", form, status, kind=offers[kind]
+        )
+    return _done(citizen, "consent-recorded")
 
 
-@router.post("/borgere/{public_id}/samtykke/{kind}/afslag")
+@router.post("/borgere/{public_id}/samtykke/{kind}/afslag", response_class=HTMLResponse)
 def record_refused(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:record")],
     public_id: str,
     kind: str,
-    decided_on: Annotated[date, Form()],
+    decided_on: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
-    service.record_refused(session, ctx.deps, me.actor, citizen, kind, decided_on)
-    return _back(citizen)
+    form = FormState.of(prefix=f"{kind}-refuse-", decided_on=decided_on)
+    status = 400
+    day = parse_date(form, "decided_on")
+    if day is not None:
+        try:
+            service.record_refused(session, ctx.deps, me.actor, citizen, kind, day)
+        except (InvalidInput, RuleRefusal) as exc:
+            status = _put_on_form(form, exc)
+    if form.has_errors:
+        offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
+        if kind not in offers:
+            raise NotFound(kind)
+        return _action_page(
+            request, ctx, session, me, citizen, "refuse", form, status, kind=offers[kind]
+        )
+    return _done(citizen, "consent-refused")
 
 
-@router.post("/samtykker/{consent_id}/journal")
+@router.post("/samtykker/{consent_id}/journal", response_class=HTMLResponse)
 def confirm_journal(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:journal")],
     consent_id: str,
-    entered_on: Annotated[date, Form()],
+    entered_on: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     citizen, consent = _consent(session, me, consent_id)
-    service.confirm_journal_entry(session, ctx.deps, me.actor, citizen, consent, entered_on)
-    return _back(citizen)
+    form = FormState.of(prefix=f"journal-{consent.public_id}-", entered_on=entered_on)
+    status = 400
+    day = parse_date(form, "entered_on")
+    if day is not None:
+        try:
+            service.confirm_journal_entry(session, ctx.deps, me.actor, citizen, consent, day)
+        except (InvalidInput, RuleRefusal) as exc:
+            status = _put_on_form(form, exc)
+    if form.has_errors:
+        return _action_page(
+            request, ctx, session, me, citizen, "journal", form, status, consent=consent
+        )
+    return _done(citizen, "journal-confirmed")
 
 
-@router.post("/samtykker/{consent_id}/tilbagekald")
+@router.post("/samtykker/{consent_id}/tilbagekald", response_class=HTMLResponse)
 def withdraw(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:withdraw")],
     consent_id: str,
-    withdrawn_on: Annotated[date, Form()],
-    channel: Annotated[str, Form(max_length=16)],
+    withdrawn_on: Annotated[str, Form(max_length=32)] = "",
+    channel: Annotated[str, Form(max_length=16)] = "",
+    confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Two posts (``forms.confirmation``): the first shows what the withdrawal does, incl.
+    by when the retention schedule deletes what it ends; the second records it."""
     citizen, consent = _consent(session, me, consent_id)
-    service.withdraw(session, ctx.deps, me.actor, citizen, consent, withdrawn_on, channel)
-    return _back(citizen)
+    form = FormState.of(
+        prefix=f"withdraw-{consent.public_id}-", withdrawn_on=withdrawn_on, channel=channel
+    )
+    status = 400
+    day = parse_date(form, "withdrawn_on")
+    if day is not None:
+        try:
+            lines = reading.withdrawal_preview(session, ctx.deps, consent, day, channel)
+            if not is_confirmed(confirmed):
+                return confirmation(
+                    request,
+                    me,
+                    Confirmation(
+                        title="Bekræft tilbagekaldelsen",
+                        lines=lines,
+                        action=f"/samtykker/{consent.public_id}/tilbagekald",
+                        fields={"withdrawn_on": day.isoformat(), "channel": channel},
+                        button="Registrér tilbagekaldelsen",
+                        cancel_href=f"/borgere/{citizen.public_id}",
+                    ),
+                )
+            service.withdraw(session, ctx.deps, me.actor, citizen, consent, day, channel)
+        except (InvalidInput, RuleRefusal) as exc:
+            status = _put_on_form(form, exc)
+    if form.has_errors:
+        return _action_page(
+            request, ctx, session, me, citizen, "withdraw", form, status, consent=consent
+        )
+    return _done(citizen, "consent-withdrawn")
 
 
-@router.post("/samtykker/{consent_id}/ugyldiggoer")
+@router.post("/samtykker/{consent_id}/ugyldiggoer", response_class=HTMLResponse)
 def invalidate(
+    request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("consent:record")],
     consent_id: str,
-    reason: Annotated[str, Form(max_length=32)],
+    reason: Annotated[str, Form(max_length=32)] = "",
+    confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Two posts, as a withdrawal: the confirmation says what marking it invalid does."""
     citizen, consent = _consent(session, me, consent_id)
-    service.invalidate(session, ctx.deps, me.actor, citizen, consent, reason)
-    return _back(citizen)
+    form = FormState.of(prefix=f"invalidate-{consent.public_id}-", reason=reason)
+    status = 400
+    try:
+        lines = reading.invalidation_preview(session, consent, reason)
+        if not is_confirmed(confirmed):
+            return confirmation(
+                request,
+                me,
+                Confirmation(
+                    title="Bekræft, at registreringen er forkert",
+                    lines=lines,
+                    action=f"/samtykker/{consent.public_id}/ugyldiggoer",
+                    fields={"reason": reason},
+                    button="Ugyldiggør registreringen",
+                    cancel_href=f"/borgere/{citizen.public_id}",
+                ),
+            )
+        service.invalidate(session, ctx.deps, me.actor, citizen, consent, reason)
+    except (InvalidInput, RuleRefusal) as exc:
+        status = _put_on_form(form, exc)
+    if form.has_errors:
+        return _action_page(
+            request, ctx, session, me, citizen, "invalidate", form, status, consent=consent
+        )
+    return _done(citizen, "consent-invalidated")
 
 
 @router.get("/samtykker/{consent_id}/kvittering.pdf")

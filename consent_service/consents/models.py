@@ -32,6 +32,14 @@ class ConsentForm(Base):
     printed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     printed_by: Mapped[int] = mapped_column(Integer)
 
+    @property
+    def code_shown(self) -> str | None:
+        """The short code as printed (``K7QM-4XP2``); None for forms printed before codes."""
+        if self.short_code is None:
+            return None
+        half = len(self.short_code) // 2
+        return f"{self.short_code[:half]}-{self.short_code[half:]}"
+
 
 class Consent(Base):
     """A recorded decision on a consent form: given (signed) or refused. Written once and

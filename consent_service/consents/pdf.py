@@ -141,6 +141,7 @@ class _Styles:
     label: ParagraphStyle
     value: ParagraphStyle
     digest: ParagraphStyle
+    code: ParagraphStyle
 
 
 def _styles() -> _Styles:
@@ -180,6 +181,7 @@ def _styles() -> _Styles:
         ),
         value=ParagraphStyle("value", parent=body, fontSize=11, leading=14, spaceAfter=0),
         digest=ParagraphStyle("digest", parent=body, fontSize=8, leading=14, spaceAfter=0),
+        code=ParagraphStyle("code", parent=body, fontSize=11, leading=14, spaceAfter=0),
     )
 
 
@@ -334,6 +336,9 @@ def _qr(value: str, size: float) -> Drawing:
     return drawing
 
 
+_QR_COLUMN = 44 * mm  # the QR and, beneath it, the form code
+
+
 def _field(label: str, value: str, st: _Styles) -> list[Paragraph]:
     return [Paragraph(_text(label), st.label), Paragraph(_text(value), st.value)]
 
@@ -360,12 +365,13 @@ _BOX = TableStyle(
 def render_form(form: ConsentFormInput) -> bytes:
     """An A4 Danish consent form, pre-filled for one citizen, to be signed on paper.
 
-    The form id is printed as text and as a QR code; the footer of every page names the form
-    id, consent kind, template version and the template's SHA-256, so a signed, scanned page
-    can be matched to the exact text the citizen read."""
+    The form id is printed as text and as a QR code, the short form code beside the QR
+    ("Blanketkode: K7QM-4XP2") for typing when a scan cannot be read; the footer of every
+    page names the form id, consent kind, template version and the template's SHA-256, so
+    a signed, scanned page can be matched to the exact text the citizen read."""
     st = _styles()
     width = _CONTENT_WIDTH
-    qr_size = 32 * mm
+    qr_size = _QR_COLUMN - 12
 
     header = [
         Paragraph(_text(form.title), st.title),
@@ -386,9 +392,12 @@ def render_form(form: ConsentFormInput) -> bytes:
         Spacer(1, 3 * mm),
         *_field("Formular-id", form.form_id, st),
     ]
+    beside_qr: list[Flowable] = [_qr(form.form_id, qr_size)]
+    if form.short_code:
+        beside_qr.append(Paragraph(f"Blanketkode:<br/><b>{_text(form.short_code)}</b>", st.code))
     box = Table(
-        [[person, _qr(form.form_id, qr_size)]],
-        colWidths=[width - qr_size - 12, qr_size + 12],
+        [[person, beside_qr]],
+        colWidths=[width - _QR_COLUMN, _QR_COLUMN],
         style=_BOX,
     )
 

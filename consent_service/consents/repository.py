@@ -98,7 +98,7 @@ def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
 
 
 def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[ConsentForm]:
-    """Printed forms of the kind not yet recorded."""
+    """Printed forms of the kind not yet recorded, newest first."""
     used = select(Consent.form_id).where(Consent.form_id.is_not(None))
     return session.scalars(
         select(ConsentForm)
@@ -107,5 +107,16 @@ def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[Consent
             ConsentForm.kind == kind,
             ConsentForm.form_id.not_in(used),
         )
-        .order_by(ConsentForm.printed_at.desc())
+        .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
     ).all()
+
+
+def form_by_short_code(session: Session, short_code: str) -> ConsentForm | None:
+    """The printed form with the (normalised) short code, in any organisation: codes are
+    unique across the service, so the caller must check the organisation."""
+    return session.scalar(select(ConsentForm).where(ConsentForm.short_code == short_code))
+
+
+def form_of(session: Session, form_id: str) -> ConsentForm | None:
+    """The printed form ``form_id`` (of a consent already loaded in its organisation)."""
+    return session.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))

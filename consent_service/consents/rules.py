@@ -331,3 +331,15 @@ def data_collection_allowed(
     if referral_date is None:
         return False
     return age_on(birth_date, referral_date) >= minimum_age
+
+
+def fresh_form_allowed(
+    in_force: ConsentFacts | None, kind: ConsentKind, on: date, warning_days: int
+) -> bool:
+    """Whether a new form of the kind should be offered on ``on``: when no consent of the
+    kind is given that day (none yet, or refused, withdrawn, expired, invalidated), or when
+    the one given is due for re-consent (:func:`expiring_within` ``warning_days``). While a
+    consent is given and not due, a second one would only duplicate it."""
+    if in_force is None or status_on(in_force, kind, on) is not ConsentStatus.GIVEN:
+        return True
+    return expiring_within(in_force, kind, on, warning_days)

@@ -1,6 +1,7 @@
-"""The consent lifecycle: load a consent of the organisation, print a form, record it
-signed or refused, confirm the journal entry, withdraw, invalidate. Legal decisions come
-from ``rules`` (pure functions); this module loads, decides with them, stores and audits.
+"""The consent lifecycle: load a consent of the organisation, record a printed form
+(printing is ``printed``) signed or refused, confirm the journal entry, withdraw,
+invalidate. Legal decisions come from ``rules`` (pure functions); this module loads,
+decides with them, stores and audits.
 Reading consents (status, history, exports) is ``reading``.
 
 A recorded consent is never updated: every later fact is a ``ConsentEvent`` appended to
@@ -26,7 +27,7 @@ from consent_service.citizens.vault import CitizenVault
 from consent_service.clock import legal_today
 from consent_service.consents import repository as repo
 from consent_service.consents import rules
-from consent_service.consents.active import facts_of
+from consent_service.consents.active import facts_of, in_force, states_of
 from consent_service.consents.catalogue import ConsentCatalogue, catalogue
 from consent_service.consents.labels import (
     CHANNELS,
@@ -35,10 +36,8 @@ from consent_service.consents.labels import (
     UNDER_AGE_AT_REFERRAL,
 )
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
-from consent_service.consents.pdf import render_form
 from consent_service.consents.scans import MAX_SCAN_BYTES as MAX_SCAN_BYTES
 from consent_service.consents.scans import validate_scan
-from consent_service.consents.views import ConsentFormInput
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.identity.repository import organisation_by_id
 from consent_service.services import ServiceDeps
@@ -56,11 +55,19 @@ class DataCollection:
 
 @dataclass(frozen=True)
 class KindOffer:
-    """A consent kind the citizen may give, with its printed forms not yet recorded."""
+    """A consent kind the citizen may give: whether a fresh form is offered now
+    (:func:`rules.fresh_form_allowed`), and its printed forms not yet recorded, newest
+    first (the first is preselected when a signed one is recorded)."""
 
     id: str
     name: str
     open_forms: tuple[ConsentForm, ...]
+    can_print: bool = True
+
+
+# How long before a given consent expires the page asks for a re-consent (and offers a
+# fresh form): the journal consent's reminders start 60 days ahead (config).
+EXPIRY_WARNING_DAYS = 60
 
 
 def data_collection(session: Session, deps: ServiceDeps, citizen: Citizen) -> DataCollection:
@@ -73,78 +80,36 @@ def data_collection(session: Session, deps: ServiceDeps, citizen: Citizen) -> Da
     return DataCollection(False, NO_REFERRAL_YET if latest is None else UNDER_AGE_AT_REFERRAL)
 
 
-def kind_offers(session: Session, citizen: Citizen) -> tuple[KindOffer, ...]:
-    """Every consent kind with the citizen's printed forms of it not yet recorded."""
+def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOffer, ...]:
+    """Every consent kind with the citizen's printed forms of it not yet recorded, and
+    whether a fresh form is offered (not while a given consent of the kind is in force and
+    not yet due for re-consent)."""
     cat = catalogue()
-    return tuple(
-        KindOffer(kind_id, cat.name(kind_id), tuple(repo.open_forms(session, citizen.id, kind_id)))
-        for kind_id in cat.kinds
-    )
+    offers = []
+    for kind_id, kind in cat.kinds.items():
+        current = in_force(states_of(session, citizen.id, kind_id), today)
+        offers.append(
+            KindOffer(
+                kind_id,
+                cat.name(kind_id),
+                tuple(repo.open_forms(session, citizen.id, kind_id)),
+                can_print=rules.fresh_form_allowed(
+                    current.facts if current else None, kind, today, EXPIRY_WARNING_DAYS
+                ),
+            )
+        )
+    return tuple(offers)
 
 
-def _require_adult(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
+def require_adult(session: Session, deps: ServiceDeps, citizen: Citizen) -> None:
     decision = data_collection(session, deps, citizen)
     if not decision.allowed:
         raise RuleRefusal(decision.reason)
 
 
-def _kind(cat: ConsentCatalogue, kind: str) -> None:
+def check_kind(cat: ConsentCatalogue, kind: str) -> None:
     if kind not in cat.kinds:
         raise NotFound(kind)
-
-
-def print_form(
-    session: Session, deps: ServiceDeps, actor: Actor, citizen: Citizen, kind: str
-) -> tuple[ConsentForm, bytes]:
-    """A pre-filled PDF consent form with a unique form id, for the citizen to sign."""
-    cat = catalogue()
-    _kind(cat, kind)
-    _require_adult(session, deps, citizen)
-    template = cat.current_template(kind)
-    view = decrypt(deps, citizen)
-    today = legal_today(deps.clock)
-    form_id = uuid.uuid4().hex
-    org_name = controller_name(session, citizen.organisation_id)
-    pdf = render_form(
-        ConsentFormInput(
-            form_id=form_id,
-            kind=kind,
-            version=template.version,
-            language=template.language,
-            title=template.title,
-            body_markdown=template.body,
-            text_sha256=template.sha256,
-            citizen_name=view.name,
-            citizen_cpr=view.cpr.formatted,
-            organisation_name=org_name,
-            printed_on=today,
-        )
-    )
-    form = ConsentForm(
-        form_id=form_id,
-        citizen_id=citizen.id,
-        organisation_id=citizen.organisation_id,
-        kind=kind,
-        template_version=template.version,
-        language=template.language,
-        text_sha256=template.sha256,
-        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-        printed_on=today,
-        printed_at=deps.clock.now(),
-        printed_by=actor.user_id or 0,
-    )
-    session.add(form)
-    session.flush()
-    deps.audit.record(
-        session,
-        actor,
-        action="consent.printed",
-        outcome="success",
-        resource_type="citizen",
-        resource_id=citizen.public_id,
-        details={"kind": kind, "form_id": form_id, "version": template.version},
-    )
-    return form, pdf
 
 
 def controller_name(session: Session, organisation_id: int) -> str:
@@ -168,8 +133,8 @@ def record_signed(
     """Record a signed form: the consent is given from the signing date, on the exact
     template version and text hash the form was printed with."""
     cat = catalogue()
-    _kind(cat, kind)
-    _require_adult(session, deps, citizen)
+    check_kind(cat, kind)
+    require_adult(session, deps, citizen)
     form = repo.form(session, citizen.organisation_id, form_id)
     if form is None or form.citizen_id != citizen.id or form.kind != kind:
         raise InvalidInput(
@@ -252,7 +217,7 @@ def record_refused(
 ) -> Consent:
     """Record that the citizen declined. The course goes on (invariant 6)."""
     cat = catalogue()
-    _kind(cat, kind)
+    check_kind(cat, kind)
     if decided_on > legal_today(deps.clock):
         raise InvalidInput("Datoen kan ikke ligge i fremtiden.", field="decided_on")
     template = cat.current_template(kind)

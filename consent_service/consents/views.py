@@ -24,6 +24,7 @@ class ConsentFormInput:
     citizen_cpr: str  # formatted DDMMYY-SSSS
     organisation_name: str  # the data controller
     printed_on: date
+    short_code: str = ""  # formatted K7QM-4XP2, printed beside the QR for typing
 
 
 @dataclass(frozen=True)

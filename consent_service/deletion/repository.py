@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
@@ -23,7 +23,7 @@ from consent_service.citizens.models import (
     Referral,
     ReferralContact,
 )
-from consent_service.consents.models import Consent, ConsentEvent, ConsentScan
+from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.identity.models import UserSession
 from consent_service.jobs.models import Job, Task
 from consent_service.wellbeing.models import WellbeingResponse
@@ -98,11 +98,16 @@ def destroy_citizen_keys(session: Session, citizen_id: int) -> None:
 
 
 def delete_citizen_rows(session: Session, citizen_id: int) -> None:
-    """The citizen's scans, answers, referrals (with their contacts), corrections and
-    worklist tasks."""
+    """The citizen's scans, printed PDFs, answers, referrals (with their contacts),
+    corrections and worklist tasks."""
     consent_ids = select(Consent.id).where(Consent.citizen_id == citizen_id)
     session.execute(delete(CitizenChange).where(CitizenChange.citizen_id == citizen_id))
     session.execute(delete(ConsentScan).where(ConsentScan.consent_id.in_(consent_ids)))
+    # The printed PDFs carry name and CPR: crypto-shredding makes them unreadable, but they
+    # are not kept either (the form rows stay, as evidence of what was printed, by hash).
+    session.execute(
+        update(ConsentForm).where(ConsentForm.citizen_id == citizen_id).values(pdf_sealed=None)
+    )
     session.execute(delete(WellbeingResponse).where(WellbeingResponse.citizen_id == citizen_id))
     referral_ids = select(Referral.id).where(Referral.citizen_id == citizen_id)
     session.execute(delete(ReferralContact).where(ReferralContact.referral_id.in_(referral_ids)))

@@ -138,9 +138,13 @@ def test_full_lifecycle(
     assert "Ikke bekræftet endnu" not in client.get(f"/borgere/{pid}").text
 
     wellbeing_id = _consent_id(ctx, "wellbeing")
+    withdrawal = {"withdrawn_on": today.isoformat(), "channel": "phone", "csrf_token": nav}
+    asked = client.post(f"/samtykker/{wellbeing_id}/tilbagekald", data=withdrawal)
+    assert asked.status_code == 200
+    assert "Bekræft tilbagekaldelsen" in asked.text
+    assert "state-withdrawn" not in client.get(f"/borgere/{pid}").text  # not yet
     r = client.post(
-        f"/samtykker/{wellbeing_id}/tilbagekald",
-        data={"withdrawn_on": today.isoformat(), "channel": "phone", "csrf_token": nav},
+        f"/samtykker/{wellbeing_id}/tilbagekald", data={**withdrawal, "confirmed": "ja"}
     )
     assert r.status_code == 303
     page = client.get(f"/borgere/{pid}").text
@@ -408,9 +412,15 @@ def test_a_wrong_record_is_invalidated_not_edited(
         f"/samtykker/{consent_id}/ugyldiggoer", data={"reason": "because", "csrf_token": nav}
     )
     assert bad.status_code == 400
-    r = client.post(
+    asked = client.post(
         f"/samtykker/{consent_id}/ugyldiggoer",
         data={"reason": "scan_mismatch", "csrf_token": nav},
+    )
+    assert asked.status_code == 200
+    assert "Bekræft, at registreringen er forkert" in asked.text
+    r = client.post(
+        f"/samtykker/{consent_id}/ugyldiggoer",
+        data={"reason": "scan_mismatch", "csrf_token": nav, "confirmed": "ja"},
     )
     assert r.status_code == 303
     page = client.get(f"/borgere/{pid}").text
@@ -418,12 +428,18 @@ def test_a_wrong_record_is_invalidated_not_edited(
     assert "Scanningen svarer ikke til erklæringen" in page
     again = client.post(
         f"/samtykker/{consent_id}/ugyldiggoer",
-        data={"reason": "scan_mismatch", "csrf_token": nav},
+        data={"reason": "scan_mismatch", "csrf_token": nav, "confirmed": "ja"},
     )
     assert again.status_code == 409
+    assert "allerede ugyldiggjort" in again.text
     withdraw = client.post(
         f"/samtykker/{consent_id}/tilbagekald",
-        data={"withdrawn_on": today.isoformat(), "channel": "phone", "csrf_token": nav},
+        data={
+            "withdrawn_on": today.isoformat(),
+            "channel": "phone",
+            "csrf_token": nav,
+            "confirmed": "ja",
+        },
     )
     assert withdraw.status_code == 409
 

@@ -118,6 +118,7 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/borgere/{public_id}/henvisning"):             Row(NAV, 303),
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"):   Row(NAV, 200, "application/pdf"),
     ("POST", "/borgere/{public_id}/samtykke/{kind}/registrer"): Row(NAV, 303),
+    ("GET", "/borgere/{public_id}/blanketter/{form_id}"):    Row(NAV, 200, "application/pdf"),
     ("POST", "/borgere/{public_id}/samtykke/{kind}/afslag"):    Row(NAV, 303),
     ("POST", "/samtykker/{consent_id}/journal"):             Row(NAV, 303),
     ("POST", "/samtykker/{consent_id}/tilbagekald"):         Row(NAV, 303),

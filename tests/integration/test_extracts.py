@@ -87,12 +87,13 @@ def seeded(ctx: AppContext, clock: FixedClock) -> Seeded:
     )
     citizen("not_in_journal")
     pilot.at(date(2026, 11, 10))
+    from consent_service.consents import printed
     from consent_service.consents import service as consents
 
     with session_scope(ctx.sessions) as session:
         c = session.scalar(select(Citizen).where(Citizen.public_id == s.pids["not_in_journal"]))
         assert c is not None
-        form, _ = consents.print_form(session, ctx.deps, pilot.actor, c, "journal")
+        form, _ = printed.print_form(session, ctx.deps, pilot.actor, c, "journal")
         from tests.factories import tiny_png
 
         consents.record_signed(
