@@ -87,10 +87,7 @@ NAMES = {
 }
 # Pages other helpers own that still show a code, a path or a numbered person (strict
 # xfail, so the list shows when it is fixed).
-FAILS = {
-    "/borgere/{citizen}": "the consent history says 'af bruger <id>' "
-    "(_citizen_consents.html, h.by): name the person",
-}
+FAILS: dict[str, str] = {}
 
 
 def named_person(ctx: AppContext, role: str) -> Person:
