@@ -4,8 +4,8 @@ navigator offer never depends on a consent).
 Seed 002: "Den praktiserende læges tilbud om at benytte lægeklinikkens navigatør vil ikke
 være betinget af, at patienten samtykker". ``COURSE_ACTIONS`` lists every action of a
 navigator's course; each one performs the action through the services, on the pilot's
-current day, and asserts that it worked. A new course action (contacting the citizen,
-closing the course) is one more line there, and then every consent decision the property
+current day, and asserts that it worked. A new course action (closing the course,
+say) is one more line there, and then every consent decision the property
 test and the voluntariness scenario make is checked against it too.
 
 ``decide`` makes one consent decision (given, refused, withdrawn, expired, invalidated)
@@ -22,6 +22,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent_service.citizens import referrals
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
 from consent_service.citizens.repository import referrals_of
@@ -128,11 +129,38 @@ def worklist_shows_tasks(pilot: Pilot, pid: str) -> None:
     assert {task.id for task in pilot.open_tasks(pid)} <= listed
 
 
+def contact_citizen(pilot: Pilot, pid: str) -> None:
+    """The navigator calls the citizen about their newest referral and marks it "kontaktet"
+    (a fresh referral first, if the newest one was contacted already)."""
+    with pilot.ctx.sessions() as session:
+        citizen = _citizen(pilot, session, pid)
+        newest = referrals_of(session, citizen.id)[-1]
+        contacted = referrals.contacts_by_referral(session, pilot.deps, citizen, [newest])
+    if newest.id in contacted:
+        pilot.refer(pid, pilot.today)
+        with pilot.ctx.sessions() as session:
+            newest = referrals_of(session, _citizen(pilot, session, pid).id)[-1]
+    with session_scope(pilot.ctx.sessions) as session:
+        referrals.contact_referral(
+            session,
+            pilot.deps,
+            pilot.actor,
+            pilot.organisation_id,
+            newest.public_id,
+            pilot.today,
+            "Ringet op",
+        )
+    with pilot.ctx.sessions() as session:
+        citizen = _citizen(pilot, session, pid)
+        assert newest.id in referrals.contacts_by_referral(session, pilot.deps, citizen, [newest])
+
+
 CourseAction = Callable[[Pilot, str], None]
 COURSE_ACTIONS: dict[str, CourseAction] = {
     "register a referral": register_referral,
     "open the citizen's course": open_course,
     "see the citizen's tasks on the worklist": worklist_shows_tasks,
+    "contact the citizen about the referral": contact_citizen,
 }
 
 
