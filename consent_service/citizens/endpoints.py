@@ -8,16 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from consent_service.citizens import corrections, directory, referrals, service
-from consent_service.citizens.cohorts import default_cohorts
-from consent_service.citizens.models import Citizen
+from consent_service.citizens import corrections, directory, service
 from consent_service.citizens.schemas import ReferralAccepted, ReferralSubmission
 from consent_service.clock import legal_today
-from consent_service.consents import reading
-from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
 from consent_service.consents.standing import Standing, standing_of
 from consent_service.errors import InvalidInput
 from consent_service.handlers import next_tasks
+from consent_service.web import citizen_page as citizen_view
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import FormState, failed, parse_choice, parse_date
@@ -210,9 +207,6 @@ def new_citizen(
     return notices.redirect(f"/borgere/{citizen.public_id}", "citizen-registered")
 
 
-REFERRAL_FORM = "henvisning-"  # the id prefix of the citizen page's referral form
-
-
 @router.post("/borgere/{public_id}/henvisning", response_class=HTMLResponse)
 def new_referral(
     request: Request,
@@ -229,7 +223,7 @@ def new_referral(
 ) -> Response:
     citizen = service.citizen_in_organisation(session, me.organisation_id, public_id)
     form = FormState.of(
-        prefix=REFERRAL_FORM, referrer_kind=referrer_kind, clinic=clinic,
+        prefix=citizen_view.REFERRAL_FORM, referrer_kind=referrer_kind, clinic=clinic,
         referred_on=referred_on, course_start_on=course_start_on,
         norddjurs_link=norddjurs_link, reachable=reachable,
     )  # fmt: skip
@@ -250,9 +244,7 @@ def new_referral(
         except InvalidInput as exc:
             form.fail(exc, "referred_on")
     if form.has_errors:
-        return _citizen_page(
-            request, ctx, session, me, citizen, status_code=400, referral_form=form
-        )
+        return citizen_view.failed(request, ctx, session, me, citizen, form)
     return notices.redirect(f"/borgere/{public_id}", "referral-registered")
 
 
@@ -320,43 +312,7 @@ def citizen_page(
     public_id: str,
 ) -> Response:
     citizen = service.citizen_in_organisation(session, me.organisation_id, public_id)
-    return _citizen_page(request, ctx, session, me, citizen)
-
-
-def _citizen_page(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Principal,
-    citizen: Citizen,
-    status_code: int = 200,
-    error: str | None = None,
-    referral_form: FormState | None = None,
-) -> Response:
-    view = service.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
-    overview = reading.citizen_consents(session, ctx.deps, citizen)
-    citizen_referrals = list(service.referrals(session, citizen))
-    return page(
-        request,
-        "citizen.html",
-        status_code=status_code,
-        me=me,
-        citizen=view,
-        referrals=citizen_referrals,
-        referral_contacts=referrals.contacts_by_referral(
-            session, ctx.deps, citizen, citizen_referrals
-        ),
-        referral_form=referral_form or FormState(prefix=REFERRAL_FORM),
-        consents=overview.summaries,
-        error=error,
-        referrer_kinds=service.REFERRER_KINDS,
-        data_collection=overview.data_collection,
-        correction_reasons=CORRECTION_REASONS,
-        channels=CHANNELS,
-        cohort_names={c.id: c.name for c in default_cohorts().cohorts},
-        changes=corrections.history(session, ctx.deps, citizen),
-        today=legal_today(ctx.clock),
-    )
+    return citizen_view.render(request, ctx, session, me, citizen)
 
 
 @router.post(

@@ -2,10 +2,11 @@
 confirm the journal entry, withdraw, invalidate, and export (receipt PDF, scan, FHIR R4,
 ISO/IEC TS 27560).
 
-The page forms follow the form pattern (``web/forms.py``): a mistake comes back with status
-400 on the action's own page (``consent_action.html``: the same form, values kept, the
-message beside the field, the scan to choose again); success redirects to the citizen's
-page with a notice. Withdrawing and invalidating ask for confirmation first."""
+The page forms follow the form pattern (``web/forms.py``): a mistake comes back on the
+citizen's page (``web/citizen_page.py``) with status 400, or 409 when a rule refuses the
+action: the form in its card with the error summary, the message beside the field, the
+values kept, the scan to choose again; success redirects to the citizen's page with a
+notice. Withdrawing and invalidating ask for confirmation first."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.clock import legal_today
 from consent_service.consents import printed, reading, service
-from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
+from consent_service.consents.catalogue import catalogue
 from consent_service.consents.models import Consent
-from consent_service.errors import InvalidInput, NotFound, RuleRefusal
+from consent_service.errors import InvalidInput, RuleRefusal
 from consent_service.text import SINGLE_LINE_PATTERN, SafeText
+from consent_service.web import citizen_page as citizen_view
 from consent_service.web import notices
 from consent_service.web.bodylimit import body_limit
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -29,7 +30,6 @@ from consent_service.web.forms import (
     Confirmation,
     FormState,
     confirmation,
-    failed,
     is_confirmed,
     parse_date,
 )
@@ -104,37 +104,6 @@ def printed_again(
     return _pdf(pdf, f"samtykke-{form.kind}-{form.form_id}.pdf")
 
 
-def _action_page(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Principal,
-    citizen: Citizen,
-    action: str,
-    form: FormState,
-    status_code: int = 400,
-    **context: object,
-) -> Response:
-    """A consent form that failed, on its own page: the menu, the error summary, the
-    message beside each field, the values typed (the form pattern, ``web/forms.py``).
-    Status 400 for a mistake in the form, 409 when a rule refuses the action."""
-    view = citizens.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
-    return failed(
-        request,
-        "consent_action.html",
-        form,
-        status_code,
-        me=me,
-        citizen=view,
-        citizen_id=citizen.public_id,
-        action=action,
-        today=legal_today(ctx.clock),
-        channels=CHANNELS,
-        correction_reasons=CORRECTION_REASONS,
-        **context,
-    )
-
-
 def _put_on_form(form: FormState, exc: InvalidInput | RuleRefusal) -> int:
     """Put the service's refusal on the form; the status to answer with: 409 when a rule
     refused the action, else 400 (a mistake in the form)."""
@@ -195,13 +164,9 @@ def record_signed(
     except (InvalidInput, RuleRefusal) as exc:
         status = _put_on_form(form, exc)
     if form.has_errors:
+        service.check_kind(catalogue(), kind)
         form.lose_files("scan")
-        offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
-        if kind not in offers:
-            raise NotFound(kind)
-        return _action_page(
-            request, ctx, session, me, citizen, "record", form, status, kind=offers[kind]
-        )
+        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
     return _done(citizen, "consent-recorded")
 
 
@@ -225,12 +190,8 @@ def record_refused(
         except (InvalidInput, RuleRefusal) as exc:
             status = _put_on_form(form, exc)
     if form.has_errors:
-        offers = {o.id: o for o in service.kind_offers(session, citizen, legal_today(ctx.clock))}
-        if kind not in offers:
-            raise NotFound(kind)
-        return _action_page(
-            request, ctx, session, me, citizen, "refuse", form, status, kind=offers[kind]
-        )
+        service.check_kind(catalogue(), kind)
+        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
     return _done(citizen, "consent-refused")
 
 
@@ -253,9 +214,7 @@ def confirm_journal(
         except (InvalidInput, RuleRefusal) as exc:
             status = _put_on_form(form, exc)
     if form.has_errors:
-        return _action_page(
-            request, ctx, session, me, citizen, "journal", form, status, consent=consent
-        )
+        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
     return _done(citizen, "journal-confirmed")
 
 
@@ -298,9 +257,7 @@ def withdraw(
         except (InvalidInput, RuleRefusal) as exc:
             status = _put_on_form(form, exc)
     if form.has_errors:
-        return _action_page(
-            request, ctx, session, me, citizen, "withdraw", form, status, consent=consent
-        )
+        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
     return _done(citizen, "consent-withdrawn")
 
 
@@ -337,9 +294,7 @@ def invalidate(
     except (InvalidInput, RuleRefusal) as exc:
         status = _put_on_form(form, exc)
     if form.has_errors:
-        return _action_page(
-            request, ctx, session, me, citizen, "invalidate", form, status, consent=consent
-        )
+        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
     return _done(citizen, "consent-invalidated")
 
 

@@ -3,6 +3,7 @@ the journal entry, withdraws; the raw database never holds the CPR or name in cl
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 from datetime import date, timedelta
@@ -91,6 +92,39 @@ def record(
         },
         files={"scan": ("scan.png", scan if scan is not None else tiny_png(), "image/png")},
     )
+
+
+def assert_on_citizen_page(
+    r,  # type: ignore[no-untyped-def]
+    prefix: str,
+    field: str | None = None,
+    value: str | None = None,
+    *,
+    name: str = NAME,
+    status: int = 400,
+    opened: str | None = None,
+) -> str:
+    """A consent form's mistake comes back on the citizen's page itself (not a page of its
+    own): the page's <h1> is the citizen's name and the referral list is there; the one
+    error summary, the form's (``prefix``), links to the field; the value typed is kept in
+    the form; ``opened`` names the <details> held open around it. Returns the page."""
+    assert r.status_code == status, r.text
+    page: str = r.text
+    assert f"<h1>{html.escape(name)}</h1>" in page
+    assert '<table class="table table--compact table--responsive-headers" id="referrals"' in page
+    assert page.count('data-module="error-summary"') == 1
+    summary = page.split(f'id="{prefix}error-summary"')[1].split("</ul>")[0]
+    if field is not None:
+        assert f'<a href="#{prefix}{field}">' in summary
+        assert f'id="{prefix}{field}"' in page
+        # The summary heads the form's card: it comes before the form.
+        assert page.index(f'id="{prefix}error-summary"') < page.index(f'id="{prefix}form"')
+    if value is not None:
+        form = page.split(f'id="{prefix}form"')[1].split("</form>")[0]
+        assert f'value="{html.escape(value)}"' in form
+    if opened is not None:
+        assert f"<details open><summary>{opened}</summary>" in page
+    return page
 
 
 def _consent_id(ctx: AppContext, kind: str) -> str:
@@ -281,7 +315,10 @@ def test_bad_input_changes_nothing(
     refer(client, nav, pid, today)
     form_id = print_form(client, nav, pid, "journal")
     future = record(client, nav, pid, "journal", form_id, today + timedelta(days=1))
-    assert future.status_code == 400
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    page = assert_on_citizen_page(future, "journal-record-", "signed_on", tomorrow)
+    assert "Vælg filen igen" in page  # a page cannot give the scan back
+    assert "Nina" in page.split('id="journal-record-form"')[1]  # the witness typed is kept
     before = record(client, nav, pid, "journal", form_id, today - timedelta(days=1))
     assert before.status_code == 400
     not_image = record(
@@ -411,7 +448,9 @@ def test_a_wrong_record_is_invalidated_not_edited(
     bad = client.post(
         f"/samtykker/{consent_id}/ugyldiggoer", data={"reason": "because", "csrf_token": nav}
     )
-    assert bad.status_code == 400
+    assert_on_citizen_page(
+        bad, f"invalidate-{consent_id}-", "reason", opened="Ret en forkert registrering"
+    )
     asked = client.post(
         f"/samtykker/{consent_id}/ugyldiggoer",
         data={"reason": "scan_mismatch", "csrf_token": nav},
@@ -430,7 +469,7 @@ def test_a_wrong_record_is_invalidated_not_edited(
         f"/samtykker/{consent_id}/ugyldiggoer",
         data={"reason": "scan_mismatch", "csrf_token": nav, "confirmed": "ja"},
     )
-    assert again.status_code == 409
+    assert_on_citizen_page(again, f"invalidate-{consent_id}-", status=409)
     assert "allerede ugyldiggjort" in again.text
     withdraw = client.post(
         f"/samtykker/{consent_id}/tilbagekald",
@@ -441,7 +480,7 @@ def test_a_wrong_record_is_invalidated_not_edited(
             "confirmed": "ja",
         },
     )
-    assert withdraw.status_code == 409
+    assert_on_citizen_page(withdraw, f"withdraw-{consent_id}-", status=409)
 
     # The database itself refuses to edit a recorded consent or its history: the
     # application login has no UPDATE on them (PostgreSQL), and a trigger refuses even the
