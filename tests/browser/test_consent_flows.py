@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pypdfium2
@@ -100,10 +100,16 @@ def test_navigator_prints_and_records_both_consents(
     expect(page.locator("#open-forms-journal")).to_contain_text("Blanketkode")
     expect(page.locator("#open-forms-journal")).not_to_contain_text(first_id)
 
-    # A wrong file type keeps the form and says what to fix.
+    # A wrong file type keeps the form and says what to fix, on the citizen's page itself:
+    # the summary heads the journal card, takes the focus and links to the field.
     page.fill("#journal-record-witness", "Nina Navigatør")
     upload_scan(page, "journal", b"MZ\x90\x00 not a scan", name="scan.exe")
-    expect(page.locator("#journal-record-error-summary")).to_contain_text("PDF-, PNG- eller JPEG")
+    expect(page.locator("h1")).to_have_text(NAME)
+    expect(page.locator("#referrals")).to_be_visible()
+    summary = page.locator("#kind-journal #journal-record-error-summary")
+    expect(summary).to_contain_text("PDF-, PNG- eller JPEG")
+    expect(summary).to_be_focused()
+    expect(summary.locator('a[href="#journal-record-scan"]')).to_have_count(1)
     expect(page.locator("#journal-record-witness")).to_have_value("Nina Navigatør")
     assert_accessible(page)
     upload_scan(page, "journal", rendered_scan(first_pdf))
@@ -138,9 +144,21 @@ def test_navigator_prints_and_records_both_consents(
     page.goto(citizen_url)
 
     # Withdrawal asks first and says what happens to the answers.
+    # A date in the future comes back on the citizen's page with the withdrawal form open,
+    # the channel chosen and the date typed kept.
     wellbeing = page.locator("#kind-wellbeing")
     wellbeing.get_by_text("Registrér tilbagekaldelse").click()
     wellbeing.get_by_label("Hvordan borgeren tilbagekaldte").select_option("letter")
+    tomorrow = (clock.now().date() + timedelta(days=1)).isoformat()
+    wellbeing.get_by_label("Tilbagekaldt den").fill(tomorrow)
+    wellbeing.get_by_role("button", name="Tilbagekald").click()
+    expect(page.locator("h1")).to_have_text(NAME)
+    expect(wellbeing.locator("[id^=withdraw-][id$=-error-summary]")).to_be_visible()
+    expect(wellbeing.get_by_label("Tilbagekaldt den")).to_be_visible()  # the <details> is open
+    expect(wellbeing.get_by_label("Tilbagekaldt den")).to_have_value(tomorrow)
+    expect(wellbeing.get_by_label("Hvordan borgeren tilbagekaldte")).to_have_value("letter")
+    assert_accessible(page)
+    wellbeing.get_by_label("Tilbagekaldt den").fill(clock.now().date().isoformat())
     wellbeing.get_by_role("button", name="Tilbagekald").click()
     expect(page.locator("h1")).to_have_text("Bekræft tilbagekaldelsen")
     expect(page.locator("#confirm-lines")).to_contain_text("slettes senest")
