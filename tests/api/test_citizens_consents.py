@@ -3,7 +3,6 @@ the journal entry, withdraws; the raw database never holds the CPR or name in cl
 
 from __future__ import annotations
 
-import html
 import json
 import subprocess
 from datetime import date, timedelta
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.consent import Consent as FhirConsent
+from markupsafe import escape
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -110,7 +110,7 @@ def assert_on_citizen_page(
     the form; ``opened`` names the <details> held open around it. Returns the page."""
     assert r.status_code == status, r.text
     page: str = r.text
-    assert f"<h1>{html.escape(name)}</h1>" in page
+    assert f"<h1>{escape(name)}</h1>" in page
     assert '<table class="table table--compact table--responsive-headers" id="referrals"' in page
     assert page.count('data-module="error-summary"') == 1
     summary = page.split(f'id="{prefix}error-summary"')[1].split("</ul>")[0]
@@ -121,7 +121,7 @@ def assert_on_citizen_page(
         assert page.index(f'id="{prefix}error-summary"') < page.index(f'id="{prefix}form"')
     if value is not None:
         form = page.split(f'id="{prefix}form"')[1].split("</form>")[0]
-        assert f'value="{html.escape(value)}"' in form
+        assert f'value="{escape(value)}"' in form
     if opened is not None:
         assert f"<details open><summary>{opened}</summary>" in page
     return page

@@ -17,6 +17,7 @@ from consent_service.context import AppContext
 from consent_service.wellbeing.models import WellbeingResponse
 from tests.api.test_citizens_consents import (
     BIRTH,
+    NAME,
     assert_on_citizen_page,
     print_form,
     record,
@@ -219,3 +220,42 @@ def test_who5_keeps_every_answer_on_a_mistake(
     r = client.post(f"/borgere/{pid}/trivsel", data={**data, **answers, "life_satisfaction": "7"})
     assert r.status_code == 303
     assert r.headers["location"].endswith("?besked=wellbeing-recorded")
+
+
+def test_a_mistake_on_another_organisations_consent_or_an_unknown_kind_is_not_found(
+    ctx: AppContext, client: TestClient, clock: FixedClock, nav: str
+) -> None:
+    """The citizen's page comes back only for one's own citizen: a bad form posted to
+    another organisation's consent or citizen is 404 and shows nothing of them."""
+    today = clock.now().date()
+    pid = _given(client, nav, today, 7, "wellbeing")
+    consent = _consent_id(ctx, "wellbeing")
+    other = TestClient(client.app, follow_redirects=False)
+    token = log_in(other, enrolled_person(ctx, "navigator", org_name="Anden Region"), clock)
+    for url, data in (
+        (f"/samtykker/{consent}/tilbagekald", {"withdrawn_on": "x", "channel": "phone"}),
+        (f"/samtykker/{consent}/journal", {"entered_on": "x"}),
+        (f"/samtykker/{consent}/ugyldiggoer", {"reason": "because"}),
+        (f"/borgere/{pid}/samtykke/wellbeing/afslag", {"decided_on": "x"}),
+    ):
+        r = other.post(url, data={**data, "csrf_token": token})
+        assert r.status_code == 404, url
+        assert NAME not in r.text
+    r = client.post(
+        f"/borgere/{pid}/samtykke/nonsense/afslag", data={"decided_on": "x", "csrf_token": nav}
+    )
+    assert r.status_code == 404
+
+
+def test_hostile_text_typed_into_a_consent_form_comes_back_escaped(
+    client: TestClient, clock: FixedClock, nav: str
+) -> None:
+    today = clock.now().date()
+    pid = register(client, nav, synthetic_cpr(BIRTH, 8))
+    refer(client, nav, pid, today)
+    hostile = '"><script>alert(1)</script>'
+    r = client.post(
+        f"/borgere/{pid}/samtykke/journal/afslag", data={"decided_on": hostile, "csrf_token": nav}
+    )
+    page = assert_on_citizen_page(r, "journal-refuse-", "decided_on", hostile)
+    assert "<script>alert" not in page
