@@ -257,6 +257,12 @@ def test_under_18_gets_the_offer_but_no_data_collection(
     assert "Udskriv samtykkeerklæring" not in page
     r = client.post(f"/borgere/{pid}/samtykke/journal/udskriv", data={"csrf_token": nav})
     assert r.status_code == 409
+    # A signed form posted all the same comes back on the citizen's page: there is no
+    # consent card, so the form's summary stands under the reason.
+    r = record(client, nav, pid, "journal", "0" * 32, today)
+    page = assert_on_citizen_page(r, "journal-record-", name="Ung Borger")
+    assert page.index('id="no-data-collection"') < page.index('id="journal-record-error-summary"')
+    assert "state-given" not in client.get(f"/borgere/{pid}").text
 
 
 def test_refusal_never_blocks_the_course(
