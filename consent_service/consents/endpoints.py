@@ -104,13 +104,6 @@ def printed_again(
     return _pdf(pdf, f"samtykke-{form.kind}-{form.form_id}.pdf")
 
 
-def _put_on_form(form: FormState, exc: InvalidInput | RuleRefusal) -> int:
-    """Put the service's refusal on the form; the status to answer with: 409 when a rule
-    refused the action, else 400 (a mistake in the form)."""
-    form.fail(exc)
-    return 409 if isinstance(exc, RuleRefusal) else 400
-
-
 def _done(citizen: Citizen, key: str) -> Response:
     return notices.redirect(f"/borgere/{citizen.public_id}", key)
 
@@ -142,7 +135,6 @@ def record_signed(
         signed_on=signed_on,
         witness=witness,
     )
-    status = 400
     signed = parse_date(form, "signed_on")
     content = scan.file.read(service.MAX_SCAN_BYTES + 1) if scan is not None else b""
     try:
@@ -162,11 +154,11 @@ def record_signed(
                 scan=content,
             )
     except (InvalidInput, RuleRefusal) as exc:
-        status = _put_on_form(form, exc)
+        form.fail(exc)
     if form.has_errors:
         service.check_kind(catalogue(), kind)
         form.lose_files("scan")
-        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
+        return citizen_view.failed(request, ctx, session, me, citizen, form)
     return _done(citizen, "consent-recorded")
 
 
@@ -182,16 +174,15 @@ def record_refused(
 ) -> Response:
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     form = FormState.of(prefix=f"{kind}-refuse-", decided_on=decided_on)
-    status = 400
     day = parse_date(form, "decided_on")
     if day is not None:
         try:
             service.record_refused(session, ctx.deps, me.actor, citizen, kind, day)
         except (InvalidInput, RuleRefusal) as exc:
-            status = _put_on_form(form, exc)
+            form.fail(exc)
     if form.has_errors:
         service.check_kind(catalogue(), kind)
-        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
+        return citizen_view.failed(request, ctx, session, me, citizen, form)
     return _done(citizen, "consent-refused")
 
 
@@ -206,15 +197,14 @@ def confirm_journal(
 ) -> Response:
     citizen, consent = _consent(session, me, consent_id)
     form = FormState.of(prefix=f"journal-{consent.public_id}-", entered_on=entered_on)
-    status = 400
     day = parse_date(form, "entered_on")
     if day is not None:
         try:
             service.confirm_journal_entry(session, ctx.deps, me.actor, citizen, consent, day)
         except (InvalidInput, RuleRefusal) as exc:
-            status = _put_on_form(form, exc)
+            form.fail(exc)
     if form.has_errors:
-        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
+        return citizen_view.failed(request, ctx, session, me, citizen, form)
     return _done(citizen, "journal-confirmed")
 
 
@@ -235,7 +225,6 @@ def withdraw(
     form = FormState.of(
         prefix=f"withdraw-{consent.public_id}-", withdrawn_on=withdrawn_on, channel=channel
     )
-    status = 400
     day = parse_date(form, "withdrawn_on")
     if day is not None:
         try:
@@ -255,9 +244,9 @@ def withdraw(
                 )
             service.withdraw(session, ctx.deps, me.actor, citizen, consent, day, channel)
         except (InvalidInput, RuleRefusal) as exc:
-            status = _put_on_form(form, exc)
+            form.fail(exc)
     if form.has_errors:
-        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
+        return citizen_view.failed(request, ctx, session, me, citizen, form)
     return _done(citizen, "consent-withdrawn")
 
 
@@ -274,7 +263,6 @@ def invalidate(
     """Two posts, as a withdrawal: the confirmation says what marking it invalid does."""
     citizen, consent = _consent(session, me, consent_id)
     form = FormState.of(prefix=f"invalidate-{consent.public_id}-", reason=reason)
-    status = 400
     try:
         lines = reading.invalidation_preview(session, consent, reason)
         if not is_confirmed(confirmed):
@@ -292,9 +280,9 @@ def invalidate(
             )
         service.invalidate(session, ctx.deps, me.actor, citizen, consent, reason)
     except (InvalidInput, RuleRefusal) as exc:
-        status = _put_on_form(form, exc)
+        form.fail(exc)
     if form.has_errors:
-        return citizen_view.failed(request, ctx, session, me, citizen, form, status)
+        return citizen_view.failed(request, ctx, session, me, citizen, form)
     return _done(citizen, "consent-invalidated")
 
 

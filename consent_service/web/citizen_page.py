@@ -76,10 +76,9 @@ def failed(
     me: Principal,
     citizen: Citizen,
     form: FormState,
-    status_code: int = 400,
 ) -> HTMLResponse:
     """The citizen's page with ``form`` as posted, its errors and values (status 400 for
-    a mistake in the form; 409 when a rule refuses the action)."""
+    a mistake in the form; 409 when a rule refuses the action: ``FormState.status_code``)."""
     return render(
-        request, ctx, session, me, citizen, status_code=status_code, forms={form.prefix: form}
+        request, ctx, session, me, citizen, status_code=form.status_code, forms={form.prefix: form}
     )

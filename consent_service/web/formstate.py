@@ -24,6 +24,7 @@ class FormState:
     errors: dict[str, str] = field(default_factory=dict)
     files_to_choose_again: list[str] = field(default_factory=list)
     prefix: str = ""
+    refused_by_rule: bool = False
 
     @classmethod
     def of(cls, prefix: str = "", **values: object) -> FormState:
@@ -57,8 +58,16 @@ class FormState:
     def fail(self, exc: InvalidInput | RuleRefusal, fallback_field: str = "") -> FormState:
         """Record a service's refusal beside the field it names (``InvalidInput.field``),
         else beside ``fallback_field``, else on the whole form."""
+        if isinstance(exc, RuleRefusal):
+            self.refused_by_rule = True
         name = getattr(exc, "field", None) or fallback_field
         return self.add(name, exc.message)
+
+    @property
+    def status_code(self) -> int:
+        """The status a failed form answers with: 409 when a rule refused the action, else
+        400 (a mistake in the form)."""
+        return 409 if self.refused_by_rule else 400
 
     def lose_files(self, *names: str) -> FormState:
         """The file fields the person must choose again (a page cannot re-fill them)."""

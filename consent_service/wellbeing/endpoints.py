@@ -91,7 +91,6 @@ def wellbeing_record(
     day = parse_date(form, "answered_on")
     who5 = [parse_choice(form, name, WHO5_VALUES, "Vælg et svar fra 0 til 5.") for name in items]
     life = parse_choice(form, "life_satisfaction", LIFE_VALUES, "Skriv et helt tal fra 0 til 10.")
-    status = 400
     if not form.has_errors and chosen and day and life is not None:
         try:
             wellbeing.capture(
@@ -106,7 +105,6 @@ def wellbeing_record(
             )
         except (InvalidInput, RuleRefusal) as exc:
             form.fail(exc, "who5_1" if getattr(exc, "field", None) == "who5" else "")
-            status = 409 if isinstance(exc, RuleRefusal) else 400
     if form.has_errors:
-        return _page(request, ctx, session, me, public_id, form, status_code=status)
+        return _page(request, ctx, session, me, public_id, form, status_code=form.status_code)
     return notices.redirect(f"/borgere/{public_id}/trivsel", "wellbeing-recorded")
