@@ -44,6 +44,9 @@ class ExtractRequest(Base):
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     download_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     files_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    cancelled_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ExtractFile(Base):
@@ -66,3 +69,23 @@ class ExtractChunk(Base):
     file_id: Mapped[int] = mapped_column(ForeignKey("extract_file.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MeasurementPlan(Base):
+    """A data controller's override of a cohort measurement's planned extract date (the
+    date follows from ``policies/cohorts.yaml`` otherwise). Appended, never changed: the
+    newest row per organisation, cohort and measurement wins."""
+
+    __tablename__ = "measurement_plan"
+    __table_args__ = (
+        Index("ix_measurement_plan_org_cohort", "organisation_id", "cohort", "measurement_years"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    cohort: Mapped[str] = mapped_column(String(32))
+    measurement_years: Mapped[int] = mapped_column(Integer)
+    planned_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    set_by: Mapped[int] = mapped_column(Integer)

@@ -75,6 +75,8 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     # Appended, never changed; a citizen's deletion removes them.
     "citizen_change": ("SELECT", "INSERT", "DELETE"),
     "referral_contact": ("SELECT", "INSERT", "DELETE"),
+    # Overrides of a measurement's planned date: appended, the newest wins.
+    "measurement_plan": ("SELECT", "INSERT", "DELETE"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
 ]
 STARTUP_TIMEOUT_S = 10.0
 UI_TIMEOUT_MS = 10_000
+# A page load waits for the stylesheet, script and fonts too; on a loaded two-core CI
+# machine that has taken longer than 10 s once, with the server answering in 50 ms.
+NAVIGATION_TIMEOUT_MS = 30_000
 HERE = Path(__file__).resolve().parent
 
 
@@ -87,6 +90,7 @@ def page(browser: Browser) -> Iterator[Page]:
     """A page in a fresh browser context (own cookies) for each test."""
     context = browser.new_context(locale="da-DK")
     context.set_default_timeout(UI_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     try:
         yield context.new_page()
     finally:
@@ -101,6 +105,7 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
     def make() -> Page:
         context = browser.new_context(locale="da-DK")
         context.set_default_timeout(UI_TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Response, 
 
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
+from tests.browser.conftest import NAVIGATION_TIMEOUT_MS
 from tests.browser.test_login_flows import log_in, submit_password
 from tests.conftest import enrolled_person
 from tests.pages import PAGES, Visit, seeded_citizen
@@ -220,6 +221,7 @@ def test_the_menu_is_reachable_on_a_phone_with_and_without_script(
     person = enrolled_person(ctx, "dpo")
     for scripted in (True, False):
         context = browser.new_context(locale="da-DK", viewport=PHONE, java_script_enabled=scripted)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         try:
             phone = context.new_page()
             clock.advance(timedelta(seconds=30))
