@@ -3,14 +3,21 @@
 Each cohort is measured after 1 and after 2 years ("Hold 2:2" is the 2-year measurement
 of cohort 2; seed 002, timeline appendix). The file is validated when loaded: unique ids,
 each cohort's dates in order, cohorts in start order and not overlapping.
+
+The file also states the rule for a measurement's planned extract date
+(``planned_measurement``): the day after the cohort's last start date plus the
+measurement's offset in years, so every member has that many years of follow-up on the
+day (``Cohorts.planned_on``). A data controller's override is stored elsewhere
+(``extracts.measurements``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from itertools import pairwise
+from typing import Literal
 from pathlib import Path
 from typing import Annotated
 
@@ -66,10 +73,64 @@ class Cohort(BaseModel):
         return f"{self.name}:{offset_years}"
 
 
+def add_years(day: date, years: int) -> date:
+    """The same calendar date ``years`` later; 29 February becomes 1 March in a year
+    without one (as ``consents.rules.anniversary``)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 3, 1)
+
+
+class PlannedMeasurement(BaseModel):
+    """The rule for a measurement's planned extract date: ``anchor`` (a cohort date) plus
+    ``days_after_anchor`` days, plus the measurement's offset in years."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    anchor: Literal["ends_on", "starts_on"]
+    days_after_anchor: StrictInt = Field(ge=0, le=366)
+    plus_offset_years: Literal[True]
+
+    def planned_on(self, cohort: Cohort, offset_years: int) -> date:
+        cohort.measurement_name(offset_years)  # refuses a measurement the cohort has not
+        base = cohort.ends_on if self.anchor == "ends_on" else cohort.starts_on
+        return add_years(base + timedelta(days=self.days_after_anchor), offset_years)
+
+
+class Measurement(BaseModel):
+    """One cohort measurement ("Hold 2:2") with its planned extract date by the rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cohort: Cohort
+    offset_years: int
+    planned_on: date
+
+    @property
+    def name(self) -> str:
+        return self.cohort.measurement_name(self.offset_years)
+
+
 class Cohorts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    planned_measurement: PlannedMeasurement
     cohorts: tuple[Cohort, ...] = Field(min_length=1)
+
+    def planned_on(self, cohort_id: str, offset_years: int) -> date:
+        """The planned extract date of a cohort's measurement by the file's rule."""
+        return self.planned_measurement.planned_on(self.by_id(cohort_id), offset_years)
+
+    def measurements(self) -> list[Measurement]:
+        """Every cohort x measurement, in cohort order, each with its planned date."""
+        return [
+            Measurement(
+                cohort=c, offset_years=n, planned_on=self.planned_measurement.planned_on(c, n)
+            )
+            for c in self.cohorts
+            for n in c.measurement_offsets_years
+        ]
 
     @model_validator(mode="after")
     def _ordered_and_disjoint(self) -> Cohorts:

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from consent_service.citizens.cohorts import (
     CohortsFileError,
+    Measurement,
+    add_years,
     cohort_for,
     default_cohorts,
     load_cohorts,
@@ -65,7 +67,47 @@ def test_cohorts_are_contiguous() -> None:
         assert later.starts_on == earlier.ends_on + timedelta(days=1)
 
 
+# The planned extract dates of the six measurements, as the rule in the file gives them:
+# the day after the cohort's last start date, plus 1 or 2 years.
+PLANNED = {
+    ("hold-1", 1): date(2027, 10, 1),
+    ("hold-1", 2): date(2028, 10, 1),
+    ("hold-2", 1): date(2028, 5, 1),
+    ("hold-2", 2): date(2029, 5, 1),
+    ("hold-3", 1): date(2029, 1, 1),
+    ("hold-3", 2): date(2030, 1, 1),
+}
+
+
+def test_planned_extract_dates_follow_the_rule_file() -> None:
+    cohorts = default_cohorts()
+    found = {(m.cohort.id, m.offset_years): m.planned_on for m in cohorts.measurements()}
+    assert found == PLANNED
+    assert [m.name for m in cohorts.measurements()] == [
+        "Hold 1:1", "Hold 1:2", "Hold 2:1", "Hold 2:2", "Hold 3:1", "Hold 3:2",
+    ]  # fmt: skip
+    assert cohorts.planned_on("hold-2", 2) == date(2029, 5, 1)
+    with pytest.raises(ValueError, match="no 3-year"):
+        cohorts.planned_on("hold-2", 3)
+
+
+@given(st.sampled_from(default_cohorts().measurements()))
+def test_every_member_has_the_full_follow_up_on_the_planned_day(m: Measurement) -> None:
+    # The last member starts on ends_on; the planned day is after their N-year mark.
+    assert m.planned_on > add_years(m.cohort.ends_on, m.offset_years)
+    assert m.planned_on - add_years(m.cohort.ends_on, m.offset_years) == timedelta(days=1)
+
+
+def test_add_years_of_29_february() -> None:
+    assert add_years(date(2028, 2, 29), 1) == date(2029, 3, 1)
+    assert add_years(date(2028, 2, 29), 4) == date(2032, 2, 29)
+
+
 GOOD = """\
+planned_measurement:
+  anchor: ends_on
+  days_after_anchor: 1
+  plus_offset_years: true
 cohorts:
   - id: hold-1
     name: Hold 1
@@ -93,11 +135,16 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
         (GOOD.replace("[1, 2]", "[2, 1]"), "cohorts.0"),
         (GOOD.replace("[1, 2]", '["1", 2]'), "cohorts.0.measurement_offsets_years.0"),
         (GOOD.replace("2026-03-01", '"next spring"'), "cohorts.0.starts_on"),
-        (GOOD + GOOD.split("\n", 1)[1], "cohorts"),  # duplicate and overlapping
+        (GOOD + GOOD.split("cohorts:\n", 1)[1], "cohorts"),  # duplicate and overlapping
         (
-            GOOD + GOOD.split("\n", 1)[1].replace("hold-1", "hold-2").replace("2026", "2025"),
+            GOOD
+            + GOOD.split("cohorts:\n", 1)[1].replace("hold-1", "hold-2").replace("2026", "2025"),
             "cohorts",
         ),  # out of order
+        (GOOD.replace("anchor: ends_on", "anchor: referral"), "planned_measurement.anchor"),
+        (GOOD.replace("days_after_anchor: 1", "days_after_anchor: -1"),
+         "planned_measurement.days_after_anchor"),
+        (GOOD.replace("plus_offset_years: true\n", ""), "planned_measurement.plus_offset_years"),
     ],
 )
 def test_invalid_files_are_refused_naming_file_and_field(
