@@ -20,6 +20,7 @@ from consent_service.citizens.referral_endpoints import router as referrer_route
 from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
 from consent_service.db import ping
+from consent_service.extracts.coverage_endpoints import router as coverage_router
 from consent_service.extracts.endpoints import router as extracts_router
 from consent_service.identity.account_endpoints import router as account_router
 from consent_service.identity.login_endpoints import router as login_router
@@ -55,6 +56,7 @@ ROUTERS = (
     alerts_router,
     access_report_router,
     jobs_router,
+    coverage_router,  # before extracts_router: /udtraek/daekning is not /udtraek/{public_id}
     extracts_router,
     wellbeing_router,
 )

@@ -78,6 +78,7 @@ class Crypto:
         self._search_criterion_key = derive(keys.index, "search-criterion")
         self._index_check_key = derive(keys.index, "key-check")
         self._rate_limit_key = derive(keys.index, "rate-limit-key")
+        self._pseudonym_key = derive(keys.index, "measurement-pseudonym")
         self._signing = Ed25519PrivateKey.from_private_bytes(keys.signing)
 
     # TOTP secrets
@@ -128,6 +129,12 @@ class Crypto:
         """The stored name of a rate-limit counter: no address, user name or token in
         the table."""
         return keyed_hash(self._rate_limit_key, key)
+
+    def pseudonym_key(self, context: str) -> bytes:
+        """A key for pseudonyms within one ``context`` (an organisation's cohort
+        measurement): derived from the index key, so a pseudonym in one context cannot be
+        linked to the same person's pseudonym in another without the key."""
+        return derive(self._pseudonym_key, context)
 
     # signatures
     def sign(self, message: bytes) -> bytes:

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import cache
 from itertools import pairwise
-from typing import Literal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,

@@ -24,6 +24,7 @@ from consent_service.citizens.models import (
     ReferralContact,
 )
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.extracts.models import MeasurementPlan
 from consent_service.identity.models import UserSession
 from consent_service.jobs.models import Job, Task
 from consent_service.wellbeing.models import WellbeingResponse
@@ -72,6 +73,23 @@ def answers_under_consent(session: Session, consent_id: int) -> int:
 def consent_records_of_organisation(session: Session, organisation_id: int) -> int:
     """How many consent records the organisation holds (kept by a deletion)."""
     return _count_where(session, Consent, Consent.organisation_id == organisation_id)
+
+
+def measurement_plans_of_organisation(session: Session, organisation_id: int) -> int:
+    """How many measurement date overrides the organisation holds (removed at pilot end:
+    their reasons are free text a data controller wrote)."""
+    return _count_where(
+        session, MeasurementPlan, MeasurementPlan.organisation_id == organisation_id
+    )
+
+
+def delete_measurement_plans(session: Session, organisation_id: int) -> int:
+    """Delete the organisation's measurement date overrides; returns how many."""
+    count = measurement_plans_of_organisation(session, organisation_id)
+    session.execute(
+        delete(MeasurementPlan).where(MeasurementPlan.organisation_id == organisation_id)
+    )
+    return count
 
 
 def citizen_rows(session: Session, citizen_ids: list[int]) -> dict[str, int]:

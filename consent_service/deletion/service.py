@@ -258,6 +258,9 @@ def plan_pilot_end(
     schedule = schedule or default_schedule()
     ids = [c.id for c in repository.live_citizens_of(session, organisation_id)]
     rows = repository.citizen_rows(session, ids) if ids else {}
+    plans = repository.measurement_plans_of_organisation(session, organisation_id)
+    if plans:
+        rows = {**rows, "measurement_plans": plans}
     kept = {"consent_records": repository.consent_records_of_organisation(session, organisation_id)}
     identity = schedule.categories["citizen_identity"]
     return DeletionPlan(
@@ -303,6 +306,9 @@ def run_pilot_end(
             session, deps, actor, citizen, PILOT_END_RULE
         ).rows.items():
             total.add(category, count)
+    plans = repository.delete_measurement_plans(session, organisation_id)
+    if plans:
+        total.add("measurement_plans", plans)
     deps.audit.record(
         session,
         actor,

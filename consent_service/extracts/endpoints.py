@@ -1,20 +1,18 @@
 """Pages and API of extracts: the data controllers' list and draft form, the request with
-its decision, execution and download, and the coverage plan."""
+its decision, execution and download (the coverage plan is in ``coverage_endpoints``)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput, RuleRefusal, StepUpFailed
 from consent_service.extracts import downloads, execution, gate, requests, rules
-from consent_service.extracts.coverage import Coverage, view_coverage
 from consent_service.extracts.models import ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
 from consent_service.identity import stepup
@@ -105,60 +103,6 @@ def draft(
         else:
             return RedirectResponse(f"/udtraek/{req.public_id}", status_code=303)
     return failed(request, "extracts.html", form, **_extracts_context(ctx, session, me))
-
-
-@router.get("/udtraek/daekning", response_class=HTMLResponse)
-def coverage_page(
-    request: Request,
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("extract:coverage")],
-    hold: Annotated[str | None, Query(max_length=32)] = None,
-    maaling: Annotated[int, Query(ge=1, le=2)] = 1,
-    dato: Annotated[date | None, Query()] = None,
-) -> Response:
-    today = legal_today(ctx.clock)
-    plan = None
-    if hold is not None:
-        plan = view_coverage(
-            session, ctx.deps, me.actor, me.organisation_id, hold, maaling, dato or today, today
-        )
-    return page(request, "extract_coverage.html", me=me, plan=plan, hold=hold, maaling=maaling,
-                dato=dato or today, **_common())  # fmt: skip
-
-
-@router.get("/api/v1/extracts/coverage")
-def coverage_api(
-    ctx: Ctx,
-    session: DbSession,
-    me: Annotated[Principal, require("extract:coverage")],
-    cohort: Annotated[
-        str,
-        Query(
-            max_length=32,
-            json_schema_extra={"enum": [c.id for c in default_cohorts().cohorts]},
-        ),
-    ],
-    measurement: Annotated[int, Query(ge=1, le=2)],
-    planned_on: Annotated[date, Query()],
-) -> dict[str, Any]:
-    """Coverage of a cohort's measurement on a planned execution day: counts by reason,
-    and the pseudonymous ids of citizens covered today who need a new consent by when."""
-    plan: Coverage = view_coverage(
-        session, ctx.deps, me.actor, me.organisation_id, cohort, measurement, planned_on,
-        legal_today(ctx.clock),
-    )  # fmt: skip
-    return {
-        "cohort": plan.cohort,
-        "measurement": plan.measurement,
-        "planned_on": plan.planned_on.isoformat(),
-        "in_cohort": plan.in_cohort,
-        "covered": plan.covered,
-        "covered_today": plan.covered_now,
-        "expire_before": plan.expire_before,
-        "not_covered": plan.reasons,
-        "reconsent_by": [{"citizen": pid, "by": by.isoformat()} for pid, by in plan.reconsent_by],
-    }
 
 
 @router.get("/udtraek/{public_id}", response_class=HTMLResponse)

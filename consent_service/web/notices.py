@@ -31,6 +31,7 @@ NOTICES: dict[str, str] = {
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
+    "measurement-planned": "Den nye måledato er gemt. Dækningen er regnet ud på den.",
 }
 
 

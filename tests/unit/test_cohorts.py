@@ -142,8 +142,10 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
             "cohorts",
         ),  # out of order
         (GOOD.replace("anchor: ends_on", "anchor: referral"), "planned_measurement.anchor"),
-        (GOOD.replace("days_after_anchor: 1", "days_after_anchor: -1"),
-         "planned_measurement.days_after_anchor"),
+        (
+            GOOD.replace("days_after_anchor: 1", "days_after_anchor: -1"),
+            "planned_measurement.days_after_anchor",
+        ),
         (GOOD.replace("plus_offset_years: true\n", ""), "planned_measurement.plus_offset_years"),
     ],
 )
