@@ -49,6 +49,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/sletning"),
         Visit("/godkendelser/adgang"),
         Visit("/konto"),
+        Visit("/udtraek/daekning/maaling?maaling=hold-1-2", in_menu=False),
     ),
     "dpo": (
         Visit("/"),

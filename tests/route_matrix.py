@@ -453,6 +453,17 @@ BODIES: dict[Route, Body] = {
         "data": {"confirm": "SLET", "code": fresh_code(me.person, c)}
     },
     ("POST", "/udtraek"): lambda o, me, c: {"data": extract_draft(legal_today(c))},
+    ("GET", "/udtraek/daekning/maaling"): lambda o, me, c: {"params": {"maaling": "hold-2-2"}},
+    ("GET", "/udtraek/daekning/nyt-samtykke.csv"): lambda o, me, c: {
+        "params": {"maaling": "hold-2-2"}
+    },
+    ("POST", "/udtraek/daekning/dato"): lambda o, me, c: {
+        "data": {
+            "maaling": "hold-1-1",
+            "dato": "2027-11-01",
+            "begrundelse": "Registerejerens frist",
+        }
+    },
     ("GET", "/api/v1/extracts/coverage"): lambda o, me, c: {
         "params": {"cohort": "hold-2", "measurement": 1, "planned_on": _today(c)}
     },

@@ -193,7 +193,7 @@ def coverage_timeline(
         total = 0
         for day in days:
             stmt = gate_query.counts(organisation_id, c.id, kind, day)
-            counts: dict[str, int] = {str(r): int(n) for r, n in session.execute(stmt).all()}
+            counts: dict[str, int] = {str(r): n for r, n in session.execute(stmt).tuples()}
             total = sum(counts.values())
             series.append(int(counts.get(gate.COVERED, 0)))
         timeline.covered[c.name] = series

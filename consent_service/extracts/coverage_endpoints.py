@@ -106,25 +106,30 @@ def _detail(
     return page(request, "coverage_measurement.html", form=FormState(), **context)
 
 
-@router.get("/udtraek/daekning/{maaling}", response_class=HTMLResponse)
+# A measurement is named by a query parameter (``?maaling=hold-2-2``), not a path
+# segment: it is the same name in every organisation, not an id of a resource.
+Maaling = Annotated[str, Query(max_length=16)]
+
+
+@router.get("/udtraek/daekning/maaling", response_class=HTMLResponse)
 def measurement_page(
     request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("extract:coverage")],
-    maaling: str,
+    maaling: Maaling = "",
 ) -> Response:
     """One measurement: counts, who must re-consent by when (pseudonyms), and the form
     to move its date."""
     return _detail(request, ctx, session, me, _measurement(session, me, maaling))
 
 
-@router.get("/udtraek/daekning/{maaling}/nyt-samtykke.csv")
+@router.get("/udtraek/daekning/nyt-samtykke.csv")
 def reconsent_csv(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("extract:coverage")],
-    maaling: str,
+    maaling: Maaling = "",
 ) -> Response:
     m = _measurement(session, me, maaling)
     today = legal_today(ctx.clock)
@@ -134,13 +139,13 @@ def reconsent_csv(
     return _csv(body, f"nyt-samtykke-{m.key}-{today.isoformat()}.csv")
 
 
-@router.post("/udtraek/daekning/{maaling}/dato", response_class=HTMLResponse)
+@router.post("/udtraek/daekning/dato", response_class=HTMLResponse)
 def plan_date(
     request: Request,
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("extract:plan")],
-    maaling: str,
+    maaling: Annotated[str, Form(max_length=16)] = "",
     dato: Annotated[str, Form(max_length=20)] = "",
     begrundelse: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -160,7 +165,7 @@ def plan_date(
         except InvalidInput as exc:
             form.fail(exc, "dato")
         else:
-            return notices.redirect(f"/udtraek/daekning/{m.key}", "measurement-planned")
+            return notices.redirect(m.url, "measurement-planned")
     return _detail(request, ctx, session, me, m, form)
 
 

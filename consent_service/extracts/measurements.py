@@ -50,6 +50,11 @@ class PlannedMeasurement:
         """The measurement in an address: ``hold-2-2``."""
         return f"{self.cohort_id}-{self.offset_years}"
 
+    @property
+    def url(self) -> str:
+        """The measurement's page."""
+        return f"/udtraek/daekning/maaling?maaling={self.key}"
+
 
 def _latest_overrides(
     session: Session, organisation_id: int

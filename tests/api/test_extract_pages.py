@@ -14,6 +14,7 @@ from consent_service.audit.models import AuditEvent
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.context import AppContext
 from tests.conftest import current_code, enrolled_person, log_in
+from tests.coverage_support import pseudonym_of
 from tests.scenario import Pilot
 
 REFERRED = date(2026, 11, 2)
@@ -129,12 +130,12 @@ def test_coverage_page_and_api(ctx: AppContext, client: TestClient, clock: Fixed
     pid = _seed(ctx, clock)
     clock.set(datetime.combine(DAY, time(10), tzinfo=LEGAL_TZ))
     log_in(client, enrolled_person(ctx, "data_controller"), clock)
-    page = client.get(
-        "/udtraek/daekning", params={"hold": "hold-2", "maaling": 2, "dato": "2028-06-30"}
-    )
+    page = client.get("/udtraek/daekning/maaling", params={"maaling": "hold-2-2"})
     assert page.status_code == 200
     assert 'id="expire-before">1<' in page.text
-    assert pid in page.text  # the pseudonymous id, never a name
+    pseudonym = pseudonym_of(ctx, pid, "hold-2", 2)
+    assert pseudonym in page.text  # the keyed pseudonym, never a name
+    assert pid not in page.text  # nor the id of the navigator's URLs
     api = client.get(
         "/api/v1/extracts/coverage",
         params={"cohort": "hold-2", "measurement": 2, "planned_on": "2028-06-30"},
@@ -142,7 +143,11 @@ def test_coverage_page_and_api(ctx: AppContext, client: TestClient, clock: Fixed
     assert api.status_code == 200
     body = api.json()
     assert (body["covered"], body["covered_today"], body["expire_before"]) == (0, 1, 1)
-    assert body["reconsent_by"] == [{"citizen": pid, "by": "2027-11-09"}]
+    assert body["reconsent_by"] == [{"citizen": pseudonym, "by": "2027-11-09"}]
+    # Without a date: the measurement's planned date by the rule (Hold 2:2: 01-05-2029).
+    planned = client.get("/api/v1/extracts/coverage", params={"cohort": "hold-2", "measurement": 2})
+    assert planned.json()["planned_on"] == "2029-05-01"
+    assert planned.json()["reconsent_by"] == body["reconsent_by"]
     bad = client.get(
         "/api/v1/extracts/coverage",
         params={"cohort": "hold-9", "measurement": 2, "planned_on": "2028-06-30"},

@@ -44,6 +44,7 @@ from consent_service.extracts import (
 from consent_service.extracts.models import ExtractChunk, ExtractRequest
 from consent_service.worker.runner import run_due
 from tests.conftest import enrolled_person
+from tests.coverage_support import pseudonym_of
 from tests.factories import synthetic_cpr
 from tests.scenario import Pilot
 
@@ -481,14 +482,15 @@ def test_coverage_plan_names_who_needs_a_new_consent_by_when(
 ) -> None:
     seeded.pilot.at(date(2027, 6, 1))
     with ctx.sessions() as session:
-        plan = coverage.coverage_plan(session, seeded.requester.organisation_id or 0, "hold-2", 2,
-                                date(2028, 6, 30), date(2027, 6, 1))  # fmt: skip
+        plan = coverage.coverage_plan(session, ctx.deps.crypto,
+                                      seeded.requester.organisation_id or 0, "hold-2", 2,
+                                      date(2028, 6, 30), date(2027, 6, 1))  # fmt: skip
     assert plan.measurement == "Hold 2:2"
     assert plan.in_cohort == 8
     assert plan.covered == 1  # only the consent renewed in October 2027 lasts until then
     assert plan.covered_now == 3  # covered, expired_yesterday and renewed's first consent
     assert plan.expire_before == 2
     assert plan.reconsent_by == [
-        (seeded.pids["expired_yesterday"], date(2027, 11, 4)),
-        (seeded.pids["covered"], date(2027, 11, 9)),
+        (pseudonym_of(ctx, seeded.pids["expired_yesterday"], "hold-2", 2), date(2027, 11, 4)),
+        (pseudonym_of(ctx, seeded.pids["covered"], "hold-2", 2), date(2027, 11, 9)),
     ]

@@ -22,6 +22,7 @@ from consent_service.extracts.models import ExtractRequest
 from consent_service.jobs.planner import RECONSENT
 from tests.bdd.steps.common import DATE, danish_date
 from tests.conftest import enrolled_person
+from tests.coverage_support import pseudonym_of
 from tests.factories import synthetic_cpr
 from tests.scenario import Pilot
 
@@ -162,8 +163,9 @@ def coverage(extracting: Extracting, planned: date, day: date) -> None:
     extracting.pilot.at(day)
     with extracting.pilot.ctx.sessions() as session:
         extracting.plan = coverage_plan(
-            session, extracting.requester.organisation_id or 0, "hold-2", 2, planned, day
-        )
+            session, extracting.pilot.ctx.deps.crypto, extracting.requester.organisation_id or 0,
+            "hold-2", 2, planned, day,
+        )  # fmt: skip
 
 
 @then("er borgeren ikke med i udtrækket")
@@ -249,7 +251,9 @@ def covered_now_not_then(extracting: Extracting) -> None:
 @then(parsers.re(rf"borgeren skal give nyt samtykke senest den (?P<day>{DATE})"), converters=D)
 def reconsent_by(extracting: Extracting, day: date) -> None:
     assert extracting.plan is not None
-    assert extracting.plan.reconsent_by == [(extracting.pid, day)]
+    pseudonym = pseudonym_of(extracting.pilot.ctx, extracting.pid, "hold-2", 2)
+    assert extracting.plan.reconsent_by == [(pseudonym, day)]
+    assert pseudonym != extracting.pid  # not the id of the navigator's URLs
 
 
 @then(
