@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.crypto import Crypto
 from consent_service.errors import InvalidInput
-from consent_service.extracts import gate, gate_query, measurements
+from consent_service.extracts import coverage_query, gate, measurements
 from consent_service.extracts.measurements import PlannedMeasurement
 from consent_service.extracts.pseudonyms import Pseudonymiser
 from consent_service.services import ServiceDeps
@@ -75,22 +74,6 @@ class Coverage:
         return min((by for _, by in self.reconsent_by), default=None)
 
 
-def _rows(
-    session: Session, organisation_id: int, cohort: str, kind: str, planned_on: date, today: date
-) -> list[Any]:
-    """Per citizen of the cohort: (citizen id, reason on the planned day, reason today,
-    valid until as read today)."""
-    then = gate_query.gate(organisation_id, cohort, kind, planned_on).subquery("then_")
-    now = gate_query.gate(organisation_id, cohort, kind, today).subquery("now_")
-    return list(
-        session.execute(
-            select(then.c.citizen_id, then.c.reason, now.c.reason, now.c.valid_until).join(
-                now, now.c.citizen_id == then.c.citizen_id
-            )
-        ).all()
-    )
-
-
 def coverage_plan(
     session: Session, crypto: Crypto, organisation_id: int, cohort: str, measurement: int,
     planned_on: date, today: date, kind: str = "journal",
@@ -100,7 +83,9 @@ def coverage_plan(
     c = default_cohorts().by_id(cohort)
     name = c.measurement_name(measurement)
     pseudonym: Callable[[int], str] = Pseudonymiser(crypto, organisation_id, cohort, measurement)
-    rows = _rows(session, organisation_id, cohort, kind, planned_on, today)
+    rows = coverage_query.gate_then_and_now(
+        session, organisation_id, cohort, kind, planned_on, today
+    )
     reasons: dict[str, int] = {}
     reconsent: list[tuple[str, date]] = []
     for citizen_id, reason_then, reason_now, valid_until in rows:
@@ -192,8 +177,7 @@ def coverage_timeline(
         series: list[int] = []
         total = 0
         for day in days:
-            stmt = gate_query.counts(organisation_id, c.id, kind, day)
-            counts: dict[str, int] = {str(r): n for r, n in session.execute(stmt).tuples()}
+            counts = coverage_query.gate_counts(session, organisation_id, c.id, kind, day)
             total = sum(counts.values())
             series.append(int(counts.get(gate.COVERED, 0)))
         timeline.covered[c.name] = series

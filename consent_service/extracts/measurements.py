@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.cohorts import Cohorts, default_cohorts
 from consent_service.citizens.cohorts import Measurement as RuleMeasurement
 from consent_service.errors import InvalidInput
+from consent_service.extracts import coverage_query
 from consent_service.extracts.models import MeasurementPlan
-from consent_service.identity.models import User
 from consent_service.services import ServiceDeps
 from consent_service.text import TextRefused, check_text
 
@@ -59,13 +58,11 @@ class PlannedMeasurement:
 def _latest_overrides(
     session: Session, organisation_id: int
 ) -> dict[tuple[str, int], tuple[MeasurementPlan, str]]:
-    rows = session.execute(
-        select(MeasurementPlan, User.display_name)
-        .outerjoin(User, User.id == MeasurementPlan.set_by)
-        .where(MeasurementPlan.organisation_id == organisation_id)
-        .order_by(MeasurementPlan.id)
-    ).all()
-    return {(p.cohort, p.measurement_years): (p, name or "") for p, name in rows}
+    """The newest override per (cohort, measurement): later rows replace earlier ones."""
+    return {
+        (plan.cohort, plan.measurement_years): (plan, name)
+        for plan, name in coverage_query.measurement_plans(session, organisation_id)
+    }
 
 
 def _planned(
