@@ -22,6 +22,7 @@ from consent_service.errors import InvalidInput
 from consent_service.extracts import coverage_query, gate, measurements
 from consent_service.extracts.measurements import PlannedMeasurement
 from consent_service.extracts.pseudonyms import Pseudonymiser
+from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
 
 # A measurement is at high risk when someone covered today must re-consent within this
@@ -29,6 +30,7 @@ from consent_service.services import ServiceDeps
 RISK_SOON_DAYS = 90
 RISK_DA = {
     "past": "Måledatoen er passeret",
+    "after_end": "Høj: måledatoen ligger efter projektets afslutning, hvor data slettes",
     "empty": "Ingen borgere på holdet endnu",
     "high": "Høj: nyt samtykke skal indhentes inden for 90 dage",
     "medium": "Middel: nogle skal give nyt samtykke før måledatoen",
@@ -53,11 +55,20 @@ class Coverage:
     plan: PlannedMeasurement | None = None
 
     @property
+    def after_pilot_end(self) -> bool:
+        """The planned day lies after the pilot's end (``retention/schedule.yaml``): the
+        pilot-end deletion removes the citizens before the extract could be taken."""
+        return self.planned_on > default_schedule().pilot_end
+
+    @property
     def risk(self) -> str:
-        """``past``, ``empty``, ``high``, ``medium`` or ``low`` (``RISK_DA`` in Danish)."""
+        """``past``, ``after_end``, ``empty``, ``high``, ``medium`` or ``low`` (``RISK_DA``
+        in Danish)."""
         today = self.today or self.planned_on
         if self.planned_on < today:
             return "past"
+        if self.after_pilot_end:
+            return "after_end"
         if self.in_cohort == 0:
             return "empty"
         if not self.reconsent_by:

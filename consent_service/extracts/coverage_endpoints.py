@@ -18,6 +18,7 @@ from consent_service.extracts import coverage, gate, measurements
 from consent_service.extracts.chart import SVG_CSP, coverage_svg
 from consent_service.extracts.coverage import RISK_DA, RISK_SOON_DAYS, Coverage
 from consent_service.extracts.measurements import REASON_MAX, PlannedMeasurement
+from consent_service.retention.schedule import default_schedule
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import FormState, failed, parse_date
@@ -38,7 +39,8 @@ def _csv(body: str, filename: str) -> Response:
 
 
 def _common() -> dict[str, Any]:
-    return {"reasons": gate.REASONS_DA, "risk_da": RISK_DA, "risk_soon_days": RISK_SOON_DAYS}
+    return {"reasons": gate.REASONS_DA, "risk_da": RISK_DA, "risk_soon_days": RISK_SOON_DAYS,
+            "pilot_end": default_schedule().pilot_end}  # fmt: skip
 
 
 def _measurement(session: DbSession, me: Principal, key: str) -> PlannedMeasurement:

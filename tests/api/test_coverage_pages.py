@@ -76,13 +76,18 @@ def test_the_overview_shows_all_six_measurements_on_their_planned_dates(
     assert 'data-risk="high"' in row  # must re-consent within 90 days
     assert "første frist 09-11-2027" in _visible(row)
     assert 'class="expire-before">1' in row
-    assert 'data-risk="empty"' in r.text  # Hold 3 has nobody yet
+    assert 'id="m-hold-1-1" data-risk="empty"' in r.text  # Hold 1 has nobody
+    # Four measurements fall after the pilot's end (30-06-2028), when the data is deleted.
+    assert r.text.count('data-risk="after_end"') == 4
+    assert 'id="m-hold-2-2" data-risk="after_end"' in r.text
     # The chart is an image at its own address, with the numbers in a table beside it.
     assert '<img src="/udtraek/daekning/graf.svg"' in r.text
     assert 'id="coverage-timeline"' in r.text
     assert "01-09-2027 (i dag)" in _visible(r.text)
     # Counts only: no name, CPR, navigator id or pseudonym on the overview.
-    assert NAME not in r.text and CPR not in r.text and pid not in r.text
+    assert NAME not in r.text
+    assert CPR not in r.text
+    assert pid not in r.text
     assert pseudonym_of(ctx, pid, "hold-2", 1) not in r.text
     assert _details(_actions(ctx, "extract.coverage_viewed")[-1]) == {"view": "overview"}
 
@@ -98,8 +103,12 @@ def test_a_measurement_lists_who_must_re_consent_by_when_under_its_own_pseudonym
     p1, p2 = pseudonym_of(ctx, pid, "hold-2", 1), pseudonym_of(ctx, pid, "hold-2", 2)
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", p1)
     assert p1 != p2  # two measurements' lists cannot be joined on the pseudonym
-    assert p1 in one.text and p2 in two.text and p2 not in one.text
-    assert pid not in one.text and NAME not in one.text and CPR not in one.text
+    assert p1 in one.text
+    assert p2 in two.text
+    assert p2 not in one.text
+    assert pid not in one.text
+    assert NAME not in one.text
+    assert CPR not in one.text
     assert "09-11-2027" in one.text
     # Stable within one measurement: the same on the next look.
     again = client.get("/udtraek/daekning/maaling", params={"maaling": "hold-2-1"})
@@ -136,7 +145,8 @@ def test_moving_a_date_is_audited_and_shown_with_who_and_why(
     )
     assert "Aftalt med Region Midtjyllands dataenhed" in page.text
     # On 01-10-2027 the consent still covers: nobody needs to re-consent for Hold 2:1.
-    assert 'id="covered">1<' in page.text and 'id="no-reconsent"' in page.text
+    assert 'id="covered">1<' in page.text
+    assert 'id="no-reconsent"' in page.text
     [event] = _actions(ctx, "extract.measurement_planned")
     assert event.actor_user_id == dc.user_id
     assert event.resource_id == "hold-2-1"
@@ -147,7 +157,8 @@ def test_moving_a_date_is_audited_and_shown_with_who_and_why(
     assert "Aftalt" not in event.details  # the free-text reason stays out of the log
     overview = client.get("/udtraek/daekning")
     row = overview.text[overview.text.index('id="m-hold-2-1"') :].split("</tr>")[0]
-    assert "01-10-2027" in row and "ændret af Test data_controller" in row
+    assert "01-10-2027" in row
+    assert "ændret af Test data_controller" in row
     # The API reads the new date too; the newest override wins.
     client.post(
         "/udtraek/daekning/dato",
@@ -226,7 +237,8 @@ def test_another_organisation_neither_sees_nor_moves_our_dates(
     assert "Vores egen aftale" not in page.text
     assert "01-05-2029" in page.text  # their date is still the rule's
     assert 'id="expire-before">0<' in page.text  # our citizen is not theirs
-    assert pid not in page.text and pseudonym_of(ctx, pid, "hold-2", 2) not in page.text
+    assert pid not in page.text
+    assert pseudonym_of(ctx, pid, "hold-2", 2) not in page.text
     overview = client.get("/udtraek/daekning")
     assert "Vores egen aftale" not in overview.text
     csv = client.get("/udtraek/daekning/nyt-samtykke.csv", params={"maaling": "hold-2-2"})
@@ -289,8 +301,10 @@ def test_the_csv_exports_open_in_danish_excel_and_hold_no_identity(
         f"Hold 2:2;01-05-2029;{pseudonym_of(ctx, pid, 'hold-2', 2)};09-11-2027"
     )
     for csv in (r.text, body):
-        assert pid not in csv and NAME not in csv
-        assert CPR not in csv and CPR.replace("-", "") not in csv
+        assert pid not in csv
+        assert NAME not in csv
+        assert CPR not in csv
+        assert CPR.replace("-", "") not in csv
     exports = [_details(e) for e in _actions(ctx, "extract.coverage_exported")]
     assert exports == [
         {"export": "overview", "rows": 6},
@@ -308,13 +322,16 @@ def test_the_chart_is_an_svg_without_script(
     assert r.headers["content-type"] == "image/svg+xml"
     assert r.text.startswith("<svg")
     assert "<script" not in r.text.lower()
-    assert "Hold 1" in r.text and "Hold 2" in r.text
+    assert "Hold 1" in r.text
+    assert "Hold 2" in r.text
     csp = r.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert "default-src 'none'" in csp
+    assert "script-src" not in csp
     # The page keeps the service's own policy: no inline style or script there.
     page = client.get("/udtraek/daekning")
     assert "unsafe-inline" not in page.headers["content-security-policy"]
-    assert "<style" not in page.text and " style=" not in page.text
+    assert "<style" not in page.text
+    assert " style=" not in page.text
 
 
 def test_the_form_posts_from_the_page(
