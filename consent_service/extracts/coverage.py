@@ -217,15 +217,27 @@ def overview(
 
 
 def view_overview(
-    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, today: date,
-    view: str = "overview",
-) -> Overview:  # fmt: skip
-    """The overview as a data controller sees it (or its ``chart``), audited once
-    (``extract.coverage_viewed``)."""
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, today: date
+) -> Overview:
+    """The overview as a data controller sees it, audited once (``extract.coverage_viewed``)."""
     result = overview(session, deps.crypto, organisation_id, today)
     deps.audit.record(
         session, actor, action="extract.coverage_viewed", outcome="success",
-        details={"view": view},
+        details={"view": "overview"},
+    )  # fmt: skip
+    return result
+
+
+def view_timeline(
+    session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, today: date
+) -> Timeline:
+    """Coverage over time per cohort (the chart), counts only, audited
+    (``extract.coverage_viewed``)."""
+    last = max(m.planned_on for m in measurements.planned_measurements(session, organisation_id))
+    result = coverage_timeline(session, organisation_id, timeline_days(today, last))
+    deps.audit.record(
+        session, actor, action="extract.coverage_viewed", outcome="success",
+        details={"view": "chart"},
     )  # fmt: skip
     return result
 

@@ -73,10 +73,9 @@ def chart(
 ) -> Response:
     """The chart of coverage over time per cohort (counts only), as an SVG image."""
     today = legal_today(ctx.clock)
-    result = coverage.view_overview(session, ctx.deps, me.actor, me.organisation_id, today,
-                                    view="chart")  # fmt: skip
+    timeline = coverage.view_timeline(session, ctx.deps, me.actor, me.organisation_id, today)
     return Response(
-        coverage_svg(result.timeline, today),
+        coverage_svg(timeline, today),
         media_type="image/svg+xml",
         headers={"Content-Security-Policy": SVG_CSP},
     )
