@@ -346,3 +346,24 @@ def test_the_form_posts_from_the_page(
         "maaling": "hold-1-2", "csrf_token": csrf_from(page.text), "dato": "2028-06-15",
         "begrundelse": "Før projektets afslutning"})  # fmt: skip
     assert r.status_code == 303
+
+
+def test_the_navigators_worklist_holds_the_names_and_the_same_deadline(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    pilot = Pilot.start(ctx, clock)
+    pilot.at(REFERRED)
+    pid = pilot.citizen(name=NAME, cpr=CPR)
+    pilot.refer(pid, REFERRED)
+    pilot.sign(pid, "journal", SIGNED)
+    pilot.run(date(2027, 9, 10))  # 60 days before the consent expires
+    log_in(client, enrolled_person(ctx, "navigator"), clock)
+    worklist = _visible(client.get("/arbejdsliste").text)
+    assert NAME in worklist
+    assert "Nyt journalsamtykke" in worklist
+    assert "09-11-2027" in worklist
+    client.cookies.clear()
+    log_in(client, enrolled_person(ctx, "data_controller"), clock)
+    plan = client.get("/udtraek/daekning/maaling", params={"maaling": "hold-2-2"})
+    assert "09-11-2027" in plan.text  # the same deadline, under a pseudonym
+    assert NAME not in plan.text
