@@ -7,6 +7,7 @@ reason is kept in the table, not in the log (it is free text)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,6 +26,9 @@ REASON_MAX = 500
 # A moved date must lie within this many years after the rule's date (and not before the
 # first member's N-year mark): a typo of a year is refused, not planned.
 LATEST_YEARS_AFTER_RULE = 3
+# Ten digits as a CPR number is written (DDMMYY-SSSS, with or without the dash or a space):
+# the reason is shown on pages and in the CSV, so it must not carry one.
+_CPR_LIKE = re.compile(r"(?<!\d)\d{6}[- ]?\d{4}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,11 @@ def plan_measurement(
         raise InvalidInput(f"Begrundelsen {exc.reason}.", field="begrundelse") from None
     if not reason:
         raise InvalidInput("Skriv en begrundelse for den nye dato.", field="begrundelse")
+    if _CPR_LIKE.search(reason):
+        raise InvalidInput(
+            "Skriv ikke CPR-numre i begrundelsen: den vises på siden og i CSV-filen.",
+            field="begrundelse",
+        )
     if len(reason) > REASON_MAX:
         raise InvalidInput(f"Begrundelsen må højst være {REASON_MAX} tegn.", field="begrundelse")
     session.add(

@@ -183,6 +183,11 @@ def test_a_mistake_keeps_the_form_and_changes_nothing(
         ({"dato": "01-01-2026", "begrundelse": "Flyttet"}, "dato", "før holdets første borger"),
         ({"dato": "01-01-2040", "begrundelse": "Flyttet"}, "dato", "for langt ude"),
         ({"dato": "01-10-2027", "begrundelse": "   "}, "begrundelse", "Skriv en begrundelse"),
+        (
+            {"dato": "01-10-2027", "begrundelse": f"Borger {CPR} flyttede"},
+            "begrundelse",
+            "Skriv ikke CPR-numre",
+        ),
     ]
     for data, field, message in cases:
         r = client.post("/udtraek/daekning/dato",
