@@ -49,12 +49,14 @@ def coverage_svg(timeline: Timeline, today: date) -> bytes:
         show_minor_x_labels=True,
         legend_at_bottom=True,
         include_x_axis=True,
-        min_scale=1,
-        max_scale=10,
         title="Borgere dækket af journalsamtykke over tid",
         y_title="Antal borgere",
         no_data_text="Ingen borgere endnu",
     )
+    # Whole citizens on the y axis: 0 to the highest count, at most about ten steps.
+    top = max((n for series in timeline.covered.values() for n in series), default=0)
+    step = max(1, -(-top // 10))
+    chart.y_labels = list(range(0, max(top, 1) + step, step))
     chart.x_labels = [f"{d:%d-%m-%Y}" + (" (i dag)" if d == today else "") for d in timeline.days]
     for name, series in timeline.covered.items():
         chart.add(name, series)
