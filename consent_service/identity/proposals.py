@@ -95,10 +95,11 @@ def _new(
     username: str | None = None,
     display_name: str | None = None,
     role: str | None = None,
+    organisation_id: int | None = None,
 ) -> AccessProposal:
     now = deps.clock.now()
     proposal = AccessProposal(
-        organisation_id=proposer.organisation_id,
+        organisation_id=proposer.organisation_id if organisation_id is None else organisation_id,
         kind=kind.value,
         status=ProposalStatus.PENDING.value,
         target_user_id=target.id if target else None,
@@ -133,9 +134,12 @@ def propose_user(
     display_name: str,
     role: str,
     reason: str = "",
+    organisation_id: int | None = None,
 ) -> AccessProposal:
-    """Propose a new user of the proposer's organisation with a role that can read
-    citizens' data; the same checks as creating one, so a proposal can be applied."""
+    """Propose a new user of ``organisation_id`` (default: the proposer's) with a role that
+    can read citizens' data; the same checks as creating one, so a proposal can be applied.
+    A data controller of that organisation decides it (``proposal_decisions``); the caller
+    has checked that the proposer may name the organisation (``organisations:manage``)."""
     username = checked_new_user(username, display_name, role)
     if repo.user_by_username(session, username) is not None or repo.pending_proposal(
         session, kind=ProposalKind.CREATE_USER.value, target_user_id=None, username=username
@@ -151,6 +155,7 @@ def propose_user(
         username=username,
         display_name=display_name.strip(),
         role=role,
+        organisation_id=organisation_id,
     )
 
 
@@ -219,6 +224,17 @@ def proposals_of(
         session.flush()
         record_proposal_event(session, deps, actor, proposal, action="access_proposal.expired")
     return repo.proposals_of_organisation(session, organisation_id, limit)
+
+
+def proposals_made_elsewhere(
+    session: Session, proposer: User, limit: int = 50
+) -> Sequence[AccessProposal]:
+    """The proposals ``proposer`` made for other organisations than their own (a
+    system-wide administrator's new users), newest first: the proposer follows them here,
+    a data controller of each one's organisation decides it."""
+    return repo.proposals_by_proposer_elsewhere(
+        session, proposer.id, proposer.organisation_id, limit
+    )
 
 
 def proposal_by_id(session: Session, proposal_id: int) -> AccessProposal | None:

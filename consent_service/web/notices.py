@@ -31,6 +31,9 @@ NOTICES: dict[str, str] = {
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
+    "organisation-created": "Organisationen er oprettet. Opret nu dens brugere.",
+    "organisation-renamed": "Organisationen har fået sit nye navn.",
+    "role-changed": "Rollen er skiftet, og brugerens sessioner er afsluttet.",
 }
 
 
