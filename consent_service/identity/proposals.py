@@ -3,9 +3,10 @@
 An administrator alone may not give anyone access to citizens' data, nor learn a
 password that opens it: a new user or a role change to a role that can read citizens'
 data (one holding any ``personal_data`` permission in policies/access.yaml), and every
-password or second-factor reset, is only a *proposal*. A data controller of the same
-organisation, who is neither the proposer nor the person it concerns, approves it with a
-fresh code (step-up) or rejects it with a reason. Only then is the change applied, and
+password or second-factor reset, is only a *proposal*. A data controller of the
+organisation the user belongs to (the proposer's, or the one a system-wide administrator
+chose for a new user), who is neither the proposer nor the person it concerns, approves
+it with a fresh code (step-up) or rejects it with a reason. Only then is the change applied, and
 the one-time password goes by e-mail to the address the approver gives, or is shown once
 to the approver to hand over; never to the administrator. Proposals expire.
 
