@@ -58,6 +58,7 @@ def _approvals_page(
         proposals=rows,
         elsewhere=elsewhere,
         organisation_names=names,
+        now=ctx.clock.now(),
         people=people,
         kinds=proposals.KINDS_DA,
         pending=ProposalStatus.PENDING.value,

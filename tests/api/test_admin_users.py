@@ -156,6 +156,16 @@ def test_the_system_wide_administrator_creates_users_in_another_organisation(
     assert "Dine forslag i andre organisationer" in listing
     assert "nina" in listing
     assert "Norddjurs Kommune" in listing
+    # Past its time, the proposer sees it expired (its organisation's page marks it so).
+    with session_scope(ctx.sessions) as s:
+        late = s.get(AccessProposal, proposal.id)
+        assert late is not None
+        kept_until, late.expires_at = late.expires_at, clock.now()
+    assert "Udløbet" in web.get(APPROVALS).text.split('id="forslag-andre"')[1]
+    with session_scope(ctx.sessions) as s:
+        late = s.get(AccessProposal, proposal.id)
+        assert late is not None
+        late.expires_at = kept_until
 
     # The proposer's own organisation's data controller may not decide it.
     own_token = log_in(other_web, own_dc, clock)
