@@ -32,6 +32,9 @@ NOTICES: dict[str, str] = {
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
     "measurement-planned": "Den nye måledato er gemt. Dækningen er regnet ud på den.",
+    "organisation-created": "Organisationen er oprettet. Opret nu dens brugere.",
+    "organisation-renamed": "Organisationen har fået sit nye navn.",
+    "role-changed": "Rollen er skiftet, og brugerens sessioner er afsluttet.",
 }
 
 
