@@ -31,6 +31,11 @@ NOTICES: dict[str, str] = {
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
+    "extract-requested": "Anmodningen er oprettet. En anden dataansvarlig skal godkende den.",
+    "extract-approved": "Anmodningen er godkendt.",
+    "extract-rejected": "Anmodningen er afvist.",
+    "extract-cancelled": "Anmodningen er annulleret.",
+    "extract-executed": "Udtrækket er udført. Filerne kan nu hentes.",
 }
 
 
