@@ -119,6 +119,8 @@ def draft(
         form.add("measurement_years", "Vælg en måling.")
     # The summary lists the mistakes in the order the fields stand on the page.
     order = ["purpose", "sources", "fields", "cohort", "measurement_years", "planned_on"]
+    if "purpose" in form.errors:  # back to step 1: the other fields are not on it
+        form.errors = {"purpose": form.errors["purpose"]}
     place = {name: i for i, name in enumerate(order)}
     form.errors = dict(sorted(form.errors.items(), key=lambda kv: place.get(kv[0], 99)))
     if not form.has_errors and years is not None and day is not None:
