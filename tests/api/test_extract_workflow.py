@@ -23,6 +23,7 @@ from consent_service.audit.models import AuditEvent
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.context import AppContext
 from consent_service.extracts.models import ExtractRequest
+from tests.api.test_page_words import named_person, page_problems
 from tests.conftest import Person, current_code, enrolled_person, log_in
 from tests.scenario import Pilot
 
@@ -494,3 +495,40 @@ def test_only_data_controllers_and_the_dpo_verify(
     for role, status in (("navigator", 403), ("administrator", 403), ("data_controller", 200)):
         _as(client, enrolled_person(ctx, role), clock)
         assert client.get("/udtraek/verificer").status_code == status, role
+
+
+def test_the_request_pages_show_no_code_path_or_numbered_person(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """The page-words check of every state of a request's page, and the verification
+    result (these pages are reached from a list, not the menu)."""
+    _seed(ctx, clock)
+    requester, approver = named_person(ctx, "data_controller"), named_person(ctx, "data_controller")
+    pages: dict[str, str] = {}
+    token = _as(client, requester, clock)
+    public_id, cancelled = _draft(client, token, ASKED), _draft(client, token, ASKED)
+    pages["draft, requester"] = client.get(f"/udtraek/{public_id}").text
+    client.post(
+        f"/udtraek/{cancelled}/annuller",
+        data={"reason": "Dublet", "confirmed": "ja", "csrf_token": token},
+    )
+    pages["cancelled"] = client.get(f"/udtraek/{cancelled}").text
+    pages["confirmation"] = client.post(
+        f"/udtraek/{public_id}/annuller", data={"reason": "Dublet", "csrf_token": token}
+    ).text
+    token = _as(client, approver, clock)
+    pages["draft, approver"] = client.get(f"/udtraek/{public_id}").text
+    client.post(
+        f"/udtraek/{public_id}/godkend", data={"code": _code(approver, clock), "csrf_token": token}
+    )
+    pages["approved"] = client.get(f"/udtraek/{public_id}").text
+    client.post(f"/udtraek/{public_id}/udfoer", data={"csrf_token": token})
+    archive = _archive(client, public_id, token)
+    pages["executed"] = client.get(f"/udtraek/{public_id}").text
+    pages["verified"] = _verify(
+        client, token, archive["manifest.json"], sygesikring_csv=archive["sygesikring.csv"]
+    ).text
+    pages["list"] = client.get("/udtraek").text
+    assert "Karen Holm" in pages["executed"]
+    problems = [p for name, html in pages.items() for p in page_problems(name, html)]
+    assert problems == []
