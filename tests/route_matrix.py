@@ -469,8 +469,13 @@ BODIES: dict[Route, Body] = {
     ("POST", "/udtraek/{public_id}/godkend"): lambda o, me, c: {
         "data": {"code": fresh_code(me.person, c), "comment": "OK"}
     },
+    # A refused role never reaches the code: only the allowed one spends a time step (the
+    # refusals run first, and every step moves the clock towards the idle timeout).
     ("POST", "/udtraek/{public_id}/afvis"): lambda o, me, c: {
-        "data": {"code": fresh_code(me.person, c), "comment": "Forkert hold"}
+        "data": {
+            "code": fresh_code(me.person, c) if me.person.role == "data_controller" else "0",
+            "comment": "Forkert hold",
+        }
     },
     ("POST", "/udtraek/{public_id}/annuller"): lambda o, me, c: {
         "data": {"reason": "Planlagt til en forkert dato", "confirmed": "ja"}
