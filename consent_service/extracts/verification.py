@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -71,6 +72,14 @@ class Verification:
     executed_on: str
     included: int | None
     files: list[FileCheck]
+
+    @property
+    def executed_on_da(self) -> str:
+        """The execution day as a Danish date (dd-mm-åååå), or "" if the manifest has none."""
+        try:
+            return date.fromisoformat(self.executed_on).strftime("%d-%m-%Y")
+        except ValueError:
+            return ""
 
     @property
     def all_ok(self) -> bool:

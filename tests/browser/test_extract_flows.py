@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.context import AppContext
-from tests.browser.test_accessibility import _violations
+from tests.browser.test_accessibility import _shot, _violations
 from tests.browser.test_login_flows import TIME_STEP, log_in
 from tests.conftest import current_code, enrolled_person
 from tests.scenario import Pilot
@@ -26,6 +26,7 @@ DAY = date(2027, 6, 1)
 
 
 def _axe(page: Page, name: str) -> None:
+    _shot(page, "extract-" + name.replace(" ", "-"))  # with CONSENT_SCREENSHOT_DIR set
     found = _violations(page)
     assert not found, f"{name}: " + "\n".join(found)
 

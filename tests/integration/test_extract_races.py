@@ -23,7 +23,7 @@ from consent_service.clock import LEGAL_TZ, FixedClock, legal_today
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
-from consent_service.extracts import execution, requests
+from consent_service.extracts import downloads, execution, requests
 from consent_service.extracts.models import ExtractRequest
 from tests.conftest import Person, enrolled_person
 
@@ -182,3 +182,30 @@ def test_cancel_and_execute_at_once_exactly_one_wins(
     assert _events(ctx, public_id) == [
         "extract.requested", "extract.approved", f"extract.{expected}"
     ]  # fmt: skip
+
+
+def test_two_downloads_of_the_last_one_left_count_one_after_the_other(
+    ctx: AppContext, people: tuple[Person, Person, Person]
+) -> None:
+    requester, approver, _ = people
+    org = requester.organisation_id
+    public_id = _draft(ctx, requester)
+    _act(ctx, public_id, org, lambda s, req: requests.decide(
+        s, ctx.deps, _actor(approver), req, approve=True, comment=""))  # fmt: skip
+    _act(ctx, public_id, org, lambda s, req: execution.execute_request(
+        s, ctx.deps, _actor(requester), req))  # fmt: skip
+
+    def spend_two(s: Session, req: ExtractRequest) -> None:
+        req.downloads = 2  # two of three used already
+
+    _act(ctx, public_id, org, spend_two)
+
+    def fetch(who: Person) -> Act:
+        return lambda s, req: downloads.download(s, ctx.deps, _actor(who), req) and None
+
+    assert _race(ctx, public_id, org, fetch(requester), fetch(approver)) == ["first"]
+    with ctx.sessions() as s:
+        req = s.scalar(select(ExtractRequest).where(ExtractRequest.public_id == public_id))
+        assert req is not None
+        assert req.downloads == 3
+    assert _events(ctx, public_id).count("extract.downloaded") == 1
