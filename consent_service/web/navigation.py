@@ -33,6 +33,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/dpo/indsigt", "Indsigt"),
     ("/udtraek/verificer", "Kontrol af udtræk"),
     ("/admin/brugere", "Brugere"),
+    ("/admin/organisationer", "Organisationer"),
     ("/admin/api-noegler", "API-nøgler"),
     ("/godkendelser/adgang", "Godkendelser"),
 )

@@ -36,6 +36,9 @@ NOTICES: dict[str, str] = {
     "extract-rejected": "Anmodningen er afvist.",
     "extract-cancelled": "Anmodningen er annulleret.",
     "extract-executed": "Udtrækket er udført. Filerne kan nu hentes.",
+    "organisation-created": "Organisationen er oprettet. Opret nu dens brugere.",
+    "organisation-renamed": "Organisationen har fået sit nye navn.",
+    "role-changed": "Rollen er skiftet, og brugerens sessioner er afsluttet.",
 }
 
 
