@@ -493,11 +493,14 @@ BODIES: dict[Route, Body] = {
     ("POST", "/udtraek/{public_id}/godkend"): lambda o, me, c: {
         "data": {"code": fresh_code(me.person, c), "comment": "OK"}
     },
-    # A refused role never reaches the code: only the allowed one spends a time step (the
-    # refusals run first, and every step moves the clock towards the idle timeout).
+    # Only a call that reaches the code spends a time step (the allowed role, on its own
+    # organisation's request): the refusals and the other organisation's ids run first,
+    # while the sessions are fresh, and every step moves the clock towards the idle timeout.
     ("POST", "/udtraek/{public_id}/afvis"): lambda o, me, c: {
         "data": {
-            "code": fresh_code(me.person, c) if me.person.role == "data_controller" else "0",
+            "code": fresh_code(me.person, c)
+            if me.person.role == "data_controller" and me.person.organisation_id == o.id
+            else "0",
             "comment": "Forkert hold",
         }
     },
