@@ -22,6 +22,7 @@ from consent_service.context import AppContext
 from consent_service.db import ping
 from consent_service.extracts.coverage_endpoints import router as coverage_router
 from consent_service.extracts.endpoints import router as extracts_router
+from consent_service.extracts.verification_endpoints import router as extract_verify_router
 from consent_service.identity.account_endpoints import router as account_router
 from consent_service.identity.login_endpoints import router as login_router
 from consent_service.identity.organisation_endpoints import router as organisations_router
@@ -59,6 +60,7 @@ ROUTERS = (
     access_report_router,
     jobs_router,
     coverage_router,  # before extracts_router: /udtraek/daekning is not /udtraek/{public_id}
+    extract_verify_router,  # before extracts_router: /udtraek/verificer is no request id
     extracts_router,
     wellbeing_router,
 )

@@ -47,6 +47,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/udtraek/daekning"),
         Visit("/arbejdsliste/hold"),
         Visit("/sletning"),
+        Visit("/udtraek/verificer"),
         Visit("/godkendelser/adgang"),
         Visit("/konto"),
         Visit("/udtraek/daekning/maaling?maaling=hold-1-2", in_menu=False),
@@ -58,6 +59,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/dpo/afvisninger"),
         Visit("/dpo/alarmer"),
         Visit("/dpo/indsigt"),
+        Visit("/udtraek/verificer"),
         Visit("/konto"),
     ),
     "administrator": (

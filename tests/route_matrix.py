@@ -145,6 +145,14 @@ def _approved(dc: Login, clock: FixedClock, public_id: str) -> None:
           data={"code": fresh_code(dc.person, clock), "comment": "OK"})  # fmt: skip
 
 
+# A manifest in the service's format that no key signed: the verification page answers
+# it (200) saying the signature is not the service's.
+UNSIGNED_MANIFEST = (
+    b'{"manifest": {"format": "consent-service-extract-manifest/1", "files": []}, '
+    b'"signature": "AAAA"}'
+)
+
+
 def extract_draft(today: date) -> dict[str, Any]:
     """A draft extract request inside the extract policy, planned for today."""
     return {
@@ -224,6 +232,7 @@ def build_organisation(
     ids["extract_download"] = _extract(dc, today)
     _approved(partner, clock, ids["extract_download"])
     _post(dc, f"/udtraek/{ids['extract_download']}/udfoer", 303)
+    ids["extract_cancel"] = _extract(dc, today)
 
     for target in ("user_change", "user_unlock", "user_reset", "user_role"):
         ids[target] = str(enrolled_person(ctx, "navigator", org_name=name).user_id)
@@ -285,6 +294,7 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/udtraek/{public_id}/afvis"): {"public_id": "extract_reject"},
     ("POST", "/udtraek/{public_id}/udfoer"): {"public_id": "extract_execute"},
     ("POST", "/udtraek/{public_id}/hent"): {"public_id": "extract_download"},
+    ("POST", "/udtraek/{public_id}/annuller"): {"public_id": "extract_cancel"},
     ("GET", "/borgere/{public_id}/trivsel"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/trivsel"): {"public_id": "citizen"},
 }
@@ -493,6 +503,23 @@ BODIES: dict[Route, Body] = {
     },
     ("POST", "/udtraek/{public_id}/godkend"): lambda o, me, c: {
         "data": {"code": fresh_code(me.person, c), "comment": "OK"}
+    },
+    # Only a call that reaches the code spends a time step (the allowed role, on its own
+    # organisation's request): the refusals and the other organisation's ids run first,
+    # while the sessions are fresh, and every step moves the clock towards the idle timeout.
+    ("POST", "/udtraek/{public_id}/afvis"): lambda o, me, c: {
+        "data": {
+            "code": fresh_code(me.person, c)
+            if me.person.role == "data_controller" and me.person.organisation_id == o.id
+            else "0",
+            "comment": "Forkert hold",
+        }
+    },
+    ("POST", "/udtraek/{public_id}/annuller"): lambda o, me, c: {
+        "data": {"reason": "Planlagt til en forkert dato", "confirmed": "ja"}
+    },
+    ("POST", "/udtraek/verificer"): lambda o, me, c: {
+        "files": {"manifest": ("manifest.json", UNSIGNED_MANIFEST, "application/json")}
     },
     ("POST", "/borgere/{public_id}/trivsel"): _who5,
 }

@@ -157,6 +157,9 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/udtraek/{public_id}/afvis"):                  Row(DC, 303),
     ("POST", "/udtraek/{public_id}/udfoer"):                 Row(DC, 303),
     ("POST", "/udtraek/{public_id}/hent"):                   Row(DC, 200, "application/zip"),
+    ("POST", "/udtraek/{public_id}/annuller"):               Row(DC, 303),
+    ("GET", "/udtraek/verificer"):                           Row(DC | DPO, 200),
+    ("POST", "/udtraek/verificer"):                          Row(DC | DPO, 200),
     ("GET", "/sletning"):                                    Row(DC, 200),
     ("POST", "/sletning"):                                   Row(DC, 200),
     # DPO: the audit log, alerts, checkpoints, export, access reports
