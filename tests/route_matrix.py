@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -40,6 +40,12 @@ NEW_PASSWORD = "en helt ny og lang sætning om te"  # valid under the password p
 _serial = count(500)
 
 
+# Refused requests do not keep a session alive, and every fresh code moves the clock on
+# by a time step: a login older than this is renewed before it is used for a refusal, well
+# inside the 15 minutes' idle timeout.
+RENEW_AFTER = timedelta(minutes=10)
+
+
 @dataclass
 class Login:
     """One person's client, logged in once and kept for the whole matrix."""
@@ -47,11 +53,18 @@ class Login:
     person: Person
     client: TestClient
     csrf: str
+    logged_in_at: datetime
 
     def refresh(self, clock: FixedClock) -> None:
         """Log in again (after a change that ended the session, or a jump of the clock)."""
         self.client.cookies.clear()
         self.csrf = log_in(self.client, self.person, clock)
+        self.logged_in_at = clock.now()
+
+    def keep_alive(self, clock: FixedClock) -> None:
+        """Log in again if the session may have idled out (see ``RENEW_AFTER``)."""
+        if clock.now() - self.logged_in_at >= RENEW_AFTER:
+            self.refresh(clock)
 
 
 @dataclass
@@ -72,7 +85,8 @@ def fresh_code(person: Person, clock: FixedClock) -> str:
 
 def _login(app: FastAPI, person: Person, clock: FixedClock) -> Login:
     client = TestClient(app, follow_redirects=False)
-    return Login(person, client, log_in(client, person, clock))
+    csrf = log_in(client, person, clock)
+    return Login(person, client, csrf, clock.now())
 
 
 def _post(login: Login, url: str, expected: int, **kwargs: Any) -> Response:

@@ -338,13 +338,14 @@ def _another_organisations_ids_answer_as_unknown_ones(
 
 def _refused(ctx: AppContext, clock: FixedClock, org: Organisation) -> dict[str, Route]:
     """Every route as every role of ``org`` that lacks it: 403, the Danish refusal page
-    (problem JSON on the API). Refusals change nothing, so they all go first, while
-    every session is fresh. Returns the request ids."""
+    (problem JSON on the API). Refusals change nothing, so they all go first; a login
+    that may have idled out meanwhile is renewed first. Returns the request ids."""
     denied: dict[str, Route] = {}
     for route, row in EXPECTED.items():
         ids = path_ids(route, org)
         for role in sorted(set(ROLES) - row.allowed):
             me = org.logins[role]
+            me.keep_alive(clock)
             r = call_for(route, me, clock, org, ids).send(me)
             what = f"{role} {route[0]} {route[1]}: {r.status_code} {r.text[:300]}"
             assert r.status_code == 403, what
