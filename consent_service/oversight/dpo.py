@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
 from consent_service.audit.service import Verification, verify_chain
 from consent_service.audit.witnessing import CosignedNote, newest_cosigned_note
@@ -28,8 +29,11 @@ from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import User
 from consent_service.oversight import repository
 from consent_service.oversight.review_query import (
+    MAX_PAGE_SIZE,
     AuditPage,
     RejectedGroup,
+    count_matching,
+    decisions_of_requests,
     rejected_attempts,
     search,
 )
@@ -161,6 +165,45 @@ def view_log(
         details={**criteria, "rows": len(result.events)},
     )
     return result
+
+
+def decisions_for(
+    session: Session, organisation_id: int, request_ids: Sequence[str]
+) -> dict[str, AuditEvent]:
+    """The permission decisions of the requests, to fold into their actions' rows."""
+    return decisions_of_requests(session, request_ids, organisation_id)
+
+
+def export_log(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    audit_filter: AuditFilter,
+    max_rows: int,
+    *,
+    criteria: Mapping[str, object],
+) -> list[AuditEvent] | None:
+    """Every event of the filter, newest first, for the CSV export; None (and nothing
+    audited) if there are more than ``max_rows``. The export is audited with the filter
+    and the row count, in the caller's transaction."""
+    if count_matching(session, audit_filter) > max_rows:
+        return None
+    events: list[AuditEvent] = []
+    before: int | None = None
+    while True:
+        result = search(session, audit_filter, before_seq=before, page_size=MAX_PAGE_SIZE)
+        events.extend(result.events)
+        before = result.next_before_seq
+        if before is None:
+            break
+    deps.audit.record(
+        session,
+        actor,
+        action="audit.log_exported",
+        outcome="success",
+        details={**criteria, "rows": len(events), "format": "csv"},
+    )
+    return events
 
 
 def view_rejected(
