@@ -8,8 +8,6 @@ the citizen's pseudonymous id.
 
 from __future__ import annotations
 
-import csv
-import io
 import ipaddress
 import re
 import tempfile
@@ -26,12 +24,18 @@ from consent_service.audit import witnessing
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.checkpoints import key_id, recent_checkpoints, sign_head
 from consent_service.audit.models import AuditEvent
-from consent_service.clock import LEGAL_TZ, legal_today, local_time
+from consent_service.clock import LEGAL_TZ, legal_today
 from consent_service.errors import InvalidInput
 from consent_service.identity.users import users_of
 from consent_service.oversight import alerts, dpo
 from consent_service.oversight.export import export_range
-from consent_service.oversight.log_view import DECISION_ACTION, LogRow, log_rows
+from consent_service.oversight.log_view import (
+    DECISION_ACTION,
+    LogRow,
+    csv_bytes,
+    log_rows,
+    rejected_link,
+)
 from consent_service.oversight.schemas import AuditFilter
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -98,10 +102,6 @@ _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NUMBER = re.compile(r"^[0-9]{1,15}$")
 CSV_MAX_ROWS = 20_000
 TOO_MANY_DA = "Filtret giver mere end 20.000 hændelser. Vælg en kortere periode."
-CSV_HEADER = (
-    "Nr.", "Tidspunkt", "Bruger", "Handling", "Udfald", "Vedrører", "Begrundelse",
-    "Adgangsbeslutning", "Adresse", "Anmodnings-id",
-)  # fmt: skip
 
 
 @dataclass
@@ -161,8 +161,9 @@ def _read_log_filter(
         except ValueError:
             form.add("", "Linket til loggen er ugyldigt. Begynd forfra fra overblikket.")
     account, seq_from, seq_to = (_number(form, n) for n in ("konto", "fra_nr", "til_nr"))
-    before = _number(form, "foer") if "foer" in params else None
-    if "foer" in params and not _NUMBER.match(params["foer"].strip()):
+    raw_before = params.get("foer", "").strip()
+    before = int(raw_before) if _NUMBER.match(raw_before) else None
+    if raw_before and before is None:
         form.add("", "Linket til ældre hændelser er ugyldigt.")
     actor_id = None
     if username and not form.error("bruger"):
@@ -249,12 +250,6 @@ def log_page(
     )  # fmt: skip
 
 
-def _csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet must not run a cell as a formula (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/dpo/log/csv")
 def log_csv(
     request: Request,
@@ -281,18 +276,10 @@ def log_csv(
             request, "dpo_log.html", found.form, me=me, rows=[], next_before=None, query={},
             **_log_context(session, me),
         )  # fmt: skip
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for row in _rows(session, ctx, me, events):
-        writer.writerow([_csv_cell(v) for v in (
-            row.seq, local_time(row.occurred_at, seconds=True), row.who_da, row.action_da,
-            row.outcome_da, row.concerns_da, row.reason_da, row.decision_da, row.source_ip,
-            row.request_id,
-        )])  # fmt: skip
+    body = csv_bytes(_rows(session, ctx, me, events))
     filename = f"log-{found.form.value('fra')}-{found.form.value('til')}.csv"
     return Response(
-        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -336,21 +323,26 @@ def rejected_page(
     ctx: Ctx,
     session: DbSession,
     me: Annotated[Principal, require("audit:read")],
-    fra: date | None = None,
-    til: date | None = None,
 ) -> Response:
-    try:
-        first, last = _period(fra, til, legal_today(ctx.clock), 7)
-    except InvalidInput as exc:
-        return page(
-            request, "dpo_rejected.html", status_code=400, me=me, error=exc.message,
-            groups=[], fra=fra, til=til,
-        )  # fmt: skip
+    params = request.query_params
+    form = FormState.of(fra=params.get("fra", "")[:40], til=params.get("til", "")[:40])
+    first = parse_date(form, "fra", required=False)
+    last = parse_date(form, "til", required=False)
+    if not form.has_errors:
+        try:
+            first, last = _period(first, last, legal_today(ctx.clock), 7)
+        except InvalidInput as exc:
+            form.fail(exc)
+    if form.has_errors or first is None or last is None:
+        return failed(request, "dpo_rejected.html", form, me=me, groups=[])
+    form.values["fra"], form.values["til"] = first.isoformat(), last.isoformat()
     groups = dpo.view_rejected(
         session, ctx.deps, me.actor, me.organisation_id, first, last,
         _day_start(first), _day_start(last + timedelta(days=1)),
     )  # fmt: skip
-    return page(request, "dpo_rejected.html", me=me, groups=groups, fra=first, til=last)
+    accounts = {u.username: u for u in users_of(session, me.organisation_id)}
+    rows = [(g, rejected_link(g, accounts), accounts.get(g.username or "")) for g in groups]
+    return page(request, "dpo_rejected.html", me=me, form=form, groups=rows)
 
 
 @router.post("/dpo/checkpoint")

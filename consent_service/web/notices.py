@@ -31,6 +31,7 @@ NOTICES: dict[str, str] = {
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
+    "alert-acknowledged": "Alarmen er kvitteret med din kommentar.",
     "checkpoint-signed": "Kædens hoved er signeret: et nyt kontrolpunkt står øverst i listen over seneste checkpoints.",
 }
 
