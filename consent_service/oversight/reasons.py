@@ -109,7 +109,7 @@ def reason_da(
         scope, _, key = found.parameter.partition(":")
         scope_da = labels.group("rate_limit_scopes").get(scope, scope)
         key_da = labels.group("rate_limit_keys").get(key, key)
-        text = f"{text}: {scope_da} pr. {key_da}"
+        text = f"{text}: {scope_da}, pr. {key_da.lower()}"
     if found.locked_now:
         text = f"{text}; {labels.label('audit_reasons', 'now_locked')}"
     return text
