@@ -339,9 +339,9 @@ def test_rejected_attempts_and_alerts_link_to_their_rows_by_id_and_name_the_user
         assert all("Test navigator" in r for r in shown)
 
 
-def test_an_executed_extract_shows_in_the_report_of_an_included_citizen_only(
-    ctx: AppContext, clock: FixedClock
-) -> None:
+def executed_extract(ctx: AppContext, clock: FixedClock) -> tuple[str, str, str]:
+    """A regional extract executed with one citizen included and one excluded (no
+    consent): (included CPR, excluded CPR, extract id). The clock is left on its day."""
     pilot = Pilot.start(ctx, clock)
     referred = date(2026, 11, 2)
     pilot.at(referred)
@@ -371,6 +371,13 @@ def test_an_executed_extract_shows_in_the_report_of_an_included_citizen_only(
         row = requests.request_in_organisation(session, people[0].organisation_id, public_id)
         manifest = execution.execute_request(session, ctx.deps, requester, row)
     assert manifest["included"] == 1
+    return included_cpr, excluded_cpr, public_id
+
+
+def test_an_executed_extract_shows_in_the_report_of_an_included_citizen_only(
+    ctx: AppContext, clock: FixedClock
+) -> None:
+    included_cpr, excluded_cpr, public_id = executed_extract(ctx, clock)
     dpo = enrolled_person(ctx, "dpo")
     with _client(ctx) as client:
         token = log_in(client, dpo, clock)
