@@ -72,9 +72,11 @@ lint: $(TSTAMP)
 	$(BIN)/ruff format --check consent_service tests bench audit
 	$(BIN)/mypy
 
-# Install the test dependencies, then lint, type-check and run the whole suite.
+# Install the test dependencies, then lint, type-check and run the whole suite in
+# TEST_WORKERS processes (pytest-xdist; each has its own databases and browser).
+TEST_WORKERS ?= 2
 test: $(TSTAMP) $(ASSETS) browser-deps pg-client-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 format: $(TSTAMP)
 	$(BIN)/ruff format consent_service tests bench audit

@@ -23,6 +23,7 @@ from consent_service.db import ping
 from consent_service.extracts.endpoints import router as extracts_router
 from consent_service.identity.account_endpoints import router as account_router
 from consent_service.identity.login_endpoints import router as login_router
+from consent_service.identity.organisation_endpoints import router as organisations_router
 from consent_service.identity.proposal_endpoints import router as proposals_router
 from consent_service.identity.token_endpoints import router as api_tokens_router
 from consent_service.identity.user_endpoints import router as users_router
@@ -47,6 +48,7 @@ ROUTERS = (
     api_tokens_router,
     account_router,
     proposals_router,
+    organisations_router,
     pages_router,
     citizens_router,
     referrer_router,

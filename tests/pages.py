@@ -62,6 +62,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
     "administrator": (
         Visit("/"),
         Visit("/admin/brugere"),
+        Visit("/admin/organisationer"),
         Visit("/admin/api-noegler"),
         Visit("/godkendelser/adgang"),
         Visit("/konto"),

@@ -29,7 +29,7 @@ from consent_service.consents.models import Consent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.identity.models import AccessProposal, ApiToken, User
-from tests.conftest import Person, current_code, enrolled_person, log_in
+from tests.conftest import Person, current_code, enrolled_person, log_in, organisation
 from tests.factories import synthetic_cpr, tiny_png
 
 Route = tuple[str, str]  # (method, path template)
@@ -225,7 +225,7 @@ def build_organisation(
     _approved(partner, clock, ids["extract_download"])
     _post(dc, f"/udtraek/{ids['extract_download']}/udfoer", 303)
 
-    for target in ("user_change", "user_unlock", "user_reset"):
+    for target in ("user_change", "user_unlock", "user_reset", "user_role"):
         ids[target] = str(enrolled_person(ctx, "navigator", org_name=name).user_id)
     _locked(ctx, int(ids["user_unlock"]))
     ids["referrer"] = str(people["referrer"].user_id)
@@ -240,6 +240,10 @@ def build_organisation(
     ids["proposal_approve"] = _proposal(ctx, admin)
     ids["proposal_reject"] = _proposal(ctx, admin)
     ids["alert"] = _alert(ctx, org.id, people["navigator"].username)
+    ids["organisation"] = str(org.id)
+    # An organisation a system-wide administrator renames (the one running the service
+    # keeps its configured name).
+    ids["organisation_rename"] = str(organisation(ctx, f"{name} (omdøbes)"))
     partner.client.close()
     return org
 
@@ -252,6 +256,7 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/admin/brugere/{user_id}/aendr"): {"user_id": "user_change"},
     ("POST", "/admin/brugere/{user_id}/laas-op"): {"user_id": "user_unlock"},
     ("POST", "/admin/brugere/{user_id}/nulstil"): {"user_id": "user_reset"},
+    ("POST", "/admin/brugere/{user_id}/rolle"): {"user_id": "user_role"},
     ("POST", "/admin/api-noegler/{token_id}/tilbagekald"): {"token_id": "token"},
     ("POST", "/godkendelser/adgang/{proposal_id}/godkend"): {"proposal_id": "proposal_approve"},
     ("POST", "/godkendelser/adgang/{proposal_id}/afvis"): {"proposal_id": "proposal_reject"},
@@ -360,6 +365,25 @@ BODIES: dict[Route, Body] = {
     },
     ("POST", "/admin/brugere/{user_id}/nulstil"): lambda o, me, c: {
         "data": {"kind": "adgangskode", "reason": "Har glemt adgangskoden"}
+    },
+    ("POST", "/admin/brugere/{user_id}/rolle"): lambda o, me, c: {
+        "data": {
+            "role": "administrator",
+            "reason": "Skifter job",
+            "confirmed": "ja",
+            # Only the role allowed gets as far as the code: the others' refusals must not
+            # move the clock (a refused request does not keep a session alive).
+            "code": fresh_code(me.person, c) if me.person.role == "administrator" else "000000",
+        }
+    },
+    ("POST", "/admin/organisationer"): lambda o, me, c: {
+        "data": {"name": f"Ny organisation {next(_serial)}"}
+    },
+    ("GET", "/admin/organisationer/vis"): lambda o, me, c: {
+        "params": {"organisation": o.ids["organisation"]}
+    },
+    ("POST", "/admin/organisationer/omdoeb"): lambda o, me, c: {
+        "data": {"organisation": o.ids["organisation_rename"], "name": f"Omdøbt {next(_serial)}"}
     },
     ("POST", "/admin/api-noegler/{token_id}/tilbagekald"): lambda o, me, c: {
         "data": {"confirmed": "ja"}

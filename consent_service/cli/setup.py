@@ -15,6 +15,7 @@ from consent_service.config import env_file, load_settings
 from consent_service.context import AppContext
 from consent_service.crypto import generate_key_b64
 from consent_service.db import session_scope
+from consent_service.errors import RuleRefusal
 from consent_service.identity import repository as identity_repo
 from consent_service.identity import users as identity
 from consent_service.identity.errors import UserInputError
@@ -91,7 +92,11 @@ def cmd_create_organisation(args: argparse.Namespace) -> int:
         if identity_repo.organisation_by_name(session, args.name):
             print(f"organisation {args.name!r} exists already")
             return 1
-        org = identity.create_organisation(session, ctx.identity, cli_actor(), args.name)
+        try:
+            org = identity.create_organisation(session, ctx.identity, cli_actor(), args.name)
+        except (UserInputError, RuleRefusal) as exc:
+            print(f"refused: {exc}")
+            return 1
         print(f"created organisation {org.name!r} (id {org.id})")
     return 0
 

@@ -187,6 +187,7 @@ def activate(
         lifetime=timedelta(hours=deps.settings.session_absolute_hours),
     )
     issued.row.mfa_at = now
+    user.last_login_at = now
     session.flush()
     deps.audit.record(
         session,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from consent_service.errors import StepUpFailed
-from consent_service.identity import proposal_decisions, proposals, stepup
+from consent_service.identity import organisations, proposal_decisions, proposals, stepup
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import AccessProposal, ProposalKind, ProposalStatus
@@ -46,12 +46,19 @@ def _approvals_page(
     org = me.organisation_id
     rows = proposals.proposals_of(session, ctx.identity, me.actor, org)
     people = {u.id: u for u in user_admin.users_of(session, org)}
+    # A system-wide administrator's proposals of users in other organisations: followed
+    # here, decided by a data controller of each one's organisation.
+    elsewhere = proposals.proposals_made_elsewhere(session, me.user)
+    names = {o.id: o.name for o in organisations.all_organisations(session)} if elsewhere else {}
     return page(
         request,
         "approvals.html",
         status_code=status_code,
         me=me,
         proposals=rows,
+        elsewhere=elsewhere,
+        organisation_names=names,
+        now=ctx.clock.now(),
         people=people,
         kinds=proposals.KINDS_DA,
         pending=ProposalStatus.PENDING.value,

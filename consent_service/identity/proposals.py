@@ -3,9 +3,10 @@
 An administrator alone may not give anyone access to citizens' data, nor learn a
 password that opens it: a new user or a role change to a role that can read citizens'
 data (one holding any ``personal_data`` permission in policies/access.yaml), and every
-password or second-factor reset, is only a *proposal*. A data controller of the same
-organisation, who is neither the proposer nor the person it concerns, approves it with a
-fresh code (step-up) or rejects it with a reason. Only then is the change applied, and
+password or second-factor reset, is only a *proposal*. A data controller of the
+organisation the user belongs to (the proposer's, or the one a system-wide administrator
+chose for a new user), who is neither the proposer nor the person it concerns, approves
+it with a fresh code (step-up) or rejects it with a reason. Only then is the change applied, and
 the one-time password goes by e-mail to the address the approver gives, or is shown once
 to the approver to hand over; never to the administrator. Proposals expire.
 
@@ -95,10 +96,11 @@ def _new(
     username: str | None = None,
     display_name: str | None = None,
     role: str | None = None,
+    organisation_id: int | None = None,
 ) -> AccessProposal:
     now = deps.clock.now()
     proposal = AccessProposal(
-        organisation_id=proposer.organisation_id,
+        organisation_id=proposer.organisation_id if organisation_id is None else organisation_id,
         kind=kind.value,
         status=ProposalStatus.PENDING.value,
         target_user_id=target.id if target else None,
@@ -133,9 +135,12 @@ def propose_user(
     display_name: str,
     role: str,
     reason: str = "",
+    organisation_id: int | None = None,
 ) -> AccessProposal:
-    """Propose a new user of the proposer's organisation with a role that can read
-    citizens' data; the same checks as creating one, so a proposal can be applied."""
+    """Propose a new user of ``organisation_id`` (default: the proposer's) with a role that
+    can read citizens' data; the same checks as creating one, so a proposal can be applied.
+    A data controller of that organisation decides it (``proposal_decisions``); the caller
+    has checked that the proposer may name the organisation (``organisations:manage``)."""
     username = checked_new_user(username, display_name, role)
     if repo.user_by_username(session, username) is not None or repo.pending_proposal(
         session, kind=ProposalKind.CREATE_USER.value, target_user_id=None, username=username
@@ -151,6 +156,7 @@ def propose_user(
         username=username,
         display_name=display_name.strip(),
         role=role,
+        organisation_id=organisation_id,
     )
 
 
@@ -219,6 +225,17 @@ def proposals_of(
         session.flush()
         record_proposal_event(session, deps, actor, proposal, action="access_proposal.expired")
     return repo.proposals_of_organisation(session, organisation_id, limit)
+
+
+def proposals_made_elsewhere(
+    session: Session, proposer: User, limit: int = 50
+) -> Sequence[AccessProposal]:
+    """The proposals ``proposer`` made for other organisations than their own (a
+    system-wide administrator's new users), newest first: the proposer follows them here,
+    a data controller of each one's organisation decides it."""
+    return repo.proposals_by_proposer_elsewhere(
+        session, proposer.id, proposer.organisation_id, limit
+    )
 
 
 def proposal_by_id(session: Session, proposal_id: int) -> AccessProposal | None:

@@ -62,6 +62,39 @@ def organisation_by_id(session: Session, organisation_id: int) -> Organisation |
     return session.get(Organisation, organisation_id)
 
 
+def organisation_by_folded_name(session: Session, name: str) -> Organisation | None:
+    """The organisation whose name is ``name`` regardless of case, or None."""
+    return session.scalar(
+        select(Organisation).where(func.lower(Organisation.name) == name.lower()).limit(1)
+    )
+
+
+def organisations_with_user_counts(
+    session: Session, organisation_id: int | None = None
+) -> list[tuple[Organisation, int]]:
+    """Every organisation (or only ``organisation_id``) by name, with its number of users."""
+    users = (
+        select(User.organisation_id, func.count(User.id).label("users"))
+        .group_by(User.organisation_id)
+        .subquery()
+    )
+    stmt = (
+        select(Organisation, func.coalesce(users.c.users, 0))
+        .outerjoin(users, users.c.organisation_id == Organisation.id)
+        .order_by(Organisation.name)
+    )
+    if organisation_id is not None:
+        stmt = stmt.where(Organisation.id == organisation_id)
+    return [
+        (cast(Organisation, org), int(cast(int, count)))
+        for org, count in session.execute(stmt).all()
+    ]
+
+
+def all_organisations(session: Session) -> Sequence[Organisation]:
+    return session.scalars(select(Organisation).order_by(Organisation.name)).all()
+
+
 def count_administrators(session: Session) -> int:
     return (
         session.scalar(
@@ -355,6 +388,22 @@ def proposals_of_organisation(
         select(AccessProposal)
         .where(AccessProposal.organisation_id == organisation_id)
         .order_by(AccessProposal.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def proposals_by_proposer_elsewhere(
+    session: Session, proposer_id: int, organisation_id: int, limit: int
+) -> Sequence[AccessProposal]:
+    """The newest ``limit`` proposals ``proposer_id`` made for organisations other than
+    ``organisation_id`` (a system-wide administrator's), newest first."""
+    return session.scalars(
+        select(AccessProposal)
+        .where(
+            AccessProposal.proposed_by == proposer_id,
+            AccessProposal.organisation_id != organisation_id,
+        )
+        .order_by(AccessProposal.proposed_at.desc(), AccessProposal.id.desc())
         .limit(limit)
     ).all()
 

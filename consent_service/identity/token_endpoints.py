@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from consent_service.identity import tokens
+from consent_service.errors import RuleRefusal
+from consent_service.identity import organisations, tokens
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.web import notices
@@ -31,8 +32,12 @@ def _tokens_page(
 ) -> Response:
     org = me.organisation_id
     referrers = tokens.token_holders(session, org)
-    # Each token's holder by name (people are named, not numbered).
-    holders = {u.id: u.display_name for u in user_admin.users_of(session, org)}
+    # Each token's holder by name and organisation (people are named, not numbered).
+    organisation = organisations.organisation_by_id(session, org)
+    holders = {
+        u.id: f"{u.display_name} ({organisation.name if organisation else ''})"
+        for u in user_admin.users_of(session, org)
+    }
     return page(
         request,
         "api_tokens.html",
@@ -64,8 +69,9 @@ def create_api_token(
     label: Annotated[str, Form(max_length=100)] = "",
     valid_days: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Issue a token to a referrer of the organisation; another organisation's user is
-    refused exactly like an unknown id."""
+    """Issue a token to an active referrer of the organisation who has completed the second
+    factor (409 beside the field otherwise); another organisation's user is refused
+    exactly like an unknown id."""
     form = FormState.of(user_id=user_id, label=label, valid_days=valid_days)
     if not user_id.strip().isdigit():
         form.add("user_id", "Vælg den henviser, nøglen er til.")
@@ -86,6 +92,9 @@ def create_api_token(
         )
     except UserInputError as exc:
         return _tokens_page(request, session, me, 400, form=form.add(exc.field or "", exc.message))
+    except RuleRefusal as exc:
+        form.fail(exc, "user_id")
+        return _tokens_page(request, session, me, form.status_code, form=form)
     return _tokens_page(request, session, me, new_token=token)
 
 

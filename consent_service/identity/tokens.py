@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
 from consent_service.crypto import new_token, token_hash
+from consent_service.errors import RuleRefusal
 from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import ApiToken, Role, User
@@ -41,6 +42,11 @@ def create_api_token(
     if user.role != Role.REFERRER.value:
         raise UserInputError(
             "API-nøgler udstedes kun til henvisere (praksissystemer).", field="user_id"
+        )
+    if not may_hold_token(user):
+        raise RuleRefusal(
+            "Henviseren skal være aktiv og have logget ind og opsat to-faktor, før der kan "
+            "udstedes en nøgle til dem."
         )
     if not scopes:
         raise UserInputError("Vælg mindst én tilladelse.")
@@ -140,11 +146,13 @@ def tokens_of(session: Session, organisation_id: int) -> Sequence[ApiToken]:
     return repo.api_tokens_of_organisation(session, organisation_id)
 
 
+def may_hold_token(user: User) -> bool:
+    """Whether ``user`` may be issued an API token: an active referrer (a practice system
+    submits referrals in their name) who has logged in and completed the second factor, so
+    the account is known to be in its owner's hands."""
+    return user.role == Role.REFERRER.value and user.is_active and user.totp_enrolled_at is not None
+
+
 def token_holders(session: Session, organisation_id: int) -> list[User]:
-    """Who may be issued an API token: the organisation's referrers (a practice system
-    submits referrals in their name)."""
-    return [
-        u
-        for u in repo.users_of_organisation(session, organisation_id)
-        if u.role == Role.REFERRER.value
-    ]
+    """Who may be issued an API token: the organisation's referrers who ``may_hold_token``."""
+    return [u for u in repo.users_of_organisation(session, organisation_id) if may_hold_token(u)]

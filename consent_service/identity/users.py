@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.clock import Clock
 from consent_service.crypto import Crypto
-from consent_service.identity import lockout
+from consent_service.identity import lockout, organisations
 from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.login import RECOVERY_ALPHABET
@@ -27,20 +27,9 @@ from consent_service.services import ServiceDeps
 def create_organisation(
     session: Session, deps: ServiceDeps, actor: Actor, name: str
 ) -> Organisation:
-    org = Organisation(name=name.strip(), created_at=deps.clock.now())
-    session.add(org)
-    session.flush()
-    deps.audit.record(
-        session,
-        actor,
-        action="organisation.created",
-        outcome="success",
-        resource_type="organisation",
-        resource_id=str(org.id),
-        details={"before": None, "after": {"name": org.name}},
-        organisation_id=org.id,
-    )
-    return org
+    """A new organisation with a unique name, audited (``organisations.create_organisation``:
+    a bad name raises UserInputError, a taken one RuleRefusal)."""
+    return organisations.create_organisation(session, deps, actor, name)
 
 
 def user_in_organisation(session: Session, organisation_id: int, user_id: int) -> User | None:
@@ -160,6 +149,20 @@ def unlock_user(session: Session, deps: ServiceDeps, actor: Actor, user: User, r
         details={"before": before, "after": user.snapshot() | {"locked_until": None}},
         organisation_id=user.organisation_id,
     )
+
+
+def check_role_change(user: User, *, role: str, reason: str) -> None:
+    """The rules a role change follows before anyone is asked for a code: a known role
+    other than the user's, an active user, a reason of 3-200 characters."""
+    if role not in {r.value for r in Role}:
+        raise UserInputError("Vælg en rolle.", field="role")
+    if role == user.role:
+        raise UserInputError("Brugeren har allerede den rolle.", field="role")
+    if not user.is_active:
+        raise UserInputError("Brugeren er deaktiveret. Genaktivér brugeren først.", field="role")
+    reason = reason.strip()
+    if len(reason) < 3 or len(reason) > 200:
+        raise UserInputError("Angiv en begrundelse for rolleskiftet (3-200 tegn).", field="reason")
 
 
 def change_user(

@@ -10,11 +10,13 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from consent_service.identity import organisations
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
-from consent_service.identity.models import Role
+from consent_service.identity.models import Organisation, Role
 from consent_service.web.deps import Principal
 from consent_service.web.forms import FormState, failed
+from consent_service.web.scope import organisation_in_scope, system_wide
 
 USERS = "/admin/brugere"
 # The page's forms, each with its own ids (web/forms.py): one to create a user, and per
@@ -27,22 +29,43 @@ def row_form(action: str, user_id: int) -> str:
     return f"{action}-{user_id}-"
 
 
-def users_context(session: Session, me: Principal, request: Request) -> dict[str, Any]:
-    """What the users page shows: the organisation's users, the roles, now."""
+def users_context(
+    session: Session, me: Principal, request: Request, organisation: Organisation | None = None
+) -> dict[str, Any]:
+    """What the users page shows: one organisation's users (one's own, or another that a
+    system-wide administrator chose), the organisations a new user may join, the roles,
+    now. Only one's own organisation's users can be changed here (the routes that change
+    a user are scoped to it)."""
+    ctx = request.app.state.ctx
+    everyone = system_wide(session, ctx.settings, me)
+    if organisation is None:
+        organisation = organisation_in_scope(session, ctx.settings, me, me.organisation_id)
     return {
         "me": me,
-        "users": user_admin.users_of(session, me.organisation_id),
+        "organisation": organisation,
+        "own": organisation.id == me.organisation_id,
+        "system_wide": everyone,
+        "organisation_choices": [
+            (str(org.id), org.name)
+            for org in (organisations.all_organisations(session) if everyone else [organisation])
+        ],
+        "users": user_admin.users_of(session, organisation.id),
         "roles": [r.value for r in Role],
-        "now": request.app.state.ctx.clock.now(),
+        "now": ctx.clock.now(),
     }
 
 
 def users_page_failed(
-    request: Request, session: Session, me: Principal, form: FormState, exc: UserInputError
+    request: Request,
+    session: Session,
+    me: Principal,
+    form: FormState,
+    exc: UserInputError,
+    organisation: Organisation | None = None,
 ) -> Response:
     """The users page again (400) with ``form``'s values and the refusal beside its field."""
     form.add(exc.field or "", exc.message)
-    return failed(request, "users.html", form, **users_context(session, me, request))
+    return failed(request, "users.html", form, **users_context(session, me, request, organisation))
 
 
 def password_refused(problems: list[str], prefix: str = "") -> FormState:

@@ -32,6 +32,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/dpo/alarmer", "Alarmer"),
     ("/dpo/indsigt", "Indsigt"),
     ("/admin/brugere", "Brugere"),
+    ("/admin/organisationer", "Organisationer"),
     ("/admin/api-noegler", "API-nøgler"),
     ("/godkendelser/adgang", "Godkendelser"),
 )

@@ -32,7 +32,12 @@ NOTICES: dict[str, str] = {
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
     "alert-acknowledged": "Alarmen er kvitteret med din kommentar.",
-    "checkpoint-signed": "Kædens hoved er signeret: et nyt kontrolpunkt står øverst i listen over seneste checkpoints.",
+    "checkpoint-signed": (
+        "Kædens hoved er signeret: et nyt kontrolpunkt står øverst under seneste checkpoints."
+    ),
+    "organisation-created": "Organisationen er oprettet. Opret nu dens brugere.",
+    "organisation-renamed": "Organisationen har fået sit nye navn.",
+    "role-changed": "Rollen er skiftet, og brugerens sessioner er afsluttet.",
 }
 
 

@@ -483,9 +483,12 @@ def test_a_role_change_to_a_citizen_data_role_renews_the_credentials(
     accomplice = enrolled_person(ctx, "administrator")
     token = log_in(admin_client, admin, clock)
     r = admin_client.post(
-        f"/admin/brugere/{accomplice.user_id}/aendr",
-        data={"role": "navigator", "reason": "Skifter job", "csrf_token": token},
-    )
+        f"/admin/brugere/{accomplice.user_id}/rolle",
+        data={
+            "role": "navigator", "reason": "Skifter job", "confirmed": "ja",
+            "code": _fresh_code(admin, clock), "csrf_token": token,
+        },
+    )  # fmt: skip
     assert r.status_code == 303
     assert r.headers["location"].split("?")[0] == APPROVALS
     still = _user(ctx, accomplice.username)

@@ -4,6 +4,7 @@ the audit log holds the state before and after ("who could see what on a given d
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from consent_service.app import create_app
 from consent_service.audit.models import AuditEvent
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
-from tests.conftest import enrolled_person, log_in
+from tests.conftest import current_code, enrolled_person, log_in
 
 
 def _changes(ctx: AppContext) -> list[AuditEvent]:
@@ -39,11 +40,16 @@ def test_role_change_and_deactivation_are_logged_before_and_after(
         log_in(nav_client, navigator, clock)
         assert nav_client.get("/borgere").status_code == 200
 
+        clock.advance(timedelta(seconds=30))
         r = admin_client.post(
-            f"/admin/brugere/{navigator.user_id}/aendr",
-            # To a role without citizens' data: no second person (test_access_proposals.py).
-            data={"role": "administrator", "reason": "Skifter job", "csrf_token": token},
-        )
+            f"/admin/brugere/{navigator.user_id}/rolle",
+            # To a role without citizens' data: no second person (test_access_proposals.py),
+            # but a fresh code (tests/api/test_admin_pages.py).
+            data={
+                "role": "administrator", "reason": "Skifter job", "confirmed": "ja",
+                "code": current_code(admin, clock), "csrf_token": token,
+            },
+        )  # fmt: skip
         assert r.status_code == 303
         assert r.headers["location"].split("?")[0] == "/admin/brugere"
         # The navigator's session ended with the change.
@@ -61,7 +67,7 @@ def test_role_change_and_deactivation_are_logged_before_and_after(
         )
         assert no_reason.status_code == 400
         own = admin_client.post(
-            f"/admin/brugere/{admin.user_id}/aendr",
+            f"/admin/brugere/{admin.user_id}/rolle",
             data={"role": "dpo", "reason": "Forfremmelse", "csrf_token": token},
         )
         assert own.status_code == 403

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from consent_service.app import create_app
 from consent_service.context import AppContext
@@ -31,10 +31,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 STARTUP_TIMEOUT_S = 10.0
-UI_TIMEOUT_MS = 10_000
-# A page load waits for the stylesheet, script and fonts too; on a loaded two-core CI
-# machine that has taken longer than 10 s once, with the server answering in 50 ms.
-NAVIGATION_TIMEOUT_MS = 30_000
+# How long an action, a navigation or an expectation may wait. Generous on purpose: a
+# passing check returns as soon as it holds, and on a loaded two-core machine (two test
+# workers, Argon2 at every login) a login's click-and-navigate has taken over 10 s, and a
+# page load once did with the server answering in 50 ms.
+UI_TIMEOUT_MS = 30_000
+NAVIGATION_TIMEOUT_MS = UI_TIMEOUT_MS
+expect.set_options(timeout=UI_TIMEOUT_MS)
 HERE = Path(__file__).resolve().parent
 
 

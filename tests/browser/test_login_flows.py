@@ -156,7 +156,7 @@ def test_lockouts_and_administrator_unlock(
     log_in(admin_page, base, admin, clock)
     admin_page.goto(f"{base}/admin/brugere")
     row = admin_page.locator(f"#user-{coded.username}")
-    expect(row).to_contain_text("Låst: kræver oplåsning")
+    expect(row).to_contain_text("Skal låses op af en administrator")
     row.locator(f"#unlock-{coded.user_id}-reason").fill(
         "Ringede selv; identitet bekræftet over telefon"
     )

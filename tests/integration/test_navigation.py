@@ -24,7 +24,7 @@ EXPECTED = {
     "referrer": ["Henvis borger", "Mine henvisninger"],
     "data_controller": ["Udtræk", "Dækning", "Opgaver pr. hold", "Sletning", "Godkendelser"],
     "dpo": ["Overblik", "Log", "Afviste forsøg", "Alarmer", "Indsigt"],
-    "administrator": ["Brugere", "API-nøgler", "Godkendelser"],
+    "administrator": ["Brugere", "Organisationer", "API-nøgler", "Godkendelser"],
 }
 NAV = re.compile(r"<nav[^>]*>(.*?)</nav>", re.S)
 LINK = re.compile(r'<a href="[^"]+"[^>]*>(?:<span>)?([^<]+)(?:</span>)?</a>')
@@ -87,5 +87,7 @@ def test_the_users_page_offers_changes_where_the_policy_allows_them(
         log_in(client, admin, clock)
         users = client.get("/admin/brugere")
     assert users.status_code == 200
-    assert users.text.count(f'action="/admin/brugere/{other.user_id}/aendr"') == 2
+    assert users.text.count(f'action="/admin/brugere/{other.user_id}/aendr"') == 1
+    assert users.text.count(f'action="/admin/brugere/{other.user_id}/rolle"') == 1
     assert f'action="/admin/brugere/{admin.user_id}/aendr"' not in users.text
+    assert f'action="/admin/brugere/{admin.user_id}/rolle"' not in users.text
