@@ -13,6 +13,11 @@ key id with the one the DPO publishes.
 
 Prints ``OK: ...`` and exits 0, or ``FAIL: ...`` and exits 1; exits 2 if the archive or the
 key cannot be read.
+
+The checks themselves (``signed_manifest``, ``check_signature``, ``check_file``) take bytes,
+not an archive, and say what failed with a short code beside the English message, so the
+service's verification page (``consent_service/extracts/verification.py``) runs this very
+file's code on an uploaded manifest and files and words the outcome in Danish.
 """
 
 from __future__ import annotations
@@ -40,7 +45,58 @@ NOT_DATA = {"manifest.json", "public_key.pem"}
 
 
 class Failed(Exception):
-    pass
+    """A check failed: ``code`` says which (for a caller that words it itself), the
+    message says it in English."""
+
+    def __init__(self, message: str, code: str = "failed") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def signed_manifest(raw: bytes) -> tuple[dict[str, Any], str]:
+    """(manifest, signature) from the bytes of ``manifest.json``; ``Failed`` with code
+    ``not_json`` or ``not_manifest`` if they are not one."""
+    try:
+        signed = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise Failed("manifest.json is not JSON (UTF-8)", "not_json") from None
+    manifest = signed.get("manifest") if isinstance(signed, dict) else None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise Failed(f"not a {FORMAT} manifest", "not_manifest")
+    return manifest, str(signed.get("signature", ""))
+
+
+def check_signature(manifest: dict[str, Any], signature: str, key: Ed25519PublicKey) -> None:
+    """``Failed`` (code ``bad_signature``) unless ``key`` signed the manifest."""
+    body = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        key.verify(base64.b64decode(signature), PREFIX + body.encode())
+    except (InvalidSignature, ValueError):
+        raise Failed(
+            "the manifest's signature does not verify (manifest altered?)", "bad_signature"
+        ) from None
+
+
+def listed_files(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The files the manifest names, by name."""
+    files = manifest.get("files", [])
+    if not isinstance(files, list):
+        return {}
+    return {str(f["name"]): f for f in files if isinstance(f, dict) and "name" in f}
+
+
+def check_file(name: str, entry: dict[str, Any], data: bytes) -> None:
+    """``Failed`` (code ``content`` or ``rows``) unless ``data`` is the file the manifest's
+    ``entry`` describes: its SHA-256, byte count and row count."""
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256") or len(data) != entry.get("bytes"):
+        raise Failed(f"{name}: content does not match the manifest (altered)", "content")
+    if data.count(b"\n") - 1 != entry.get("rows"):
+        raise Failed(f"{name}: row count does not match the manifest", "rows")
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """The key id the service shows: the SHA-256 of the raw public key."""
+    return hashlib.sha256(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
 
 
 def _key(pem: bytes) -> Ed25519PublicKey:
@@ -55,30 +111,18 @@ def verify(archive: Path, trusted: Ed25519PublicKey | None) -> str:
         names = set(zf.namelist())
         if "manifest.json" not in names:
             raise Failed("manifest.json is missing")
-        signed: dict[str, Any] = json.loads(zf.read("manifest.json"))
-        manifest = signed.get("manifest")
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise Failed(f"not a {FORMAT} manifest")
+        manifest, signature = signed_manifest(zf.read("manifest.json"))
         key = trusted or _key(zf.read("public_key.pem"))
-        body = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        try:
-            key.verify(base64.b64decode(str(signed.get("signature", ""))), PREFIX + body.encode())
-        except (InvalidSignature, ValueError):
-            raise Failed("the manifest's signature does not verify (manifest altered?)") from None
-        listed = {f["name"]: f for f in manifest.get("files", [])}
+        check_signature(manifest, signature, key)
+        listed = listed_files(manifest)
         extra = names - NOT_DATA - set(listed)
         if extra:
             raise Failed(f"files not in the manifest: {', '.join(sorted(extra))}")
         for name, f in listed.items():
             if name not in names:
                 raise Failed(f"{name} is missing")
-            data = zf.read(name)
-            if hashlib.sha256(data).hexdigest() != f["sha256"] or len(data) != f["bytes"]:
-                raise Failed(f"{name}: content does not match the manifest (altered)")
-            if data.count(b"\n") - 1 != f["rows"]:
-                raise Failed(f"{name}: row count does not match the manifest")
-    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    kid = hashlib.sha256(raw).hexdigest()
+            check_file(name, f, zf.read(name))
+    kid = key_id(key)
     note = "" if trusted else "; compare the key id with the one the DPO publishes"
     return (
         f"OK: extract {manifest['request']} ({manifest['measurement']}), "

@@ -21,6 +21,7 @@ from consent_service.consents.endpoints import router as consents_router
 from consent_service.context import AppContext
 from consent_service.db import ping
 from consent_service.extracts.endpoints import router as extracts_router
+from consent_service.extracts.verification_endpoints import router as extract_verify_router
 from consent_service.identity.account_endpoints import router as account_router
 from consent_service.identity.login_endpoints import router as login_router
 from consent_service.identity.organisation_endpoints import router as organisations_router
@@ -57,6 +58,7 @@ ROUTERS = (
     alerts_router,
     access_report_router,
     jobs_router,
+    extract_verify_router,  # before extracts_router: /udtraek/verificer is no request id
     extracts_router,
     wellbeing_router,
 )

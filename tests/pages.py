@@ -47,6 +47,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/udtraek/daekning"),
         Visit("/arbejdsliste/hold"),
         Visit("/sletning"),
+        Visit("/udtraek/verificer"),
         Visit("/godkendelser/adgang"),
         Visit("/konto"),
     ),
@@ -57,6 +58,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/dpo/afvisninger"),
         Visit("/dpo/alarmer"),
         Visit("/dpo/indsigt"),
+        Visit("/udtraek/verificer"),
         Visit("/konto"),
     ),
     "administrator": (

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -40,6 +40,12 @@ NEW_PASSWORD = "en helt ny og lang sætning om te"  # valid under the password p
 _serial = count(500)
 
 
+# Refused requests do not keep a session alive, and every fresh code moves the clock on
+# by a time step: a login older than this is renewed before it is used for a refusal, well
+# inside the 15 minutes' idle timeout.
+RENEW_AFTER = timedelta(minutes=10)
+
+
 @dataclass
 class Login:
     """One person's client, logged in once and kept for the whole matrix."""
@@ -47,11 +53,18 @@ class Login:
     person: Person
     client: TestClient
     csrf: str
+    logged_in_at: datetime
 
     def refresh(self, clock: FixedClock) -> None:
         """Log in again (after a change that ended the session, or a jump of the clock)."""
         self.client.cookies.clear()
         self.csrf = log_in(self.client, self.person, clock)
+        self.logged_in_at = clock.now()
+
+    def keep_alive(self, clock: FixedClock) -> None:
+        """Log in again if the session may have idled out (see ``RENEW_AFTER``)."""
+        if clock.now() - self.logged_in_at >= RENEW_AFTER:
+            self.refresh(clock)
 
 
 @dataclass
@@ -72,7 +85,8 @@ def fresh_code(person: Person, clock: FixedClock) -> str:
 
 def _login(app: FastAPI, person: Person, clock: FixedClock) -> Login:
     client = TestClient(app, follow_redirects=False)
-    return Login(person, client, log_in(client, person, clock))
+    csrf = log_in(client, person, clock)
+    return Login(person, client, csrf, clock.now())
 
 
 def _post(login: Login, url: str, expected: int, **kwargs: Any) -> Response:
@@ -143,6 +157,14 @@ def _extract(dc: Login, today: date) -> str:
 def _approved(dc: Login, clock: FixedClock, public_id: str) -> None:
     _post(dc, f"/udtraek/{public_id}/godkend", 303,
           data={"code": fresh_code(dc.person, clock), "comment": "OK"})  # fmt: skip
+
+
+# A manifest in the service's format that no key signed: the verification page answers
+# it (200) saying the signature is not the service's.
+UNSIGNED_MANIFEST = (
+    b'{"manifest": {"format": "consent-service-extract-manifest/1", "files": []}, '
+    b'"signature": "AAAA"}'
+)
 
 
 def extract_draft(today: date) -> dict[str, Any]:
@@ -224,6 +246,7 @@ def build_organisation(
     ids["extract_download"] = _extract(dc, today)
     _approved(partner, clock, ids["extract_download"])
     _post(dc, f"/udtraek/{ids['extract_download']}/udfoer", 303)
+    ids["extract_cancel"] = _extract(dc, today)
 
     for target in ("user_change", "user_unlock", "user_reset", "user_role"):
         ids[target] = str(enrolled_person(ctx, "navigator", org_name=name).user_id)
@@ -285,6 +308,7 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/udtraek/{public_id}/afvis"): {"public_id": "extract_reject"},
     ("POST", "/udtraek/{public_id}/udfoer"): {"public_id": "extract_execute"},
     ("POST", "/udtraek/{public_id}/hent"): {"public_id": "extract_download"},
+    ("POST", "/udtraek/{public_id}/annuller"): {"public_id": "extract_cancel"},
     ("GET", "/borgere/{public_id}/trivsel"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/trivsel"): {"public_id": "citizen"},
 }
@@ -482,6 +506,23 @@ BODIES: dict[Route, Body] = {
     },
     ("POST", "/udtraek/{public_id}/godkend"): lambda o, me, c: {
         "data": {"code": fresh_code(me.person, c), "comment": "OK"}
+    },
+    # Only a call that reaches the code spends a time step (the allowed role, on its own
+    # organisation's request): the refusals and the other organisation's ids run first,
+    # while the sessions are fresh, and every step moves the clock towards the idle timeout.
+    ("POST", "/udtraek/{public_id}/afvis"): lambda o, me, c: {
+        "data": {
+            "code": fresh_code(me.person, c)
+            if me.person.role == "data_controller" and me.person.organisation_id == o.id
+            else "0",
+            "comment": "Forkert hold",
+        }
+    },
+    ("POST", "/udtraek/{public_id}/annuller"): lambda o, me, c: {
+        "data": {"reason": "Planlagt til en forkert dato", "confirmed": "ja"}
+    },
+    ("POST", "/udtraek/verificer"): lambda o, me, c: {
+        "files": {"manifest": ("manifest.json", UNSIGNED_MANIFEST, "application/json")}
     },
     ("POST", "/borgere/{public_id}/trivsel"): _who5,
 }

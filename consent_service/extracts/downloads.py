@@ -18,7 +18,7 @@ from consent_service.extracts import repository, rules
 from consent_service.extracts.execution import chunk_aad, extract_keys
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import default_extract_policy
-from consent_service.extracts.requests import record_event
+from consent_service.extracts.requests import lock, record_event
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
 
@@ -37,15 +37,22 @@ def _file_bytes(
 def download(session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequest) -> bytes:
     """The extract as a ZIP: the signed manifest, the public key and the files. Only the
     requester and the approver, a limited number of times, within a limited period."""
+    lock(session, req)  # two downloads at once count one after the other
     if req.status != "executed" or req.manifest is None:
         raise RuleRefusal("Udtrækket er ikke udført.")
     if not rules.handles(req, actor.user_id):
         raise RuleRefusal("Kun den, der anmodede, og den, der godkendte, kan hente udtrækket.")
     limits = default_extract_policy().downloads
     if req.download_until is None or deps.clock.now() > req.download_until:
-        raise RuleRefusal("Perioden for at hente udtrækket er udløbet.")
+        raise RuleRefusal(
+            "Perioden for at hente udtrækket er udløbet. Intet er hentet; lav en ny anmodning, "
+            "hvis registerholderen skal have listen igen."
+        )
     if req.downloads >= limits.max_count:
-        raise RuleRefusal(f"Udtrækket er allerede hentet {limits.max_count} gange.")
+        raise RuleRefusal(
+            f"Udtrækket er allerede hentet {limits.max_count} gange, så mange som "
+            "udtrækspolitikken tillader. Intet er hentet."
+        )
     file_key, _ = extract_keys(deps, req)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:

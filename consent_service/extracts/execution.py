@@ -37,7 +37,7 @@ from consent_service.errors import RuleRefusal
 from consent_service.extracts import gate, gate_query, repository, rules
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import default_extract_policy
-from consent_service.extracts.requests import record_event
+from consent_service.extracts.requests import lock, record_event
 from consent_service.services import ServiceDeps
 from consent_service.wellbeing.questionnaire import Answers
 
@@ -131,6 +131,7 @@ def execute_request(
 ) -> dict[str, Any]:
     """Run an approved request on or after its planned day. Returns the manifest."""
     today = legal_today(deps.clock)
+    lock(session, req)  # a cancellation or a second execution waits, then sees this one
     if req.status != "approved":
         raise RuleRefusal("Kun en godkendt anmodning kan udføres.")
     if today < req.planned_on:

@@ -232,3 +232,12 @@ def coverage_rows(
             .order_by(now.c.valid_until, then.c.public_id)
         ).all()
     )
+
+
+def reason_counts(
+    session: Session, organisation_id: int, cohort: str, kind: str, on: date
+) -> dict[str, int]:
+    """Citizens of the cohort per gate reason on ``on`` (``covered`` among them): the
+    approver's preview of a request, counted as the manifest counts (``counts``)."""
+    rows: list[Any] = list(session.execute(counts(organisation_id, cohort, kind, on)).all())
+    return {str(reason): int(n) for reason, n in rows}

@@ -38,6 +38,16 @@ class Purpose(_Strict):
     period_years_after: StrictInt = Field(ge=1, le=2)
     sources: dict[StrictStr, Source] = Field(min_length=1)
 
+    @property
+    def measurements(self) -> tuple[int, ...]:
+        """The measurements (years after the referral) the purpose's data period allows:
+        a questionnaire purpose is measured once, after a year."""
+        return tuple(
+            m
+            for m in MEASUREMENTS
+            if m <= max(self.period_years_after, 1) and (self.consent_kind != "wellbeing" or m == 1)
+        )
+
 
 class Downloads(_Strict):
     max_count: StrictInt = Field(ge=1, le=10)
@@ -55,36 +65,48 @@ class ExtractPolicy(_Strict):
     ) -> str | None:
         """Why a request breaks the policy, or None: in Danish, with the names a person
         sees on the page and what to choose instead (never the rule file's path or keys)."""
+        found = self.problems(purpose, sources, fields, measurement)
+        return found[0][1] if found else None
+
+    def problems(
+        self, purpose: str, sources: list[str], fields: list[str], measurement: int | None
+    ) -> list[tuple[str, str]]:
+        """Every way a request breaks the policy, as (form field, Danish message), in the
+        order the page shows the fields; ``measurement`` None is checked elsewhere."""
         if purpose not in self.purposes:
-            return "Formålet findes ikke. Vælg et af formålene på siden."
+            return [("purpose", "Vælg et formål. Formålet findes ikke i udtrækspolitikken.")]
         p = self.purposes[purpose]
+        found: list[tuple[str, str]] = []
         if not sources:
-            return "Vælg mindst én kilde."
+            found.append(("sources", "Vælg mindst én kilde."))
         for source in sources:
             if source not in p.sources:
-                return (
+                found.append((
+                    "sources",
                     f"Kilden {self._source_name(source)} hører ikke til formålet '{p.da}'. "
-                    "Vælg en af formålets kilder."
-                )
+                    "Vælg en af formålets kilder.",
+                ))  # fmt: skip
+                break
+        allowed = {f for s in sources if s in p.sources for f in p.sources[s].fields}
         if not fields:
-            return "Vælg mindst ét felt."
-        allowed = {f for s in sources for f in p.sources[s].fields}
+            found.append(("fields", "Vælg mindst ét felt."))
         for f in fields:
             if f not in allowed:
-                return (
+                found.append((
+                    "fields",
                     f"Feltet {self._field_name(f)} hører ikke til formålet '{p.da}' fra de "
-                    "valgte kilder. Vælg kun felter fra de valgte kilder."
-                )
-        if measurement not in MEASUREMENTS:
-            return "Målingen er 1 eller 2 år efter henvisningen."
-        if measurement > max(p.period_years_after, 1) or (
-            p.consent_kind == "wellbeing" and measurement != 1
-        ):
-            return (
-                f"Formålet '{p.da}' tillader data højst {p.period_years_after} år efter "
-                "henvisningen. Vælg en kortere måling."
-            )
-        return None
+                    "valgte kilder. Vælg kun felter fra de valgte kilder.",
+                ))  # fmt: skip
+                break
+        if measurement is not None and measurement not in MEASUREMENTS:
+            found.append(("measurement_years", "Målingen er 1 eller 2 år efter henvisningen."))
+        elif measurement is not None and measurement not in p.measurements:
+            found.append((
+                "measurement_years",
+                f"Formålet '{p.da}' tillader data højst {max(p.measurements)} år efter "
+                "henvisningen. Vælg en kortere måling.",
+            ))  # fmt: skip
+        return found
 
     def _source_name(self, code: str) -> str:
         """A source's Danish name in quotes, as any purpose names it, or "du valgte"."""

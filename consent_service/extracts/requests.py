@@ -17,7 +17,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
-from consent_service.extracts import repository, rules
+from consent_service.extracts import gate, gate_query, repository, rules
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.extracts.policy import default_extract_policy
 from consent_service.services import ServiceDeps
@@ -68,15 +68,38 @@ def files_of(session: Session, req: ExtractRequest) -> Sequence[ExtractFile]:
     return repository.files_of(session, req.id)
 
 
+class DraftRefused(RuleRefusal):
+    """The extract policy refuses a draft; ``field`` is the form field it is about."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def draft_problems(
+    deps: ServiceDeps, purpose: str, sources: list[str], fields: list[str], cohort: str,
+    measurement_years: int | None, planned_on: date | None,
+) -> list[tuple[str, str]]:  # fmt: skip
+    """Every way a draft breaks the policy or the form's rules, as (form field, Danish
+    message), so a page can name them all at once; None is a value the page could not
+    read (it says so itself)."""
+    found = default_extract_policy().problems(purpose, sources, fields, measurement_years)
+    if cohort not in {c.id for c in default_cohorts().cohorts}:
+        found.append(("cohort", "Vælg et hold."))
+    if planned_on is not None and planned_on < legal_today(deps.clock):
+        found.append(("planned_on", "Den planlagte dato må ikke ligge i fortiden."))
+    return found
+
+
 def draft(
     session: Session, deps: ServiceDeps, actor: Actor, organisation_id: int, data: DraftInput
 ) -> ExtractRequest:
     """A data controller drafts a request; anything outside the policy is refused with
     the rule that refuses it."""
     policy = default_extract_policy()
-    refusal = policy.refusal(data.purpose, data.sources, data.fields, data.measurement_years)
-    if refusal is not None:
-        raise RuleRefusal(refusal)
+    refusal = policy.problems(data.purpose, data.sources, data.fields, data.measurement_years)
+    if refusal:
+        raise DraftRefused(refusal[0][1], refusal[0][0])
     if data.cohort not in {c.id for c in default_cohorts().cohorts}:
         raise InvalidInput("Vælg et hold.", field="cohort")
     if data.planned_on < legal_today(deps.clock):
@@ -104,20 +127,31 @@ def draft(
     return req
 
 
+def lock(session: Session, req: ExtractRequest) -> None:
+    """Take the request's row for this transaction and read it again, so two changes of
+    one request (approve, reject, cancel, execute, download) run one after the other and
+    the second sees what the first did (PostgreSQL's row lock; SQLite's transactions take
+    the write lock when they begin)."""
+    session.refresh(req, with_for_update=True)
+
+
 def decide(
     session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequest, *,
     approve: bool, comment: str,
 ) -> None:  # fmt: skip
     """The second data controller approves or rejects. The requester never decides on
     their own request (the access policy's ``not_self`` says so too; this is the rule
-    restated where the decision is made)."""
+    restated where the decision is made). A rejection says why; an approval may."""
+    comment = comment.strip()
+    if len(comment) > COMMENT_MAX:
+        raise InvalidInput(f"Begrundelsen er for lang (højst {COMMENT_MAX} tegn).", field="comment")
+    if not approve and not comment:
+        raise InvalidInput("Skriv, hvorfor anmodningen afvises.", field="comment")
+    lock(session, req)
     if req.status != "draft":
-        raise RuleRefusal("Anmodningen er allerede afgjort.")
+        raise RuleRefusal(_decided_already(req))
     if rules.is_requester(req, actor.user_id):
         raise RuleRefusal("Den, der har anmodet om udtrækket, kan ikke selv godkende det.")
-    comment = comment.strip()
-    if len(comment) > 1000:
-        raise InvalidInput("Kommentaren er for lang (højst 1000 tegn).", field="comment")
     if default_extract_policy().sha256 != req.policy_sha256:
         raise RuleRefusal(
             "Udtrækspolitikken er ændret, siden anmodningen blev lavet. Lav en ny anmodning."
@@ -127,3 +161,74 @@ def decide(
     record_event(
         session, deps, actor, req, action="extract.approved" if approve else "extract.rejected"
     )
+
+
+COMMENT_MAX = 1000
+
+_STATUS_DA = {
+    "approved": "Anmodningen er allerede godkendt.",
+    "rejected": "Anmodningen er allerede afvist.",
+    "executed": "Udtrækket er allerede udført.",
+    "cancelled": "Anmodningen er annulleret.",
+}
+
+
+def _decided_already(req: ExtractRequest) -> str:
+    return _STATUS_DA.get(req.status, "Anmodningen er allerede afgjort.")
+
+
+def check_cancel(req: ExtractRequest, reason: str) -> str:
+    """The reason, stripped, if ``req`` may be cancelled with it; else refused: only a
+    draft, or an approved request not yet executed, and only with a reason."""
+    if req.status not in rules.CANCELLABLE:
+        raise RuleRefusal(
+            _decided_already(req) + " Kun en anmodning, der afventer godkendelse eller er "
+            "godkendt og ikke udført, kan annulleres."
+        )
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Skriv, hvorfor anmodningen annulleres.", field="reason")
+    if len(reason) > COMMENT_MAX:
+        raise InvalidInput(f"Begrundelsen er for lang (højst {COMMENT_MAX} tegn).", field="reason")
+    return reason
+
+
+def cancel(
+    session: Session, deps: ServiceDeps, actor: Actor, req: ExtractRequest, reason: str
+) -> None:
+    """A data controller of the organisation (the requester or another) cancels a draft,
+    or an approved request not yet executed, with a reason; audited
+    (``extract.cancelled``) in the same transaction. The row is locked first, so a
+    cancellation and an approval or execution of the same request never both succeed."""
+    check_cancel(req, reason)  # the reason first: a form mistake changes nothing
+    lock(session, req)
+    reason = check_cancel(req, reason)
+    before = req.status
+    req.status = "cancelled"
+    req.cancelled_at, req.cancelled_by, req.cancel_reason = deps.clock.now(), actor.user_id, reason
+    record_event(session, deps, actor, req, action="extract.cancelled", details={"was": before})
+
+
+@dataclass(frozen=True)
+class GatePreview:
+    """What the consent gate would do on the request's planned day, as things stand."""
+
+    on: date
+    included: int
+    excluded: dict[str, int]
+
+
+def gate_preview(session: Session, req: ExtractRequest) -> GatePreview | None:
+    """The gate on the planned day for the approver: counts included and excluded by
+    reason (the gate's own counting, ``gate_query.reason_counts``); None for a purpose
+    the current policy no longer has."""
+    purpose = default_extract_policy().purposes.get(req.purpose)
+    if purpose is None:
+        return None
+    counts = gate_query.reason_counts(
+        session, req.organisation_id, req.cohort, purpose.consent_kind, req.planned_on
+    )
+    included = counts.pop(gate.COVERED, 0)
+    place = {reason: i for i, reason in enumerate(gate.REASONS_DA)}
+    excluded = dict(sorted(counts.items(), key=lambda kv: place.get(kv[0], len(place))))
+    return GatePreview(req.planned_on, included, excluded)

@@ -31,6 +31,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/dpo/afvisninger", "Afviste forsøg"),
     ("/dpo/alarmer", "Alarmer"),
     ("/dpo/indsigt", "Indsigt"),
+    ("/udtraek/verificer", "Kontrol af udtræk"),
     ("/admin/brugere", "Brugere"),
     ("/admin/organisationer", "Organisationer"),
     ("/admin/api-noegler", "API-nøgler"),

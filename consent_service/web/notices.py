@@ -35,6 +35,11 @@ NOTICES: dict[str, str] = {
     "checkpoint-signed": (
         "Kædens hoved er signeret: et nyt kontrolpunkt står øverst under seneste checkpoints."
     ),
+    "extract-requested": "Anmodningen er oprettet. En anden dataansvarlig skal godkende den.",
+    "extract-approved": "Anmodningen er godkendt.",
+    "extract-rejected": "Anmodningen er afvist.",
+    "extract-cancelled": "Anmodningen er annulleret.",
+    "extract-executed": "Udtrækket er udført. Filerne kan nu hentes.",
     "organisation-created": "Organisationen er oprettet. Opret nu dens brugere.",
     "organisation-renamed": "Organisationen har fået sit nye navn.",
     "role-changed": "Rollen er skiftet, og brugerens sessioner er afsluttet.",

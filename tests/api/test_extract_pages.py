@@ -119,7 +119,11 @@ def test_a_field_outside_the_policy_is_refused_on_the_page(
     assert "Feltet &#39;Kommunal sygepleje&#39; hører ikke til formålet" in r.text
     assert "Vælg kun felter fra de valgte kilder." in r.text
     assert ".yaml" not in r.text
-    assert 'value="home_nursing" checked' in r.text
+    # Beside the fields, the purpose kept: only its sources and fields are offered.
+    assert 'id="fields-error"' in r.text
+    assert 'id="chosen-purpose"' in r.text
+    assert 'value="sygesikring" checked' in r.text
+    assert 'value="home_nursing"' not in r.text
     visible = re.sub(r"<[^>]+>", " ", r.text)
     assert "home_nursing" not in visible
     assert "udtræk" in client.get("/udtraek").text.lower()

@@ -152,6 +152,9 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/udtraek/{public_id}/afvis"):                  Row(DC, 303),
     ("POST", "/udtraek/{public_id}/udfoer"):                 Row(DC, 303),
     ("POST", "/udtraek/{public_id}/hent"):                   Row(DC, 200, "application/zip"),
+    ("POST", "/udtraek/{public_id}/annuller"):               Row(DC, 303),
+    ("GET", "/udtraek/verificer"):                           Row(DC | DPO, 200),
+    ("POST", "/udtraek/verificer"):                          Row(DC | DPO, 200),
     ("GET", "/sletning"):                                    Row(DC, 200),
     ("POST", "/sletning"):                                   Row(DC, 200),
     # DPO: the audit log, alerts, checkpoints, export, access reports
@@ -331,13 +334,14 @@ def _another_organisations_ids_answer_as_unknown_ones(
 
 def _refused(ctx: AppContext, clock: FixedClock, org: Organisation) -> dict[str, Route]:
     """Every route as every role of ``org`` that lacks it: 403, the Danish refusal page
-    (problem JSON on the API). Refusals change nothing, so they all go first, while
-    every session is fresh. Returns the request ids."""
+    (problem JSON on the API). Refusals change nothing, so they all go first; a login
+    that may have idled out meanwhile is renewed first. Returns the request ids."""
     denied: dict[str, Route] = {}
     for route, row in EXPECTED.items():
         ids = path_ids(route, org)
         for role in sorted(set(ROLES) - row.allowed):
             me = org.logins[role]
+            me.keep_alive(clock)
             r = call_for(route, me, clock, org, ids).send(me)
             what = f"{role} {route[0]} {route[1]}: {r.status_code} {r.text[:300]}"
             assert r.status_code == 403, what

@@ -22,8 +22,15 @@ from tests.conftest import enrolled_person, log_in
 EXPECTED = {
     "navigator": ["Borgere", "Arbejdsliste"],
     "referrer": ["Henvis borger", "Mine henvisninger"],
-    "data_controller": ["Udtræk", "Dækning", "Opgaver pr. hold", "Sletning", "Godkendelser"],
-    "dpo": ["Overblik", "Log", "Afviste forsøg", "Alarmer", "Indsigt"],
+    "data_controller": [
+        "Udtræk",
+        "Dækning",
+        "Opgaver pr. hold",
+        "Sletning",
+        "Kontrol af udtræk",
+        "Godkendelser",
+    ],
+    "dpo": ["Overblik", "Log", "Afviste forsøg", "Alarmer", "Indsigt", "Kontrol af udtræk"],
     "administrator": ["Brugere", "Organisationer", "API-nøgler", "Godkendelser"],
 }
 NAV = re.compile(r"<nav[^>]*>(.*?)</nav>", re.S)
