@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from consent_service.audit.catalogue import default_event_catalogue
+from consent_service.audit.models import AuditEvent
 from consent_service.audit.recorder import Actor
 from consent_service.audit.service import Verification, verify_chain
 from consent_service.audit.witnessing import CosignedNote, newest_cosigned_note
@@ -24,12 +25,16 @@ from consent_service.citizens.probes import record_probes
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.config import WitnessTarget
 from consent_service.errors import NotFound
+from consent_service.extracts.policy import default_extract_policy
 from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import User
 from consent_service.oversight import repository
 from consent_service.oversight.review_query import (
+    MAX_PAGE_SIZE,
     AuditPage,
     RejectedGroup,
+    count_matching,
+    decisions_of_requests,
     rejected_attempts,
     search,
 )
@@ -89,6 +94,7 @@ class AccessItem:
     staff_name: str | None  # for the DPO's eyes only
     staff_role: str | None
     organisation: str | None
+    request_id: str | None = None  # for the DPO's eyes only
 
 
 def access_report(
@@ -114,6 +120,54 @@ def access_report(
                 staff_name=staff,
                 staff_role=role,
                 organisation=organisation,
+                request_id=event.request_id,
+            )
+        )
+    return items
+
+
+@dataclass(frozen=True)
+class ExtractItem:
+    """A register extract that included the citizen: their CPR number was sent to the
+    register holder for the purpose, and the data obtained under their consent."""
+
+    extract_id: str
+    obtained_on: date
+    recorded_at: datetime
+    purpose_da: str
+    recipient: str  # the outcome payer the measurement is for
+    registers_da: str  # the registers (sources) asked
+    approved_by: str | None  # for the DPO's eyes only
+    executed_by: str | None  # for the DPO's eyes only
+
+
+def extracts_report(session: Session, organisation_id: int, citizen: Citizen) -> list[ExtractItem]:
+    """Each executed register extract of the organisation that included the citizen,
+    oldest first, in Danish (``policies/extracts.yaml``)."""
+    policy = default_extract_policy()
+    rows = repository.extracts_including(session, organisation_id, citizen.id)
+    people = {
+        u.id: u.display_name for u in identity_repo.users_of_organisation(session, organisation_id)
+    }
+    items = []
+    for extract, day, at in rows:
+        purpose = policy.purposes.get(extract.purpose)
+        sources = extract.sources.split()
+        registers = (
+            ", ".join(purpose.sources[s].da if s in purpose.sources else s for s in sources)
+            if purpose
+            else " ".join(sources)
+        )
+        items.append(
+            ExtractItem(
+                extract_id=extract.public_id,
+                obtained_on=day,
+                recorded_at=at,
+                purpose_da=purpose.da if purpose else extract.purpose,
+                recipient=purpose.outcome_payer if purpose else "",
+                registers_da=registers,
+                approved_by=people.get(extract.decided_by or 0),
+                executed_by=people.get(extract.executed_by or 0),
             )
         )
     return items
@@ -127,6 +181,7 @@ def record_report(
     version: str,
     items: Sequence[AccessItem],
     fmt: str,
+    extracts: int = 0,
 ) -> None:
     """Record that the access report of the citizen was made, in which version and
     format, with how many entries."""
@@ -137,7 +192,7 @@ def record_report(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen_public_id,
-        details={"version": version, "format": fmt, "entries": len(items)},
+        details={"version": version, "format": fmt, "entries": len(items), "extracts": extracts},
     )
 
 
@@ -161,6 +216,45 @@ def view_log(
         details={**criteria, "rows": len(result.events)},
     )
     return result
+
+
+def decisions_for(
+    session: Session, organisation_id: int, request_ids: Sequence[str]
+) -> dict[str, AuditEvent]:
+    """The permission decisions of the requests, to fold into their actions' rows."""
+    return decisions_of_requests(session, request_ids, organisation_id)
+
+
+def export_log(
+    session: Session,
+    deps: ServiceDeps,
+    actor: Actor,
+    audit_filter: AuditFilter,
+    max_rows: int,
+    *,
+    criteria: Mapping[str, object],
+) -> list[AuditEvent] | None:
+    """Every event of the filter, newest first, for the CSV export; None (and nothing
+    audited) if there are more than ``max_rows``. The export is audited with the filter
+    and the row count, in the caller's transaction."""
+    if count_matching(session, audit_filter) > max_rows:
+        return None
+    events: list[AuditEvent] = []
+    before: int | None = None
+    while True:
+        result = search(session, audit_filter, before_seq=before, page_size=MAX_PAGE_SIZE)
+        events.extend(result.events)
+        before = result.next_before_seq
+        if before is None:
+            break
+    deps.audit.record(
+        session,
+        actor,
+        action="audit.log_exported",
+        outcome="success",
+        details={**criteria, "rows": len(events), "format": "csv"},
+    )
+    return events
 
 
 def view_rejected(

@@ -76,6 +76,12 @@ def _filtered(stmt: _S, f: AuditFilter) -> _S:
         stmt = stmt.where(AuditEvent.request_id == f.request_id)
     if f.source_ip is not None:
         stmt = stmt.where(AuditEvent.source_ip == f.source_ip)
+    if f.seq_from is not None:
+        stmt = stmt.where(AuditEvent.seq >= f.seq_from)
+    if f.seq_to is not None:
+        stmt = stmt.where(AuditEvent.seq <= f.seq_to)
+    if f.exclude_actions:
+        stmt = stmt.where(AuditEvent.action.not_in(f.exclude_actions))
     return stmt
 
 
@@ -95,6 +101,35 @@ def search(
     more = len(rows) > size
     events = rows[:size]
     return AuditPage(events, events[-1].seq if more and events else None)
+
+
+def decisions_of_requests(
+    session: Session, request_ids: Sequence[str], organisation_id: int
+) -> dict[str, AuditEvent]:
+    """The permission decision (``access.allowed``) of each request id, to fold into the
+    row of the action it allowed; only events the reviewer may see."""
+    wanted = sorted({r for r in request_ids if r})
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == "access.allowed",
+            AuditEvent.request_id.in_(wanted),
+            concerns_organisation(organisation_id),
+        )
+        .order_by(AuditEvent.seq)
+    )
+    found: dict[str, AuditEvent] = {}
+    for event in rows:
+        if event.request_id is not None:
+            found.setdefault(event.request_id, event)
+    return found
+
+
+def count_matching(session: Session, f: AuditFilter) -> int:
+    """How many events the filter matches."""
+    return session.scalar(_filtered(select(func.count()).select_from(AuditEvent), f)) or 0
 
 
 @dataclass(frozen=True)

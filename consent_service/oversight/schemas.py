@@ -25,3 +25,6 @@ class AuditFilter:
     resource_id: str | None = None
     request_id: str | None = None
     source_ip: str | None = None
+    seq_from: int | None = None  # inclusive: a link from an alert names its events
+    seq_to: int | None = None  # inclusive
+    exclude_actions: tuple[str, ...] = ()  # e.g. the permission decisions, folded away

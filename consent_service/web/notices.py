@@ -32,6 +32,10 @@ NOTICES: dict[str, str] = {
     "proposal-rejected": "Forslaget er afvist.",
     "token-revoked": "API-nøglen er tilbagekaldt.",
     "measurement-planned": "Den nye måledato er gemt. Dækningen er regnet ud på den.",
+    "alert-acknowledged": "Alarmen er kvitteret med din kommentar.",
+    "checkpoint-signed": (
+        "Kædens hoved er signeret: et nyt kontrolpunkt står øverst under seneste checkpoints."
+    ),
     "extract-requested": "Anmodningen er oprettet. En anden dataansvarlig skal godkende den.",
     "extract-approved": "Anmodningen er godkendt.",
     "extract-rejected": "Anmodningen er afvist.",

@@ -165,6 +165,7 @@ EXPECTED: dict[Route, Row] = {
     # DPO: the audit log, alerts, checkpoints, export, access reports
     ("GET", "/dpo"):                                         Row(DPO, 200),
     ("GET", "/dpo/log"):                                     Row(DPO, 200),
+    ("GET", "/dpo/log/csv"):                                 Row(DPO, 200, "text/csv"),
     ("POST", "/dpo/log/borger"):                             Row(DPO, 303),
     ("GET", "/dpo/afvisninger"):                             Row(DPO, 200),
     ("GET", "/dpo/alarmer"):                                 Row(DPO, 200),
