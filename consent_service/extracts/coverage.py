@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from consent_service import spreadsheet
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.crypto import Crypto
@@ -242,25 +243,6 @@ def view_timeline(
     return result
 
 
-CSV_SEPARATOR = ";"
-CSV_BOM = "\ufeff"  # so Danish Excel reads UTF-8 (and the separator of a Danish locale)
-
-
-def _csv(lines: list[list[str]]) -> str:
-    """Rows joined by ``;`` with CRLF line ends and a BOM. Values are ours (dates,
-    numbers, Danish labels, pseudonyms); a field with the separator or a quote is quoted,
-    and one that a spreadsheet would read as a formula is prefixed with an apostrophe."""
-
-    def cell(value: str) -> str:
-        if value[:1] in ("=", "+", "-", "@"):
-            value = "'" + value
-        if any(ch in value for ch in (CSV_SEPARATOR, '"', "\n", "\r")):
-            value = '"' + value.replace('"', '""') + '"'
-        return value
-
-    return CSV_BOM + "".join(CSV_SEPARATOR.join(cell(v) for v in line) + "\r\n" for line in lines)
-
-
 def _d(day: date | None) -> str:
     return f"{day:%d-%m-%Y}" if day else ""
 
@@ -275,7 +257,7 @@ def export_overview(
     header = ["Måling", "Planlagt udtræksdato", "Dato ændret af", "Begrundelse", "På holdet",
               "Dækket på datoen", "Dækket i dag", "Skal give nyt samtykke", "Første frist",
               "Risiko", *(f"Ikke dækket: {gate.REASONS_DA[r]}" for r in reasons)]  # fmt: skip
-    lines = [header]
+    lines = []
     for row in result.rows:
         plan = row.plan
         lines.append([
@@ -285,7 +267,7 @@ def export_overview(
             _d(row.first_deadline), row.risk_da, *(str(row.reasons.get(r, 0)) for r in reasons),
         ])  # fmt: skip
     record_export(session, deps, actor, "overview", len(result.rows))
-    return _csv(lines)
+    return spreadsheet.csv_text(header, lines)
 
 
 def export_reconsent(
@@ -298,12 +280,12 @@ def export_reconsent(
     plan = measurements.planned_measurement(session, organisation_id, cohort, measurement)
     result = coverage_plan(session, deps.crypto, organisation_id, cohort, measurement,
                            plan.planned_on, today, plan=plan)  # fmt: skip
-    lines = [["Måling", "Planlagt udtræksdato", "Borger (pseudonym for målingen)",
-              "Nyt samtykke senest"]]  # fmt: skip
-    lines += [[result.measurement, _d(result.planned_on), pid, _d(by)]
-              for pid, by in result.reconsent_by]  # fmt: skip
+    header = ["Måling", "Planlagt udtræksdato", "Borger (pseudonym for målingen)",
+              "Nyt samtykke senest"]  # fmt: skip
+    lines = [[result.measurement, _d(result.planned_on), pid, _d(by)]
+             for pid, by in result.reconsent_by]  # fmt: skip
     record_export(session, deps, actor, "reconsent", len(result.reconsent_by), cohort, measurement)
-    return result, _csv(lines)
+    return result, spreadsheet.csv_text(header, lines)
 
 
 def record_export(

@@ -10,15 +10,13 @@ page and the CSV export.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from consent_service import labels
+from consent_service import labels, spreadsheet
 from consent_service.audit.models import AuditEvent
 from consent_service.clock import local_date, local_time
 from consent_service.identity.models import User
@@ -121,26 +119,16 @@ def log_rows(
     return rows
 
 
-def _csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet must not run a cell as a formula (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def csv_bytes(rows: Sequence[LogRow]) -> bytes:
     """The rows as a spreadsheet reads them in Denmark: ``;``, UTF-8 with BOM, Danish
     headers, local times with their zone."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for row in rows:
-        cells = (
-            row.seq, local_time(row.occurred_at, seconds=True), row.who_da, row.action_da,
-            row.outcome_da, row.concerns_da, row.reason_da, row.decision_da, row.source_ip,
-            row.request_id,
-        )  # fmt: skip
-        writer.writerow([_csv_cell(v) for v in cells])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    cells = [
+        (row.seq, local_time(row.occurred_at, seconds=True), row.who_da, row.action_da,
+         row.outcome_da, row.concerns_da, row.reason_da, row.decision_da, row.source_ip,
+         row.request_id)
+        for row in rows
+    ]  # fmt: skip
+    return spreadsheet.csv_text(CSV_HEADER, cells).encode("utf-8")
 
 
 def rejected_link(group: RejectedGroup, accounts: Mapping[str, User]) -> str:
