@@ -98,3 +98,31 @@ def test_the_users_page_offers_changes_where_the_policy_allows_them(
     assert users.text.count(f'action="/admin/brugere/{other.user_id}/rolle"') == 1
     assert f'action="/admin/brugere/{admin.user_id}/aendr"' not in users.text
     assert f'action="/admin/brugere/{admin.user_id}/rolle"' not in users.text
+
+
+OPEN_ITEM = re.compile(r'<a href="([^"]+)" class="nav-link" aria-current="(page|true)"')
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/udtraek", ("/udtraek", "page")),
+        ("/udtraek/daekning", ("/udtraek/daekning", "page")),
+        ("/udtraek/daekning/maaling?maaling=hold-2-2", ("/udtraek/daekning", "true")),
+        ("/udtraek/verificer", ("/udtraek/verificer", "page")),
+    ],
+)
+def test_one_menu_item_is_open_the_deepest_above_the_page(
+    ctx: AppContext, clock: FixedClock, path: str, expected: tuple[str, str]
+) -> None:
+    """A page under two menu entries (/udtraek and /udtraek/daekning) opens only the
+    deeper one: one item marked, in the main menu and in the phone's drawer alike."""
+    person = enrolled_person(ctx, "data_controller")
+    with TestClient(create_app(ctx), follow_redirects=False) as client:
+        log_in(client, person, clock)
+        page = client.get(path)
+    assert page.status_code == 200
+    main_menu = NAV.search(page.text)
+    assert main_menu is not None
+    assert OPEN_ITEM.findall(main_menu.group(1)) == [expected]
+    assert set(OPEN_ITEM.findall(page.text)) == {expected}
