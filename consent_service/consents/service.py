@@ -246,8 +246,13 @@ def record_refused(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"consent": consent.public_id, "kind": kind, "decision": "refused",
-                 "version": template.version, "text_sha256": template.sha256},  # fmt: skip
+        details={
+            "consent": consent.public_id,
+            "kind": kind,
+            "decision": "refused",
+            "version": template.version,
+            "text_sha256": template.sha256,
+        },
     )
     return consent
 

@@ -89,4 +89,3 @@ class MeasurementPlan(Base):
     reason: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime] = mapped_column(UtcDateTime)
     set_by: Mapped[int] = mapped_column(Integer)
-

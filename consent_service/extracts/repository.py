@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, Integer, String, Table, bindparam, delete, func, insert, literal, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from consent_service.consents.models import Consent, ConsentEvent, Disclosure
@@ -152,4 +163,3 @@ def record_disclosures(
         return
     for i in range(0, len(consents), BATCH):
         session.execute(from_consents(key.in_(consents[i : i + BATCH])))
-

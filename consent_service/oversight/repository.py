@@ -10,9 +10,8 @@ condition these queries share) stay apart, each named for its job.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, String, literal, or_, select
+from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditAlert, AuditEvent

@@ -71,7 +71,9 @@ def _setup(ctx: AppContext, clock: FixedClock, *, purpose: str = "journal") -> S
     people = [enrolled_person(ctx, "data_controller") for _ in range(2)]
     requester, approver = (SYSTEM.as_user(p.user_id, p.username, p.organisation_id) for p in people)
     with session_scope(ctx.sessions) as session:
-        public_id = requests.draft(session, ctx.deps, requester, pilot.organisation_id, data).public_id
+        public_id = requests.draft(
+            session, ctx.deps, requester, pilot.organisation_id, data
+        ).public_id
     with session_scope(ctx.sessions) as session:
         row = requests.request_in_organisation(session, pilot.organisation_id, public_id)
         requests.decide(session, ctx.deps, approver, row, approve=True, comment="ok")
@@ -107,7 +109,8 @@ def test_an_extract_records_one_disclosure_per_included_citizen_with_its_law_and
         [d] = session.scalars(select(Disclosure)).all()
         consent = session.scalar(select(Consent).where(Consent.public_id == s.consent))
         req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == s.request))
-        assert consent is not None and req is not None
+        assert consent is not None
+        assert req is not None
         assert (d.organisation_id, d.citizen_id, d.consent_id, d.request_id) == (
             s.pilot.organisation_id, _citizen(session, s.included).id, consent.id, req.id,
         )  # fmt: skip
@@ -115,17 +118,30 @@ def test_an_extract_records_one_disclosure_per_included_citizen_with_its_law_and
             DAY, "payment_goal_1_regional", "Region Midtjylland",
         )  # fmt: skip
         assert d.legal_basis == purpose.legal_basis
-        assert "§ 43, stk. 1" in d.legal_basis and "artikel 9, stk. 2, litra a" in d.legal_basis
+        assert "§ 43, stk. 1" in d.legal_basis
+        assert "artikel 9, stk. 2, litra a" in d.legal_basis
         assert (d.consent_kind, d.template_version) == ("journal", consent.template_version)
-        assert d.text_sha256 == consent.text_sha256 == _file_sha256(
-            "journal", consent.language, consent.template_version
+        assert (
+            d.text_sha256
+            == consent.text_sha256
+            == _file_sha256("journal", consent.language, consent.template_version)
         )
         # The access report: the included citizen's names it, the excluded one's is empty.
-        [item] = dpo.extracts_report(session, s.pilot.organisation_id, _citizen(session, s.included))
-        assert (item.extract_id, item.obtained_on, item.recipient) == (s.request, DAY, "Region Midtjylland")
-        assert item.legal_basis == purpose.legal_basis and item.purpose_da == purpose.da
+        [item] = dpo.extracts_report(
+            session, s.pilot.organisation_id, _citizen(session, s.included)
+        )
+        assert (item.extract_id, item.obtained_on, item.recipient) == (
+            s.request,
+            DAY,
+            "Region Midtjylland",
+        )
+        assert item.legal_basis == purpose.legal_basis
+        assert item.purpose_da == purpose.da
         assert item.text_sha256 == consent.text_sha256
-        assert dpo.extracts_report(session, s.pilot.organisation_id, _citizen(session, s.excluded)) == []
+        assert (
+            dpo.extracts_report(session, s.pilot.organisation_id, _citizen(session, s.excluded))
+            == []
+        )
 
 
 def test_another_organisation_sees_none_of_the_disclosures(
@@ -164,11 +180,17 @@ def test_a_failing_disclosure_insert_leaves_no_file_event_or_audit_and_can_be_re
             )
             == 0
         )
-        assert session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "extract.executed")
-        ) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "extract.executed")
+            )
+            == 0
+        )
         req = session.scalar(select(ExtractRequest).where(ExtractRequest.public_id == s.request))
-        assert req is not None and req.status == "approved"
+        assert req is not None
+        assert req.status == "approved"
     assert _execute(s)["included"] == 1  # the retry runs whole
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Disclosure)) == 1
@@ -217,14 +239,18 @@ def test_the_log_alone_names_the_exact_text_of_every_consent_event(
             session, ctx.deps, pilot.actor, citizen, consents.get_consent(session, citizen, wrong),
             next(iter(CORRECTION_REASONS)),
         )  # fmt: skip
-        consents.record_refused(session, ctx.deps, pilot.actor, citizen, "wellbeing", date(2026, 12, 2))
+        consents.record_refused(
+            session, ctx.deps, pilot.actor, citizen, "wellbeing", date(2026, 12, 2)
+        )
     for action in ("consent.invalidated", "consent.recorded"):
         for event in pilot.events(action):
             details = json.loads(event.details)
             if details["kind"] == "wellbeing":
                 w = pilot.consent(details["consent"])
-                assert details["text_sha256"] == w.text_sha256 == _file_sha256(
-                    "wellbeing", w.language, w.template_version
+                assert (
+                    details["text_sha256"]
+                    == w.text_sha256
+                    == _file_sha256("wellbeing", w.language, w.template_version)
                 ), action
     consent = pilot.consent(consent_pid)
     expected = _file_sha256("journal", consent.language, consent.template_version)

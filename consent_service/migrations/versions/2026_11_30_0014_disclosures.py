@@ -42,9 +42,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=64), nullable=False),
         sa.Column("recipient", sa.String(length=200), nullable=False),
         sa.Column("legal_basis", sa.Text(), nullable=False),
-        sa.Column(
-            "recorded_at", consent_service.db.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("recorded_at", consent_service.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["citizen_id"], ["citizen.id"], name=op.f("fk_disclosure_citizen_id_citizen")
         ),
@@ -67,9 +65,7 @@ def upgrade() -> None:
         "ix_disclosure_org_citizen", "disclosure", ["organisation_id", "citizen_id"], unique=False
     )
     op.create_index("ix_disclosure_consent", "disclosure", ["consent_id"], unique=False)
-    op.create_index(
-        op.f("ix_disclosure_request_id"), "disclosure", ["request_id"], unique=False
-    )
+    op.create_index(op.f("ix_disclosure_request_id"), "disclosure", ["request_id"], unique=False)
 
 
 def downgrade() -> None:

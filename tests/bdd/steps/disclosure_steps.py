@@ -111,7 +111,7 @@ def about_to_withdraw(extracting: Extracting, disclosing: Disclosing, day: date)
 
 @then(
     parsers.re(
-        rf'siger bekræftelsen, at oplysningerne blev videregivet den (?P<day>{DATE}) til '
+        rf"siger bekræftelsen, at oplysningerne blev videregivet den (?P<day>{DATE}) til "
         r'"(?P<recipient>[^"]+)"'
     ),
     converters=D,
