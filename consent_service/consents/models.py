@@ -97,3 +97,33 @@ class ConsentScan(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Disclosure(Base):
+    """One citizen's data disclosed by one executed extract: to whom, for which purpose,
+    under which law and which consent (the exact text's version and SHA-256). Written with
+    the extract's files and ``data_obtained`` events, in the same transaction; appended,
+    never changed. It names no identity (the citizen by id), so a citizen's erasure keeps
+    it: the answer to the citizen lists the disclosures already made; it goes with the
+    consent records (retention category ``disclosures``). Here, with the consents, so the
+    withdrawal reads it; the extract execution (above) writes it."""
+
+    __tablename__ = "disclosure"
+    __table_args__ = (
+        Index("ix_disclosure_org_citizen", "organisation_id", "citizen_id"),
+        Index("ix_disclosure_consent", "consent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"))
+    consent_kind: Mapped[str] = mapped_column(String(32))
+    template_version: Mapped[str] = mapped_column(String(16))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int] = mapped_column(ForeignKey("extract_request.id"), index=True)
+    disclosed_on: Mapped[date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -133,7 +133,12 @@ def print_form(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"kind": kind, "form_id": form_id, "version": template.version},
+        details={
+            "kind": kind,
+            "form_id": form_id,
+            "version": template.version,
+            "text_sha256": template.sha256,
+        },
     )
     return form, pdf
 
@@ -162,7 +167,12 @@ def printed_pdf(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"kind": form.kind, "form_id": form.form_id},
+        details={
+            "kind": form.kind,
+            "form_id": form.form_id,
+            "version": form.template_version,
+            "text_sha256": form.text_sha256,
+        },
     )
     return form, pdf
 

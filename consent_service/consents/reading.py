@@ -393,7 +393,24 @@ def withdrawal_preview(
         f"{catalogue().name(consent.kind)}, givet {consent.decided_on:%d-%m-%Y}, registreres "
         f"som tilbagekaldt {withdrawn_on:%d-%m-%Y} ({CHANNELS[channel].lower()})."
     )
-    return (head, *withdrawal_lines(consent, facts, withdrawn_on))
+    return (
+        head,
+        *withdrawal_lines(consent, facts, withdrawn_on),
+        *disclosure_lines(session, consent),
+    )
+
+
+def disclosure_lines(session: Session, consent: Consent) -> tuple[str, ...]:
+    """The disclosures already made under the consent, in Danish (date and recipient): a
+    withdrawal does not undo them, and the citizen is told so."""
+    made = repo.disclosures_under_consent(session, consent.id)
+    if not made:
+        return ()
+    return (
+        f"Oplysningerne er allerede videregivet {len(made)} gang(e) under samtykket; det "
+        "ændrer tilbagekaldelsen ikke:",
+        *(f"{d.disclosed_on:%d-%m-%Y} til {d.recipient}." for d in made),
+    )
 
 
 def invalidation_preview(session: Session, consent: Consent, reason: str) -> tuple[str, ...]:

@@ -8,7 +8,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen
-from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.consents.models import (
+    Consent,
+    ConsentEvent,
+    ConsentForm,
+    ConsentScan,
+    Disclosure,
+)
 
 # First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
 # id) under which extract executions and the ending of consents (withdrawal, invalidation)
@@ -120,3 +126,12 @@ def form_by_short_code(session: Session, short_code: str) -> ConsentForm | None:
 def form_of(session: Session, form_id: str) -> ConsentForm | None:
     """The printed form ``form_id`` (of a consent already loaded in its organisation)."""
     return session.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))
+
+
+def disclosures_under_consent(session: Session, consent_id: int) -> Sequence[Disclosure]:
+    """The disclosures made under the consent (extract executions), oldest first."""
+    return session.scalars(
+        select(Disclosure)
+        .where(Disclosure.consent_id == consent_id)
+        .order_by(Disclosure.disclosed_on, Disclosure.id)
+    ).all()

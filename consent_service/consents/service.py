@@ -200,6 +200,7 @@ def record_signed(
             "decision": "given",
             "form_id": form_id,
             "version": form.template_version,
+            "text_sha256": form.text_sha256,
             "scan_sha256": digest,
         },
     )
@@ -245,9 +246,25 @@ def record_refused(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"consent": consent.public_id, "kind": kind, "decision": "refused"},
+        details={
+            "consent": consent.public_id,
+            "kind": kind,
+            "decision": "refused",
+            "version": template.version,
+            "text_sha256": template.sha256,
+        },
     )
     return consent
+
+
+def text_of(consent: Consent | ConsentForm) -> dict[str, str]:
+    """The exact consent text a record or form is about, for its audit event: kind,
+    template version and the text's SHA-256, so the log alone names what was signed."""
+    return {
+        "kind": consent.kind,
+        "version": consent.template_version,
+        "text_sha256": consent.text_sha256,
+    }
 
 
 def _append(
@@ -302,7 +319,7 @@ def confirm_journal_entry(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"consent": consent.public_id},
+        details={"consent": consent.public_id, **text_of(consent)},
     )
     uow.record(session, uow.CitizenChanged(citizen.id))
 
@@ -345,7 +362,7 @@ def withdraw(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"consent": consent.public_id, "kind": consent.kind, "channel": channel},
+        details={"consent": consent.public_id, **text_of(consent), "channel": channel},
     )
     uow.record(session, uow.CitizenChanged(citizen.id))
     return effect
@@ -382,7 +399,7 @@ def invalidate(
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
-        details={"consent": consent.public_id, "kind": consent.kind, "reason": reason},
+        details={"consent": consent.public_id, **text_of(consent), "reason": reason},
     )
     uow.record(session, uow.CitizenChanged(citizen.id))
 

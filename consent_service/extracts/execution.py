@@ -5,7 +5,9 @@ Execution streams: the gate is one SQL statement (``gate_query``), its included 
 read in batches, decrypted one citizen at a time and written as sealed chunks, so memory
 stays flat however large the cohort. For journal purposes every included consent gets a
 ``data_obtained`` event for the day (set-based), which closes its withdrawal window for
-that data (Sundhedsloven § 42 d, § 43; see consents/rules.py ``can_withdraw``);
+that data (Sundhedsloven § 42 d, § 43; see consents/rules.py ``can_withdraw``); every
+citizen whose data is in a file gets a disclosure (recipient, purpose, legal basis,
+consent used), set-based too, in the same transaction (``repository.record_disclosures``);
 withdrawals of the organisation's consents wait while an execution runs, so none falls
 between the gate's snapshot and those events."""
 
@@ -169,7 +171,15 @@ def execute_request(
         repository.record_obtained(
             session, ids, today, f"extract:{req.public_id}", now, actor.user_id or 0
         )
+        record_disclosed(ids)
         ids.clear()
+
+    def record_disclosed(ids: list[int] | list[str]) -> None:
+        # Each included citizen's data goes to the purpose's recipient today, under the
+        # consent used: recorded with the file, in this transaction.
+        repository.record_disclosures(
+            session, ids, req, today, purpose.outcome_payer, purpose.legal_basis, now
+        )
 
     writers: list[_SealedWriter] = []
     if kind == "journal":
@@ -208,6 +218,8 @@ def execute_request(
         ]  # fmt: skip
         w.write((";".join(columns) + "\n").encode())
         last_citizen: int | None = None
+        disclosed: list[str] = []  # consent public ids: one per citizen with answers sent
+        last_disclosed: str | None = None
         for rows in gate_query.wellbeing_rows(
             session, req.organisation_id, req.cohort, kind, today
         ):
@@ -231,7 +243,14 @@ def execute_request(
                 if "life_satisfaction" in fields:
                     values.append(str(answers.life_satisfaction))
                 lines.append(";".join(values) + "\n")
+                if consent_pid != last_disclosed:  # a citizen's answers are consecutive
+                    disclosed.append(consent_pid)
+                    last_disclosed = consent_pid
             w.write("".join(lines).encode())
+            if len(disclosed) >= OBTAINED_BATCH:  # flat memory however large the cohort
+                record_disclosed(disclosed)
+                disclosed.clear()
+        record_disclosed(disclosed)
     result.included = result.counts.pop(gate.COVERED, 0)
     for w in writers:
         w.close()

@@ -34,6 +34,8 @@ class Purpose(_Strict):
     da: StrictStr
     outcome_payer: StrictStr
     consent_kind: Literal["journal", "wellbeing"]
+    # The law the data is obtained and disclosed under, in Danish for the citizen.
+    legal_basis: StrictStr = Field(min_length=10)
     period_years_before: StrictInt = Field(ge=0, le=2)
     period_years_after: StrictInt = Field(ge=1, le=2)
     sources: dict[StrictStr, Source] = Field(min_length=1)

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ARRAY, Integer, Table, bindparam, delete, func, insert, literal, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from consent_service.consents.models import ConsentEvent
+from consent_service.consents.models import Consent, ConsentEvent, Disclosure
 from consent_service.db import UtcDateTime
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 
@@ -106,3 +117,49 @@ def record_obtained(
               "note": note, "recorded_at": now, "recorded_by": user_id}
              for cid in consent_ids[i : i + BATCH]],
         )  # fmt: skip
+
+
+def record_disclosures(
+    session: Session,
+    consents: list[int] | list[str],
+    req: ExtractRequest,
+    day: date,
+    recipient: str,
+    legal_basis: str,
+    now: datetime,
+) -> None:
+    """A disclosure per consent used (so per citizen: one consent of the purpose's kind
+    each), its citizen, kind, version and text hash read from the consent in the same
+    statement: on PostgreSQL one INSERT ... SELECT over ``= ANY`` of the ids, elsewhere the
+    same INSERT ... SELECT over batches of ids. ``consents`` are the consents' ids, or
+    their public ids (the wellbeing gate's rows carry those)."""
+    if not consents:
+        return
+    by_public_id = isinstance(consents[0], str)
+    key = Consent.public_id if by_public_id else Consent.id
+    columns = ["organisation_id", "citizen_id", "consent_id", "consent_kind",
+               "template_version", "text_sha256", "request_id", "disclosed_on", "purpose",
+               "recipient", "legal_basis", "recorded_at"]  # fmt: skip
+    constants = [
+        bindparam("d_request", req.id, type_=Integer),
+        bindparam("d_day", day),
+        bindparam("d_purpose", req.purpose),
+        bindparam("d_recipient", recipient),
+        bindparam("d_legal_basis", legal_basis),
+        bindparam("d_now", now, type_=UtcDateTime()),
+    ]
+
+    def from_consents(where: Any) -> Any:
+        return insert(cast(Table, Disclosure.__table__)).from_select(
+            columns,
+            select(Consent.organisation_id, Consent.citizen_id, Consent.id, Consent.kind,
+                   Consent.template_version, Consent.text_sha256, *constants)
+            .where(where, Consent.organisation_id == req.organisation_id),
+        )  # fmt: skip
+
+    if session.get_bind().dialect.name == "postgresql":
+        ids = bindparam("ids", type_=ARRAY(String if by_public_id else Integer))
+        session.execute(from_consents(key == func.any(ids)), {"ids": consents})
+        return
+    for i in range(0, len(consents), BATCH):
+        session.execute(from_consents(key.in_(consents[i : i + BATCH])))

@@ -72,6 +72,8 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "access_proposal": ("SELECT", "INSERT", "UPDATE"),  # UPDATE: decided, expired; kept
     "consent": ("SELECT", "INSERT"),  # consent evidence: the database refuses UPDATE
     "consent_event": ("SELECT", "INSERT"),
+    # What each extract disclosed about whom: evidence, kept after a citizen's erasure.
+    "disclosure": ("SELECT", "INSERT"),
     # Appended, never changed; a citizen's deletion removes them.
     "citizen_change": ("SELECT", "INSERT", "DELETE"),
     "referral_contact": ("SELECT", "INSERT", "DELETE"),

@@ -24,6 +24,7 @@ from consent_service.citizens.models import Citizen
 from consent_service.citizens.probes import record_probes
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.config import WitnessTarget
+from consent_service.consents.catalogue import catalogue as consent_catalogue
 from consent_service.errors import NotFound
 from consent_service.extracts.policy import default_extract_policy
 from consent_service.identity import repository as identity_repo
@@ -128,30 +129,35 @@ def access_report(
 
 @dataclass(frozen=True)
 class ExtractItem:
-    """A register extract that included the citizen: their CPR number was sent to the
-    register holder for the purpose, and the data obtained under their consent."""
+    """A disclosure of the citizen's data by a register extract: their CPR number (or
+    pseudonymised answers) sent to the recipient for the purpose, under the legal basis
+    and the consent recorded with it."""
 
     extract_id: str
-    obtained_on: date
+    obtained_on: date  # the day of the disclosure
     recorded_at: datetime
     purpose_da: str
-    recipient: str  # the outcome payer the measurement is for
+    recipient: str
+    legal_basis: str
     registers_da: str  # the registers (sources) asked
+    consent_da: str  # the consent used: its kind and text version
+    text_sha256: str  # the exact text signed (for the DPO's eyes only)
     approved_by: str | None  # for the DPO's eyes only
     executed_by: str | None  # for the DPO's eyes only
 
 
 def extracts_report(session: Session, organisation_id: int, citizen: Citizen) -> list[ExtractItem]:
-    """Each executed register extract of the organisation that included the citizen,
-    oldest first, in Danish (``policies/extracts.yaml``)."""
+    """Each disclosure of the citizen's data by the organisation's register extracts,
+    oldest first, in Danish: purpose and registers by ``policies/extracts.yaml``, the
+    recipient and legal basis as recorded with the disclosure."""
     policy = default_extract_policy()
-    rows = repository.extracts_including(session, organisation_id, citizen.id)
+    rows = repository.disclosures_of_citizen(session, organisation_id, citizen.id)
     people = {
         u.id: u.display_name for u in identity_repo.users_of_organisation(session, organisation_id)
     }
     items = []
-    for extract, day, at in rows:
-        purpose = policy.purposes.get(extract.purpose)
+    for disclosure, extract in rows:
+        purpose = policy.purposes.get(disclosure.purpose)
         sources = extract.sources.split()
         registers = (
             ", ".join(purpose.sources[s].da if s in purpose.sources else s for s in sources)
@@ -161,11 +167,17 @@ def extracts_report(session: Session, organisation_id: int, citizen: Citizen) ->
         items.append(
             ExtractItem(
                 extract_id=extract.public_id,
-                obtained_on=day,
-                recorded_at=at,
-                purpose_da=purpose.da if purpose else extract.purpose,
-                recipient=purpose.outcome_payer if purpose else "",
+                obtained_on=disclosure.disclosed_on,
+                recorded_at=disclosure.recorded_at,
+                purpose_da=purpose.da if purpose else disclosure.purpose,
+                recipient=disclosure.recipient,
+                legal_basis=disclosure.legal_basis,
                 registers_da=registers,
+                consent_da=(
+                    f"{consent_catalogue().name(disclosure.consent_kind)}, tekstversion "
+                    f"{disclosure.template_version}"
+                ),
+                text_sha256=disclosure.text_sha256,
                 approved_by=people.get(extract.decided_by or 0),
                 executed_by=people.get(extract.executed_by or 0),
             )

@@ -1,5 +1,6 @@
-"""A citizen's access report as PDF (GDPR art. 15): the register extracts that included
-them (date, purpose, recipient, registers, extract id) and the uses of their data (when,
+"""A citizen's access report as PDF (GDPR art. 15): the disclosures of their data by
+register extracts (date, purpose, recipient, legal basis and consent, registers, extract
+id; art. 15(1)(c)) and the uses of their data (when,
 what, why, by which role and organisation). The citizen's version leaves out staff names,
 as Datatilsynet's practice after CJEU C-579/21 allows (dates and purposes are what the
 data subject is entitled to); the DPO's version keeps them, with the request ids."""
@@ -93,19 +94,29 @@ def render_access_report(
         Spacer(1, 1 * mm),
         Paragraph(
             "Ved et registerudtræk sendes dit CPR-nummer til registrets ejer, som sender "
-            "oplysningerne om dig tilbage til måling af projektets resultater. Det sker kun "
-            "med dit samtykke.",
+            "oplysningerne om dig tilbage til måling af projektets resultater; ved "
+            "trivselsmålingen videregives dine svar uden navn og CPR-nummer. Det sker kun "
+            "med dit samtykke. Hver række er en videregivelse: hvornår, til hvem, hvorfor og "
+            "efter hvilken lov.",
             body,
         ),
         Spacer(1, 2 * mm),
     ]
     if extracts:
-        header = ["Dato", "Formål", "Modtager", "Registre", "Udtræk"]
+        header = ["Dato", "Formål", "Modtager", "Retsgrundlag og samtykke", "Registre", "Udtræk"]
         rows = [header] + [
-            [f"{x.obtained_on:%d-%m-%Y}", x.purpose_da, x.recipient, x.registers_da, x.extract_id]
+            [
+                f"{x.obtained_on:%d-%m-%Y}",
+                x.purpose_da,
+                x.recipient,
+                f"{x.legal_basis}. Samtykke: {x.consent_da}"
+                + ("" if for_citizen else f" (tekstens SHA-256 {x.text_sha256})"),
+                x.registers_da,
+                x.extract_id,
+            ]
             for x in extracts
         ]
-        story.append(_table(rows, [20, 48, 30, 44, 32], cell))
+        story.append(_table(rows, [18, 30, 22, 54, 28, 22], cell))
     else:
         story.append(Paragraph("Du har ikke været med i et registerudtræk.", body))
     story += [Spacer(1, 4 * mm), Paragraph("Læst og ændret", heading), Spacer(1, 2 * mm)]

@@ -10,13 +10,12 @@ condition these queries share) stay apart, each named for its job.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, String, literal, or_, select
+from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditAlert, AuditEvent
-from consent_service.consents.models import Consent, ConsentEvent
+from consent_service.consents.models import Disclosure
 from consent_service.extracts.models import ExtractRequest
 from consent_service.identity.models import Organisation, User
 from consent_service.oversight.scope_query import concerns_organisation
@@ -61,33 +60,23 @@ def citizen_events_with_staff(
     return [(event, staff, role, organisation) for event, staff, role, organisation in rows]
 
 
-def extracts_including(
+def disclosures_of_citizen(
     session: Session, organisation_id: int, citizen_id: int
-) -> list[tuple[ExtractRequest, date, datetime]]:
-    """The organisation's executed register extracts that included the citizen, oldest
-    first, each with the day the data was obtained and when that was recorded: extract
-    execution writes a ``data_obtained`` event noted ``extract:<public id>`` under each
-    consent it included (``extracts.repository.record_obtained``)."""
-    note = literal("extract:", String).concat(ExtractRequest.public_id)
+) -> list[tuple[Disclosure, ExtractRequest]]:
+    """The organisation's disclosures of the citizen's data, oldest first, each with the
+    extract request that made it: extract execution records one per citizen whose data
+    it sent (``extracts.repository.record_disclosures``)."""
     rows = session.execute(
-        select(ExtractRequest, ConsentEvent.occurred_on, ConsentEvent.recorded_at)
-        .join(Consent, Consent.id == ConsentEvent.consent_id)
-        .join(ExtractRequest, ConsentEvent.note == note)
+        select(Disclosure, ExtractRequest)
+        .join(ExtractRequest, ExtractRequest.id == Disclosure.request_id)
         .where(
-            Consent.citizen_id == citizen_id,
-            Consent.organisation_id == organisation_id,
-            ConsentEvent.event_type == "data_obtained",
+            Disclosure.organisation_id == organisation_id,
+            Disclosure.citizen_id == citizen_id,
             ExtractRequest.organisation_id == organisation_id,
         )
-        .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
+        .order_by(Disclosure.disclosed_on, Disclosure.id)
     )
-    seen: set[int] = set()
-    found = []
-    for extract, day, at in rows:
-        if extract.id not in seen:
-            seen.add(extract.id)
-            found.append((extract, day, at))
-    return found
+    return [(d, r) for d, r in rows]
 
 
 # --- alerts ---------------------------------------------------------------------------

@@ -390,6 +390,9 @@ def test_an_executed_extract_shows_in_the_report_of_an_included_citizen_only(
         assert "Betalingsmål 1, regionalt" in row_html
         assert "Region Midtjylland" in row_html
         assert "Sygesikringsregistret" in row_html
+        assert "sundhedsloven § 42 d, stk. 1, og § 43, stk. 1" in row_html  # legal basis
+        assert "Journalsamtykke" in row_html or "journal" in row_html.lower()
+        assert "SHA-256" not in row_html  # the hash is for the DPO's version
         assert "Test data_controller" not in page  # no staff names for the citizen
         dpo_page = client.post(
             "/dpo/indsigt", data={"cpr": included_cpr, "version": "dpo", "csrf_token": token}
@@ -407,10 +410,22 @@ def test_an_executed_extract_shows_in_the_report_of_an_included_citizen_only(
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
         assert public_id in text.replace("\n", "")
         assert "Region Midtjylland" in text
+        flat = " ".join(text.split())
+        assert "Retsgrundlag" in flat
+        assert "§ 43, stk. 1" in flat
+        excluded_pdf = client.post("/dpo/indsigt", data={
+            "cpr": excluded_cpr, "version": "borger", "format": "pdf", "csrf_token": token,
+        })  # fmt: skip
+        excluded_text = "".join(
+            p.extract_text() for p in PdfReader(io.BytesIO(excluded_pdf.content)).pages
+        )
+        assert public_id not in excluded_text.replace("\n", "")
+        assert "Du har ikke været med i et registerudtræk." in " ".join(excluded_text.split())
+        assert "§ 43, stk. 1" not in " ".join(excluded_text.split())
     with ctx.sessions() as s:
         reports = s.scalars(
             select(AuditEvent).where(AuditEvent.action == "audit.access_report")
         ).all()
-        assert len(reports) == 4
+        assert len(reports) == 5
         assert any('"format":"pdf"' in e.details.replace(" ", "") for e in reports)
         assert any('"extracts":1' in e.details.replace(" ", "") for e in reports)

@@ -133,7 +133,9 @@ def test_the_pdf_carries_the_short_code_and_downloads_again_byte_for_byte(
         event = s.scalars(
             select(AuditEvent).where(AuditEvent.action == "consent.form_downloaded")
         ).one()
-    assert json.loads(event.details) == {"kind": "journal", "form_id": form_id}
+    details = json.loads(event.details)
+    assert {k: details[k] for k in ("kind", "form_id")} == {"kind": "journal", "form_id": form_id}
+    assert len(details["text_sha256"]) == 64  # the log names the exact text (issue 17)
     assert event.resource_id == pid
 
 
