@@ -15,19 +15,16 @@ for)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen
-from consent_service.consents.models import Consent, ConsentForm
+from consent_service.consents import paper_query as query
+from consent_service.consents.models import Consent
 from consent_service.consents.paper_models import (
     DESTROYED,
     RETURNED,
@@ -36,40 +33,17 @@ from consent_service.consents.paper_models import (
     PaperCustody,
     PaperLocation,
 )
+from consent_service.consents.paper_policy import paper_rules, refusal
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.retention.schedule import default_schedule
-from consent_service.rulefile import load_yaml_model
 from consent_service.services import ServiceDeps
 
-RULE_FILE = Path(__file__).resolve().parents[2] / "policies" / "paper.yaml"
 NAME_MAX = 200
 PERSON_MAX = 200
 NOTE_MAX = 500
 
 # The actions a navigator records on the citizen's page (destruction has its own step).
 HANDLING = (STORED, TAKEN_OUT, RETURNED)
-
-
-class PaperRuleError(ValueError):
-    """policies/paper.yaml is missing or invalid."""
-
-
-class PaperRules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: int
-    max_days_out: int = Field(ge=1)
-    destroy_within_days: int = Field(ge=0)
-
-
-_rules: PaperRules | None = None
-
-
-def paper_rules() -> PaperRules:
-    global _rules
-    if _rules is None:
-        _rules = load_yaml_model(RULE_FILE, PaperRules, "paper rules", PaperRuleError)
-    return _rules
 
 
 # --- locations ---------------------------------------------------------------------------
@@ -90,46 +64,18 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _location_rows(session: Session, organisation_id: int) -> Sequence[PaperLocation]:
-    return session.scalars(
-        select(PaperLocation)
-        .where(PaperLocation.organisation_id == organisation_id)
-        .order_by(PaperLocation.name, PaperLocation.id)
-    ).all()
-
-
-def _current_rows(session: Session, organisation_id: int) -> list[PaperCustody]:
-    """The newest custody fact of every original of the organisation."""
-    newest = (
-        select(PaperCustody.consent_id, func.max(PaperCustody.seq).label("seq"))
-        .where(PaperCustody.organisation_id == organisation_id)
-        .group_by(PaperCustody.consent_id)
-        .subquery()
-    )
-    return list(
-        session.scalars(
-            select(PaperCustody).join(
-                newest,
-                (PaperCustody.consent_id == newest.c.consent_id)
-                & (PaperCustody.seq == newest.c.seq),
-            )
-        ).all()
-    )
-
-
 def locations(session: Session, organisation_id: int) -> list[LocationView]:
     """The organisation's locations (active and retired) with the originals in each."""
     here: dict[int, int] = {}
-    for row in _current_rows(session, organisation_id):
+    for row in query.current_rows(session, organisation_id):
         if row.event in (STORED, RETURNED) and row.location_id is not None:
             here[row.location_id] = here.get(row.location_id, 0) + 1
-    return [
-        LocationView(loc, here.get(loc.id, 0)) for loc in _location_rows(session, organisation_id)
-    ]
+    rows = query.location_rows(session, organisation_id)
+    return [LocationView(loc, here.get(loc.id, 0)) for loc in rows]
 
 
 def active_locations(session: Session, organisation_id: int) -> list[PaperLocation]:
-    return [loc for loc in _location_rows(session, organisation_id) if loc.retired_at is None]
+    return [loc for loc in query.location_rows(session, organisation_id) if loc.retired_at is None]
 
 
 def location_in_organisation(
@@ -145,7 +91,7 @@ def location_in_organisation(
 def _name_taken(session: Session, organisation_id: int, name: str, but: int | None) -> bool:
     return any(
         loc.name.casefold() == name.casefold() and loc.id != but and loc.retired_at is None
-        for loc in _location_rows(session, organisation_id)
+        for loc in query.location_rows(session, organisation_id)
     )
 
 
@@ -163,7 +109,7 @@ def create_location(
     )
     session.add(loc)
     session.flush()
-    _audit_location(session, deps, actor, loc, "paper.location_created")
+    _audit_location(session, deps, actor, loc, action="paper.location_created")
     return loc
 
 
@@ -177,7 +123,7 @@ def rename_location(
         raise InvalidInput("Der findes allerede en placering med det navn.", "name")
     loc.name = name
     session.flush()
-    _audit_location(session, deps, actor, loc, "paper.location_renamed")
+    _audit_location(session, deps, actor, loc, action="paper.location_renamed")
 
 
 def retire_location(session: Session, deps: ServiceDeps, actor: Actor, loc: PaperLocation) -> None:
@@ -199,11 +145,11 @@ def retire_location(session: Session, deps: ServiceDeps, actor: Actor, loc: Pape
         )
     loc.retired_at = deps.clock.now()
     session.flush()
-    _audit_location(session, deps, actor, loc, "paper.location_retired")
+    _audit_location(session, deps, actor, loc, action="paper.location_retired")
 
 
 def _audit_location(
-    session: Session, deps: ServiceDeps, actor: Actor, loc: PaperLocation, action: str
+    session: Session, deps: ServiceDeps, actor: Actor, loc: PaperLocation, *, action: str
 ) -> None:
     deps.audit.record(
         session,
@@ -225,16 +171,6 @@ def is_signed_original(consent: Consent) -> bool:
     return consent.decision == "given" and consent.form_id is not None
 
 
-def history(session: Session, consent_id: int) -> list[PaperCustody]:
-    return list(
-        session.scalars(
-            select(PaperCustody)
-            .where(PaperCustody.consent_id == consent_id)
-            .order_by(PaperCustody.seq)
-        ).all()
-    )
-
-
 @dataclass(frozen=True)
 class Custody:
     """An original's custody as the citizen's page shows it."""
@@ -250,21 +186,6 @@ class Custody:
         return {event: refusal(self.state, event) is None for event in (*HANDLING, DESTROYED)}
 
 
-def refusal(state: str | None, event: str) -> str | None:
-    """Why ``event`` cannot follow ``state`` (Danish), or None if it may."""
-    if state == DESTROYED:
-        return "Originalen er makuleret; der kan ikke registreres mere om den."
-    if event == STORED and state == TAKEN_OUT:
-        return "Originalen er udtaget. Registrér, at den er lagt tilbage."
-    if event == TAKEN_OUT and state is None:
-        return "Originalen er ikke registreret lagt på plads endnu."
-    if event == TAKEN_OUT and state == TAKEN_OUT:
-        return "Originalen er allerede udtaget."
-    if event == RETURNED and state != TAKEN_OUT:
-        return "Originalen er ikke udtaget."
-    return None
-
-
 def destruction_due_on(citizen: Citizen) -> date:
     """The day the original awaits destruction from: the pilot's end, or the citizen's
     erasure if earlier."""
@@ -275,8 +196,8 @@ def destruction_due_on(citizen: Citizen) -> date:
 
 
 def custody_view(session: Session, citizen: Citizen, consent: Consent, today: date) -> Custody:
-    rows = history(session, consent.id)
-    names = {loc.id: loc.name for loc in _location_rows(session, consent.organisation_id)}
+    rows = query.history(session, consent.id)
+    names = {loc.id: loc.name for loc in query.location_rows(session, consent.organisation_id)}
     state = rows[-1].event if rows else None
     where = rows[-1].location_id if rows and state in (STORED, RETURNED) else None
     return Custody(
@@ -290,9 +211,7 @@ def custody_view(session: Session, citizen: Citizen, consent: Consent, today: da
 
 def custody_for_citizen(session: Session, citizen: Citizen, today: date) -> dict[str, Custody]:
     """Each signed original of the citizen by its consent's public id."""
-    consents = session.scalars(
-        select(Consent).where(Consent.citizen_id == citizen.id).order_by(Consent.id)
-    ).all()
+    consents = query.consents_of(session, citizen.id)
     return {
         c.public_id: custody_view(session, citizen, c, today)
         for c in consents
@@ -338,7 +257,7 @@ def record(
         raise InvalidInput("Skriv, hvorfor originalen tages ud.", "note")
     if event == DESTROYED and not note:
         raise InvalidInput("Skriv, hvordan originalen er destrueret, fx »makuleret«.", "note")
-    rows = history(session, consent.id)
+    rows = query.history(session, consent.id)
     why_not = refusal(rows[-1].event if rows else None, event)
     if why_not:
         raise RuleRefusal(why_not)
@@ -363,10 +282,18 @@ def record(
         raise RuleRefusal(
             "Originalen blev registreret af en anden i samme øjeblik. Se historikken og prøv igen."
         ) from None
+    if event == STORED:
+        action = "paper.stored"
+    elif event == TAKEN_OUT:
+        action = "paper.taken_out"
+    elif event == RETURNED:
+        action = "paper.returned"
+    else:
+        action = "paper.destroyed"
     deps.audit.record(
         session,
         actor,
-        action=f"paper.{event}",
+        action=action,
         outcome="success",
         resource_type="citizen",
         resource_id=citizen.public_id,
@@ -378,7 +305,7 @@ def record(
 
 def form_code(session: Session, consent: Consent) -> str | None:
     """The short code printed on the original (how a person finds it in the drawer)."""
-    form = session.scalar(select(ConsentForm).where(ConsentForm.form_id == consent.form_id))
+    form = query.form_of(session, consent.form_id)
     return form.code_shown if form is not None else None
 
 
@@ -400,15 +327,9 @@ class Original:
 
 
 def _originals(session: Session, organisation_id: int) -> list[Original]:
-    current = {row.consent_id: row for row in _current_rows(session, organisation_id)}
-    names = {loc.id: loc.name for loc in _location_rows(session, organisation_id)}
-    found = session.execute(
-        select(Consent, Citizen, ConsentForm)
-        .join(Citizen, Citizen.id == Consent.citizen_id)
-        .join(ConsentForm, ConsentForm.form_id == Consent.form_id)
-        .where(Consent.organisation_id == organisation_id, Consent.decision == "given")
-        .order_by(Consent.id)
-    ).all()
+    current = {row.consent_id: row for row in query.current_rows(session, organisation_id)}
+    names = {loc.id: loc.name for loc in query.location_rows(session, organisation_id)}
+    found = query.given_with_forms(session, organisation_id)
     out = []
     for consent, citizen, form in found:
         row = current.get(consent.id)
@@ -483,7 +404,7 @@ def destruction_preview(
 ) -> tuple[str, ...]:
     """What recording the destruction means (the confirmation step); refuses what the
     record would refuse (nothing to destroy, destroyed already, no person or method)."""
-    rows = history(session, consent.id)
+    rows = query.history(session, consent.id)
     if not is_signed_original(consent):
         raise RuleRefusal("Der er ingen underskrevet original til denne registrering.")
     why_not = refusal(rows[-1].event if rows else None, DESTROYED)
