@@ -7,7 +7,7 @@ with 400, a refused action (out already, destroyed already) with 409, values kep
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -54,7 +54,7 @@ def _locations_page(
     me: Principal,
     form: FormState | None = None,
 ) -> Response:
-    context = {
+    context: dict[str, Any] = {
         "me": me,
         "locations": paper.locations(session, me.organisation_id),
         "new_prefix": NEW_LOCATION,
