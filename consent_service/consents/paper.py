@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen
+from consent_service.clock import LEGAL_TZ
 from consent_service.consents import paper_query as query
 from consent_service.consents.models import Consent
 from consent_service.consents.paper_models import (
@@ -191,7 +192,7 @@ def destruction_due_on(citizen: Citizen) -> date:
     erasure if earlier."""
     end = default_schedule().pilot_end + timedelta(days=1)
     if citizen.deleted_at is not None:
-        return min(end, citizen.deleted_at.date())
+        return min(end, citizen.deleted_at.astimezone(LEGAL_TZ).date())
     return end
 
 

@@ -12,9 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from consent_service.audit.models import AuditEvent, AuditPending
+from consent_service.audit.recorder import SYSTEM
+from consent_service.citizens.models import Citizen
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
 from consent_service.context import AppContext
+from consent_service.db import session_scope
+from consent_service.deletion.service import delete_citizen
 from consent_service.retention.schedule import default_schedule
 from tests.conftest import Person, enrolled_person, log_in
 from tests.scenario import Pilot
@@ -356,3 +360,36 @@ def test_the_dpo_sees_originals_not_accounted_for(
     _as(client, enrolled_person(ctx, "dpo"), clock)
     section = client.get("/dpo").text.split('id="paper-originals"')[1].split("</section>")[0]
     assert "Ikke destrueret til tiden (1)" in section
+
+
+def test_an_erased_citizens_original_awaits_destruction_without_a_name(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    pid, consent = _signed(ctx, clock, name="Åse Aaberg")
+    with session_scope(ctx.sessions) as s:
+        citizen = s.scalar(select(Citizen).where(Citizen.public_id == pid))
+        assert citizen is not None
+        delete_citizen(s, ctx.deps, SYSTEM, citizen, "erasure_request")
+    _at(clock, SIGNED + timedelta(days=1))
+    token = _as(client, enrolled_person(ctx, "navigator"), clock)
+    page = client.get("/arbejdsliste").text
+    table = page.split('id="to-destroy"')[1].split("</table>")[0]
+    assert "Slettet borger" in table
+    assert "Åse Aaberg" not in page
+    day = clock.now().date().isoformat()
+    # A mistake comes back on a page of its own (the citizen's page is gone), values kept.
+    r = client.post(
+        f"/samtykker/{consent}/original/makuler",
+        data={"person": "", "note": "makuleret", "occurred_on": day, "csrf_token": token},
+    )
+    assert r.status_code == 400
+    assert "Registrér destruktion af original" in r.text
+    assert 'value="makuleret"' in r.text
+    r = client.post(
+        f"/samtykker/{consent}/original/makuler",
+        data={"person": "Nina", "note": "makuleret", "occurred_on": day, "confirmed": "ja",
+              "csrf_token": token},
+    )  # fmt: skip
+    assert r.status_code == 303
+    assert r.headers["location"] == "/arbejdsliste?besked=paper-destroyed"
+    assert _facts(ctx, consent) == ["destroyed"]
