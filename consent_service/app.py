@@ -18,6 +18,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens.endpoints import router as citizens_router
 from consent_service.citizens.referral_endpoints import router as referrer_router
 from consent_service.consents.endpoints import router as consents_router
+from consent_service.consents.paper_endpoints import router as paper_router
 from consent_service.context import AppContext
 from consent_service.db import ping
 from consent_service.extracts.coverage_endpoints import router as coverage_router
@@ -63,6 +64,7 @@ ROUTERS = (
     extract_verify_router,  # before extracts_router: /udtraek/verificer is no request id
     extracts_router,
     wellbeing_router,
+    paper_router,
 )
 
 # The design system's stylesheet, fonts, icons and script are served from /static; no

@@ -10,6 +10,7 @@ from consent_service.audit.models import (
 )
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.consents.paper_models import PaperCustody, PaperLocation
 from consent_service.db import Base
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 from consent_service.identity.models import (
@@ -47,6 +48,8 @@ __all__ = [
     "Job",
     "KeyCheck",
     "Organisation",
+    "PaperCustody",
+    "PaperLocation",
     "RateLimitCounter",
     "RecoveryCode",
     "Referral",

@@ -47,6 +47,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/udtraek/daekning"),
         Visit("/arbejdsliste/hold"),
         Visit("/sletning"),
+        Visit("/papir/placeringer"),
         Visit("/udtraek/verificer"),
         Visit("/godkendelser/adgang"),
         Visit("/konto"),

@@ -26,6 +26,7 @@ from consent_service.audit.models import AuditAlert
 from consent_service.citizens.models import Citizen, Referral
 from consent_service.clock import FixedClock, legal_today
 from consent_service.consents.models import Consent
+from consent_service.consents.paper_models import PaperLocation
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.identity.models import AccessProposal, ApiToken, User
@@ -149,6 +150,19 @@ def _signed(ctx: AppContext, nav: Login, pid: str, kind: str, today: date) -> st
         return consent.public_id
 
 
+def _paper_location(ctx: AppContext, dc: Login, organisation_id: int, name: str) -> str:
+    """A place for paper originals, made by the data controller; its id."""
+    _post(dc, "/papir/placeringer", 303, data={"name": name})
+    with ctx.sessions() as session:
+        found = session.scalar(
+            select(PaperLocation.id).where(
+                PaperLocation.organisation_id == organisation_id, PaperLocation.name == name
+            )
+        )
+        assert found is not None
+        return str(found)
+
+
 def _extract(dc: Login, today: date) -> str:
     r = _post(dc, "/udtraek", 303, data=extract_draft(today))
     return _located(r)
@@ -238,6 +252,9 @@ def build_organisation(
     invalid, _ = _citizen(nav, today)
     ids["consent_invalidate"] = _signed(ctx, nav, invalid, "wellbeing", today)
 
+    ids["location"] = _paper_location(ctx, dc, org.id, "Skab 2, Grenaa Sundhedshus")
+    ids["location_retire"] = _paper_location(ctx, dc, org.id, "Gammelt arkiv")
+
     ids["extract_view"] = _extract(dc, today)
     ids["extract_approve"] = _extract(partner, today)
     ids["extract_reject"] = _extract(partner, today)
@@ -311,6 +328,10 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/udtraek/{public_id}/annuller"): {"public_id": "extract_cancel"},
     ("GET", "/borgere/{public_id}/trivsel"): {"public_id": "citizen"},
     ("POST", "/borgere/{public_id}/trivsel"): {"public_id": "citizen"},
+    ("POST", "/papir/placeringer/{location_id}/omdoeb"): {"location_id": "location"},
+    ("POST", "/papir/placeringer/{location_id}/udgaa"): {"location_id": "location_retire"},
+    ("POST", "/samtykker/{consent_id}/original"): {"consent_id": "consent_export"},
+    ("POST", "/samtykker/{consent_id}/original/makuler"): {"consent_id": "consent_journal"},
 }
 CONSENT_KIND: dict[Route, str] = {
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): "journal",
@@ -536,6 +557,26 @@ BODIES: dict[Route, Body] = {
         "files": {"manifest": ("manifest.json", UNSIGNED_MANIFEST, "application/json")}
     },
     ("POST", "/borgere/{public_id}/trivsel"): _who5,
+    ("POST", "/papir/placeringer"): lambda o, me, c: {"data": {"name": f"Skab {next(_serial)}"}},
+    ("POST", "/papir/placeringer/{location_id}/omdoeb"): lambda o, me, c: {
+        "data": {"name": "Skab 2 (aflåst), Grenaa Sundhedshus"}
+    },
+    ("POST", "/samtykker/{consent_id}/original"): lambda o, me, c: {
+        "data": {
+            "action": "stored",
+            "location_id": o.ids["location"],
+            "person": "Nina Navigatør",
+            "occurred_on": _today(c),
+        }
+    },
+    ("POST", "/samtykker/{consent_id}/original/makuler"): lambda o, me, c: {
+        "data": {
+            "person": "Nina Navigatør",
+            "note": "makuleret",
+            "occurred_on": _today(c),
+            "confirmed": "ja",
+        }
+    },
 }
 
 

@@ -16,6 +16,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens import referrals
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
+from consent_service.consents import paper
 from consent_service.jobs import planner, repository
 from consent_service.jobs.models import Task
 from consent_service.services import ServiceDeps
@@ -98,6 +99,9 @@ class Worklist:
     items: list[WorkItem]
     upcoming: list[UpcomingItem]
     names: dict[str, str]  # citizen public id -> name
+    # Signed paper originals due for destruction (the pilot has ended, or the citizen was
+    # erased) and not yet destroyed; an erased citizen has no name (found by form code).
+    to_destroy: list[paper.Original]
 
 
 def view_worklist(
@@ -109,7 +113,9 @@ def view_worklist(
     items = open_items(session, organisation_id, today)
     upcoming = upcoming_items(session, organisation_id, today, items)
     names: dict[str, str] = {n.citizen.public_id: n.name for n in new}
-    for citizen in [i.citizen for i in items] + [u.citizen for u in upcoming]:
+    to_destroy = paper.awaiting_destruction(session, organisation_id, today)
+    live_to_destroy = [o.citizen for o in to_destroy if o.citizen.deleted_at is None]
+    for citizen in [i.citizen for i in items] + [u.citizen for u in upcoming] + live_to_destroy:
         if citizen.public_id not in names:
             names[citizen.public_id] = citizens.decrypt(deps, citizen).name
     deps.audit.record(
@@ -117,7 +123,12 @@ def view_worklist(
         actor,
         action="worklist.viewed",
         outcome="success",
-        details={"tasks": len(items), "new_referrals": len(new), "upcoming": len(upcoming)},
+        details={
+            "tasks": len(items),
+            "new_referrals": len(new),
+            "upcoming": len(upcoming),
+            "originals_to_destroy": len(to_destroy),
+        },
     )
     for public_id in names:
         deps.audit.record(
@@ -128,7 +139,7 @@ def view_worklist(
             resource_type="citizen",
             resource_id=public_id,
         )
-    return Worklist(new, items, upcoming, names)
+    return Worklist(new, items, upcoming, names, to_destroy)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,10 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "referral_contact": ("SELECT", "INSERT", "DELETE"),
     # Overrides of a measurement's planned date: appended, the newest wins.
     "measurement_plan": ("SELECT", "INSERT", "DELETE"),
+    # Paper originals: the locations are renamed and retired (UPDATE), never deleted; the
+    # custody history is evidence like the consent it belongs to: appended only.
+    "paper_location": ("SELECT", "INSERT", "UPDATE"),
+    "paper_custody": ("SELECT", "INSERT"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

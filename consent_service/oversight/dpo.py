@@ -24,6 +24,7 @@ from consent_service.citizens.models import Citizen
 from consent_service.citizens.probes import record_probes
 from consent_service.citizens.service import parse_cpr_input
 from consent_service.config import WitnessTarget
+from consent_service.consents import paper
 from consent_service.consents.catalogue import catalogue as consent_catalogue
 from consent_service.errors import NotFound
 from consent_service.extracts.policy import default_extract_policy
@@ -345,3 +346,10 @@ def organisation_name(session: Session, organisation_id: int) -> str:
     """The organisation's name as a report heads it; empty for an unknown id."""
     org = identity_repo.organisation_by_id(session, organisation_id)
     return org.name if org else ""
+
+
+def paper_overview(session: Session, organisation_id: int, today: date) -> paper.Unaccounted:
+    """Signed paper originals not accounted for (``consents.paper.unaccounted``): never
+    recorded in a place, out longer than ``policies/paper.yaml`` allows, or past their
+    destruction deadline. Shown by form code and the citizen's pseudonymous id, no names."""
+    return paper.unaccounted(session, organisation_id, today)

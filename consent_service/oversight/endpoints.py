@@ -88,6 +88,7 @@ def overview(
         witnesses=witnessing.witness_status(session, ctx.deps),
         mailbox=witnessing.mailbox_status(session, ctx.deps),
         stale_hours=ctx.settings.witness_stale_hours,
+        paper=dpo.paper_overview(session, me.organisation_id, legal_today(ctx.clock)),
     )
 
 

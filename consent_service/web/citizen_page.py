@@ -21,7 +21,7 @@ from consent_service.citizens import corrections, referrals, service
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
-from consent_service.consents import reading
+from consent_service.consents import paper, reading
 from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
 from consent_service.web.deps import Ctx, DbSession, Principal
 from consent_service.web.formstate import FormState
@@ -66,6 +66,11 @@ def render(
         cohort_names={c.id: c.name for c in default_cohorts().cohorts},
         changes=corrections.history(session, ctx.deps, citizen),
         today=legal_today(ctx.clock),
+        paper=paper.custody_for_citizen(session, citizen, legal_today(ctx.clock)),
+        paper_locations=[
+            (str(loc.id), loc.name)
+            for loc in paper.active_locations(session, citizen.organisation_id)
+        ],
     )
 
 

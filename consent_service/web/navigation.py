@@ -26,6 +26,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/udtraek/daekning", "Dækning"),
     ("/arbejdsliste/hold", "Opgaver pr. hold"),
     ("/sletning", "Sletning"),
+    ("/papir/placeringer", "Papiroriginaler"),
     ("/dpo", "Overblik"),
     ("/dpo/log", "Log"),
     ("/dpo/afvisninger", "Afviste forsøg"),

@@ -136,6 +136,8 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/borgere/{public_id}/trivsel"):                Row(NAV, 303),
     ("GET", "/arbejdsliste"):                                Row(NAV, 200),
     ("POST", "/henvisninger/{referral_id}/kontaktet"):       Row(NAV, 303),
+    ("POST", "/samtykker/{consent_id}/original"):            Row(NAV, 303),
+    ("POST", "/samtykker/{consent_id}/original/makuler"):    Row(NAV, 303),
     # referrer: the referral API (a practice system's token, or the referrer's session)
     ("POST", "/api/v1/referrals"):                           Row(REF, 202, "application/json"),
     ("GET", "/henvis"):                                      Row(REF, 200),
@@ -162,6 +164,10 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/udtraek/verificer"):                          Row(DC | DPO, 200),
     ("GET", "/sletning"):                                    Row(DC, 200),
     ("POST", "/sletning"):                                   Row(DC, 200),
+    ("GET", "/papir/placeringer"):                           Row(DC, 200),
+    ("POST", "/papir/placeringer"):                          Row(DC, 303),
+    ("POST", "/papir/placeringer/{location_id}/omdoeb"):     Row(DC, 303),
+    ("POST", "/papir/placeringer/{location_id}/udgaa"):      Row(DC, 303),
     # DPO: the audit log, alerts, checkpoints, export, access reports
     ("GET", "/dpo"):                                         Row(DPO, 200),
     ("GET", "/dpo/log"):                                     Row(DPO, 200),

@@ -1,0 +1,76 @@
+"""The queries of paper originals (``consents.paper``): locations, custody facts, and the
+organisation's signed originals with their citizen and printed form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consent_service.citizens.models import Citizen
+from consent_service.consents.models import Consent, ConsentForm
+from consent_service.consents.paper_models import PaperCustody, PaperLocation
+
+
+def location_rows(session: Session, organisation_id: int) -> Sequence[PaperLocation]:
+    return session.scalars(
+        select(PaperLocation)
+        .where(PaperLocation.organisation_id == organisation_id)
+        .order_by(PaperLocation.name, PaperLocation.id)
+    ).all()
+
+
+def current_rows(session: Session, organisation_id: int) -> list[PaperCustody]:
+    """The newest custody fact of every original of the organisation."""
+    newest = (
+        select(PaperCustody.consent_id, func.max(PaperCustody.seq).label("seq"))
+        .where(PaperCustody.organisation_id == organisation_id)
+        .group_by(PaperCustody.consent_id)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(PaperCustody).join(
+                newest,
+                (PaperCustody.consent_id == newest.c.consent_id)
+                & (PaperCustody.seq == newest.c.seq),
+            )
+        ).all()
+    )
+
+
+def history(session: Session, consent_id: int) -> list[PaperCustody]:
+    return list(
+        session.scalars(
+            select(PaperCustody)
+            .where(PaperCustody.consent_id == consent_id)
+            .order_by(PaperCustody.seq)
+        ).all()
+    )
+
+
+def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:
+    return session.scalars(
+        select(Consent).where(Consent.citizen_id == citizen_id).order_by(Consent.id)
+    ).all()
+
+
+def form_of(session: Session, form_id: str | None) -> ConsentForm | None:
+    if form_id is None:
+        return None
+    return session.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))
+
+
+def given_with_forms(
+    session: Session, organisation_id: int
+) -> Sequence[tuple[Consent, Citizen, ConsentForm]]:
+    """The organisation's given consents recorded from a printed form (signed originals)."""
+    rows = session.execute(
+        select(Consent, Citizen, ConsentForm)
+        .join(Citizen, Citizen.id == Consent.citizen_id)
+        .join(ConsentForm, ConsentForm.form_id == Consent.form_id)
+        .where(Consent.organisation_id == organisation_id, Consent.decision == "given")
+        .order_by(Consent.id)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
