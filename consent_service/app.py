@@ -33,6 +33,7 @@ from consent_service.jobs.endpoints import router as jobs_router
 from consent_service.oversight.alert_endpoints import router as alerts_router
 from consent_service.oversight.endpoints import router as audit_router
 from consent_service.oversight.report_endpoints import router as access_report_router
+from consent_service.rulebook.endpoints import router as rulebook_router
 from consent_service.startup import StartupError, check_database
 from consent_service.web import openapi, problems, ratelimit, textguard
 from consent_service.web.bodylimit import BodyLimitMiddleware
@@ -63,6 +64,7 @@ ROUTERS = (
     extract_verify_router,  # before extracts_router: /udtraek/verificer is no request id
     extracts_router,
     wellbeing_router,
+    rulebook_router,
 )
 
 # The design system's stylesheet, fonts, icons and script are served from /static; no

@@ -77,6 +77,11 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "referral_contact": ("SELECT", "INSERT", "DELETE"),
     # Overrides of a measurement's planned date: appended, the newest wins.
     "measurement_plan": ("SELECT", "INSERT", "DELETE"),
+    # The legal adviser's sign-offs, the files as approved and the scenario runs: evidence,
+    # appended, never changed (no personal data, so the pilot-end deletion keeps them).
+    "rulebook_approval": ("SELECT", "INSERT"),
+    "rulebook_approved_file": ("SELECT", "INSERT"),
+    "rulebook_verification": ("SELECT", "INSERT"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

@@ -36,6 +36,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/admin/organisationer", "Organisationer"),
     ("/admin/api-noegler", "API-nøgler"),
     ("/godkendelser/adgang", "Godkendelser"),
+    ("/regelsamling", "Regelsamling"),
 )
 
 
