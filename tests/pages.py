@@ -49,6 +49,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/sletning"),
         Visit("/udtraek/verificer"),
         Visit("/godkendelser/adgang"),
+        Visit("/regelsamling"),
         Visit("/konto"),
         Visit("/udtraek/daekning/maaling?maaling=hold-1-2", in_menu=False),
     ),
@@ -60,6 +61,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/dpo/alarmer"),
         Visit("/dpo/indsigt"),
         Visit("/udtraek/verificer"),
+        Visit("/regelsamling"),
         Visit("/konto"),
     ),
     "administrator": (
@@ -68,6 +70,11 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/admin/organisationer"),
         Visit("/admin/api-noegler"),
         Visit("/godkendelser/adgang"),
+        Visit("/konto"),
+    ),
+    "legal_adviser": (
+        Visit("/"),
+        Visit("/regelsamling"),
         Visit("/konto"),
     ),
 }

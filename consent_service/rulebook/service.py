@@ -5,12 +5,13 @@ sign-off of it all (the step-up is the caller's, before this runs)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from consent_service import labels
 from consent_service.audit.recorder import Actor
 from consent_service.errors import InvalidInput
 from consent_service.identity.users import display_names
@@ -25,10 +26,11 @@ SHORT = 12  # characters of a SHA-256 shown on the page
 
 @dataclass(frozen=True)
 class FileView:
-    path: str
+    path: str  # never shown: pages name a file in Danish (``name``)
     sha256: str
     status: book.FileStatus
     diff: list[book.DiffLine] = field(default_factory=list)
+    name: str = ""
 
     @property
     def short(self) -> str:
@@ -51,6 +53,7 @@ class FeatureView:
     laws: list[str]
     scenarios: list[ScenarioView]
     removed_scenarios: list[str]
+    description: str  # the feature's, rule files named in Danish instead of by path
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,28 @@ class RulebookView:
     @property
     def lapsed(self) -> bool:
         return self.approval is not None and bool(self.changed)
+
+
+def name_da(path: str, titles: dict[str, str]) -> str:
+    """A covered file in Danish: a rule file by its label, a feature by its title, a
+    consent text by its kind and version; anything else as a new rule file."""
+    known = labels.group("rule_files")
+    if path in known:
+        return known[path]
+    if path in titles:
+        return f"Scenarier: {titles[path]}"
+    parts = path.split("/")
+    if len(parts) == 5 and parts[:2] == ["templates", "consent"] and parts[4].endswith(".md"):
+        version = parts[4].removesuffix(".md").removeprefix("v")
+        return f"Ny samtykketekst, version {version}"
+    return "Anden regelfil"
+
+
+def _readable(text: str) -> str:
+    """``text`` with each labelled rule file's path replaced by its Danish name."""
+    for path, name in labels.group("rule_files").items():
+        text = text.replace(path, name.lower() if name[0].isupper() else name)
+    return text
 
 
 def digest_of(hashes: dict[str, str]) -> str:
@@ -126,7 +151,20 @@ def rulebook_view(session: Session, root: Path) -> RulebookView:
     approval, approved_rows = _approved(session)
     approved = approved_rows if approval is not None else None
     paths = sorted(set(current) | set(approved_rows))
-    files = {p: _file_view(p, current.get(p), approved) for p in paths}
+    titles: dict[str, str] = {}
+    for name in spec.features:
+        path = f"{book.FEATURES_DIR}/{name}"
+        text = current.get(path)
+        if text is None and path in approved_rows:
+            text = approved_rows[path].text.encode()
+        if text is not None:
+            try:
+                titles[path] = book.parse_feature(book.as_text(text), name).title
+            except book.RulebookError:
+                titles[path] = name
+    files = {
+        p: replace(_file_view(p, current.get(p), approved), name=name_da(p, titles)) for p in paths
+    }
     passed = repo.last_passed(session)
 
     features: dict[str, FeatureView] = {}
@@ -142,7 +180,10 @@ def rulebook_view(session: Session, root: Path) -> RulebookView:
                 old = {s.name: s.fingerprint for s in was.scenarios}
             except book.RulebookError:
                 old = {}
-        rules = [files.get(rule) or FileView(rule, "", "removed") for rule in mapping.rules]
+        rules = [
+            files.get(rule) or FileView(rule, "", "removed", name=name_da(rule, titles))
+            for rule in mapping.rules
+        ]
         rules_moved = any(r.status in ("changed", "new", "removed") for r in rules)
         scenarios = []
         for scenario in feature.scenarios:
@@ -162,6 +203,7 @@ def rulebook_view(session: Session, root: Path) -> RulebookView:
         features[name] = FeatureView(
             feature, f"regel-{name.removesuffix('.feature')}", files[path],
             [spec.laws[law] for law in mapping.laws], scenarios, removed,
+            _readable(feature.description),
         )  # fmt: skip
 
     groups = [

@@ -92,7 +92,7 @@ def test_the_legal_adviser_reads_every_scenario_grouped_by_law(
     assert '<th scope="col">måling</th>' in text
     assert "<td>Hold 1:1</td>" in text
     # The rule files a scenario rests on, with a short SHA-256; nothing approved yet.
-    assert "<code>policies/extracts.yaml</code>" in text
+    assert '<span data-file="policies/extracts.yaml">Udtrækspolitikken</span>' in text
     assert 'id="never-approved"' in text
     assert 'id="approve-form"' in text
     assert "ikke godkendt" in text
