@@ -241,3 +241,27 @@ def test_the_legal_adviser_reaches_no_citizen_extract_or_log(
     assert token
     with rctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(RulebookApproval)) == 0
+
+
+def test_an_administrator_creates_a_legal_adviser_directly_without_a_proposal(
+    rctx: AppContext, rclient: TestClient, clock: FixedClock
+) -> None:
+    token = _as(rclient, enrolled_person(rctx, "administrator"), clock)
+    form = rclient.get("/admin/brugere")
+    assert '<option value="legal_adviser"' in form.text
+    assert "Jurist" in form.text
+    r = rclient.post(
+        "/admin/brugere",
+        data={"csrf_token": token, "username": "jurist1", "display_name": "Ida Vinther",
+              "role": "legal_adviser"},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text[:300]
+    with rctx.sessions() as s:
+        user = s.scalars(select(User).where(User.username == "jurist1")).one()
+        assert user.role == "legal_adviser"
+    assert rctx.policy.role_may("legal_adviser", "rulebook:approve")
+    assert not any(
+        rctx.policy.role_may("legal_adviser", p)
+        for p, spec in rctx.policy.spec.permissions.items()
+        if spec.personal_data
+    )
