@@ -34,6 +34,7 @@ from consent_service.jobs.endpoints import router as jobs_router
 from consent_service.oversight.alert_endpoints import router as alerts_router
 from consent_service.oversight.endpoints import router as audit_router
 from consent_service.oversight.report_endpoints import router as access_report_router
+from consent_service.rulebook.endpoints import router as rulebook_router
 from consent_service.startup import StartupError, check_database
 from consent_service.web import openapi, problems, ratelimit, textguard
 from consent_service.web.bodylimit import BodyLimitMiddleware
@@ -65,6 +66,7 @@ ROUTERS = (
     extracts_router,
     wellbeing_router,
     paper_router,
+    rulebook_router,
 )
 
 # The design system's stylesheet, fonts, icons and script are served from /static; no

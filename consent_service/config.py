@@ -206,6 +206,11 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(
         default=REPO_ROOT / "policies", description="Folder of the policy files (access.yaml, ...)"
     )
+    rules_root: Path = Field(
+        default=REPO_ROOT,
+        description="Folder holding features/, policies/, retention/ and templates/consent/: "
+        "what the legal adviser's rulebook shows and signs off",
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for alert e-mails to the DPO; unset = no e-mail"
     )

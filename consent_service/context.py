@@ -20,6 +20,7 @@ from consent_service.extracts.policy import default_extract_policy
 from consent_service.handlers import handler_for
 from consent_service.oversight.alerts import default_alert_rules
 from consent_service.retention.schedule import default_schedule
+from consent_service.rulebook.book import load_rulebook
 from consent_service.services import ServiceDeps
 from consent_service.unit_of_work import HANDLER
 
@@ -65,6 +66,10 @@ class AppContext:
         crypto = Crypto(settings.keys)
         policy = AccessPolicy.load(settings.policy_dir / "access.yaml")
         load_rule_files()
+        try:  # the rulebook's mapping, against the features and rule files it names
+            load_rulebook(settings.rules_root)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
         engine = make_engine(
             settings.database_url, busy_timeout_seconds=settings.sqlite_busy_timeout_seconds
         )

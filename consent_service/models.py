@@ -23,6 +23,11 @@ from consent_service.identity.models import (
     UserSession,
 )
 from consent_service.jobs.models import Job, Task
+from consent_service.rulebook.models import (
+    RulebookApproval,
+    RulebookApprovedFile,
+    RulebookVerification,
+)
 from consent_service.web.limits_storage import RateLimitCounter
 from consent_service.wellbeing.models import WellbeingResponse
 
@@ -53,6 +58,9 @@ __all__ = [
     "RateLimitCounter",
     "RecoveryCode",
     "Referral",
+    "RulebookApproval",
+    "RulebookApprovedFile",
+    "RulebookVerification",
     "Task",
     "User",
     "UserSession",

@@ -50,6 +50,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/papir/placeringer"),
         Visit("/udtraek/verificer"),
         Visit("/godkendelser/adgang"),
+        Visit("/regelsamling"),
         Visit("/konto"),
         Visit("/udtraek/daekning/maaling?maaling=hold-1-2", in_menu=False),
     ),
@@ -61,6 +62,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/dpo/alarmer"),
         Visit("/dpo/indsigt"),
         Visit("/udtraek/verificer"),
+        Visit("/regelsamling"),
         Visit("/konto"),
     ),
     "administrator": (
@@ -69,6 +71,11 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/admin/organisationer"),
         Visit("/admin/api-noegler"),
         Visit("/godkendelser/adgang"),
+        Visit("/konto"),
+    ),
+    "legal_adviser": (
+        Visit("/"),
+        Visit("/regelsamling"),
         Visit("/konto"),
     ),
 }

@@ -34,7 +34,7 @@ from tests.conftest import Person, current_code, enrolled_person, log_in, organi
 from tests.factories import synthetic_cpr, tiny_png
 
 Route = tuple[str, str]  # (method, path template)
-ROLES = ("navigator", "referrer", "data_controller", "dpo", "administrator")
+ROLES = ("navigator", "referrer", "data_controller", "dpo", "administrator", "legal_adviser")
 # The roles whose logins build an organisation's resources.
 BUILDERS = ("navigator", "data_controller", "administrator")
 NEW_PASSWORD = "en helt ny og lang sætning om te"  # valid under the password policy
@@ -535,6 +535,12 @@ BODIES: dict[Route, Body] = {
     },
     ("GET", "/api/v1/extracts/coverage"): lambda o, me, c: {
         "params": {"cohort": "hold-2", "measurement": 1, "planned_on": _today(c)}
+    },
+    ("POST", "/regelsamling/godkend"): lambda o, me, c: {
+        "data": {
+            "code": fresh_code(me.person, c) if me.person.role == "legal_adviser" else "0",
+            "comment": "Gennemgået",
+        }
     },
     ("POST", "/udtraek/{public_id}/godkend"): lambda o, me, c: {
         "data": {"code": fresh_code(me.person, c), "comment": "OK"}

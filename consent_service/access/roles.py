@@ -12,3 +12,4 @@ class Role(enum.StrEnum):
     DATA_CONTROLLER = "data_controller"
     DPO = "dpo"
     ADMINISTRATOR = "administrator"
+    LEGAL_ADVISER = "legal_adviser"

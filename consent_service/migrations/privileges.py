@@ -83,6 +83,11 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     # custody history is evidence like the consent it belongs to: appended only.
     "paper_location": ("SELECT", "INSERT", "UPDATE"),
     "paper_custody": ("SELECT", "INSERT"),
+    # The legal adviser's sign-offs, the files as approved and the scenario runs: evidence,
+    # appended, never changed (no personal data, so the pilot-end deletion keeps them).
+    "rulebook_approval": ("SELECT", "INSERT"),
+    "rulebook_approved_file": ("SELECT", "INSERT"),
+    "rulebook_verification": ("SELECT", "INSERT"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

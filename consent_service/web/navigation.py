@@ -37,6 +37,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/admin/organisationer", "Organisationer"),
     ("/admin/api-noegler", "API-nøgler"),
     ("/godkendelser/adgang", "Godkendelser"),
+    ("/regelsamling", "Regelsamling"),
 )
 
 

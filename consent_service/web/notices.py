@@ -16,6 +16,7 @@ NOTICE_PARAM = "besked"
 
 NOTICES: dict[str, str] = {
     "citizen-registered": "Borgeren er registreret.",
+    "rulebook-approved": "Regelsamlingen er godkendt, som den står nu.",
     "citizen-corrected": "Oplysningerne er rettet. Historikken viser før og efter.",
     "referral-registered": "Henvisningen er registreret.",
     "referral-contacted": "Henvisningen er markeret som kontaktet.",

@@ -66,6 +66,7 @@ REF = frozenset({"referrer"})
 DC = frozenset({"data_controller"})
 DPO = frozenset({"dpo"})
 ADMIN = frozenset({"administrator"})
+LEGAL = frozenset({"legal_adviser"})
 EVERYONE = frozenset(ROLES)
 
 
@@ -163,6 +164,9 @@ EXPECTED: dict[Route, Row] = {
     ("GET", "/udtraek/verificer"):                           Row(DC | DPO, 200),
     ("POST", "/udtraek/verificer"):                          Row(DC | DPO, 200),
     ("GET", "/sletning"):                                    Row(DC, 200),
+    # the legal adviser's rulebook: read also by the data controller and the DPO
+    ("GET", "/regelsamling"):                                Row(DC | DPO | LEGAL, 200),
+    ("POST", "/regelsamling/godkend"):                       Row(LEGAL, 303),
     ("POST", "/sletning"):                                   Row(DC, 200),
     ("GET", "/papir/placeringer"):                           Row(DC, 200),
     ("POST", "/papir/placeringer"):                          Row(DC, 303),

@@ -29,9 +29,19 @@ EXPECTED = {
         "Sletning",
         "Kontrol af udtræk",
         "Godkendelser",
+        "Regelsamling",
     ],
-    "dpo": ["Overblik", "Log", "Afviste forsøg", "Alarmer", "Indsigt", "Kontrol af udtræk"],
+    "dpo": [
+        "Overblik",
+        "Log",
+        "Afviste forsøg",
+        "Alarmer",
+        "Indsigt",
+        "Kontrol af udtræk",
+        "Regelsamling",
+    ],
     "administrator": ["Brugere", "Organisationer", "API-nøgler", "Godkendelser"],
+    "legal_adviser": ["Regelsamling"],
 }
 NAV = re.compile(r"<nav[^>]*>(.*?)</nav>", re.S)
 LINK = re.compile(r'<a href="[^"]+"[^>]*>(?:<span>)?([^<]+)(?:</span>)?</a>')

@@ -2,7 +2,7 @@
 custody history
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-30 09:30:00
 
 - ``paper_location``: where signed originals are kept, per organisation; renamed and
@@ -22,7 +22,7 @@ from alembic import op
 import consent_service.db
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
