@@ -27,6 +27,7 @@ EXPECTED = {
         "Dækning",
         "Opgaver pr. hold",
         "Sletning",
+        "Papiroriginaler",
         "Kontrol af udtræk",
         "Godkendelser",
         "Regelsamling",
