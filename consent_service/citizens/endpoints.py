@@ -43,7 +43,7 @@ def _sort_of(value: str) -> directory.Sort:
 
 
 def _page_no(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) <= 6 else 1
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 6 else 1
 
 
 def _list_page(

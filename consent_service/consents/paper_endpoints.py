@@ -67,7 +67,7 @@ def _locations_page(
 
 
 def _location(session: DbSession, me: Principal, location_id: str) -> PaperLocation:
-    if not location_id.isdigit() or len(location_id) > 12:
+    if not (location_id.isascii() and location_id.isdigit()) or len(location_id) > 12:
         raise NotFound("paper location")
     return paper.location_in_organisation(session, me.organisation_id, int(location_id))
 

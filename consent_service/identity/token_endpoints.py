@@ -73,13 +73,13 @@ def create_api_token(
     factor (409 beside the field otherwise); another organisation's user is refused
     exactly like an unknown id."""
     form = FormState.of(user_id=user_id, label=label, valid_days=valid_days)
-    if not user_id.strip().isdigit():
+    if not (user_id.strip().isascii() and user_id.strip().isdigit()):
         form.add("user_id", "Vælg den henviser, nøglen er til.")
         return _tokens_page(request, session, me, 400, form=form)
     target = user_admin.user_in_organisation(session, me.organisation_id, int(user_id))
     if target is None:
         raise me.out_of_scope()
-    days = int(valid_days) if valid_days.strip().isdigit() else 0
+    days = int(valid_days) if valid_days.strip().isascii() and valid_days.strip().isdigit() else 0
     try:
         token = tokens.create_api_token(
             session,

@@ -87,6 +87,6 @@ def organisation_in_scope(
 def organisation_id_from(raw: str) -> int:
     """The organisation id a query or form names; anything but a number is not found."""
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # "²".isdigit() is true
         raise NotFound("organisation")
     return int(raw)

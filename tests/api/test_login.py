@@ -206,7 +206,7 @@ def test_ten_wrong_codes_lock_until_an_administrator_unlocks(
     admin_client = TestClient(client.app, follow_redirects=False)
     token = log_in(admin_client, admin, clock)
     users = admin_client.get("/admin/brugere")
-    assert "kræver oplåsning" in users.text
+    assert "Skal låses op af en administrator" in users.text
     no_reason = admin_client.post(
         f"/admin/brugere/{person.user_id}/laas-op", data={"reason": "", "csrf_token": token}
     )

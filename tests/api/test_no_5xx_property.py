@@ -32,7 +32,7 @@ from tests.conftest import csrf_from, enrolled_person, log_in
 from tests.factories import synthetic_cpr, tiny_png
 
 EXAMPLES = int(os.environ.get("CONSENT_PROPERTY_EXAMPLES", "12"))
-ROLES = ("navigator", "data_controller", "dpo", "administrator", "referrer")
+ROLES = ("navigator", "data_controller", "dpo", "administrator", "referrer", "legal_adviser")
 SKIPPED = {"/logout"}  # would end the session the other examples need
 
 NASTY = st.sampled_from(

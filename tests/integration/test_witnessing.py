@@ -318,7 +318,7 @@ def test_a_stale_witness_alerts_after_the_setting_and_not_before(
         assert overview.count("Advarsel") == 2  # both about w2
         assert overview.count("I orden") == 1  # w1
         assert "Et vidne har ikke medunderskrevet" in alerts_page
-        assert f"Vidne <strong>{w2.name}</strong>" in alerts_page
+        assert f'<strong class="alert-subject">Vidne {w2.name}</strong>' in alerts_page
         assert "grænsen er 6 timer" in alerts_page
     finally:
         ctx.engine.dispose()
