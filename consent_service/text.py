@@ -92,3 +92,13 @@ SafeMultilineText = Annotated[
     Field(json_schema_extra={"pattern": MULTILINE_PATTERN}),
 ]
 """Like ``SafeText``, but tab, line feed and carriage return are allowed."""
+
+
+def ascii_number(raw: str, max_digits: int) -> int | None:
+    """The whole number ``raw`` names (surrounding spaces allowed), or ``None`` unless it
+    is 1 to ``max_digits`` ASCII digits: ``"²".isdigit()`` is true but ``int()`` refuses it,
+    and a number past the database's integer must not reach a query."""
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > max_digits:
+        return None
+    return int(raw)

@@ -14,6 +14,7 @@ from consent_service.clock import legal_today
 from consent_service.consents.standing import Standing, standing_of
 from consent_service.errors import InvalidInput
 from consent_service.handlers import next_tasks
+from consent_service.text import ascii_number
 from consent_service.web import citizen_page as citizen_view
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -43,7 +44,8 @@ def _sort_of(value: str) -> directory.Sort:
 
 
 def _page_no(value: str) -> int:
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 6 else 1
+    number = ascii_number(value, 6)
+    return 1 if number is None else number
 
 
 def _list_page(

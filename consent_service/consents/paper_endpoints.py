@@ -18,6 +18,7 @@ from consent_service.consents import paper, service
 from consent_service.consents.models import Consent
 from consent_service.consents.paper_models import DESTROYED, PaperLocation
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
+from consent_service.text import ascii_number
 from consent_service.web import citizen_page as citizen_view
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -67,9 +68,10 @@ def _locations_page(
 
 
 def _location(session: DbSession, me: Principal, location_id: str) -> PaperLocation:
-    if not (location_id.isascii() and location_id.isdigit()) or len(location_id) > 12:
+    number = ascii_number(location_id, 12)
+    if number is None:
         raise NotFound("paper location")
-    return paper.location_in_organisation(session, me.organisation_id, int(location_id))
+    return paper.location_in_organisation(session, me.organisation_id, number)
 
 
 @router.get(LOCATIONS, response_class=HTMLResponse)

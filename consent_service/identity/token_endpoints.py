@@ -12,6 +12,7 @@ from consent_service.errors import RuleRefusal
 from consent_service.identity import organisations, tokens
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
+from consent_service.text import ascii_number
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import Confirmation, FormState, confirmation, is_confirmed
@@ -73,13 +74,14 @@ def create_api_token(
     factor (409 beside the field otherwise); another organisation's user is refused
     exactly like an unknown id."""
     form = FormState.of(user_id=user_id, label=label, valid_days=valid_days)
-    if not (user_id.strip().isascii() and user_id.strip().isdigit()):
+    target_id = ascii_number(user_id, 18)
+    if target_id is None:
         form.add("user_id", "Vælg den henviser, nøglen er til.")
         return _tokens_page(request, session, me, 400, form=form)
-    target = user_admin.user_in_organisation(session, me.organisation_id, int(user_id))
+    target = user_admin.user_in_organisation(session, me.organisation_id, target_id)
     if target is None:
         raise me.out_of_scope()
-    days = int(valid_days) if valid_days.strip().isascii() and valid_days.strip().isdigit() else 0
+    days = ascii_number(valid_days, 10) or 0
     try:
         token = tokens.create_api_token(
             session,

@@ -15,6 +15,7 @@ from consent_service.errors import NotFound
 from consent_service.identity import organisations, users
 from consent_service.identity.models import Organisation, User
 from consent_service.oversight import alerts
+from consent_service.text import ascii_number
 from consent_service.web.deps import Principal
 
 # Seeing and acknowledging what belongs to no organisation (policies/access.yaml).
@@ -86,7 +87,7 @@ def organisation_in_scope(
 
 def organisation_id_from(raw: str) -> int:
     """The organisation id a query or form names; anything but a number is not found."""
-    raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # "²".isdigit() is true
+    number = ascii_number(raw, 9)
+    if number is None:
         raise NotFound("organisation")
-    return int(raw)
+    return number
