@@ -17,11 +17,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
-from consent_service.consents import printed, reading, service
+from consent_service.consents import paper, printed, reading, service
 from consent_service.consents.catalogue import catalogue
 from consent_service.consents.models import Consent
+from consent_service.consents.paper_models import STORED
 from consent_service.errors import InvalidInput, RuleRefusal
-from consent_service.text import SINGLE_LINE_PATTERN, SafeText
+from consent_service.text import SINGLE_LINE_PATTERN, SafeText, ascii_number
 from consent_service.web import citizen_page as citizen_view
 from consent_service.web import notices
 from consent_service.web.bodylimit import body_limit
@@ -108,6 +109,24 @@ def _done(citizen: Citizen, key: str) -> Response:
     return notices.redirect(f"/borgere/{citizen.public_id}", key)
 
 
+def _storage_location(session: DbSession, me: Principal, form: FormState) -> int | None:
+    """The place chosen for the paper original on the recording form, checked before
+    anything is written (an unknown, another organisation's or a retired place keeps the
+    form); None when none was chosen (it can be recorded later on the consent)."""
+    raw = form.value("location_id").strip()
+    if not raw:
+        return None
+    me.ensure_also("paper:custody", resource_organisation_id=me.organisation_id)
+    number = ascii_number(raw, 12)
+    try:
+        if number is None:
+            raise InvalidInput("Vælg en af placeringerne.", "location_id")
+        return paper.storable_location(session, me.organisation_id, number).id
+    except InvalidInput as exc:
+        form.fail(exc)
+        return None
+
+
 @router.post("/borgere/{public_id}/samtykke/{kind}/registrer", response_class=HTMLResponse)
 @body_limit(service.MAX_SCAN_BYTES + SCAN_FORM_MARGIN)
 def record_signed(
@@ -122,11 +141,13 @@ def record_signed(
     short_code: Annotated[SafeText, Form(max_length=32)] = "",
     signed_on: Annotated[SafeText, Form(max_length=32)] = "",
     witness: Annotated[SafeText, Form(max_length=400)] = "",
+    location_id: Annotated[SafeText, Form(max_length=16)] = "",
     scan: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Record the signed form with its scan; the consent becomes active. The form is the
     one the scan's QR code names, else the one whose short code was typed, else the one
-    chosen (``printed.form_to_record``)."""
+    chosen (``printed.form_to_record``). With a location chosen, the paper original is
+    recorded as put there (custody), in the same transaction."""
     citizen = citizens.citizen_in_organisation(session, me.organisation_id, public_id)
     form = FormState.of(
         prefix=f"{kind}-record-",
@@ -134,15 +155,17 @@ def record_signed(
         short_code=short_code,
         signed_on=signed_on,
         witness=witness,
+        location_id=location_id,
     )
     signed = parse_date(form, "signed_on")
+    where = _storage_location(session, me, form)
     content = scan.file.read(service.MAX_SCAN_BYTES + 1) if scan is not None else b""
     try:
         found = printed.form_to_record(
             session, citizen, kind, scan=content, typed_code=short_code, chosen_form_id=form_id
         )
-        if signed is not None:
-            service.record_signed(
+        if signed is not None and not form.has_errors:
+            consent = service.record_signed(
                 session,
                 ctx.deps,
                 me.actor,
@@ -153,6 +176,18 @@ def record_signed(
                 witness=witness,
                 scan=content,
             )
+            if where is not None:
+                paper.record(
+                    session,
+                    ctx.deps,
+                    me.actor,
+                    citizen,
+                    consent,
+                    STORED,
+                    occurred_on=signed,
+                    person=me.user.display_name,
+                    location_id=where,
+                )
     except (InvalidInput, RuleRefusal) as exc:
         form.fail(exc)
     if form.has_errors:

@@ -89,6 +89,18 @@ def location_in_organisation(
     return loc
 
 
+def storable_location(session: Session, organisation_id: int, location_id: int) -> PaperLocation:
+    """The organisation's location ``location_id`` if an original may be put there now;
+    another organisation's, an unknown or a retired one is refused on the form's field."""
+    try:
+        loc = location_in_organisation(session, organisation_id, location_id)
+    except NotFound:
+        raise InvalidInput("Vælg en af placeringerne.", "location_id") from None
+    if loc.retired_at is not None:
+        raise InvalidInput("Placeringen er udgået. Vælg en anden.", "location_id")
+    return loc
+
+
 def _name_taken(session: Session, organisation_id: int, name: str, but: int | None) -> bool:
     return any(
         loc.name.casefold() == name.casefold() and loc.id != but and loc.retired_at is None
@@ -242,12 +254,7 @@ def record(
     if event in (STORED, RETURNED):
         if location_id is None:
             raise InvalidInput("Vælg, hvor originalen lægges.", "location_id")
-        try:
-            loc = location_in_organisation(session, consent.organisation_id, location_id)
-        except NotFound:
-            raise InvalidInput("Vælg en af placeringerne.", "location_id") from None
-        if loc.retired_at is not None:
-            raise InvalidInput("Placeringen er udgået. Vælg en anden.", "location_id")
+        loc = storable_location(session, consent.organisation_id, location_id)
     if not person:
         raise InvalidInput("Skriv, hvem der gør det.", "person")
     if len(person) > PERSON_MAX:

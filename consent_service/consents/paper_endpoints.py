@@ -152,10 +152,10 @@ def _location_id(form: FormState) -> int | None:
     if not raw:
         form.add("location_id", "Vælg, hvor originalen lægges.")
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    number = ascii_number(raw, 12)
+    if number is None:
         form.add("location_id", "Vælg en af placeringerne.")
-        return None
-    return int(raw)
+    return number
 
 
 @router.post("/samtykker/{consent_id}/original", response_class=HTMLResponse)

@@ -393,3 +393,85 @@ def test_an_erased_citizens_original_awaits_destruction_without_a_name(
     assert r.status_code == 303
     assert r.headers["location"] == "/arbejdsliste?besked=paper-destroyed"
     assert _facts(ctx, consent) == ["destroyed"]
+
+
+def _record_with_place(client: TestClient, token: str, pid: str, form_id: str, place: str):  # type: ignore[no-untyped-def]
+    from tests.factories import tiny_png
+
+    return client.post(
+        f"/borgere/{pid}/samtykke/wellbeing/registrer",
+        data={
+            "form_id": form_id,
+            "signed_on": SIGNED.isoformat(),
+            "witness": "Nina",
+            "location_id": place,
+            "csrf_token": token,
+        },
+        files={"scan": ("scan.png", tiny_png(), "image/png")},
+    )
+
+
+def test_the_place_of_the_original_is_chosen_when_the_signed_form_is_recorded(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """The recording form offers the organisation's places; a chosen place records the
+    original as put there in the same transaction. A foreign, retired or hostile place
+    keeps the form and records neither the consent nor the custody."""
+    from tests.api.test_citizens_consents import print_form, refer, register
+    from tests.factories import synthetic_cpr
+
+    _at(clock, SIGNED)
+    foreign = _location(
+        client,
+        _as(client, enrolled_person(ctx, "data_controller", org_name="Region Hovedstaden"), clock),
+        "Fremmed skab",
+    )
+    dc_token = _as(client, enrolled_person(ctx, "data_controller"), clock)
+    place = _location(client, dc_token)
+    old = _location(client, dc_token, "Gammelt skab")
+    r = client.post(f"/papir/placeringer/{old}/udgaa", data={"csrf_token": dc_token})
+    assert r.status_code == 303, r.text
+
+    token = _as(client, enrolled_person(ctx, "navigator"), clock)
+    pid = register(client, token, synthetic_cpr(date(1970, 5, 17), 3))
+    refer(client, token, pid, SIGNED)
+    form_id = print_form(client, token, pid, "wellbeing")
+    page = client.get(f"/borgere/{pid}").text
+    assert "Originalen lægges i" in page
+    assert escape(CABINET) in page
+    assert "Fremmed skab" not in page
+    assert "Gammelt skab" not in page
+
+    for hostile in (str(foreign), str(old), "²", "1 OR 1=1", "99999999999999"):
+        r = _record_with_place(client, token, pid, form_id, hostile)
+        assert r.status_code == 400, (hostile, r.text)
+        assert "Vælg en" in r.text or "udgået" in r.text
+        assert "Fremmed skab" not in r.text
+    assert _facts(ctx) == []
+    with ctx.sessions() as s:
+        from consent_service.consents.models import Consent
+
+        assert s.scalar(select(func.count()).select_from(Consent)) == 0
+
+    r = _record_with_place(client, token, pid, form_id, str(place))
+    assert r.status_code == 303, r.text
+    assert _facts(ctx) == ["stored"]
+    assert "paper.stored" in _actions(ctx)
+    assert escape(CABINET) in client.get(f"/borgere/{pid}").text
+
+
+def test_recording_without_a_place_leaves_the_custody_to_later(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    from tests.api.test_citizens_consents import print_form, refer, register
+    from tests.factories import synthetic_cpr
+
+    _at(clock, SIGNED)
+    _location(client, _as(client, enrolled_person(ctx, "data_controller"), clock))
+    token = _as(client, enrolled_person(ctx, "navigator"), clock)
+    pid = register(client, token, synthetic_cpr(date(1971, 6, 18), 5))
+    refer(client, token, pid, SIGNED)
+    form_id = print_form(client, token, pid, "wellbeing")
+    r = _record_with_place(client, token, pid, form_id, "")
+    assert r.status_code == 303, r.text
+    assert _facts(ctx) == []
