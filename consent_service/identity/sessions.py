@@ -86,8 +86,7 @@ def active_session(session: Session, deps: ServiceDeps, token: str | None) -> Se
         return SessionLookup(None, None, expired=True, expired_id=row.id, expired_reason=reason)
     if row.mfa_at is None:
         return SessionLookup(None, None)
-    row.last_seen_at = now
-    session.flush()
+    repo.touch_session(session, row, now)
     return SessionLookup(row, user)
 
 

@@ -136,8 +136,7 @@ def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLoo
     user = repo.user_by_id(session, row.user_id)
     if user is None or not user.is_active:
         return TokenLookup(None, row, "token user inactive")
-    row.last_used_at = now
-    session.flush()
+    repo.touch_api_token(session, row, now)
     return TokenLookup(user, row, "ok")
 
 
