@@ -17,15 +17,14 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+import segno
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -323,17 +322,45 @@ def _build(story: list[Flowable], *, title: str, subject: str, footer: Sequence[
     return buffer.getvalue()
 
 
-def _qr(value: str, size: float) -> Drawing:
-    widget = QrCodeWidget(value, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(
-        size,
-        size,
-        transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), -x0, -y0],
-        initialFontName=FONT,  # else renderPDF selects Times-Roman, which is not embedded
-    )
-    drawing.add(widget)
-    return drawing
+QR_QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004)
+
+
+class QrPath(Flowable):  # type: ignore[misc]  # reportlab is untyped
+    """A QR code (error correction level M) drawn from segno's module matrix as one filled
+    path: one rectangle per horizontal run of dark modules, each exactly on the module
+    grid, with a quiet zone of ``QR_QUIET_ZONE`` modules. One fill operation, where
+    reportlab's QR widget encoded the text twice and drew every module as a shape."""
+
+    def __init__(self, value: str, size: float) -> None:
+        super().__init__()
+        code = segno.make(value, error="m", micro=False, boost_error=False)
+        self._runs = list(_dark_runs(code.matrix))
+        self._modules = code.symbol_size(border=QR_QUIET_ZONE)[0]
+        self.width = self.height = size
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        module = self.width / self._modules
+        path = self.canv.beginPath()
+        for row, start, length in self._runs:
+            y = self.height - (row + 1 + QR_QUIET_ZONE) * module
+            path.rect((start + QR_QUIET_ZONE) * module, y, length * module, module)
+        self.canv.setFillColor(colors.black)
+        self.canv.drawPath(path, stroke=0, fill=1)
+
+
+def _dark_runs(matrix: Sequence[Sequence[int]]) -> Iterator[tuple[int, int, int]]:
+    """(row, first column, length) of every horizontal run of dark modules."""
+    for row, modules in enumerate(matrix):
+        start = None
+        for column, dark in enumerate((*modules, 0)):
+            if dark and start is None:
+                start = column
+            elif not dark and start is not None:
+                yield row, start, column - start
+                start = None
 
 
 _QR_COLUMN = 44 * mm  # the QR and, beneath it, the form code
@@ -392,7 +419,7 @@ def render_form(form: ConsentFormInput) -> bytes:
         Spacer(1, 3 * mm),
         *_field("Formular-id", form.form_id, st),
     ]
-    beside_qr: list[Flowable] = [_qr(form.form_id, qr_size)]
+    beside_qr: list[Flowable] = [QrPath(form.form_id, qr_size)]
     if form.short_code:
         beside_qr.append(Paragraph(f"Blanketkode:<br/><b>{_text(form.short_code)}</b>", st.code))
     box = Table(
