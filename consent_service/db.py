@@ -17,15 +17,17 @@ they hold names, CPR blind indexes and whatever a person typed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -35,6 +37,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -92,7 +97,80 @@ def make_engine(
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection is pinged before use only after it lay idle this long: one that was
+# in use a moment ago is alive (a ping per request is a round trip per request), one that
+# lay idle may have been cut by a restart or a firewall. A ping that fails makes the pool
+# open a fresh connection instead (SQLAlchemy retries a checkout that raises
+# DisconnectionError); a connection that dies in use fails that one request and is
+# replaced for the next (SQLAlchemy invalidates it on the disconnect error).
+PING_AFTER_IDLE_SECONDS = 30.0
+_CHECKED_IN_AT = "consent_service.checked_in_at"
+idle_pings = 0  # how many pings were sent (round trips counted by tests)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine.pool, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        global idle_pings
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        idle_pings += 1
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # any failure: a dead connection, try a fresh one
+            raise DisconnectionError("idle connection did not answer a ping") from exc
+
+
+# --- reads repeated within one transaction, made once ------------------------------------
+
+_MEMO = "consent_service.memo"
+
+
+def memoised_scalars(
+    session: Session, key: tuple[object, ...], statement: Select[T]
+) -> tuple[T, ...]:
+    """The rows of ``statement``, read once per transaction (``memoised``)."""
+    return memoised(session, key, lambda: tuple(session.scalars(statement).all()))
+
+
+def memoised(session: Session, key: tuple[object, ...], load: Callable[[], T]) -> T:
+    """``load()``, made once per transaction for ``key``: a page that asks for a citizen's
+    consents from five places reads them once. Forgotten whenever the session writes
+    (a flush, an ORM insert, update or delete statement) or the transaction ends, and
+    bypassed while the session holds changes not yet flushed, so a read never misses what
+    the same request wrote. Only for rows written through this session's ORM."""
+    if session.new or session.dirty or session.deleted:
+        return load()
+    memo: dict[tuple[object, ...], Any] = session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = load()
+    return cast(T, memo[key])
+
+
+def _forget(session: Session, *_: Any) -> None:
+    session.info.pop(_MEMO, None)
+
+
+event.listen(Session, "after_flush", _forget)
+event.listen(Session, "after_transaction_end", _forget)
+event.listen(Session, "after_soft_rollback", _forget)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        _forget(state.session)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

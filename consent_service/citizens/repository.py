@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen, CitizenChange, CitizenKey, Referral
+from consent_service.db import memoised_scalars
 from consent_service.identity.models import Organisation
 
 
@@ -151,9 +152,12 @@ def count_citizens(session: Session, organisation_id: int) -> int:
 
 
 def referrals_of(session: Session, citizen_id: int) -> Sequence[Referral]:
-    return session.scalars(
-        select(Referral).where(Referral.citizen_id == citizen_id).order_by(Referral.referred_on)
-    ).all()
+    """The citizen's referrals by day; read once per transaction."""
+    return memoised_scalars(
+        session,
+        ("referrals_of", citizen_id),
+        select(Referral).where(Referral.citizen_id == citizen_id).order_by(Referral.referred_on),
+    )
 
 
 def key_purposes_of(session: Session, citizen_id: int) -> Sequence[str]:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen
+from consent_service.consents import repository
 from consent_service.consents.models import Consent, ConsentForm
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
 
@@ -51,9 +52,7 @@ def history(session: Session, consent_id: int) -> list[PaperCustody]:
 
 
 def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:
-    return session.scalars(
-        select(Consent).where(Consent.citizen_id == citizen_id).order_by(Consent.id)
-    ).all()
+    return sorted(repository.consents_of(session, citizen_id), key=lambda c: c.id)
 
 
 def form_of(session: Session, form_id: str | None) -> ConsentForm | None:

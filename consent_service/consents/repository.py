@@ -15,6 +15,7 @@ from consent_service.consents.models import (
     ConsentScan,
     Disclosure,
 )
+from consent_service.db import memoised_scalars
 
 # First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
 # id) under which extract executions and the ending of consents (withdrawal, invalidation)
@@ -84,19 +85,25 @@ def consent_any_organisation(session: Session, public_id: str) -> tuple[Consent,
 
 
 def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:
-    return session.scalars(
+    """The citizen's consents in the order recorded; read once per transaction."""
+    return memoised_scalars(
+        session,
+        ("consents_of", citizen_id),
         select(Consent)
         .where(Consent.citizen_id == citizen_id)
-        .order_by(Consent.recorded_at, Consent.id)
-    ).all()
+        .order_by(Consent.recorded_at, Consent.id),
+    )
 
 
 def events_of(session: Session, consent_id: int) -> Sequence[ConsentEvent]:
-    return session.scalars(
+    """The consent's events in the order recorded; read once per transaction."""
+    return memoised_scalars(
+        session,
+        ("events_of", consent_id),
         select(ConsentEvent)
         .where(ConsentEvent.consent_id == consent_id)
-        .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
-    ).all()
+        .order_by(ConsentEvent.recorded_at, ConsentEvent.id),
+    )
 
 
 def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
