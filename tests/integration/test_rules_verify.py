@@ -264,3 +264,18 @@ def test_nothing_ran_records_nothing(
     with pytest.raises(verify.VerifyUnavailable, match="no scenario ran"):
         tasks.verify_and_record(ctx.sessions, ctx.deps, OPERATOR, tiny_root)
     assert _rows(ctx) == []
+
+
+def test_the_scratch_run_uses_sqlite_only(tmp_path: Path) -> None:
+    """The environment ``run_scenarios`` gives pytest narrows the database fixture to
+    SQLite: no scenario of the run touches a PostgreSQL server."""
+    env = verify._scratch_env(tmp_path)
+    assert not any(k.startswith("CONSENT_") and k != "CONSENT_TEST_ENGINES" for k in env)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/bdd/test_rulebook.py", "--collect-only", "-q",
+         "-p", "no:cacheprovider"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    ids = [line for line in done.stdout.splitlines() if "::" in line]
+    assert ids, done.stdout
+    assert all("[sqlite]" in i for i in ids), ids
