@@ -211,6 +211,16 @@ class Settings(BaseSettings):
         description="Folder holding features/, policies/, retention/ and templates/consent/: "
         "what the legal adviser's rulebook shows and signs off",
     )
+    rules_verify_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=23,
+        description="Local hour (Europe/Copenhagen) from which the worker runs the Danish "
+        "scenarios against the installed service once a day (`rules verify`); unset = never",
+    )
+    rules_verify_timeout_seconds: float = Field(
+        default=3600.0, gt=0, description="How long a run of the scenarios may take"
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for alert e-mails to the DPO; unset = no e-mail"
     )

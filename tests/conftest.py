@@ -46,7 +46,13 @@ PG_ADMIN_URL = os.environ.get("CONSENT_TEST_PG", "postgresql://postgres@127.0.0.
 PG_OWNER = "consent_owner"  # owns every table and function; runs migrate and restore
 PG_APP = "consent_app"  # the application login: owns nothing
 IN_CI = os.environ.get("CI", "").lower() == "true"
-ENGINES = ["sqlite", "postgresql"]
+# Every database test runs on both engines; ``CONSENT_TEST_ENGINES=sqlite`` narrows that (how
+# ``consent-service rules verify`` runs the scenarios on a scratch SQLite file only).
+ENGINES = [
+    e.strip()
+    for e in os.environ.get("CONSENT_TEST_ENGINES", "sqlite,postgresql").split(",")
+    if e.strip() in ("sqlite", "postgresql")
+] or ["sqlite", "postgresql"]
 _counter = itertools.count()
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ORIGIN = "samtykke.test/audit"  # the audit log's origin in the tests' checkpoints

@@ -12,6 +12,7 @@ from consent_service.cli.audit import add_audit_commands
 from consent_service.cli.backup import add_backup_commands
 from consent_service.cli.jobs import add_job_commands
 from consent_service.cli.retention import add_retention_commands
+from consent_service.cli.rules import add_rules_commands
 from consent_service.cli.run import add_run_command
 from consent_service.cli.serve import add_serve_command
 from consent_service.cli.setup import add_setup_commands
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_commands(sub)
     add_job_commands(sub)
     add_retention_commands(sub)
+    add_rules_commands(sub)
     add_witness_commands(sub)
     add_user_commands(sub)
     return parser

@@ -5,19 +5,26 @@ sign-off of it all (the step-up is the caller's, before this runs)."""
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from consent_service import labels
 from consent_service.audit.recorder import Actor
+from consent_service.clock import LEGAL_TZ, legal_today
 from consent_service.errors import InvalidInput
 from consent_service.identity.users import display_names
 from consent_service.rulebook import book
 from consent_service.rulebook import repository as repo
-from consent_service.rulebook.models import RulebookApproval, RulebookApprovedFile
+from consent_service.rulebook.models import (
+    RulebookApproval,
+    RulebookApprovedFile,
+    RulebookVerification,
+)
 from consent_service.services import ServiceDeps
 
 MAX_COMMENT = 1000
@@ -38,11 +45,22 @@ class FileView:
 
 
 @dataclass(frozen=True)
+class RunView:
+    """A scenario's newest run against the service: its outcome, when, and whether it ran
+    with the rule files as they are now."""
+
+    outcome: str  # passed | failed
+    at: datetime
+    current_rules: bool
+
+
+@dataclass(frozen=True)
 class ScenarioView:
     scenario: book.Scenario
     status: book.FileStatus
     rules: list[FileView]
     last_passed: datetime | None = None
+    latest: RunView | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,8 @@ def rulebook_view(session: Session, root: Path) -> RulebookView:
         p: replace(_file_view(p, current.get(p), approved), name=name_da(p, titles)) for p in paths
     }
     passed = repo.last_passed(session)
+    latest = repo.latest_runs(session)
+    digest = digest_of({p: book.sha256(d) for p, d in current.items()})
 
     features: dict[str, FeatureView] = {}
     for name, mapping in spec.features.items():
@@ -195,9 +215,13 @@ def rulebook_view(session: Session, root: Path) -> RulebookView:
                 status = "changed"
             else:
                 status = "approved"
-            run = passed.get((name, scenario.name))
+            ok = passed.get((path, scenario.name))
+            run = latest.get((path, scenario.name))
+            newest = None
+            if run is not None:
+                newest = RunView(run.outcome, run.verified_at, run.rules_digest == digest)
             scenarios.append(
-                ScenarioView(scenario, status, rules, run.verified_at if run else None)
+                ScenarioView(scenario, status, rules, ok.verified_at if ok else None, newest)
             )
         removed = sorted(set(old) - {s.name for s in feature.scenarios})
         features[name] = FeatureView(
@@ -219,7 +243,6 @@ def rulebook_view(session: Session, root: Path) -> RulebookView:
     if approval is not None:
         names = display_names(session, approval.organisation_id, [approval.approved_by])
         approver = names.get(approval.approved_by, "")
-    digest = digest_of({p: book.sha256(d) for p, d in current.items()})
     return RulebookView(approval, approver, groups, list(files.values()), digest)
 
 
@@ -271,3 +294,118 @@ def approve(
     )
     session.flush()
     return approval
+
+
+# --- runs of the scenarios against the service ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """One scenario's outcome in a run: its feature file (path from the rules root), its
+    name as written, and ``passed`` or ``failed``."""
+
+    feature: str
+    scenario: str
+    outcome: str
+
+
+OUTCOMES = ("passed", "failed")
+
+
+def rules_digest(root: Path) -> str:
+    """The digest over every covered file as it is now (what a sign-off would store)."""
+    current = book.covered_files(root, book.load_rulebook(root, strict=False))
+    return digest_of({path: book.sha256(data) for path, data in current.items()})
+
+
+def record_verification(
+    session: Session, deps: ServiceDeps, actor: Actor, run_id: str,
+    outcomes: Sequence[ScenarioOutcome], code_version: str, digest: str,
+) -> tuple[int, int]:  # fmt: skip
+    """Record a run of the scenarios: one row per scenario and ``rulebook.verified`` with
+    the counts, in the same transaction. Returns (passed, failed)."""
+    bad = next((o for o in outcomes if o.outcome not in OUTCOMES), None)
+    if bad is not None:
+        raise InvalidInput(f"unknown outcome {bad.outcome!r}")
+    now = deps.clock.now()
+    session.add_all(
+        RulebookVerification(
+            run_id=run_id, feature=o.feature[:200], scenario=o.scenario[:500],
+            outcome=o.outcome, code_version=code_version[:100], rules_digest=digest,
+            verified_at=now,
+        )
+        for o in outcomes
+    )  # fmt: skip
+    passed = sum(1 for o in outcomes if o.outcome == "passed")
+    failed = len(outcomes) - passed
+    deps.audit.record(
+        session,
+        actor,
+        action="rulebook.verified",
+        outcome="success",
+        resource_type="rulebook",
+        resource_id=run_id,
+        details={"run": run_id, "passed": passed, "failed": failed, "digest": digest},
+    )
+    session.flush()
+    return passed, failed
+
+
+def start_nightly_run(
+    session: Session, deps: ServiceDeps, actor: Actor, hour: int, run_id: str
+) -> bool:
+    """Whether tonight's run of the scenarios is due now and claimed by the caller: once per
+    local day, at or after ``hour`` (Copenhagen time). The claim is ``rulebook.verify_started``,
+    recorded under a lock, so one worker of several runs it."""
+    today = legal_today(deps.clock)
+    due_from = datetime.combine(today, time(hour), tzinfo=LEGAL_TZ)
+    if deps.clock.now() < due_from:
+        return False
+    repo.lock_rulebook_notes(session)
+    started = repo.newest_event_at(session, "rulebook.verify_started")
+    if started is not None and started >= due_from:
+        return False
+    deps.audit.record(
+        session,
+        actor,
+        action="rulebook.verify_started",
+        outcome="success",
+        resource_type="rulebook",
+        resource_id=run_id,
+        details={"run": run_id},
+    )
+    session.flush()
+    return True
+
+
+def record_lapse(session: Session, deps: ServiceDeps, actor: Actor, root: Path) -> bool:
+    """If the newest sign-off has lapsed (a covered file changed since), record
+    ``rulebook.lapsed`` once for that sign-off and the files as they are now (an alert
+    rule tells the DPO). Returns whether it recorded one."""
+    approval, approved = _approved(session)
+    if approval is None:
+        return False
+    current = book.covered_files(root, book.load_rulebook(root, strict=False))
+    hashes = {path: book.sha256(data) for path, data in current.items()}
+    was = {path: f.sha256 for path, f in approved.items()}
+    if hashes == was:
+        return False
+    digest = digest_of(hashes)
+    repo.lock_rulebook_notes(session)
+    for details in repo.event_details_about(
+        session, "rulebook.lapsed", "rulebook", str(approval.id)
+    ):
+        if json.loads(details).get("digest") == digest:
+            return False
+    changed = sum(1 for p in set(hashes) | set(was) if hashes.get(p) != was.get(p))
+    deps.audit.record(
+        session,
+        actor,
+        action="rulebook.lapsed",
+        outcome="success",
+        resource_type="rulebook",
+        resource_id=str(approval.id),
+        details={"approval": approval.id, "digest": digest, "changed": changed},
+    )
+    session.flush()
+    return True

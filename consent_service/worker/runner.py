@@ -37,6 +37,7 @@ from consent_service.oversight.alerts import (
     smtp_settings_from,
 )
 from consent_service.retention.schedule import default_schedule
+from consent_service.rulebook import tasks as rulebook_tasks
 from consent_service.services import ServiceDeps
 
 log = structlog.get_logger()
@@ -190,9 +191,10 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
     chain audit events a crash left pending, sign the interval checkpoint when due, hand
     the signed checkpoints to the witnesses and new interval checkpoints to the DPO's
     mailbox (``audit.witnessing``), evaluate the audit alert rules (and e-mail new
-    alerts), and delete what the retention
-    schedule says is past its time: old login sessions, extract files, whole segments of
-    the audit log."""
+    alerts), note a lapsed rulebook sign-off for the DPO (``rulebook.lapsed``), delete
+    what the retention schedule says is past its time: old login sessions, extract files,
+    whole segments of the audit log; and, when ``rules_verify_hour`` is set, run the Danish
+    scenarios against the service once a night (``rulebook.tasks``)."""
     with sessions() as session:
         seal_pending(session.get_bind())
     with session_scope(sessions) as session:
@@ -205,6 +207,10 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
         hand_off(sessions, deps)
     except Exception as exc:  # only a failure to record it gets here: go on with the pass
         log.warning("witness hand-off failed", error=type(exc).__name__)
+    try:  # a broken rule file must not stop the pass: start-up and the page name it
+        rulebook_tasks.note_lapse(sessions, deps, SYSTEM)
+    except Exception as exc:
+        log.warning("rulebook lapse check failed", error=type(exc).__name__)
     with session_scope(sessions) as session:
         evaluate_alerts(
             session, deps.clock, deps.audit, SYSTEM, expected=expected_from(deps.settings)
@@ -218,6 +224,12 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
         purge_expired(
             session, deps.clock, deps.audit, SYSTEM, default_event_catalogue().retention_deadline
         )
+    # Last, and only when enabled: the nightly run of the scenarios takes a while (a
+    # subprocess), and is claimed once per local day by one worker.
+    try:
+        rulebook_tasks.nightly_verification(sessions, deps, SYSTEM)
+    except Exception as exc:
+        log.warning("nightly rules verify failed", error=type(exc).__name__)
 
 
 def run_due(

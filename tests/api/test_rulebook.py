@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,15 @@ from sqlalchemy import func, select
 
 from consent_service.app import create_app
 from consent_service.audit.models import AuditEvent
-from consent_service.clock import FixedClock
+from consent_service.audit.recorder import SYSTEM
+from consent_service.clock import FixedClock, local_time
 from consent_service.config import REPO_ROOT
 from consent_service.context import AppContext
+from consent_service.db import session_scope
 from consent_service.identity.models import User
+from consent_service.rulebook import service
 from consent_service.rulebook.models import RulebookApproval, RulebookApprovedFile
+from consent_service.rulebook.service import ScenarioOutcome
 from tests.conftest import Person, current_code, enrolled_person, log_in, make_settings
 
 RULE_FOLDERS = ("features", "policies", "retention", "templates")
@@ -265,3 +270,47 @@ def test_an_administrator_creates_a_legal_adviser_directly_without_a_proposal(
         for p, spec in rctx.policy.spec.permissions.items()
         if spec.personal_data
     )
+
+
+def _scenario_block(page: str, name: str) -> str:
+    """The Regelsamling's block of the scenario called ``name``."""
+    start = page.index(f": {name} <span")
+    return page[start : page.index("</div>", start)]
+
+
+def test_the_page_shows_each_scenarios_latest_run_and_whether_the_rules_changed_since(
+    rctx: AppContext, rclient: TestClient, clock: FixedClock, rules_root: Path
+) -> None:
+    """ "Bestået <time>" after a recorded run with today's rules; "kørt med andre regler end
+    de nuværende" once a rule file changes; a later failure says when it last passed."""
+    _as(rclient, enrolled_person(rctx, "legal_adviser"), clock)
+    name = "Den 30. februar findes ikke"
+    page = rclient.get("/regelsamling").text
+    assert "Ikke kørt mod tjenesten endnu." in _scenario_block(page, name)
+
+    def record(outcome: str) -> str:
+        clock.advance(timedelta(minutes=2))
+        with session_scope(rctx.sessions) as s:
+            service.record_verification(
+                s, rctx.deps, SYSTEM, f"run-{outcome}",
+                [ScenarioOutcome("features/cpr.feature", name, outcome)],
+                "0.1.0", service.rules_digest(rules_root),
+            )  # fmt: skip
+        return local_time(clock.now())
+
+    passed_at = record("passed")
+    block = _scenario_block(rclient.get("/regelsamling").text, name)
+    assert f"Bestået {passed_at}." in block
+    assert "kørt med andre regler" not in block
+    other = _scenario_block(rclient.get("/regelsamling").text, "Et ciffer for lidt")
+    assert "Ikke kørt mod tjenesten endnu." in other
+
+    policy = rules_root / "policies/consents.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "\n# note\n", encoding="utf-8")
+    block = _scenario_block(rclient.get("/regelsamling").text, name)
+    assert f"Bestået {passed_at}, kørt med andre regler end de nuværende." in block
+
+    failed_at = record("failed")
+    block = _scenario_block(rclient.get("/regelsamling").text, name)
+    assert f"Fejlede {failed_at}; sidst bestået {passed_at}." in block
+    assert "kørt med andre regler" not in block
