@@ -38,6 +38,7 @@ from consent_service.oversight.alerts import (
 )
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
+from consent_service.subject_requests.service import record_overdue
 
 log = structlog.get_logger()
 
@@ -189,8 +190,9 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
     """What the worker does on every pass besides jobs, each in its own transaction:
     chain audit events a crash left pending, sign the interval checkpoint when due, hand
     the signed checkpoints to the witnesses and new interval checkpoints to the DPO's
-    mailbox (``audit.witnessing``), evaluate the audit alert rules (and e-mail new
-    alerts), and delete what the retention
+    mailbox (``audit.witnessing``), record each citizen's request whose deadline passed
+    (``subject_request.overdue``, once per request), evaluate the audit alert rules (and
+    e-mail new alerts), and delete what the retention
     schedule says is past its time: old login sessions, extract files, whole segments of
     the audit log."""
     with sessions() as session:
@@ -205,6 +207,8 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
         hand_off(sessions, deps)
     except Exception as exc:  # only a failure to record it gets here: go on with the pass
         log.warning("witness hand-off failed", error=type(exc).__name__)
+    with session_scope(sessions) as session:
+        record_overdue(session, deps, SYSTEM)
     with session_scope(sessions) as session:
         evaluate_alerts(
             session, deps.clock, deps.audit, SYSTEM, expected=expected_from(deps.settings)
