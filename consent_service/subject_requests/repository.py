@@ -24,6 +24,12 @@ def by_public_id(session: Session, organisation_id: int, public_id: str) -> Subj
     )
 
 
+def by_public_id_any_organisation(session: Session, public_id: str) -> SubjectRequest | None:
+    """The request ``public_id`` in whichever organisation holds it: only to record a
+    probe of another organisation's id, never to answer with it."""
+    return session.scalar(select(SubjectRequest).where(SubjectRequest.public_id == public_id))
+
+
 def lock(session: Session, request_id: int) -> SubjectRequest:
     """The request's row, locked for this transaction and reloaded (PostgreSQL; SQLite
     has one writer), so of two changes at once the second sees the first."""

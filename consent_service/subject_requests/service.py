@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
+from consent_service.citizens.probes import probe_not_found
 from consent_service.citizens.vault import CitizenKeyDestroyed, CitizenVault
 from consent_service.clock import legal_today
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
@@ -73,9 +74,14 @@ def request_in_organisation(
     session: Session, organisation_id: int, public_id: str
 ) -> tuple[SubjectRequest, Citizen]:
     """The organisation's request ``public_id`` and its citizen; an unknown id and
-    another organisation's request are both ``NotFound``."""
+    another organisation's request are both ``NotFound`` (the second a ``ProbeNotFound``,
+    recorded in that organisation's log as a cross-organisation probe of its citizen)."""
     found = repo.by_public_id(session, organisation_id, public_id)
     if found is None:
+        foreign = repo.by_public_id_any_organisation(session, public_id)
+        owner = session.get(Citizen, foreign.citizen_id) if foreign is not None else None
+        if owner is not None and owner.organisation_id != organisation_id:
+            raise probe_not_found(organisation_id, owner, via="subject_request")
         raise NotFound("subject request")
     citizen = session.get(Citizen, found.citizen_id)
     if citizen is None or citizen.organisation_id != organisation_id:

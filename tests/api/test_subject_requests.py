@@ -269,6 +269,17 @@ def test_another_organisations_request_and_citizen_answer_404_and_nothing_change
         assert r.status_code == 404, url
         assert req.public_id not in r.text
     assert _register(client, token, pid).status_code == 404
+    # The first organisation's DPO learns that someone outside tried its citizen's request.
+    with ctx.sessions() as s:
+        probes = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "citizen.cross_organisation_probe")
+        ).all()
+        staged = s.scalars(
+            select(AuditPending).where(AuditPending.action == "citizen.cross_organisation_probe")
+        ).all()
+        vias = sorted(json.loads(e.details or "{}")["via"] for e in [*probes, *staged])
+        assert vias == ["open", "subject_request", "subject_request"]
+        assert {e.resource_id for e in [*probes, *staged]} == {pid}
     page = client.get("/anmodninger").text
     assert req.public_id not in page
     assert pid not in page
