@@ -36,6 +36,7 @@ from consent_service.oversight.endpoints import router as audit_router
 from consent_service.oversight.report_endpoints import router as access_report_router
 from consent_service.rulebook.endpoints import router as rulebook_router
 from consent_service.startup import StartupError, check_database
+from consent_service.subject_requests.endpoints import router as subject_requests_router
 from consent_service.web import openapi, problems, ratelimit, textguard
 from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import public
@@ -67,6 +68,7 @@ ROUTERS = (
     wellbeing_router,
     paper_router,
     rulebook_router,
+    subject_requests_router,
 )
 
 # The design system's stylesheet, fonts, icons and script are served from /static; no

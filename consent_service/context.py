@@ -22,6 +22,7 @@ from consent_service.oversight.alerts import default_alert_rules
 from consent_service.retention.schedule import default_schedule
 from consent_service.rulebook.book import load_rulebook
 from consent_service.services import ServiceDeps
+from consent_service.subject_requests.policy import request_rules
 from consent_service.unit_of_work import HANDLER
 
 
@@ -37,6 +38,7 @@ def load_rule_files() -> None:
         default_event_catalogue()
         default_alert_rules()
         default_extract_policy()
+        request_rules()
     except ValueError as exc:  # each loader's error names the file and the field
         raise PolicyError(str(exc)) from None
 

@@ -28,6 +28,7 @@ from consent_service.rulebook.models import (
     RulebookApprovedFile,
     RulebookVerification,
 )
+from consent_service.subject_requests.models import SubjectRequest
 from consent_service.web.limits_storage import RateLimitCounter
 from consent_service.wellbeing.models import WellbeingResponse
 
@@ -61,6 +62,7 @@ __all__ = [
     "RulebookApproval",
     "RulebookApprovedFile",
     "RulebookVerification",
+    "SubjectRequest",
     "Task",
     "User",
     "UserSession",

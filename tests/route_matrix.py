@@ -30,6 +30,7 @@ from consent_service.consents.paper_models import PaperLocation
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.identity.models import AccessProposal, ApiToken, User
+from consent_service.subject_requests.models import SubjectRequest
 from tests.conftest import Person, current_code, enrolled_person, log_in, organisation
 from tests.factories import synthetic_cpr, tiny_png
 
@@ -163,6 +164,22 @@ def _paper_location(ctx: AppContext, dc: Login, organisation_id: int, name: str)
         return str(found)
 
 
+def _subject_request(ctx: AppContext, nav: Login, citizen_pid: str, today: date) -> str:
+    """A citizen's request registered today on the citizen's page; its public id."""
+    day = today.isoformat()
+    _post(nav, f"/borgere/{citizen_pid}/anmodninger", 303,
+          data={"kind": "access", "channel": "letter", "received_on": day})  # fmt: skip
+    with ctx.sessions() as session:
+        found = session.scalar(
+            select(SubjectRequest.public_id)
+            .join(Citizen, Citizen.id == SubjectRequest.citizen_id)
+            .where(Citizen.public_id == citizen_pid)
+            .order_by(SubjectRequest.id.desc())
+        )
+        assert found is not None
+        return found
+
+
 def _extract(dc: Login, today: date) -> str:
     r = _post(dc, "/udtraek", 303, data=extract_draft(today))
     return _located(r)
@@ -253,6 +270,8 @@ def build_organisation(
     ids["consent_invalidate"] = _signed(ctx, nav, invalid, "wellbeing", today)
 
     ids["location"] = _paper_location(ctx, dc, org.id, "Skab 2, Grenaa Sundhedshus")
+    ids["request_extend"] = _subject_request(ctx, nav, ids["citizen"], today)
+    ids["request_answer"] = _subject_request(ctx, nav, ids["citizen"], today)
     ids["location_retire"] = _paper_location(ctx, dc, org.id, "Gammelt arkiv")
 
     ids["extract_view"] = _extract(dc, today)
@@ -332,6 +351,9 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/papir/placeringer/{location_id}/udgaa"): {"location_id": "location_retire"},
     ("POST", "/samtykker/{consent_id}/original"): {"consent_id": "consent_export"},
     ("POST", "/samtykker/{consent_id}/original/makuler"): {"consent_id": "consent_journal"},
+    ("POST", "/borgere/{public_id}/anmodninger"): {"public_id": "citizen"},
+    ("POST", "/anmodninger/{request_id}/forlaeng"): {"request_id": "request_extend"},
+    ("POST", "/anmodninger/{request_id}/besvar"): {"request_id": "request_answer"},
 }
 CONSENT_KIND: dict[Route, str] = {
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): "journal",
@@ -574,6 +596,18 @@ BODIES: dict[Route, Body] = {
             "person": "Nina Navigatør",
             "occurred_on": _today(c),
         }
+    },
+    ("POST", "/borgere/{public_id}/anmodninger"): lambda o, me, c: {
+        "data": {"kind": "erasure", "channel": "phone", "received_on": _today(c)}
+    },
+    ("POST", "/anmodninger/{request_id}/forlaeng"): lambda o, me, c: {
+        "data": {
+            "new_deadline": (legal_today(c) + timedelta(days=40)).isoformat(),
+            "reason": "Mange samtidige anmodninger",
+        }
+    },
+    ("POST", "/anmodninger/{request_id}/besvar"): lambda o, me, c: {
+        "data": {"outcome": "answered", "answered_on": _today(c), "note": "Kopi sendt"}
     },
     ("POST", "/samtykker/{consent_id}/original/makuler"): lambda o, me, c: {
         "data": {

@@ -88,6 +88,10 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "rulebook_approval": ("SELECT", "INSERT"),
     "rulebook_approved_file": ("SELECT", "INSERT"),
     "rulebook_verification": ("SELECT", "INSERT"),
+    # Citizens' requests (GDPR art. 12-21): handled (UPDATE: extended, answered, the
+    # overdue mark), never deleted: evidence the request was answered in time; erasure
+    # shreds their sealed text with the citizen's key.
+    "subject_request": ("SELECT", "INSERT", "UPDATE"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

@@ -28,6 +28,7 @@ SUBJECT_KINDS_DA = {
     "address": "Adresse",
     "witness": "Vidne",
     "citizen": "Borger",
+    "subject_request": "Anmodning fra borger",
 }
 
 

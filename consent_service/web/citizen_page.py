@@ -23,12 +23,25 @@ from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.consents import paper, reading
 from consent_service.consents.labels import CHANNELS, CORRECTION_REASONS
+from consent_service.subject_requests import service as subject_requests
+from consent_service.subject_requests.policy import request_rules
 from consent_service.web.deps import Ctx, DbSession, Principal
 from consent_service.web.formstate import FormState
 from consent_service.web.templating import page
 
 REFERRAL_FORM = "henvisning-"  # the id prefix of the page's referral form
+REQUEST_FORM = "anmodning-"  # the id prefix of the form registering a citizen's request
 NO_FORMS: Mapping[str, FormState] = MappingProxyType({})
+
+
+def request_extend_prefix(request_public_id: str) -> str:
+    """The id prefix of a request's extension form."""
+    return f"anmodning-{request_public_id}-forlaeng-"
+
+
+def request_answer_prefix(request_public_id: str) -> str:
+    """The id prefix of a request's answer form."""
+    return f"anmodning-{request_public_id}-besvar-"
 
 
 def render(
@@ -46,6 +59,9 @@ def render(
     view = service.read_citizen(session, ctx.deps, me.actor, citizen, purpose="navigator course")
     overview = reading.citizen_consents(session, ctx.deps, citizen)
     citizen_referrals = list(service.referrals(session, citizen))
+    today = legal_today(ctx.clock)
+    manages_requests = me.may("requests:manage")
+    rules = request_rules()
     return page(
         request,
         "citizen.html",
@@ -65,12 +81,23 @@ def render(
         channels=CHANNELS,
         cohort_names={c.id: c.name for c in default_cohorts().cohorts},
         changes=corrections.history(session, ctx.deps, citizen),
-        today=legal_today(ctx.clock),
-        paper=paper.custody_for_citizen(session, citizen, legal_today(ctx.clock)),
+        today=today,
+        paper=paper.custody_for_citizen(session, citizen, today),
         paper_locations=[
             (str(loc.id), loc.name)
             for loc in paper.active_locations(session, citizen.organisation_id)
         ],
+        manages_requests=manages_requests,
+        subject_requests=(
+            subject_requests.citizen_requests(session, ctx.deps, citizen, today)
+            if manages_requests
+            else []
+        ),
+        request_prefix=REQUEST_FORM,
+        request_extend_prefix=request_extend_prefix,
+        request_answer_prefix=request_answer_prefix,
+        request_kinds=[(code, k.name_da) for code, k in rules.kinds.items()],
+        request_channels=rules.channels,
     )
 
 

@@ -32,6 +32,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/dpo/afvisninger", "Afviste forsøg"),
     ("/dpo/alarmer", "Alarmer"),
     ("/dpo/indsigt", "Indsigt"),
+    ("/anmodninger", "Anmodninger"),
     ("/udtraek/verificer", "Kontrol af udtræk"),
     ("/admin/brugere", "Brugere"),
     ("/admin/organisationer", "Organisationer"),

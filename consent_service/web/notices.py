@@ -34,6 +34,13 @@ NOTICES: dict[str, str] = {
     "paper-taken_out": "Det er registreret, at originalen er taget ud.",
     "paper-returned": "Det er registreret, at originalen er lagt tilbage.",
     "paper-destroyed": "Destruktionen af originalen er registreret.",
+    "request-registered": "Anmodningen er registreret. Fristen står i listen over anmodninger.",
+    "request-extended": "Fristen er forlænget. Husk at give borgeren besked med begrundelsen.",
+    "request-answered": "Svaret på anmodningen er registreret.",
+    "request-refused": "Afvisningen af anmodningen er registreret.",
+    "request-answered-late": (
+        "Svaret er registreret. Det blev givet efter fristen og står som overskredet."
+    ),
     "user-changed": "Ændringen af brugeren er gemt.",
     "user-unlocked": "Brugeren er låst op og kan logge ind igen.",
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from consent_service.clock import legal_today
 from consent_service.rulebook import service as rulebook
+from consent_service.subject_requests import service as subject_requests
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.gate import GatedRoute
 from consent_service.web.templating import page
@@ -35,4 +37,9 @@ def home(
         me=me,
         can_manage_users=policy.role_may(me.user.role, "users:read"),
         rulebook_state=rulebook_state,
+        requests_due=(
+            subject_requests.due_soon_count(session, me.organisation_id, legal_today(ctx.clock))
+            if policy.role_may(me.user.role, "requests:read")
+            else None
+        ),
     )

@@ -39,6 +39,7 @@ from consent_service.oversight.alerts import (
 from consent_service.retention.schedule import default_schedule
 from consent_service.rulebook import tasks as rulebook_tasks
 from consent_service.services import ServiceDeps
+from consent_service.subject_requests.service import record_overdue
 
 log = structlog.get_logger()
 
@@ -190,11 +191,12 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
     """What the worker does on every pass besides jobs, each in its own transaction:
     chain audit events a crash left pending, sign the interval checkpoint when due, hand
     the signed checkpoints to the witnesses and new interval checkpoints to the DPO's
-    mailbox (``audit.witnessing``), evaluate the audit alert rules (and e-mail new
-    alerts), note a lapsed rulebook sign-off for the DPO (``rulebook.lapsed``), delete
-    what the retention schedule says is past its time: old login sessions, extract files,
-    whole segments of the audit log; and, when ``rules_verify_hour`` is set, run the Danish
-    scenarios against the service once a night (``rulebook.tasks``)."""
+    mailbox (``audit.witnessing``), record each citizen's request whose deadline passed
+    (``subject_request.overdue``, once per request), note a lapsed rulebook sign-off for
+    the DPO (``rulebook.lapsed``), evaluate the audit alert rules (and e-mail new alerts),
+    delete what the retention schedule says is past its time: old login sessions, extract
+    files, whole segments of the audit log; and, when ``rules_verify_hour`` is set, run the
+    Danish scenarios against the service once a night (``rulebook.tasks``)."""
     with sessions() as session:
         seal_pending(session.get_bind())
     with session_scope(sessions) as session:
@@ -211,6 +213,8 @@ def housekeeping(sessions: sessionmaker[Session], deps: ServiceDeps) -> None:
         rulebook_tasks.note_lapse(sessions, deps, SYSTEM)
     except Exception as exc:
         log.warning("rulebook lapse check failed", error=type(exc).__name__)
+    with session_scope(sessions) as session:
+        record_overdue(session, deps, SYSTEM)
     with session_scope(sessions) as session:
         evaluate_alerts(
             session, deps.clock, deps.audit, SYSTEM, expected=expected_from(deps.settings)

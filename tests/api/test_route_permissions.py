@@ -139,6 +139,12 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/henvisninger/{referral_id}/kontaktet"):       Row(NAV, 303),
     ("POST", "/samtykker/{consent_id}/original"):            Row(NAV, 303),
     ("POST", "/samtykker/{consent_id}/original/makuler"):    Row(NAV, 303),
+    # citizens' requests (GDPR art. 12-21): the navigator handles them; the DPO sees the
+    # open ones by pseudonymous id
+    ("POST", "/borgere/{public_id}/anmodninger"):            Row(NAV, 303),
+    ("POST", "/anmodninger/{request_id}/forlaeng"):          Row(NAV, 303),
+    ("POST", "/anmodninger/{request_id}/besvar"):            Row(NAV, 303),
+    ("GET", "/anmodninger"):                                 Row(NAV | DPO, 200),
     # referrer: the referral API (a practice system's token, or the referrer's session)
     ("POST", "/api/v1/referrals"):                           Row(REF, 202, "application/json"),
     ("GET", "/henvis"):                                      Row(REF, 200),

@@ -20,7 +20,7 @@ from tests.conftest import enrolled_person, log_in
 
 # Reviewed with the policy: what each role finds in the menu besides Forside and Min konto.
 EXPECTED = {
-    "navigator": ["Borgere", "Arbejdsliste"],
+    "navigator": ["Borgere", "Arbejdsliste", "Anmodninger"],
     "referrer": ["Henvis borger", "Mine henvisninger"],
     "data_controller": [
         "Udtræk",
@@ -38,6 +38,7 @@ EXPECTED = {
         "Afviste forsøg",
         "Alarmer",
         "Indsigt",
+        "Anmodninger",
         "Kontrol af udtræk",
         "Regelsamling",
     ],
@@ -91,7 +92,12 @@ def granted_ctx(settings: Settings, clock: FixedClock, tmp_path: Path) -> Iterat
 
 
 def test_a_changed_grant_changes_the_menu(granted_ctx: AppContext, clock: FixedClock) -> None:
-    assert _menu(granted_ctx, clock, "navigator") == ["Borgere", "Arbejdsliste", "Brugere"]
+    assert _menu(granted_ctx, clock, "navigator") == [
+        "Borgere",
+        "Arbejdsliste",
+        "Anmodninger",
+        "Brugere",
+    ]
 
 
 def test_the_users_page_offers_changes_where_the_policy_allows_them(

@@ -29,7 +29,8 @@ def test_every_feature_file_is_mapped_and_every_named_rule_file_exists() -> None
     assert list(spec.laws.values()) == [
         "Sundhedsloven § 42 d", "Sundhedsloven § 43", "Sundhedsloven § 44",
         "Databeskyttelsesforordningen art. 6", "Databeskyttelsesforordningen art. 7",
-        "Databeskyttelsesforordningen art. 9", "Databeskyttelsesforordningen art. 15",
+        "Databeskyttelsesforordningen art. 9", "Databeskyttelsesforordningen art. 12",
+        "Databeskyttelsesforordningen art. 15",
         "Databeskyttelsesforordningen art. 17", "Databeskyttelsesloven § 11",
         "Projektets egne regler",
     ]  # fmt: skip
