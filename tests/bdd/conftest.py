@@ -13,8 +13,8 @@ from tests.bdd.steps.extract_steps import *  # noqa: F403
 from tests.bdd.steps.measurement_steps import *  # noqa: F403
 from tests.bdd.steps.paper_steps import *  # noqa: F403
 from tests.bdd.steps.referral_steps import *  # noqa: F403
-from tests.bdd.steps.rulebook_steps import *  # noqa: F403
 from tests.bdd.steps.request_steps import *  # noqa: F403
+from tests.bdd.steps.rulebook_steps import *  # noqa: F403
 from tests.bdd.steps.scan_steps import *  # noqa: F403
 from tests.bdd.steps.schedule_steps import *  # noqa: F403
 
