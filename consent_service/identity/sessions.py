@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.crypto import new_token, token_hash
 from consent_service.identity import repository as repo
+from consent_service.identity import touch
 from consent_service.identity.models import SessionStage, User, UserSession
 from consent_service.services import ServiceDeps
 
@@ -86,7 +87,7 @@ def active_session(session: Session, deps: ServiceDeps, token: str | None) -> Se
         return SessionLookup(None, None, expired=True, expired_id=row.id, expired_reason=reason)
     if row.mfa_at is None:
         return SessionLookup(None, None)
-    repo.touch_session(session, row, now)
+    touch.touch_session(session, row, now)
     return SessionLookup(row, user)
 
 

@@ -12,6 +12,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.crypto import new_token, token_hash
 from consent_service.errors import RuleRefusal
 from consent_service.identity import repository as repo
+from consent_service.identity import touch
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import ApiToken, Role, User
 from consent_service.services import ServiceDeps
@@ -136,7 +137,7 @@ def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLoo
     user = repo.user_by_id(session, row.user_id)
     if user is None or not user.is_active:
         return TokenLookup(None, row, "token user inactive")
-    repo.touch_api_token(session, row, now)
+    touch.touch_api_token(session, row, now)
     return TokenLookup(user, row, "ok")
 
 
