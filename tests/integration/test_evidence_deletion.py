@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from consent_service.audit.service import verify_chain
 from consent_service.citizens.models import Citizen
+from consent_service.cli import main
 from consent_service.clock import LEGAL_TZ, FixedClock
 from consent_service.consents.models import Consent, ConsentForm, Disclosure
 from consent_service.consents.paper_models import PaperCustody
@@ -213,3 +214,30 @@ def test_the_function_refuses_while_citizens_are_live(ctx: AppContext, clock: Fi
             {"org": pilot.organisation_id},
         )
     assert _sqlstate(caught) == "EV002"
+
+
+def test_the_command_line_dry_runs_change_nothing_and_speak_danish_of_what_is_kept(
+    ctx: AppContext,
+    clock: FixedClock,
+    test_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pilot = organisation_with_evidence(ctx, clock, "Region Midtjylland")
+    monkeypatch.setenv("CONSENT_ENV_FILE", "/nonexistent/consent.env")
+    monkeypatch.setenv("CONSENT_DATABASE_URL", ctx.settings.database_url)
+    monkeypatch.setenv("CONSENT_AUDIT_ORIGIN", ctx.settings.audit_origin)
+    for name, value in test_keys.items():
+        monkeypatch.setenv(f"CONSENT_{name.upper()}", value)
+    before = _counts(ctx, pilot.organisation_id)
+    assert main(["retention", "dry-run", "--organisation", "Region Midtjylland"]) == 0
+    assert main(["retention", "evidence-dry-run", "--organisation", "Region Midtjylland"]) == 0
+    assert main(["retention", "evidence-dry-run", "--organisation", "Nowhere"]) == 1
+    out = capsys.readouterr().out
+    until = ALLOWED - timedelta(days=1)
+    assert f"Samtykkeregistreringer (uden identitet): 3, til og med {until:%d-%m-%Y}" in out
+    assert "Papiroriginaler, der endnu ikke er makuleret: 3" in out
+    assert "consent_records 3" in out
+    assert f"allowed from {ALLOWED}" in out
+    assert "citizens not yet deleted: 2" in out
+    assert _counts(ctx, pilot.organisation_id) == before
