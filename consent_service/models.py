@@ -23,6 +23,7 @@ from consent_service.identity.models import (
     UserSession,
 )
 from consent_service.jobs.models import Job, Task
+from consent_service.retention.models import EvidenceRetention
 from consent_service.rulebook.models import (
     RulebookApproval,
     RulebookApprovedFile,
@@ -48,6 +49,7 @@ __all__ = [
     "ConsentEvent",
     "ConsentForm",
     "ConsentScan",
+    "EvidenceRetention",
     "ExtractChunk",
     "ExtractFile",
     "ExtractRequest",

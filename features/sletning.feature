@@ -46,3 +46,21 @@ Egenskab: Sletning af oplysninger efter sletteproceduren
       Og sikkerhedskopien fra før sletningen genindlæses i en tom database med de nøgler, der findes nu
       Så kan borgerens CPR-nummer og navn ikke læses i den genindlæste database
       Og borgeren kan ikke findes på CPR-nummeret i den genindlæste database
+
+  Regel: Samtykkeposter, videregivelser og udtræksmanifester slettes først fem år efter projektets afslutning
+    Den dataansvarlige skal kunne påvise samtykkerne og videregivelserne (artikel 5, stk. 2,
+    og artikel 7, stk. 1), så længe et krav kan rejses (forældelsesloven, 5 år). Derefter
+    slettes de for hele organisationen, når den dataansvarlige har set en prøvekørsel og
+    bekræftet med en ny kode. Databasen afviser selv en tidligere sletning.
+
+    Scenarie: Samtykkeposter slettes først fem år efter projektets afslutning
+      Givet en borger på Hold 2 henvist den 2. november 2026
+      Og et journalsamtykke underskrevet og indført i journalen den 10. november 2026
+      Når den dataansvarlige sletter ved projektets afslutning den 1. juli 2028
+      Og den dataansvarlige sletter samtykkeposterne den 30. juni 2033
+      Så afvises sletningen af samtykkeposterne
+      Og samtykkeregistreringen findes stadig uden identitet
+      Når den dataansvarlige sletter samtykkeposterne den 1. juli 2033
+      Så er samtykkeregistreringen slettet
+      Og sletningen af samtykkeposterne står i loggen uden personoplysninger
+      Og loggens hashkæde er intakt

@@ -543,6 +543,9 @@ BODIES: dict[Route, Body] = {
     ("POST", "/sletning"): lambda o, me, c: {
         "data": {"confirm": "SLET", "code": fresh_code(me.person, c)}
     },
+    ("POST", "/sletning/samtykkeposter"): lambda o, me, c: {
+        "data": {"confirm": "SLET", "code": fresh_code(me.person, c)}
+    },
     ("POST", "/udtraek"): lambda o, me, c: {"data": extract_draft(legal_today(c))},
     ("GET", "/udtraek/daekning/maaling"): lambda o, me, c: {"params": {"maaling": "hold-2-2"}},
     ("GET", "/udtraek/daekning/nyt-samtykke.csv"): lambda o, me, c: {

@@ -355,6 +355,12 @@ def _originals(session: Session, organisation_id: int) -> list[Original]:
     return out
 
 
+def not_destroyed(session: Session, organisation_id: int) -> int:
+    """How many of the organisation's signed originals are not recorded as destroyed (the
+    paper itself outlives every deletion in the database until someone destroys it)."""
+    return sum(1 for o in _originals(session, organisation_id) if o.state != DESTROYED)
+
+
 def awaiting_destruction(session: Session, organisation_id: int, today: date) -> list[Original]:
     """The organisation's originals due for destruction and not destroyed."""
     return [

@@ -70,11 +70,6 @@ def answers_under_consent(session: Session, consent_id: int) -> int:
     return _count_where(session, WellbeingResponse, WellbeingResponse.consent_id == consent_id)
 
 
-def consent_records_of_organisation(session: Session, organisation_id: int) -> int:
-    """How many consent records the organisation holds (kept by a deletion)."""
-    return _count_where(session, Consent, Consent.organisation_id == organisation_id)
-
-
 def measurement_plans_of_organisation(session: Session, organisation_id: int) -> int:
     """How many measurement date overrides the organisation holds (removed at pilot end:
     their reasons are free text a data controller wrote)."""

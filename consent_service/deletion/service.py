@@ -14,17 +14,20 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.recorder import Actor, AuditRecorder
 from consent_service.citizens.models import Citizen
-from consent_service.clock import Clock
+from consent_service.clock import LEGAL_TZ, Clock
+from consent_service.consents import paper
 from consent_service.consents import repository as consents_repo
-from consent_service.deletion import repository
+from consent_service.deletion import evidence_query, repository
+from consent_service.deletion.evidence import evidence_allowed_from
 from consent_service.errors import RuleRefusal
 from consent_service.retention.schedule import RetentionSchedule, default_schedule
 from consent_service.services import ServiceDeps
@@ -36,13 +39,17 @@ UNRECORDED_RULE = "unrecorded"  # a tombstone whose deletion record the audit lo
 
 @dataclass(frozen=True)
 class DeletionPlan:
-    """What a deletion would remove: rows per category (a dry run)."""
+    """What a deletion would remove: rows per category (a dry run); what it keeps
+    (``kept``: rows per category) and until when (``kept_until``); and how many signed
+    paper originals are not yet recorded as destroyed (they must be destroyed by hand)."""
 
     citizens: int
     rows: dict[str, int]
     kept: dict[str, int]
     allowed_from: date
     deadline: date
+    kept_until: dict[str, date] = field(default_factory=dict)
+    paper_originals: int = 0
 
     def may_delete_on(self, today: date) -> bool:
         """Whether the deletion may be confirmed on ``today``: only after the pilot's end."""
@@ -261,7 +268,7 @@ def plan_pilot_end(
     plans = repository.measurement_plans_of_organisation(session, organisation_id)
     if plans:
         rows = {**rows, "measurement_plans": plans}
-    kept = {"consent_records": repository.consent_records_of_organisation(session, organisation_id)}
+    kept, kept_until = _kept(session, organisation_id, len(ids))
     identity = schedule.categories["citizen_identity"]
     return DeletionPlan(
         citizens=len(ids),
@@ -269,7 +276,32 @@ def plan_pilot_end(
         kept=kept,
         allowed_from=date.fromordinal(schedule.pilot_end.toordinal() + 1),
         deadline=identity.keep.after(schedule.pilot_end),
+        kept_until=kept_until,
+        paper_originals=paper.not_destroyed(session, organisation_id),
     )
+
+
+def _kept(
+    session: Session, organisation_id: int, citizens: int
+) -> tuple[dict[str, int], dict[str, date]]:
+    """What the pilot-end deletion keeps, without identity, and until when: the consent
+    evidence until the day before its own deletion may be confirmed (``deletion.evidence``),
+    the deletion records (one per citizen, and the summary) as long as the audit
+    catalogue keeps them."""
+    evidence = evidence_query.evidence_rows(session, organisation_id)
+    until = evidence_allowed_from(session) - timedelta(days=1)
+    kept = {
+        name: evidence[name]
+        for name in ("consent_records", "disclosures", "extract_manifests", "paper_custody")
+    }
+    kept["deletion_records"] = citizens + 1
+    record_until = default_event_catalogue().retention_deadline(
+        "citizen.deleted", datetime(2000, 1, 1, tzinfo=LEGAL_TZ)
+    )
+    kept_until = dict.fromkeys(kept, until)
+    if record_until is not None:
+        kept_until["deletion_records"] = record_until.astimezone(LEGAL_TZ).date()
+    return kept, kept_until
 
 
 def dry_run_pilot_end(

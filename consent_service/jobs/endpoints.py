@@ -1,6 +1,7 @@
 """Pages: the navigator's worklist (with "kontaktet" for a new referral), the data
-controller's counts per cohort, and the pilot-end deletion (dry run, then confirmation
-with a fresh code)."""
+controller's counts per cohort, and the deletions the data controller confirms on
+``/sletning`` with a fresh code after a dry run: the pilot-end deletion, and five years
+later the consent evidence's (``deletion.evidence``)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from consent_service.citizens import referrals
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.service import REFERRER_KINDS
 from consent_service.clock import legal_today
+from consent_service.deletion import evidence
 from consent_service.deletion import service as deletion
-from consent_service.errors import InvalidInput
+from consent_service.errors import InvalidInput, StepUpFailed
+from consent_service.identity import stepup
 from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
 from consent_service.web import notices
@@ -127,8 +130,11 @@ def _deletion_page(
     status_code: int = 200,
     form: FormState | None = None,
     done: dict[str, int] | None = None,
+    evidence_form: FormState | None = None,
+    evidence_done: dict[str, int] | None = None,
 ) -> Response:
     plan = deletion.dry_run_pilot_end(session, ctx.deps, me.actor, me.organisation_id)
+    evidence_plan = evidence.dry_run_evidence(session, ctx.deps, me.actor, me.organisation_id)
     return page(
         request,
         "deletion.html",
@@ -138,6 +144,9 @@ def _deletion_page(
         today=legal_today(ctx.clock),
         form=form,
         done=done,
+        evidence_plan=evidence_plan,
+        evidence_form=evidence_form or FormState(prefix=EVIDENCE_PREFIX),
+        evidence_done=evidence_done,
     )
 
 
@@ -170,3 +179,46 @@ def deletion_confirm(
         session, ctx.deps, me.actor, me.organisation_id, legal_today(ctx.clock)
     )
     return _deletion_page(request, ctx, session, me, done=record.rows)
+
+
+EVIDENCE_PREFIX = "evidence-"
+
+
+@router.post(
+    "/sletning/samtykkeposter", dependencies=[rate_limited("step_up")], response_class=HTMLResponse
+)
+def evidence_confirm(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    me: Annotated[Principal, require("retention:delete")],
+    code: Annotated[str, Form(max_length=12)] = "",
+    confirm: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Delete the organisation's consent evidence at the end of its retention: "SLET" and
+    a fresh code. A typo, a day before the allowed one or a wrong code keep the page
+    with the message beside the field, and nothing changes (a wrong code counts toward
+    the lock)."""
+    form = FormState.of(prefix=EVIDENCE_PREFIX, confirm=confirm)
+    today = legal_today(ctx.clock)
+    if confirm.strip().upper() != "SLET":
+        form.add("confirm", "Skriv SLET for at bekræfte sletningen.")
+    else:
+        plan = evidence.plan_evidence(session, me.organisation_id)
+        if not plan.may_delete_on(today):
+            form.fail(evidence.refusal(plan), "confirm")
+    if form.has_errors:
+        return _deletion_page(
+            request, ctx, session, me, status_code=form.status_code, evidence_form=form
+        )
+    try:
+        step_up(session, ctx.deps, me.actor, me.user, code, purpose="evidence_deletion")
+    except StepUpFailed as refused:
+        # Nothing was changed before the code was checked: only the failure is kept.
+        stepup.record_step_up_failure(session, ctx.deps, me.actor, refused)
+        form.add("code", refused.message)
+        return _deletion_page(request, ctx, session, me, status_code=400, evidence_form=form)
+    # A refusal of the database itself (its date or state disagrees) rolls the request
+    # back and answers 409.
+    rows = evidence.run_evidence(session, ctx.deps, me.actor, me.organisation_id, today)
+    return _deletion_page(request, ctx, session, me, evidence_done=rows)

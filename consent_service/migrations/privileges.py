@@ -16,7 +16,12 @@ table. Chaining (``audit_seal``) and the retention purge (``audit_purge_expired`
 ``SECURITY DEFINER`` functions owned by the owner with a fixed ``search_path``; the
 application login may only call them.
 
-On SQLite (one file, no roles) only the retention table is synced.
+The consent evidence (``consent``, ``consent_event``, ``disclosure``, ``paper_custody``):
+the application login may read and append, never delete; at the end of its retention the
+``SECURITY DEFINER`` function ``evidence_purge_expired`` deletes an organisation's, and
+only from the day ``evidence_retention`` (synced here from the schedule) gives.
+
+On SQLite (one file, no roles) only the retention tables are synced.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ from sqlalchemy import Connection, delete, insert, make_url, text
 from consent_service.audit.catalogue import default_event_catalogue
 from consent_service.audit.models import AuditRetention
 from consent_service.config import ConfigError
+from consent_service.retention.models import EvidenceRetention
+from consent_service.retention.schedule import (
+    EVIDENCE_CATEGORIES,
+    default_schedule,
+    evidence_delete_from,
+)
 
 ALL_DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
@@ -44,11 +55,9 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
             "app_user",
             "citizen",
             "citizen_key",
-            "consent_form",
             "consent_scan",
             "extract_chunk",
             "extract_file",
-            "extract_request",
             "job",
             "organisation",
             "rate_limit_counter",
@@ -67,9 +76,17 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "audit_checkpoint": ("SELECT", "INSERT"),
     "audit_purge": ("SELECT",),  # written only by audit_purge_expired
     "audit_retention": ("SELECT",),  # written only by migrate, from audit/events.yaml
+    # Written only by migrate, from retention/schedule.yaml; read by evidence_purge_expired,
+    # which alone deletes the consent evidence (the login has no DELETE on it).
+    "evidence_retention": ("SELECT",),
     "audit_cosignature": ("SELECT", "INSERT"),  # witnesses' cosignatures, as received
     "audit_alert": ("SELECT", "INSERT", "UPDATE"),  # UPDATE: notified, acknowledged
     "access_proposal": ("SELECT", "INSERT", "UPDATE"),  # UPDATE: decided, expired; kept
+    # Evidence of what was printed (the PDF itself is cleared on a citizen's deletion) and
+    # the extract requests with their signed manifests: changed, never deleted by the
+    # login; evidence_purge_expired deletes them with the consents.
+    "consent_form": ("SELECT", "INSERT", "UPDATE"),
+    "extract_request": ("SELECT", "INSERT", "UPDATE"),
     "consent": ("SELECT", "INSERT"),  # consent evidence: the database refuses UPDATE
     "consent_event": ("SELECT", "INSERT"),
     # What each extract disclosed about whom: evidence, kept after a citizen's erasure.
@@ -100,6 +117,11 @@ DEFINER_FUNCTIONS: dict[str, str] = {
     "audit_purge_expired(integer, text, integer, text, text)": (
         "SET search_path = pg_catalog, public SET TimeZone = 'UTC'"
     ),
+    # The consent evidence's retention-end deletion (migration 0019): the date is the
+    # database's own, in Copenhagen.
+    "evidence_purge_expired(integer, integer, text, text, text)": (
+        "SET search_path = pg_catalog, public SET TimeZone = 'Europe/Copenhagen'"
+    ),
 }
 
 
@@ -113,10 +135,11 @@ def app_role_of(url: str) -> str:
 
 
 def apply_privileges(conn: Connection, app_role: str | None) -> None:
-    """Sync the retention table; on PostgreSQL also assert the audit functions'
+    """Sync the retention tables; on PostgreSQL also assert the audit functions'
     attributes and, given the application login's role, its grants. Runs as the owner,
     in the caller's transaction."""
     sync_retention(conn)
+    sync_evidence_retention(conn)
     if conn.dialect.name != "postgresql":
         return
     q = conn.dialect.identifier_preparer.quote
@@ -204,3 +227,16 @@ def sync_retention(conn: Connection) -> None:
     """Make ``audit_retention`` say what ``audit/events.yaml`` says."""
     conn.execute(delete(AuditRetention))
     conn.execute(insert(AuditRetention), retention_rows())
+
+
+def sync_evidence_retention(conn: Connection) -> None:
+    """Make ``evidence_retention`` say what ``retention/schedule.yaml`` says."""
+    schedule = default_schedule()
+    conn.execute(delete(EvidenceRetention))
+    conn.execute(
+        insert(EvidenceRetention),
+        [
+            {"category": name, "delete_from": evidence_delete_from(schedule, name)}
+            for name in EVIDENCE_CATEGORIES
+        ],
+    )

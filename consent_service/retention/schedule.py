@@ -101,8 +101,14 @@ REQUIRED_CATEGORIES = frozenset(
         "audit_events",
         "extract_manifests",
         "sessions",
+        "disclosures",
     }
 )
+
+# The consent evidence: kept long after the pilot (to prove each consent and disclosure),
+# then deleted per organisation by a data controller's confirmation; the database itself
+# refuses it before the day ``evidence_delete_from`` gives (migration 0019).
+EVIDENCE_CATEGORIES = ("consent_records", "disclosures", "extract_manifests")
 
 
 class RetentionSchedule(_Strict):
@@ -115,7 +121,18 @@ class RetentionSchedule(_Strict):
         missing = REQUIRED_CATEGORIES - set(self.categories)
         if missing:
             raise ValueError(f"categories missing: {', '.join(sorted(missing))}")
+        for name in EVIDENCE_CATEGORIES:
+            c = self.categories[name]
+            if (c.trigger, c.method) != ("pilot_end", "row_deletion"):
+                raise ValueError(f"{name}: the consent evidence is deleted by rows after pilot_end")
         return self
+
+
+def evidence_delete_from(schedule: RetentionSchedule, category: str) -> date:
+    """The first day an evidence category may be deleted: the day after its period from
+    the pilot's end has run out (like the pilot-end deletion, from the day after the end)."""
+    c = schedule.categories[category]
+    return c.keep.after(schedule.pilot_end) + timedelta(days=1)
 
 
 def load_schedule(path: Path = DEFAULT_SCHEDULE) -> RetentionSchedule:
@@ -151,6 +168,12 @@ def render_procedure(schedule: RetentionSchedule) -> str:
         "4. Det, der skal bevare beviset for samtykket (artikel 7, stk. 1), bevares uden "
         "identitet; loggen slettes kun i hele signerede segmenter.",
         "5. Papirerklæringerne makuleres af den dataansvarlige efter samme frist som scanningerne.",
+        "6. Samtykkeregistreringer, videregivelser og udtræksmanifester slettes pr. organisation "
+        "tidligst dagen efter, at deres frist er udløbet "
+        f"({evidence_delete_from(schedule, 'consent_records'):%d-%m-%Y}), når den dataansvarlige "
+        "har set en prøvekørsel og bekræftet med en ny kode; databasen afviser selv en "
+        "tidligere sletning. Sletningen kræver, at borgernes oplysninger er slettet ved "
+        "projektets afslutning.",
         "",
         "## Kategorier",
         "",

@@ -130,7 +130,8 @@ def test_dry_run_counts_and_changes_nothing_then_pilot_end_deletes_all(
     assert plan.citizens == 2
     assert plan.rows["data_keys"] == keys == 3
     assert plan.rows["referral"] == 2
-    assert plan.kept == {"consent_records": 2}
+    assert plan.kept["consent_records"] == 2
+    assert plan.kept["deletion_records"] == 3  # one per citizen and the summary
     assert plan.allowed_from == date(2028, 7, 1)
     assert plan.deadline == default_schedule().categories["citizen_identity"].keep.after(
         default_schedule().pilot_end

@@ -104,8 +104,9 @@ def test_extract_statuses_deletion_rows_checkpoints_and_api_scopes_have_labels()
     assert {"draft", "approved", "rejected", "executed"} <= statuses
     assert _unlabelled("extract_statuses", statuses) == set()
     rows = _code_literals(r'^\s+"([a-z_]+)": ', "deletion/repository.py")
-    rows |= _code_literals(r'kept = \{"([a-z_]+)"', "deletion/service.py")
-    assert {"citizen_identity", "consent_records"} <= rows
+    rows |= _code_literals(r'^\s+"([a-z_]+)": _count\(', "deletion/evidence_query.py")
+    rows |= _code_literals(r'kept\["([a-z_]+)"\]', "deletion/service.py")
+    assert {"citizen_identity", "consent_records", "citizen_tombstones", "deletion_records"} <= rows
     assert _unlabelled("deletion_rows", rows) == set()
     assert _unlabelled("checkpoint_reasons", set(MADE_FOR)) == set()
     scopes = _code_literals(r'scopes=\["([a-z_:]+)"\]', "identity/token_endpoints.py")
