@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from consent_service.audit.recorder import Actor
 from consent_service.crypto import new_token, token_hash
 from consent_service.identity import repository as repo
-from consent_service.identity import touch
+from consent_service.identity import touch_query as touch
 from consent_service.identity.models import SessionStage, User, UserSession
 from consent_service.services import ServiceDeps
 

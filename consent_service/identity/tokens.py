@@ -12,7 +12,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.crypto import new_token, token_hash
 from consent_service.errors import RuleRefusal
 from consent_service.identity import repository as repo
-from consent_service.identity import touch
+from consent_service.identity import touch_query as touch
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import ApiToken, Role, User
 from consent_service.services import ServiceDeps
