@@ -88,6 +88,9 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     "rulebook_approval": ("SELECT", "INSERT"),
     "rulebook_approved_file": ("SELECT", "INSERT"),
     "rulebook_verification": ("SELECT", "INSERT"),
+    # Erasure proposals: decided once (UPDATE: status, decider, comment, the sealed note
+    # emptied at erasure); kept after the erasure as its record, never deleted.
+    "erasure_proposal": ("SELECT", "INSERT", "UPDATE"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

@@ -34,6 +34,11 @@ NOTICES: dict[str, str] = {
     "paper-taken_out": "Det er registreret, at originalen er taget ud.",
     "paper-returned": "Det er registreret, at originalen er lagt tilbage.",
     "paper-destroyed": "Destruktionen af originalen er registreret.",
+    "erasure-proposed": "Forslaget om sletning er sendt til godkendelse hos en dataansvarlig.",
+    "erasure-carried-out": (
+        "Sletningen er godkendt og gennemført. Siden viser, hvad der er slettet og bevaret."
+    ),
+    "erasure-rejected": "Forslaget om sletning er afvist. Intet er slettet.",
     "user-changed": "Ændringen af brugeren er gemt.",
     "user-unlocked": "Brugeren er låst op og kan logge ind igen.",
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",

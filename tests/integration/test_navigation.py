@@ -27,6 +27,7 @@ EXPECTED = {
         "Dækning",
         "Opgaver pr. hold",
         "Sletning",
+        "Sletning af borgere",
         "Papiroriginaler",
         "Kontrol af udtræk",
         "Godkendelser",
