@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/konto"),
         Visit("/borgere/ny", in_menu=False),
         Visit("/borgere/{citizen}", in_menu=False),
+        Visit("/borgere/{citizen}/sletning", in_menu=False),
     ),
     "referrer": (
         Visit("/"),
@@ -47,6 +48,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/udtraek/daekning"),
         Visit("/arbejdsliste/hold"),
         Visit("/sletning"),
+        Visit("/sletning/borgere"),
         Visit("/papir/placeringer"),
         Visit("/udtraek/verificer"),
         Visit("/godkendelser/adgang"),
@@ -64,6 +66,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/udtraek/verificer"),
         Visit("/regelsamling"),
         Visit("/konto"),
+        Visit("/borgere/{citizen}/sletning", in_menu=False),
     ),
     "administrator": (
         Visit("/"),

@@ -193,7 +193,7 @@ def propose(
     )
     session.add(proposal)
     session.flush()
-    _audit(session, deps, actor, proposal, citizen, "erasure.proposed")
+    _audit(session, deps, actor, proposal, citizen, action="erasure.proposed")
     return proposal
 
 
@@ -282,7 +282,7 @@ def approve(
     proposal.decided_by, proposal.decided_at = actor.user_id, now
     proposal.decision_comment = comment or None
     session.flush()
-    _audit(session, deps, actor, proposal, citizen, "erasure.approved")
+    _audit(session, deps, actor, proposal, citizen, action="erasure.approved")
     record = delete_citizen(session, deps, actor, citizen, deletion_rule(proposal.reason))
     proposal.status = CARRIED_OUT
     proposal.deleted_rows = json.dumps(record.rows, sort_keys=True)
@@ -292,7 +292,7 @@ def approve(
             other.status = CANCELLED
             other.decided_by, other.decided_at = actor.user_id, now
             other.decision_comment = "Borgeren er slettet efter et andet forslag."
-            _audit(session, deps, actor, other, citizen, "erasure.cancelled")
+            _audit(session, deps, actor, other, citizen, action="erasure.cancelled")
     session.flush()
     return record.rows
 
@@ -309,7 +309,7 @@ def reject(
     proposal.decided_by, proposal.decided_at = actor.user_id, deps.clock.now()
     proposal.decision_comment = comment
     session.flush()
-    _audit(session, deps, actor, proposal, citizen, "erasure.rejected")
+    _audit(session, deps, actor, proposal, citizen, action="erasure.rejected")
 
 
 def _audit(
@@ -318,6 +318,7 @@ def _audit(
     actor: Actor,
     proposal: ErasureProposal,
     citizen: Citizen,
+    *,
     action: str,
 ) -> None:
     deps.audit.record(
