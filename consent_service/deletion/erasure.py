@@ -286,7 +286,6 @@ def approve(
     record = delete_citizen(session, deps, actor, citizen, deletion_rule(proposal.reason))
     proposal.status = CARRIED_OUT
     proposal.deleted_rows = json.dumps(record.rows, sort_keys=True)
-    query.empty_notes(session, citizen.id)
     for other in query.proposals_of_citizen(session, citizen.id):
         if other.id != proposal.id and other.status == PROPOSED:
             other.status = CANCELLED

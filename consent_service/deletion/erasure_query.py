@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen
@@ -58,15 +58,6 @@ def lock_proposal(session: Session, proposal: ErasureProposal) -> None:
     """Take the proposal's row for this transaction and read it again (PostgreSQL's row
     lock; SQLite has one writer), so of two decisions the second sees the first."""
     session.refresh(proposal, with_for_update=True)
-
-
-def empty_notes(session: Session, citizen_id: int) -> None:
-    """Empty the sealed notes of the citizen's proposals (their key is destroyed anyway)."""
-    session.execute(
-        update(ErasureProposal)
-        .where(ErasureProposal.citizen_id == citizen_id)
-        .values(note_sealed=None)
-    )
 
 
 def consent_counts(session: Session, citizen_id: int) -> tuple[int, int]:

@@ -17,13 +17,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from consent_service.audit.models import AuditEvent, AuditPending
+from consent_service.audit.recorder import SYSTEM
 from consent_service.citizens.models import Citizen, CitizenKey
 from consent_service.clock import FixedClock
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.deletion.erasure_models import ErasureProposal
-from consent_service.deletion.service import deletion_ledger
+from consent_service.deletion.service import delete_citizen, deletion_ledger
 from consent_service.identity.models import User
 from tests.conftest import Person, current_code, enrolled_person, log_in
 from tests.factories import synthetic_cpr
@@ -437,3 +438,29 @@ def test_the_application_login_cannot_change_the_kept_consent_evidence(
     with ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Consent)) == 1
         assert s.scalar(select(func.count()).select_from(ConsentEvent)) >= 0
+
+
+def test_any_deletion_of_the_citizen_empties_an_open_proposal_s_note(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """The pilot-end deletion (or a restore's) empties the sealed notes too; the open
+    proposal can then no longer be approved."""
+    pid, _ = _citizen(ctx, clock)
+    _, proposal = _proposed(ctx, client, clock, pid, note="Ringede den 3. marts")
+    with session_scope(ctx.sessions) as s:
+        citizen = s.scalar(select(Citizen).where(Citizen.public_id == pid))
+        assert citizen is not None
+        delete_citizen(s, ctx.deps, SYSTEM, citizen, rule="pilot_end")
+    (row,) = _proposals(ctx)
+    assert row.note_sealed is None
+    dc = enrolled_person(ctx, "data_controller")
+    token = _as(client, dc, clock)
+    page = client.get(f"/sletning/borgere/{proposal}")
+    assert page.status_code == 200
+    assert "Ringede" not in page.text
+    r = client.post(
+        f"/sletning/borgere/{proposal}/godkend",
+        data={"code": _fresh(dc, clock), "csrf_token": token},
+    )
+    assert r.status_code == 409
+    assert "Borgeren er allerede slettet." in r.text
