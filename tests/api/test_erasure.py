@@ -464,3 +464,15 @@ def test_any_deletion_of_the_citizen_empties_an_open_proposal_s_note(
     )
     assert r.status_code == 409
     assert "Borgeren er allerede slettet." in r.text
+
+
+def test_the_dpo_reaches_the_proposal_from_the_log_filtered_by_cpr(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    pid, cpr = _citizen(ctx, clock)
+    token = _as(client, enrolled_person(ctx, "dpo"), clock)
+    r = client.post("/dpo/log/borger", data={"cpr": cpr, "csrf_token": token})
+    assert r.status_code == 303
+    log = client.get(r.headers["location"]).text
+    assert f'href="/borgere/{pid}/sletning" id="erasure-link"' in log
+    assert client.get(f"/borgere/{pid}/sletning").status_code == 200
