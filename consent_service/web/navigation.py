@@ -26,7 +26,6 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/udtraek/daekning", "Dækning"),
     ("/arbejdsliste/hold", "Opgaver pr. hold"),
     ("/sletning", "Sletning"),
-    ("/sletning/borgere", "Sletning af borgere"),
     ("/papir/placeringer", "Papiroriginaler"),
     ("/dpo", "Overblik"),
     ("/dpo/log", "Log"),

@@ -27,7 +27,6 @@ EXPECTED = {
         "Dækning",
         "Opgaver pr. hold",
         "Sletning",
-        "Sletning af borgere",
         "Papiroriginaler",
         "Kontrol af udtræk",
         "Godkendelser",
