@@ -21,6 +21,7 @@ from consent_service.consents.endpoints import router as consents_router
 from consent_service.consents.paper_endpoints import router as paper_router
 from consent_service.context import AppContext
 from consent_service.db import ping
+from consent_service.deletion.erasure_endpoints import router as erasure_router
 from consent_service.extracts.coverage_endpoints import router as coverage_router
 from consent_service.extracts.endpoints import router as extracts_router
 from consent_service.extracts.verification_endpoints import router as extract_verify_router
@@ -67,6 +68,7 @@ ROUTERS = (
     extracts_router,
     wellbeing_router,
     paper_router,
+    erasure_router,
     rulebook_router,
     subject_requests_router,
 )

@@ -16,6 +16,7 @@ from consent_service.config import Settings
 from consent_service.consents.catalogue import catalogue
 from consent_service.crypto import Crypto
 from consent_service.db import make_engine, make_sessionmaker
+from consent_service.deletion.erasure_policy import erasure_rules
 from consent_service.extracts.policy import default_extract_policy
 from consent_service.handlers import handler_for
 from consent_service.oversight.alerts import default_alert_rules
@@ -39,6 +40,7 @@ def load_rule_files() -> None:
         default_alert_rules()
         default_extract_policy()
         request_rules()
+        erasure_rules()
     except ValueError as exc:  # each loader's error names the file and the field
         raise PolicyError(str(exc)) from None
 

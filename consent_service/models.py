@@ -12,6 +12,7 @@ from consent_service.citizens.models import Citizen, CitizenKey, Referral
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
 from consent_service.db import Base
+from consent_service.deletion.erasure_models import ErasureProposal
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 from consent_service.identity.models import (
     AccessProposal,
@@ -49,6 +50,7 @@ __all__ = [
     "ConsentEvent",
     "ConsentForm",
     "ConsentScan",
+    "ErasureProposal",
     "EvidenceRetention",
     "ExtractChunk",
     "ExtractFile",

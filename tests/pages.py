@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/konto"),
         Visit("/borgere/ny", in_menu=False),
         Visit("/borgere/{citizen}", in_menu=False),
+        Visit("/borgere/{citizen}/sletning", in_menu=False),
     ),
     "referrer": (
         Visit("/"),
@@ -54,6 +55,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/regelsamling"),
         Visit("/konto"),
         Visit("/udtraek/daekning/maaling?maaling=hold-1-2", in_menu=False),
+        Visit("/sletning/borgere", in_menu=False),
     ),
     "dpo": (
         Visit("/"),
@@ -66,6 +68,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/udtraek/verificer"),
         Visit("/regelsamling"),
         Visit("/konto"),
+        Visit("/borgere/{citizen}/sletning", in_menu=False),
     ),
     "administrator": (
         Visit("/"),

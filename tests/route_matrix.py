@@ -29,6 +29,7 @@ from consent_service.consents.models import Consent
 from consent_service.consents.paper_models import PaperLocation
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.deletion.erasure_models import ErasureProposal
 from consent_service.identity.models import AccessProposal, ApiToken, User
 from consent_service.subject_requests.models import SubjectRequest
 from tests.conftest import Person, current_code, enrolled_person, log_in, organisation
@@ -180,6 +181,21 @@ def _subject_request(ctx: AppContext, nav: Login, citizen_pid: str, today: date)
         return found
 
 
+def _erasure_proposal(ctx: AppContext, proposer: Login, citizen_pid: str) -> str:
+    """A proposal to erase the citizen (henvist ved en fejl); its public id."""
+    _post(proposer, f"/borgere/{citizen_pid}/sletning", 303,
+          data={"reason": "referred_by_mistake", "note": "Forkert borger"})  # fmt: skip
+    with ctx.sessions() as session:
+        found = session.scalar(
+            select(ErasureProposal.public_id)
+            .join(Citizen, Citizen.id == ErasureProposal.citizen_id)
+            .where(Citizen.public_id == citizen_pid)
+            .order_by(ErasureProposal.id.desc())
+        )
+        assert found is not None
+        return found
+
+
 def _extract(dc: Login, today: date) -> str:
     r = _post(dc, "/udtraek", 303, data=extract_draft(today))
     return _located(r)
@@ -269,6 +285,11 @@ def build_organisation(
     invalid, _ = _citizen(nav, today)
     ids["consent_invalidate"] = _signed(ctx, nav, invalid, "wellbeing", today)
 
+    ids["citizen_erasure"], _ = _citizen(nav, today)
+    ids["erasure_view"] = _erasure_proposal(ctx, nav, ids["citizen_erasure"])
+    for target in ("erasure_approve", "erasure_reject"):
+        ids[target] = _erasure_proposal(ctx, nav, _citizen(nav, today)[0])
+
     ids["location"] = _paper_location(ctx, dc, org.id, "Skab 2, Grenaa Sundhedshus")
     ids["request_extend"] = _subject_request(ctx, nav, ids["citizen"], today)
     ids["request_answer"] = _subject_request(ctx, nav, ids["citizen"], today)
@@ -354,6 +375,11 @@ PATH_RESOURCES: dict[Route, dict[str, str]] = {
     ("POST", "/borgere/{public_id}/anmodninger"): {"public_id": "citizen"},
     ("POST", "/anmodninger/{request_id}/forlaeng"): {"request_id": "request_extend"},
     ("POST", "/anmodninger/{request_id}/besvar"): {"request_id": "request_answer"},
+    ("GET", "/borgere/{public_id}/sletning"): {"public_id": "citizen_erasure"},
+    ("POST", "/borgere/{public_id}/sletning"): {"public_id": "citizen_erasure"},
+    ("GET", "/sletning/borgere/{public_id}"): {"public_id": "erasure_view"},
+    ("POST", "/sletning/borgere/{public_id}/godkend"): {"public_id": "erasure_approve"},
+    ("POST", "/sletning/borgere/{public_id}/afvis"): {"public_id": "erasure_reject"},
 }
 CONSENT_KIND: dict[Route, str] = {
     ("POST", "/borgere/{public_id}/samtykke/{kind}/udskriv"): "journal",
@@ -611,6 +637,22 @@ BODIES: dict[Route, Body] = {
     },
     ("POST", "/anmodninger/{request_id}/besvar"): lambda o, me, c: {
         "data": {"outcome": "answered", "answered_on": _today(c), "note": "Kopi sendt"}
+    },
+    ("POST", "/borgere/{public_id}/sletning"): lambda o, me, c: {
+        "data": {"reason": "referred_by_mistake", "note": "Henvist til den forkerte navigatør"}
+    },
+    # Only the allowed role on its own organisation's proposal reaches the code (a fresh
+    # code moves the clock; the refusals and foreign ids must not).
+    ("POST", "/sletning/borgere/{public_id}/godkend"): lambda o, me, c: {
+        "data": {
+            "code": fresh_code(me.person, c)
+            if me.person.role == "data_controller" and me.person.organisation_id == o.id
+            else "0",
+            "comment": "Bekræftet",
+        }
+    },
+    ("POST", "/sletning/borgere/{public_id}/afvis"): lambda o, me, c: {
+        "data": {"comment": "Borgeren er i målgruppen"}
     },
     ("POST", "/samtykker/{consent_id}/original/makuler"): lambda o, me, c: {
         "data": {

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from consent_service.access.policy import PolicyError
 from consent_service.cli.audit import add_audit_commands
 from consent_service.cli.backup import add_backup_commands
+from consent_service.cli.erasure import add_erasure_commands
 from consent_service.cli.jobs import add_job_commands
 from consent_service.cli.retention import add_retention_commands
 from consent_service.cli.rules import add_rules_commands
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_retention_commands(sub)
     add_rules_commands(sub)
+    add_erasure_commands(sub)
     add_witness_commands(sub)
     add_user_commands(sub)
     return parser

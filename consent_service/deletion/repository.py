@@ -24,6 +24,7 @@ from consent_service.citizens.models import (
     ReferralContact,
 )
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, ConsentScan
+from consent_service.deletion.erasure_models import ErasureProposal
 from consent_service.extracts.models import MeasurementPlan
 from consent_service.identity.models import UserSession
 from consent_service.jobs.models import Job, Task
@@ -112,7 +113,8 @@ def destroy_citizen_keys(session: Session, citizen_id: int) -> None:
 
 def delete_citizen_rows(session: Session, citizen_id: int) -> None:
     """The citizen's scans, printed PDFs, answers, referrals (with their contacts),
-    corrections and worklist tasks."""
+    corrections and worklist tasks, and the notes of proposals to erase them (the
+    proposals stay, as the erasure's record, without identity)."""
     consent_ids = select(Consent.id).where(Consent.citizen_id == citizen_id)
     session.execute(delete(CitizenChange).where(CitizenChange.citizen_id == citizen_id))
     session.execute(delete(ConsentScan).where(ConsentScan.consent_id.in_(consent_ids)))
@@ -126,6 +128,11 @@ def delete_citizen_rows(session: Session, citizen_id: int) -> None:
     session.execute(delete(ReferralContact).where(ReferralContact.referral_id.in_(referral_ids)))
     session.execute(delete(Referral).where(Referral.citizen_id == citizen_id))
     session.execute(delete(Task).where(Task.citizen_id == citizen_id))
+    session.execute(
+        update(ErasureProposal)
+        .where(ErasureProposal.citizen_id == citizen_id)
+        .values(note_sealed=None)
+    )
 
 
 def pending_jobs_of(session: Session, citizen_id: int) -> Sequence[Job]:

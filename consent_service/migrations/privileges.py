@@ -109,6 +109,9 @@ APP_GRANTS: dict[str, tuple[str, ...]] = {
     # overdue mark), never deleted: evidence the request was answered in time; erasure
     # shreds their sealed text with the citizen's key.
     "subject_request": ("SELECT", "INSERT", "UPDATE"),
+    # Erasure proposals: decided once (UPDATE: status, decider, comment, the sealed note
+    # emptied at erasure); kept after the erasure as its record, never deleted.
+    "erasure_proposal": ("SELECT", "INSERT", "UPDATE"),
 }
 
 # SECURITY DEFINER functions the application login may call; the settings each runs with.

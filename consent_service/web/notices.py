@@ -41,6 +41,11 @@ NOTICES: dict[str, str] = {
     "request-answered-late": (
         "Svaret er registreret. Det blev givet efter fristen og står som overskredet."
     ),
+    "erasure-proposed": "Forslaget om sletning er sendt til godkendelse hos en dataansvarlig.",
+    "erasure-carried-out": (
+        "Sletningen er godkendt og gennemført. Siden viser, hvad der er slettet og bevaret."
+    ),
+    "erasure-rejected": "Forslaget om sletning er afvist. Intet er slettet.",
     "user-changed": "Ændringen af brugeren er gemt.",
     "user-unlocked": "Brugeren er låst op og kan logge ind igen.",
     "proposal-made": "Forslaget er sendt til godkendelse hos en dataansvarlig.",

@@ -147,6 +147,9 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/anmodninger/{request_id}/forlaeng"):          Row(NAV, 303),
     ("POST", "/anmodninger/{request_id}/besvar"):            Row(NAV, 303),
     ("GET", "/anmodninger"):                                 Row(NAV | DPO, 200),
+    # erasure of one citizen: a navigator or the DPO proposes, a data controller decides
+    ("GET", "/borgere/{public_id}/sletning"):                Row(NAV | DPO, 200),
+    ("POST", "/borgere/{public_id}/sletning"):               Row(NAV | DPO, 303),
     # referrer: the referral API (a practice system's token, or the referrer's session)
     ("POST", "/api/v1/referrals"):                           Row(REF, 202, "application/json"),
     ("GET", "/henvis"):                                      Row(REF, 200),
@@ -177,6 +180,10 @@ EXPECTED: dict[Route, Row] = {
     ("POST", "/regelsamling/godkend"):                       Row(LEGAL, 303),
     ("POST", "/sletning"):                                   Row(DC, 200),
     ("POST", "/sletning/samtykkeposter"):                    Row(DC, 200),
+    ("GET", "/sletning/borgere"):                            Row(DC, 200),
+    ("GET", "/sletning/borgere/{public_id}"):                Row(DC, 200),
+    ("POST", "/sletning/borgere/{public_id}/godkend"):       Row(DC, 303),
+    ("POST", "/sletning/borgere/{public_id}/afvis"):         Row(DC, 303),
     ("GET", "/papir/placeringer"):                           Row(DC, 200),
     ("POST", "/papir/placeringer"):                          Row(DC, 303),
     ("POST", "/papir/placeringer/{location_id}/omdoeb"):     Row(DC, 303),

@@ -9,6 +9,7 @@ from tests.bdd.steps.consent_steps import *  # noqa: F403
 from tests.bdd.steps.course_steps import *  # noqa: F403
 from tests.bdd.steps.cpr_steps import *  # noqa: F403
 from tests.bdd.steps.disclosure_steps import *  # noqa: F403
+from tests.bdd.steps.erasure_steps import *  # noqa: F403
 from tests.bdd.steps.evidence_steps import *  # noqa: F403
 from tests.bdd.steps.extract_steps import *  # noqa: F403
 from tests.bdd.steps.measurement_steps import *  # noqa: F403

@@ -2,7 +2,7 @@
 database function that alone may delete it
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-30 12:00:00
 
 - ``evidence_retention``: per consent-evidence category of ``retention/schedule.yaml``
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
