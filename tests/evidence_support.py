@@ -14,10 +14,12 @@ from consent_service.consents.models import Consent, Disclosure
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.deletion.erasure_models import ErasureProposal
 from consent_service.deletion.service import run_pilot_end
 from consent_service.extracts.models import ExtractFile, ExtractRequest
 from consent_service.retention.models import EvidenceRetention
 from consent_service.retention.schedule import default_schedule, evidence_delete_from
+from consent_service.subject_requests.models import SubjectRequest
 from tests.conftest import owner_engine
 from tests.scenario import Pilot
 
@@ -29,7 +31,8 @@ _serial = iter(range(1, 10_000))
 
 def organisation_with_evidence(ctx: AppContext, clock: FixedClock, org_name: str) -> Pilot:
     """A pilot in ``org_name``: two citizens with journal and wellbeing consents, a stored
-    paper original, and an executed extract with a manifest, a file and a disclosure."""
+    paper original, an executed extract with a manifest, a file and a disclosure, an
+    answered request of a citizen and a rejected proposal to erase them."""
     pilot = Pilot.start(ctx, clock, org_name=org_name)
     pilot.at(SIGNED)
     first = pilot.citizen()
@@ -64,6 +67,21 @@ def organisation_with_evidence(ctx: AppContext, clock: FixedClock, org_name: str
         session.flush()
         session.add(ExtractFile(request_id=request.id, name="cpr.csv", rows=1, size=12,
                                 sha256="1" * 64))  # fmt: skip
+        # A citizen's request answered, and a proposal to erase them rejected: rows that
+        # refer to the citizen and go with the evidence, before the tombstones.
+        session.add(
+            SubjectRequest(public_id=f"sr{n:030d}", organisation_id=pilot.organisation_id,
+                           citizen_id=consent.citizen_id, kind="access", channel="letter",
+                           received_on=SIGNED, deadline_on=SIGNED + timedelta(days=31),
+                           status="answered", answered_on=SIGNED, registered_at=now,
+                           registered_by=1, handled_by=1)
+        )  # fmt: skip
+        session.add(
+            ErasureProposal(public_id=f"ep{n:030d}", organisation_id=pilot.organisation_id,
+                            citizen_id=consent.citizen_id, reason="referred_by_mistake",
+                            status="rejected", proposed_by=1, proposed_at=now, decided_by=2,
+                            decided_at=now, decision_comment="I målgruppen")
+        )  # fmt: skip
         session.add(
             Disclosure(organisation_id=pilot.organisation_id, citizen_id=consent.citizen_id,
                        consent_id=consent.id, consent_kind="journal", template_version="v1",

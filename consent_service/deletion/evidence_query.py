@@ -19,9 +19,12 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen
 from consent_service.consents.models import Consent, ConsentEvent, ConsentForm, Disclosure
 from consent_service.consents.paper_models import PaperCustody
+from consent_service.deletion.erasure_models import ErasureProposal
 from consent_service.extracts.models import ExtractChunk, ExtractFile, ExtractRequest
 from consent_service.jobs.models import Job
 from consent_service.retention.models import EvidenceRetention
+from consent_service.retention.schedule import EVIDENCE_CATEGORIES
+from consent_service.subject_requests.models import SubjectRequest
 
 TOO_EARLY = "EV001"
 LIVE_CITIZENS = "EV002"
@@ -66,6 +69,10 @@ def evidence_rows(session: Session, organisation_id: int) -> dict[str, int]:
         "extract_manifests": _count(session, ExtractRequest, ExtractRequest.organisation_id == org),
         "jobs": _count(session, Job, _jobs(org)),
         "paper_custody": _count(session, PaperCustody, PaperCustody.organisation_id == org),
+        "subject_requests": _count(session, SubjectRequest, SubjectRequest.organisation_id == org),
+        "erasure_proposals": _count(
+            session, ErasureProposal, ErasureProposal.organisation_id == org
+        ),
     }
 
 
@@ -82,7 +89,7 @@ def delete_from(session: Session) -> date | None:
     """The first day every evidence category may go, as the database holds it
     (``evidence_retention``); None if a category is missing (then nothing may go)."""
     rows = session.scalars(select(EvidenceRetention.delete_from)).all()
-    return max(rows) if len(rows) == 3 else None
+    return max(rows) if len(rows) == len(EVIDENCE_CATEGORIES) else None
 
 
 def delete_evidence(session: Session, organisation_id: int) -> None:
@@ -99,6 +106,8 @@ def delete_evidence(session: Session, organisation_id: int) -> None:
         delete(ExtractChunk).where(ExtractChunk.file_id.in_(files)),
         delete(ExtractFile).where(ExtractFile.request_id.in_(_request_ids(org))),
         delete(ExtractRequest).where(ExtractRequest.organisation_id == org),
+        delete(SubjectRequest).where(SubjectRequest.organisation_id == org),
+        delete(ErasureProposal).where(ErasureProposal.organisation_id == org),
         delete(Citizen).where(Citizen.organisation_id == org, Citizen.deleted_at.is_not(None)),
     ):
         session.execute(stmt, execution_options={"synchronize_session": False})

@@ -292,7 +292,14 @@ def _kept(
     until = evidence_allowed_from(session) - timedelta(days=1)
     kept = {
         name: evidence[name]
-        for name in ("consent_records", "disclosures", "extract_manifests", "paper_custody")
+        for name in (
+            "consent_records",
+            "disclosures",
+            "extract_manifests",
+            "paper_custody",
+            "subject_requests",
+            "erasure_proposals",
+        )
     }
     kept["deletion_records"] = citizens + 1
     record_until = default_event_catalogue().retention_deadline(

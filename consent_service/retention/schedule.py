@@ -108,7 +108,13 @@ REQUIRED_CATEGORIES = frozenset(
 # The consent evidence: kept long after the pilot (to prove each consent and disclosure),
 # then deleted per organisation by a data controller's confirmation; the database itself
 # refuses it before the day ``evidence_delete_from`` gives (migration 0019).
-EVIDENCE_CATEGORIES = ("consent_records", "disclosures", "extract_manifests")
+EVIDENCE_CATEGORIES = (
+    "consent_records",
+    "disclosures",
+    "extract_manifests",
+    "subject_requests",
+    "erasure_proposals",
+)
 
 
 class RetentionSchedule(_Strict):

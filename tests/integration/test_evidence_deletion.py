@@ -23,6 +23,7 @@ from consent_service.consents.models import Consent, ConsentForm, Disclosure
 from consent_service.consents.paper_models import PaperCustody
 from consent_service.context import AppContext
 from consent_service.db import session_scope
+from consent_service.deletion.erasure_models import ErasureProposal
 from consent_service.deletion.evidence import (
     evidence_digest,
     plan_evidence,
@@ -31,6 +32,7 @@ from consent_service.deletion.evidence import (
 from consent_service.deletion.service import plan_pilot_end
 from consent_service.errors import RuleRefusal
 from consent_service.extracts.models import ExtractRequest
+from consent_service.subject_requests.models import SubjectRequest
 from tests.evidence_support import (
     ALLOWED,
     at,
@@ -41,10 +43,14 @@ from tests.evidence_support import (
 )
 from tests.scenario import Pilot
 
-EVIDENCE = (Consent, ConsentForm, Disclosure, PaperCustody, ExtractRequest, Citizen)
+EVIDENCE = (
+    Consent, ConsentForm, Disclosure, PaperCustody, ExtractRequest, SubjectRequest,
+    ErasureProposal, Citizen,
+)  # fmt: skip
 EXPECTED_ROWS = {
     "citizen_tombstones": 2, "consent_events": 2, "consent_forms": 3, "consent_records": 3,
     "disclosures": 1, "extract_files": 1, "extract_manifests": 1, "paper_custody": 1,
+    "subject_requests": 1, "erasure_proposals": 1,
 }  # fmt: skip
 
 
@@ -138,7 +144,7 @@ def test_the_pilot_end_plan_says_what_is_kept_and_until_when(
         plan = plan_pilot_end(session, pilot.organisation_id)
     assert plan.kept == {
         "consent_records": 3, "disclosures": 1, "extract_manifests": 1, "paper_custody": 1,
-        "deletion_records": 3,
+        "subject_requests": 1, "erasure_proposals": 1, "deletion_records": 3,
     }  # fmt: skip
     until = ALLOWED - timedelta(days=1)
     assert {plan.kept_until[k] for k in ("consent_records", "disclosures")} == {until}
@@ -162,7 +168,7 @@ def _sqlstate(caught: pytest.ExceptionInfo[DBAPIError]) -> str | None:
 
 @pytest.mark.parametrize(
     "table", ["consent", "consent_event", "disclosure", "paper_custody", "consent_form",
-              "extract_request", "evidence_retention"],
+              "extract_request", "evidence_retention", "subject_request", "erasure_proposal"],
 )  # fmt: skip
 def test_the_application_login_cannot_delete_the_evidence(
     two: tuple[Pilot, Pilot], ctx: AppContext, table: str

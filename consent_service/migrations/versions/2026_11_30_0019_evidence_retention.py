@@ -62,6 +62,7 @@ DECLARE
     v_known integer;
     n_jobs bigint; n_disclosures bigint; n_custody bigint; n_events bigint;
     n_consents bigint; n_forms bigint; n_files bigint; n_requests bigint; n_tombs bigint;
+    n_subject bigint; n_erasure bigint;
     v_rows text;
     v_hash text;
     v_details text;
@@ -70,8 +71,9 @@ BEGIN
         pg_catalog.hashtext('evidence_purge_expired'), p_organisation_id);
     SELECT max(r.delete_from), count(*) INTO v_from, v_known
       FROM public.evidence_retention r
-     WHERE r.category IN ('consent_records', 'disclosures', 'extract_manifests');
-    IF p_organisation_id IS NULL OR v_known <> 3 OR v_today < v_from THEN
+     WHERE r.category IN ('consent_records', 'disclosures', 'extract_manifests',
+                          'subject_requests', 'erasure_proposals');
+    IF p_organisation_id IS NULL OR v_known <> 5 OR v_today < v_from THEN
         RAISE EXCEPTION 'consent evidence may not be deleted before %', v_from
             USING ERRCODE = 'EV001';
     END IF;
@@ -111,21 +113,26 @@ BEGIN
     GET DIAGNOSTICS n_files = ROW_COUNT;
     DELETE FROM public.extract_request q WHERE q.organisation_id = p_organisation_id;
     GET DIAGNOSTICS n_requests = ROW_COUNT;
+    DELETE FROM public.subject_request r WHERE r.organisation_id = p_organisation_id;
+    GET DIAGNOSTICS n_subject = ROW_COUNT;
+    DELETE FROM public.erasure_proposal e WHERE e.organisation_id = p_organisation_id;
+    GET DIAGNOSTICS n_erasure = ROW_COUNT;
     DELETE FROM public.citizen c
      WHERE c.organisation_id = p_organisation_id AND c.deleted_at IS NOT NULL;
     GET DIAGNOSTICS n_tombs = ROW_COUNT;
     v_rows := '{"citizen_tombstones":' || n_tombs || ',"consent_events":' || n_events
         || ',"consent_forms":' || n_forms || ',"consent_records":' || n_consents
-        || ',"disclosures":' || n_disclosures || ',"extract_files":' || n_files
+        || ',"disclosures":' || n_disclosures || ',"erasure_proposals":' || n_erasure
+        || ',"extract_files":' || n_files
         || ',"extract_manifests":' || n_requests || ',"jobs":' || n_jobs
-        || ',"paper_custody":' || n_custody || '}';
+        || ',"paper_custody":' || n_custody || ',"subject_requests":' || n_subject || '}';
     v_hash := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
         '{"at":"' || pg_catalog.to_char(v_today, 'YYYY-MM-DD') || '","organisation":'
         || p_organisation_id || ',"rows":' || v_rows || ',"rule":"evidence_end"}',
         'UTF8')), 'hex');
     v_details := '{"hash":"' || v_hash || '","rows":' || v_rows || ',"rule":"evidence_end"}';
     IF n_tombs + n_events + n_forms + n_consents + n_disclosures + n_files + n_requests
-       + n_jobs + n_custody > 0 THEN
+       + n_jobs + n_custody + n_subject + n_erasure > 0 THEN
         INSERT INTO public.audit_pending (
             occurred_at, actor_user_id, actor_username, organisation_id, action, outcome,
             resource_type, resource_id, request_id, source_ip, details
