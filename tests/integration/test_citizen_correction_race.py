@@ -6,11 +6,10 @@ after."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import SYSTEM
 from consent_service.citizens import corrections
@@ -19,6 +18,7 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 from tests.conftest import Person, enrolled_person
 from tests.factories import synthetic_cpr
+from tests.races import race
 from tests.scenario import Pilot
 
 BASE = {
@@ -43,39 +43,16 @@ def test_two_corrections_at_once_are_recorded_one_after_the_other(ctx: AppContex
     pid = pilot.citizen(name="Åse Aaberg", cpr=synthetic_cpr(date(1961, 4, 17), 9))
     first_nav = enrolled_person(ctx, "navigator")
     second_nav = enrolled_person(ctx, "navigator")
-    errors: list[BaseException] = []
 
-    def second() -> None:
-        try:
-            _correct(ctx, second_nav, pid, "+45 22 22 22 22")
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    other = threading.Thread(target=second)
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
+    def first(s: Session) -> None:
         citizen = s.scalar(select(Citizen).where(Citizen.public_id == pid))
         assert citizen is not None
         actor = SYSTEM.as_user(first_nav.user_id, first_nav.username, first_nav.organisation_id)
         data = corrections.CorrectionInput(phone="+45 11 11 11 11", reason="Første", **BASE)
         corrections.correct_citizen(s, ctx.deps, actor, citizen, data)
-        if postgres:  # the second starts while the first's correction is uncommitted
-            other.start()
-            with ctx.engine.connect() as watcher:
-                waiting = 0
-                for _ in range(1000):
-                    waiting = watcher.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                    ).scalar_one()
-                    if waiting or not other.is_alive():
-                        break
-                    watcher.rollback()
-                    time.sleep(0.01)
-                assert waiting == 1, "the second correction never waited on the first"
-    if not postgres:
-        other.start()
-    other.join(timeout=30)
-    assert not errors, errors
+
+    outcome = race(ctx, first, lambda _s: _correct(ctx, second_nav, pid, "+45 22 22 22 22"))
+    assert outcome.error is None, outcome.error
     with session_scope(ctx.sessions) as s:
         citizen = s.scalar(select(Citizen).where(Citizen.public_id == pid))
         assert citizen is not None

@@ -9,14 +9,12 @@ the citizen again under the erasure's rule."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent, AuditPending
@@ -37,6 +35,7 @@ from tests.integration.test_backup import (  # noqa: F401 - fixtures
     restored_ctx,
     target_url,
 )
+from tests.races import race
 
 Act = Callable[[Session], None]
 
@@ -46,45 +45,11 @@ def _actor(p: Person) -> Actor:
 
 
 def _race(ctx: AppContext, first: Act, second: Act) -> list[str]:
-    """Run ``first`` holding its transaction open until ``second`` (in a thread) waits on
-    it (PostgreSQL), or before it (SQLite); returns which of them succeeded."""
-    won: list[str] = []
-    errors: list[BaseException] = []
-
-    def run_second() -> None:
-        try:
-            with session_scope(ctx.sessions) as s:
-                second(s)
-            won.append("second")
-        except RuleRefusal:
-            pass
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    other = threading.Thread(target=run_second)
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
-        first(s)
-        s.flush()
-        won.append("first")
-        if postgres:
-            other.start()
-            with ctx.engine.connect() as watcher:
-                waiting = 0
-                for _ in range(1000):
-                    waiting = watcher.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                    ).scalar_one()
-                    if waiting or not other.is_alive():
-                        break
-                    watcher.rollback()
-                    time.sleep(0.01)
-                assert waiting == 1, "the second never waited on the first's lock"
-    if not postgres:
-        other.start()
-    other.join(timeout=60)
-    assert errors == []
-    return won
+    """Which of two decisions at the same moment succeeded (``tests.races``)."""
+    outcome = race(ctx, first, second)
+    if outcome.error is not None and not isinstance(outcome.error, RuleRefusal):
+        raise outcome.error
+    return ["first"] if outcome.error else ["first", "second"]
 
 
 def _citizen(ctx: AppContext, actor: Actor) -> str:

@@ -7,14 +7,12 @@ the second simply comes after."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from datetime import time as clock_time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent
@@ -26,6 +24,7 @@ from consent_service.errors import RuleRefusal
 from consent_service.extracts import downloads, execution, requests
 from consent_service.extracts.models import ExtractRequest
 from tests.conftest import Person, enrolled_person
+from tests.races import race
 
 Act = Callable[[Session, ExtractRequest], None]
 
@@ -50,44 +49,15 @@ def _act(ctx: AppContext, public_id: str, org: int, act: Act) -> None:
 
 
 def _race(ctx: AppContext, public_id: str, org: int, first: Act, second: Act) -> list[str]:
-    """Run ``first`` holding its transaction open until ``second`` (in a thread) waits on
-    it (PostgreSQL), or before it (SQLite); returns which of them succeeded."""
-    won: list[str] = []
-    errors: list[BaseException] = []
+    """Which of two acts on one request at the same moment succeeded (``tests.races``)."""
 
-    def run_second() -> None:
-        try:
-            _act(ctx, public_id, org, second)
-            won.append("second")
-        except RuleRefusal:
-            pass
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+    def on_request(act: Act) -> Callable[[Session], None]:
+        return lambda s: act(s, requests.request_in_organisation(s, org, public_id))
 
-    other = threading.Thread(target=run_second)
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
-        first(s, requests.request_in_organisation(s, org, public_id))
-        s.flush()
-        won.append("first")
-        if postgres:
-            other.start()
-            with ctx.engine.connect() as watcher:
-                waiting = 0
-                for _ in range(1000):
-                    waiting = watcher.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                    ).scalar_one()
-                    if waiting or not other.is_alive():
-                        break
-                    watcher.rollback()
-                    time.sleep(0.01)
-                assert waiting == 1, "the second never waited on the first's row"
-    if not postgres:
-        other.start()
-    other.join(timeout=60)
-    assert errors == []
-    return won
+    outcome = race(ctx, on_request(first), on_request(second))
+    if outcome.error is not None and not isinstance(outcome.error, RuleRefusal):
+        raise outcome.error
+    return ["first"] if outcome.error else ["first", "second"]
 
 
 @pytest.fixture

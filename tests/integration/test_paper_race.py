@@ -6,12 +6,11 @@ and sees the original out."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import SYSTEM, Actor
 from consent_service.citizens.models import Citizen
@@ -22,6 +21,7 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
 from tests.conftest import enrolled_person
+from tests.races import race
 from tests.scenario import Pilot
 
 SIGNED = date(2027, 3, 1)
@@ -56,41 +56,16 @@ def test_two_take_outs_at_once_one_wins(ctx: AppContext, clock) -> None:  # type
         paper.record(s, ctx.deps, a1, citizen, consent, "stored",
                      occurred_on=SIGNED, person="Nina", location_id=loc.id)  # fmt: skip
 
-    errors: list[BaseException] = []
-
-    def other() -> None:
-        try:
-            _take_out(ctx, a2, consent_pid, "Anden")
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=other)
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
+    def take_out_first(s: Session) -> None:
         consent = s.scalar(select(Consent).where(Consent.public_id == consent_pid))
         assert consent is not None
         citizen = s.get(Citizen, consent.citizen_id)
         assert citizen is not None
         paper.record(s, ctx.deps, a1, citizen, consent, "taken_out",
                      occurred_on=SIGNED, person="Nina", note="Første")  # fmt: skip
-        if postgres:  # the second starts while the first's take-out is uncommitted
-            thread.start()
-            with ctx.engine.connect() as watcher:
-                waiting = 0
-                for _ in range(1000):
-                    waiting = watcher.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                    ).scalar_one()
-                    if waiting or not thread.is_alive():
-                        break
-                    watcher.rollback()
-                    time.sleep(0.01)
-                assert waiting == 1, "the second take-out never waited on the first"
-    if not postgres:
-        thread.start()
-    thread.join(timeout=30)
-    assert len(errors) == 1, errors
-    assert isinstance(errors[0], RuleRefusal), errors
+
+    outcome = race(ctx, take_out_first, lambda _s: _take_out(ctx, a2, consent_pid, "Anden"))
+    assert isinstance(outcome.error, RuleRefusal), outcome.error
     with ctx.sessions() as s:
         rows = s.scalars(select(PaperCustody).order_by(PaperCustody.seq)).all()
         assert [(r.event, r.note) for r in rows] == [("stored", None), ("taken_out", "Første")]

@@ -5,19 +5,19 @@ one writer at a time, so there the second simply comes after."""
 
 from __future__ import annotations
 
-import threading
-import time
+from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent_service.audit.recorder import SYSTEM
 from consent_service.citizens import service
 from consent_service.citizens.models import Citizen, Referral
 from consent_service.context import AppContext
-from consent_service.db import session_scope
-from tests.conftest import enrolled_person
+from tests.conftest import Person, enrolled_person
 from tests.factories import synthetic_cpr
+from tests.races import race
 
 
 def _submission(cpr: str) -> tuple[service.CitizenInput, service.ReferralInput]:
@@ -46,43 +46,18 @@ def test_two_submissions_of_one_new_cpr_make_one_citizen(ctx: AppContext) -> Non
     second_practice = enrolled_person(ctx, "referrer")
     org = first_practice.organisation_id
     cpr = synthetic_cpr(date(1958, 3, 9))
-    results: list[str] = []
-    errors: list[BaseException] = []
 
-    def submit_as(person_id: int, username: str) -> None:
-        try:
-            with session_scope(ctx.sessions) as s:
-                actor = SYSTEM.as_user(person_id, username, org)
-                referral = service.submit_referral(s, ctx.deps, actor, org, *_submission(cpr))
-                results.append(referral.public_id)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+    def submit_as(person: Person) -> Callable[[Session], str]:
+        def submit(s: Session) -> str:
+            actor = SYSTEM.as_user(person.user_id, person.username, org)
+            return service.submit_referral(s, ctx.deps, actor, org, *_submission(cpr)).public_id
 
-    second = threading.Thread(
-        target=submit_as, args=(second_practice.user_id, second_practice.username)
-    )
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
-        actor = SYSTEM.as_user(first_practice.user_id, first_practice.username, org)
-        mine = service.submit_referral(s, ctx.deps, actor, org, *_submission(cpr))
-        results.append(mine.public_id)
-        if postgres:  # the second submission starts while the first's citizen is uncommitted
-            second.start()
-            with ctx.engine.connect() as watcher:
-                for _ in range(1000):
-                    waiting = watcher.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                    ).scalar_one()
-                    if waiting or not second.is_alive():
-                        break
-                    watcher.rollback()
-                    time.sleep(0.01)
-                assert waiting == 1, "the second submission never waited on the first"
-    if not postgres:
-        second.start()
-    second.join(timeout=60)
-    assert errors == []
-    assert len(results) == 2
+        return submit
+
+    # The second submission starts while the first's citizen is uncommitted, and waits.
+    outcome = race(ctx, submit_as(first_practice), submit_as(second_practice))
+    assert outcome.error is None, outcome.error
+    results = [outcome.first, outcome.second]
     with ctx.sessions() as s:
         citizens = s.scalars(select(Citizen)).all()
         referrals = s.scalars(select(Referral)).all()

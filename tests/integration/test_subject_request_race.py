@@ -6,12 +6,11 @@ simply comes after."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date, datetime
 from datetime import time as clock_time
 
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consent_service.audit.models import AuditEvent, AuditPending
 from consent_service.audit.recorder import SYSTEM
@@ -22,6 +21,7 @@ from consent_service.db import session_scope
 from consent_service.errors import RuleRefusal
 from consent_service.subject_requests import service
 from consent_service.subject_requests.models import SubjectRequest
+from tests.races import race
 from tests.scenario import Pilot
 
 RECEIVED = date(2027, 3, 10)
@@ -47,20 +47,6 @@ def _answer(pilot: Pilot, request_pid: str, note: str) -> None:
                        answered_on=RECEIVED, note=note)  # fmt: skip
 
 
-def _wait_for_lock(ctx: AppContext, other: threading.Thread) -> int:
-    with ctx.engine.connect() as watcher:
-        waiting = 0
-        for _ in range(1000):
-            waiting = watcher.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            ).scalar_one()
-            if waiting or not other.is_alive():
-                break
-            watcher.rollback()
-            time.sleep(0.01)
-        return int(waiting)
-
-
 def _actions(ctx: AppContext, action: str) -> int:
     with ctx.sessions() as s:
         sealed = s.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
@@ -72,29 +58,15 @@ def test_two_answers_at_once_record_one_and_refuse_the_other(
     ctx: AppContext, clock: FixedClock
 ) -> None:
     pilot, request_pid = _request(ctx, clock)
-    errors: list[BaseException] = []
 
-    def second() -> None:
-        try:
-            _answer(pilot, request_pid, "Andet svar")
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    other = threading.Thread(target=second)
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
+    def first(s: Session) -> None:
         found, citizen = service.request_in_organisation(s, pilot.organisation_id, request_pid)
         service.answer(s, ctx.deps, pilot.actor, found, citizen, outcome="answered",
                        answered_on=RECEIVED, note="Første svar")  # fmt: skip
-        if postgres:  # the second starts while the first answer is uncommitted
-            other.start()
-            assert _wait_for_lock(ctx, other) == 1, "the second answer never waited"
-    if not postgres:
-        other.start()
-    other.join(timeout=30)
-    assert len(errors) == 1
-    assert isinstance(errors[0], RuleRefusal)
-    assert errors[0].message == "Anmodningen er allerede afsluttet."
+
+    outcome = race(ctx, first, lambda _s: _answer(pilot, request_pid, "Andet svar"))
+    assert isinstance(outcome.error, RuleRefusal)
+    assert outcome.error.message == "Anmodningen er allerede afsluttet."
     assert _actions(ctx, "subject_request.answered") == 1
     with ctx.sessions() as s:
         citizen = s.scalar(select(Citizen).where(Citizen.public_id == pilot_citizen(ctx)))
@@ -117,26 +89,12 @@ def test_two_sweeps_at_once_record_the_overdue_request_once(
 ) -> None:
     _request(ctx, clock)
     clock.set(datetime.combine(date(2027, 4, 11), clock_time(6), tzinfo=LEGAL_TZ))
-    counts: list[int] = []
-    errors: list[BaseException] = []
-
-    def second() -> None:
-        try:
-            with session_scope(ctx.sessions) as s:
-                counts.append(service.record_overdue(s, ctx.deps, SYSTEM))
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    other = threading.Thread(target=second)
-    postgres = ctx.engine.dialect.name == "postgresql"
-    with session_scope(ctx.sessions) as s:
-        first = service.record_overdue(s, ctx.deps, SYSTEM)
-        if postgres:  # skips the locked row instead of waiting for it
-            other.start()
-            other.join(timeout=30)
-    if not postgres:
-        other.start()
-        other.join(timeout=30)
-    assert not errors, errors
-    assert sorted([first, *counts]) == [0, 1]
+    outcome = race(
+        ctx,
+        lambda s: service.record_overdue(s, ctx.deps, SYSTEM),
+        lambda s: service.record_overdue(s, ctx.deps, SYSTEM),
+        second_waits=False,  # it skips the locked row instead of waiting for it
+    )
+    assert outcome.error is None, outcome.error
+    assert sorted([outcome.first, outcome.second]) == [0, 1]
     assert _actions(ctx, "subject_request.overdue") == 1
