@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 
@@ -174,6 +176,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield app_url(_sqla_pg(f"{base}/{name}"))
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that configures logging (a command run in-process through ``cli.main``, a
+    fixture capturing log lines into a buffer) leaves it as it found it, so the next test
+    on the same worker still sees its own log lines."""
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
