@@ -141,7 +141,8 @@ def _wrapped(text: str, font: str, size: float, width: float) -> list[str]:
     """`text` broken into lines no wider than `width` (between words; a word wider than the
     line is broken between letters)."""
     lines: list[str] = []
-    for line in simpleSplit(_CONTROL.sub(" ", text), font, size, width) or [""]:
+    words = " ".join(_CONTROL.sub(" ", text).split())  # white space as a paragraph sets it
+    for line in simpleSplit(words, font, size, width) or [""]:
         while pdfmetrics.stringWidth(line, font, size) > width and len(line) > 1:
             cut = len(line) - 1
             while cut > 1 and pdfmetrics.stringWidth(line[:cut], font, size) > width:
@@ -332,13 +333,15 @@ def render_form(form: ConsentFormInput) -> bytes:
     prime = _text_prime(form.body_markdown)
     buffer = io.BytesIO()
     doc = _document(buffer, title=form.title, subject=f"Samtykkeerklæring, formular {form.form_id}")
+    # The canvas the document would build on (same metadata), numbered as the text's layer
+    # before the head draws anything; the head's own letters are numbered after those.
     canvas = doc._makeCanvas(filename=buffer)
     prime.seed(canvas)
 
     head = _form_head(form, st)
     frame = _frame()
     top = frame._y
-    frame.addFromList(head, canvas)
+    frame.addFromList(head, canvas)  # as the document's first frame would place it
     if head:
         raise ValueError("the form's head does not fit on its first page")
     layer = _text_layer(form.body_markdown, top - frame._y)

@@ -217,6 +217,8 @@ def test_long_values_are_wrapped_inside_their_column() -> None:
     assert len(lines) > 2
     assert all(pdfmetrics.stringWidth(line, pdf.FONT, 11) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == f"Åse{word}Bøgh"
+    # White space and control characters as a paragraph sets them: one space between words.
+    assert form_pdf._wrapped(" Åse\tØrum\n\x07Bøgh  ", pdf.FONT, 11, 500) == ["Åse Ørum Bøgh"]
 
 
 # --- the QR code --------------------------------------------------------------------------------
