@@ -15,7 +15,8 @@ would add a character to its prime is refused (`LayerError`), so a replay never 
 other letters than the layer drew.
 
 Everything here leans on reportlab's canvas and TrueType internals (`Canvas._code`,
-`TTFont.state`), pinned by the dependency range; the tests render, extract and compare.
+`TTFont.state`) as reportlab 4 has them (the dependency range); the tests render,
+extract and compare what comes out.
 """
 
 from __future__ import annotations
