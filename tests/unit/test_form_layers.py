@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -132,6 +133,19 @@ def test_same_bytes_whether_the_text_was_cached_or_laid_out_again() -> None:
     assert form_pdf.render_form(form) == first
     form_pdf.clear_form_layers()
     assert form_pdf.render_form(form) == first
+
+
+def test_forms_rendered_in_parallel_threads_are_the_same_bytes() -> None:
+    """The service renders in a thread pool: layers drawn concurrently, fonts shared."""
+    forms = [
+        _form(kind, citizen_name=name, form_id=f"{kind}-{n:04d}")
+        for n, name in enumerate(["Bo", LONG_NAME, "Åse Ørum", LONG_NAME[:90]])
+        for kind in ("journal", "wellbeing")
+    ]
+    alone = [form_pdf.render_form(f) for f in forms]
+    form_pdf.clear_form_layers()
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(form_pdf.render_form, forms * 2)) == alone * 2
 
 
 def test_the_layer_cache_is_bounded() -> None:
