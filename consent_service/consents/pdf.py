@@ -1,40 +1,39 @@
-"""Deterministic PDF rendering of consent forms and consent receipts.
+"""Deterministic PDF rendering of consent receipts, and what the consent form shares with
+them: fonts, styles, the Markdown subset of the templates, the footer and the page build.
+The form itself is `consent_service.consents.form_pdf`.
 
 Pure functions of the views in `consent_service.consents.views`: no database, no clock, no
 logging. The same view always gives the same bytes (reportlab `invariant=1`, fixed metadata),
-so the SHA-256 of a printed form identifies it.
+so the SHA-256 of a printed document identifies it.
 
 All text is set in DejaVu Sans, shipped in `consents/fonts/` and embedded as a TrueType subset:
 Helvetica is not embedded and lacks letters such as ł, ş and ı found in citizens' names.
 
-Longer than 450 lines because it is one renderer: the form and the receipt share its
-fonts, styles, Markdown subset, footer and page build, and splitting those apart would
-only scatter one layout over several files.
+Longer than 450 lines because the receipt and the base the form is built on (fonts, styles,
+Markdown subset, footer, page build) are one layout; only the form's own parts are apart.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-import segno
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
-    KeepTogether,
     ListFlowable,
     ListItem,
     Paragraph,
@@ -45,9 +44,10 @@ from reportlab.platypus import (
 )
 
 from consent_service import labels
-from consent_service.consents.views import ConsentFormInput, ConsentRecordView
+from consent_service.consents.pdf_layers import SubsetCachingTTFont
+from consent_service.consents.views import ConsentRecordView
 
-__all__ = ["AUTHOR", "FONT", "FONT_BOLD", "register_fonts", "render_form", "render_receipt"]
+__all__ = ["AUTHOR", "FONT", "FONT_BOLD", "register_fonts", "render_receipt"]
 
 AUTHOR = "Sociale henvisninger Norddjurs"
 FONT = "DejaVuSans"
@@ -65,8 +65,10 @@ def register_fonts() -> None:
     with _fonts_lock:
         if _fonts_registered:
             return
-        pdfmetrics.registerFont(TTFont(FONT, str(_FONT_DIR / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf")))
+        pdfmetrics.registerFont(SubsetCachingTTFont(FONT, str(_FONT_DIR / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(
+            SubsetCachingTTFont(FONT_BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf"))
+        )
         # Maps <b> in Paragraph markup to the bold face; there is no italic face.
         pdfmetrics.registerFontFamily(
             FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
@@ -143,7 +145,9 @@ class _Styles:
     code: ParagraphStyle
 
 
+@functools.cache
 def _styles() -> _Styles:
+    """The styles, made once per process (they are never changed after)."""
     register_fonts()  # Paragraph resolves font names (and <b>) when it is constructed.
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14, spaceAfter=6)
     return _Styles(
@@ -245,10 +249,31 @@ def _markdown(body: str, st: _Styles) -> list[Flowable]:
 # --- Page furniture ----------------------------------------------------------------------------
 
 _MARGIN = 20 * mm
+_TOP_MARGIN = 18 * mm
 _FRAME_PADDING = 6  # SimpleDocTemplate's frame pads its content by 6 pt on every side
 _CONTENT_LEFT = _MARGIN + _FRAME_PADDING
 _CONTENT_WIDTH = A4[0] - 2 * _CONTENT_LEFT
 _FOOTER_TOP = 14 * mm
+_BOTTOM_MARGIN = _FOOTER_TOP + 10 * mm
+
+
+def _draw_footer(canvas: Canvas, lines: Sequence[str], number: int, total: int) -> None:
+    """`lines` and "Side X af Y" at the foot of the canvas's current page."""
+    width, _ = canvas._pagesize
+    canvas.saveState()
+    canvas.setStrokeColor(colors.grey)
+    canvas.setLineWidth(0.5)
+    right = width - _CONTENT_LEFT
+    canvas.line(_CONTENT_LEFT, _FOOTER_TOP + 2 * mm, right, _FOOTER_TOP + 2 * mm)
+    canvas.setFillColor(colors.HexColor("#333333"))
+    canvas.setFont(FONT, 7.5)
+    y = _FOOTER_TOP - 1.5 * mm
+    for line in lines:
+        canvas.drawString(_CONTENT_LEFT, y, line)
+        y -= 3.5 * mm
+    canvas.setFont(FONT_BOLD, 8)
+    canvas.drawRightString(right, _FOOTER_TOP - 1.5 * mm, f"Side {number} af {total}")
+    canvas.restoreState()
 
 
 def _footer_canvas(lines: Sequence[str]) -> Callable[..., Canvas]:
@@ -269,26 +294,9 @@ def _footer_canvas(lines: Sequence[str]) -> Callable[..., Canvas]:
             total = len(self._pages)
             for number, state in enumerate(self._pages, start=1):
                 self.__dict__.update(state)
-                self._draw_footer(number, total)
+                _draw_footer(self, lines, number, total)
                 Canvas.showPage(self)
             Canvas.save(self)
-
-        def _draw_footer(self, number: int, total: int) -> None:
-            width, _ = self._pagesize
-            self.saveState()
-            self.setStrokeColor(colors.grey)
-            self.setLineWidth(0.5)
-            right = width - _CONTENT_LEFT
-            self.line(_CONTENT_LEFT, _FOOTER_TOP + 2 * mm, right, _FOOTER_TOP + 2 * mm)
-            self.setFillColor(colors.HexColor("#333333"))
-            self.setFont(FONT, 7.5)
-            y = _FOOTER_TOP - 1.5 * mm
-            for line in lines:
-                self.drawString(_CONTENT_LEFT, y, line)
-                y -= 3.5 * mm
-            self.setFont(FONT_BOLD, 8)
-            self.drawRightString(right, _FOOTER_TOP - 1.5 * mm, f"Side {number} af {total}")
-            self.restoreState()
 
     def make(*args: Any, **kwargs: Any) -> Canvas:
         return _FooterCanvas(*args, **kwargs)
@@ -296,16 +304,15 @@ def _footer_canvas(lines: Sequence[str]) -> Callable[..., Canvas]:
     return make
 
 
-def _build(story: list[Flowable], *, title: str, subject: str, footer: Sequence[str]) -> bytes:
+def _document(buffer: io.BytesIO, *, title: str, subject: str) -> SimpleDocTemplate:
     register_fonts()
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    return SimpleDocTemplate(
         buffer,
         pagesize=A4,
         leftMargin=_MARGIN,
         rightMargin=_MARGIN,
-        topMargin=18 * mm,
-        bottomMargin=_FOOTER_TOP + 10 * mm,
+        topMargin=_TOP_MARGIN,
+        bottomMargin=_BOTTOM_MARGIN,
         title=title,
         author=AUTHOR,
         subject=subject,
@@ -318,56 +325,13 @@ def _build(story: list[Flowable], *, title: str, subject: str, footer: Sequence[
         initialFontSize=10,
         initialLeading=12,
     )
+
+
+def _build(story: list[Flowable], *, title: str, subject: str, footer: Sequence[str]) -> bytes:
+    buffer = io.BytesIO()
+    doc = _document(buffer, title=title, subject=subject)
     doc.build(story, canvasmaker=_footer_canvas(footer))
     return buffer.getvalue()
-
-
-QR_QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004)
-
-
-class QrPath(Flowable):  # type: ignore[misc]  # reportlab is untyped
-    """A QR code (error correction level M) drawn from segno's module matrix as one filled
-    path: one rectangle per horizontal run of dark modules, each exactly on the module
-    grid, with a quiet zone of ``QR_QUIET_ZONE`` modules. One fill operation, where
-    reportlab's QR widget encoded the text twice and drew every module as a shape."""
-
-    def __init__(self, value: str, size: float) -> None:
-        super().__init__()
-        code = segno.make(value, error="m", micro=False, boost_error=False)
-        self._runs = list(_dark_runs(code.matrix))
-        self._modules = code.symbol_size(border=QR_QUIET_ZONE)[0]
-        self.width = self.height = size
-
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        return self.width, self.height
-
-    def draw(self) -> None:
-        module = self.width / self._modules
-        path = self.canv.beginPath()
-        for row, start, length in self._runs:
-            y = self.height - (row + 1 + QR_QUIET_ZONE) * module
-            path.rect((start + QR_QUIET_ZONE) * module, y, length * module, module)
-        self.canv.setFillColor(colors.black)
-        self.canv.drawPath(path, stroke=0, fill=1)
-
-
-def _dark_runs(matrix: Sequence[Sequence[int]]) -> Iterator[tuple[int, int, int]]:
-    """(row, first column, length) of every horizontal run of dark modules."""
-    for row, modules in enumerate(matrix):
-        start = None
-        for column, dark in enumerate((*modules, 0)):
-            if dark and start is None:
-                start = column
-            elif not dark and start is not None:
-                yield row, start, column - start
-                start = None
-
-
-_QR_COLUMN = 44 * mm  # the QR and, beneath it, the form code
-
-
-def _field(label: str, value: str, st: _Styles) -> list[Paragraph]:
-    return [Paragraph(_text(label), st.label), Paragraph(_text(value), st.value)]
 
 
 # Table draws string cells, even empty ones, in its default Helvetica unless told otherwise.
@@ -384,102 +348,6 @@ _BOX = TableStyle(
         ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
     ]
 )
-
-
-# --- Consent form -------------------------------------------------------------------------------
-
-
-def render_form(form: ConsentFormInput) -> bytes:
-    """An A4 Danish consent form, pre-filled for one citizen, to be signed on paper.
-
-    The form id is printed as text and as a QR code, the short form code beside the QR
-    ("Blanketkode: K7QM-4XP2") for typing when a scan cannot be read; the footer of every
-    page names the form id, consent kind, template version and the template's SHA-256, so
-    a signed, scanned page can be matched to the exact text the citizen read."""
-    st = _styles()
-    width = _CONTENT_WIDTH
-    qr_size = _QR_COLUMN - 12
-
-    header = [
-        Paragraph(_text(form.title), st.title),
-        Paragraph(
-            f"Dataansvarlig: <b>{_text(form.organisation_name)}</b><br/>"
-            f"{_text(AUTHOR)} · udskrevet {_danish_date(form.printed_on)}",
-            st.subtitle,
-        ),
-        Spacer(1, 5 * mm),
-    ]
-
-    person = [
-        *_field("Borgerens navn", form.citizen_name, st),
-        Spacer(1, 3 * mm),
-        *_field("CPR-nr.", _formatted_cpr(form.citizen_cpr), st),
-        Spacer(1, 3 * mm),
-        *_field("Samtykke", _kind_text(form.kind), st),
-        Spacer(1, 3 * mm),
-        *_field("Formular-id", form.form_id, st),
-    ]
-    beside_qr: list[Flowable] = [QrPath(form.form_id, qr_size)]
-    if form.short_code:
-        beside_qr.append(Paragraph(f"Blanketkode:<br/><b>{_text(form.short_code)}</b>", st.code))
-    box = Table(
-        [[person, beside_qr]],
-        colWidths=[width - _QR_COLUMN, _QR_COLUMN],
-        style=_BOX,
-    )
-
-    decision = Table(
-        [
-            [
-                Paragraph("☐ Jeg giver samtykke", st.value),
-                Paragraph("☐ Jeg giver ikke samtykke", st.value),
-            ]
-        ],
-        colWidths=[width / 2, width / 2],
-        style=TableStyle([_TABLE_FONT, ("LEFTPADDING", (0, 0), (-1, -1), 0)]),
-    )
-    gap = 12 * mm
-    signature = Table(
-        [
-            ["", "", ""],
-            [Paragraph("Underskrift", st.label), "", Paragraph("Dato", st.label)],
-        ],
-        colWidths=[width * 0.6, gap, width * 0.4 - gap],
-        rowHeights=[16 * mm, None],
-        style=TableStyle(
-            [
-                _TABLE_FONT,
-                ("LINEBELOW", (0, 0), (0, 0), 0.8, colors.black),
-                ("LINEBELOW", (2, 0), (2, 0), 0.8, colors.black),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ]
-        ),
-    )
-
-    closing = KeepTogether(
-        [
-            Spacer(1, 6 * mm),
-            Paragraph("Sæt ét kryds:", st.body),
-            decision,
-            Spacer(1, 4 * mm),
-            signature,
-        ]
-    )
-
-    story: list[Flowable] = [*header, box, Spacer(1, 6 * mm)]
-    story += _markdown(form.body_markdown, st)
-    story.append(closing)
-
-    footer = (
-        f"Formular-id {form.form_id} · samtykke: {form.kind} · tekstversion {form.version}",
-        f"Tekst SHA-256: {form.text_sha256[:16]}…",
-    )
-    return _build(
-        story,
-        title=form.title,
-        subject=f"Samtykkeerklæring, formular {form.form_id}",
-        footer=footer,
-    )
 
 
 # --- Receipt ------------------------------------------------------------------------------------

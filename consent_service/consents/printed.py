@@ -29,8 +29,8 @@ from consent_service.clock import legal_today
 from consent_service.consents import repository as repo
 from consent_service.consents import shortcode
 from consent_service.consents.catalogue import catalogue
+from consent_service.consents.form_pdf import render_form
 from consent_service.consents.models import ConsentForm
-from consent_service.consents.pdf import render_form
 from consent_service.consents.qr import qr_texts
 from consent_service.consents.scans import validate_scan
 from consent_service.consents.service import check_kind, controller_name, require_adult

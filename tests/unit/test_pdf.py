@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
-from consent_service.consents.pdf import AUTHOR, render_form, render_receipt
+from consent_service.consents.form_pdf import render_form
+from consent_service.consents.pdf import AUTHOR, render_receipt
 from consent_service.consents.views import ConsentFormInput, ConsentRecordView, LegalBasis
 from tests.factories import synthetic_cpr
 

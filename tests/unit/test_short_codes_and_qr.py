@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from consent_service.consents import qr, shortcode
-from consent_service.consents.pdf import render_form
+from consent_service.consents.form_pdf import render_form
 from consent_service.consents.views import ConsentFormInput
 
 FORM_ID = "0123456789abcdef0123456789abcdef"
