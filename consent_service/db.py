@@ -94,12 +94,34 @@ def make_engine(
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not is_autocommit(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
     return engine
+
+
+# A connection of ``autocommit(engine)`` runs each statement on its own: no BEGIN, no
+# COMMIT, one round trip per statement, no lock held past the statement. For one-statement
+# bookkeeping outside the request's transaction (a rate-limit count, the route gate's
+# look-up of who is asking). PostgreSQL: the driver's autocommit; SQLite: the begin
+# listener above leaves out BEGIN IMMEDIATE (pysqlite then commits each statement itself).
+AUTOCOMMIT = "consent_service.autocommit"
+
+
+def autocommit(engine: Engine) -> Engine:
+    """The engine (same pool), its connections in autocommit (see ``AUTOCOMMIT``)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT", **{AUTOCOMMIT: True})
+    return engine.execution_options(**{AUTOCOMMIT: True})
+
+
+def is_autocommit(conn: Any) -> bool:
+    """Whether a SQLAlchemy connection was made by ``autocommit``: its BEGIN and COMMIT
+    events send nothing to the database."""
+    return bool(conn.get_execution_options().get(AUTOCOMMIT))
 
 
 # A pooled connection is pinged before use only after it lay idle this long: one that was

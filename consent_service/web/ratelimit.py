@@ -69,20 +69,13 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class _CountingFixedWindow(FixedWindowRateLimiter):
-    def hit_count(self, item: RateLimitItem, *identifiers: str) -> int:
-        """``hit``, returning the count in the window instead of whether it is within
-        the limit: the first refusal (count == amount + 1) is the one audited."""
-        return self.storage.incr(item.key_for(*identifiers), item.get_expiry())
-
-
 class RateLimiter:
     """The service's rate limits over its database; one per application."""
 
     def __init__(self, ctx: AppContext) -> None:
         self._ctx = ctx
         self.storage = DatabaseStorage(ctx.engine, ctx.clock, ctx.crypto.rate_limit_key)
-        self._strategy = _CountingFixedWindow(self.storage)
+        self._strategy = FixedWindowRateLimiter(self.storage)
         self._items = {name: parse(value) for name, value in ctx.settings.rate_limits.items()}
 
     def hit(self, actor: Actor, scope: str, **keys: str | None) -> None:
@@ -91,14 +84,22 @@ class RateLimiter:
         is over its limit."""
         known = KEYS_OF_SCOPE[scope]
         retry_after = 0
+        hits: list[tuple[str, RateLimitItem, tuple[str, ...]]] = []
         for kind, value in keys.items():
             if kind not in known:
                 raise ValueError(f"rate limit scope {scope} has no key {kind}")
-            if value is None:
-                continue
-            item = self._items[f"{scope}.{kind}"]
-            identifiers = (scope, kind, value)
-            count = self._strategy.hit_count(item, *identifiers)
+            if value is not None:
+                hits.append((kind, self._items[f"{scope}.{kind}"], (scope, kind, value)))
+        if not hits:
+            return
+        # Every key counted in one statement; the count, not whether it is within the
+        # limit, so the first refusal (count == amount + 1) is the one audited.
+        windows = [
+            (item.key_for(*identifiers), item.get_expiry()) for _k, item, identifiers in hits
+        ]
+        counts = self.storage.incr_many(windows)
+        for (kind, item, identifiers), (key, _expiry) in zip(hits, windows, strict=True):
+            count = counts[key]
             if count <= item.amount:
                 continue
             reset = self._strategy.get_window_stats(item, *identifiers).reset_time

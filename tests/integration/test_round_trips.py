@@ -58,12 +58,13 @@ def counted(ctx: AppContext) -> Iterator[Tally]:
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         tally.statements.append(" ".join(statement.split())[:120])
 
-    def on_begin(_conn: Any) -> None:
-        if postgres:
+    def on_begin(conn: Any) -> None:
+        if postgres and not db.is_autocommit(conn):  # autocommit: nothing is sent
             tally.transactions += 1
 
-    def on_end(_conn: Any) -> None:
-        tally.transactions += 1
+    def on_end(conn: Any) -> None:
+        if not db.is_autocommit(conn):
+            tally.transactions += 1
 
     hooks: list[tuple[Any, str, Callable[..., None]]] = [
         (engine, "before_cursor_execute", on_execute),
