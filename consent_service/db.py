@@ -180,6 +180,27 @@ def memoised(session: Session, key: tuple[object, ...], load: Callable[[], T]) -
     return cast(T, memo[key])
 
 
+def _unflushed(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
+
+
+def remember(session: Session, key: tuple[object, ...], value: object) -> None:
+    """Put ``value`` in the transaction's memo under ``key``: what the transaction itself
+    just wrote and knows without reading it back. Forgotten like anything ``memoised``
+    (at the next write), so it can never outlive what it describes."""
+    if not _unflushed(session):
+        session.info.setdefault(_MEMO, {})[key] = value
+
+
+def recalled(session: Session, key: tuple[object, ...]) -> object | None:
+    """What ``remember`` or ``memoised`` holds under ``key`` in this transaction and
+    since its last write; None if nothing (never reads)."""
+    if _unflushed(session):
+        return None
+    memo: dict[tuple[object, ...], object] = session.info.get(_MEMO, {})
+    return memo.get(key)
+
+
 def _forget(session: Session, *_: Any) -> None:
     session.info.pop(_MEMO, None)
 
