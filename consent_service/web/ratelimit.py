@@ -38,6 +38,7 @@ from limits.strategies import FixedWindowRateLimiter
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.crypto import token_hash
+from consent_service.db import autocommit
 from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import SessionStage
 from consent_service.web.cookies import SESSION_COOKIE
@@ -169,13 +170,13 @@ def username_account(username: str) -> str:
 
 def pending_login_account(request: Request) -> str | None:
     """The account of the half-finished login the session cookie names (POST
-    /login/kode, and the code confirming a new authenticator), looked up in a short
-    transaction of its own."""
+    /login/kode, and the code confirming a new authenticator), looked up in one statement
+    outside any transaction (``db.autocommit``)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     ctx: AppContext = request.app.state.ctx
-    with ctx.sessions() as session, session.begin():
+    with ctx.sessions(bind=autocommit(ctx.engine)) as session, session.begin():
         row = identity_repo.session_by_id(session, token_hash(token))
         if row is None or row.ended_at is not None or row.stage == SessionStage.ACTIVE.value:
             return None
