@@ -94,12 +94,34 @@ def make_engine(
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not is_autocommit(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
     return engine
+
+
+# A connection of ``autocommit(engine)`` runs each statement on its own: no BEGIN, no
+# COMMIT, one round trip per statement, no lock held past the statement. For one-statement
+# bookkeeping outside the request's transaction (a rate-limit count, the route gate's
+# look-up of who is asking). PostgreSQL: the driver's autocommit; SQLite: the begin
+# listener above leaves out BEGIN IMMEDIATE (pysqlite then commits each statement itself).
+AUTOCOMMIT = "consent_service.autocommit"
+
+
+def autocommit(engine: Engine) -> Engine:
+    """The engine (same pool), its connections in autocommit (see ``AUTOCOMMIT``)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT", **{AUTOCOMMIT: True})
+    return engine.execution_options(**{AUTOCOMMIT: True})
+
+
+def is_autocommit(conn: Any) -> bool:
+    """Whether a SQLAlchemy connection was made by ``autocommit``: its BEGIN and COMMIT
+    events send nothing to the database."""
+    return bool(conn.get_execution_options().get(AUTOCOMMIT))
 
 
 # A pooled connection is pinged before use only after it lay idle this long: one that was
@@ -156,6 +178,27 @@ def memoised(session: Session, key: tuple[object, ...], load: Callable[[], T]) -
     if key not in memo:
         memo[key] = load()
     return cast(T, memo[key])
+
+
+def _unflushed(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
+
+
+def remember(session: Session, key: tuple[object, ...], value: object) -> None:
+    """Put ``value`` in the transaction's memo under ``key``: what the transaction itself
+    just wrote and knows without reading it back. Forgotten like anything ``memoised``
+    (at the next write), so it can never outlive what it describes."""
+    if not _unflushed(session):
+        session.info.setdefault(_MEMO, {})[key] = value
+
+
+def recalled(session: Session, key: tuple[object, ...]) -> object | None:
+    """What ``remember`` or ``memoised`` holds under ``key`` in this transaction and
+    since its last write; None if nothing (never reads)."""
+    if _unflushed(session):
+        return None
+    memo: dict[tuple[object, ...], object] = session.info.get(_MEMO, {})
+    return memo.get(key)
 
 
 def _forget(session: Session, *_: Any) -> None:

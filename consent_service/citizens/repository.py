@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen, CitizenChange, CitizenKey, Referral
-from consent_service.db import memoised_scalars
+from consent_service.db import memoised_scalars, recalled, remember
 from consent_service.identity.models import Organisation
 
 
@@ -158,6 +158,37 @@ def referrals_of(session: Session, citizen_id: int) -> Sequence[Referral]:
         ("referrals_of", citizen_id),
         select(Referral).where(Referral.citizen_id == citizen_id).order_by(Referral.referred_on),
     )
+
+
+@dataclass(frozen=True)
+class NewCitizen:
+    """A citizen created in this transaction and all it holds so far: ``referrals`` and
+    data keys of ``key_purposes``; no consents, answers, jobs or tasks (no other
+    transaction can add any before this one commits the citizen)."""
+
+    citizen: Citizen
+    referrals: tuple[Referral, ...]
+    key_purposes: tuple[str, ...]
+
+
+def note_new_citizen(
+    session: Session, citizen: Citizen, referrals: Sequence[Referral], key_purposes: Sequence[str]
+) -> None:
+    """Tell the rest of this transaction what a citizen it created holds, so planning need
+    not read it back; call it after the transaction's last write for the citizen. The
+    note is dropped at the next write (``db.remember``), so it is never stale."""
+    remember(
+        session,
+        ("new_citizen", citizen.id),
+        NewCitizen(citizen, tuple(referrals), tuple(key_purposes)),
+    )
+
+
+def new_citizen(session: Session, citizen_id: int) -> NewCitizen | None:
+    """The note of ``note_new_citizen`` if the citizen was created in this transaction and
+    nothing was written since; None otherwise (then read what they hold)."""
+    note = recalled(session, ("new_citizen", citizen_id))
+    return note if isinstance(note, NewCitizen) else None
 
 
 def key_purposes_of(session: Session, citizen_id: int) -> Sequence[str]:

@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from consent_service import labels
 from consent_service import unit_of_work as uow
@@ -29,6 +30,7 @@ from consent_service.errors import InvalidInput, NotFound
 from consent_service.services import ServiceDeps
 
 REFERRER_KINDS = labels.group("referrer_kinds")
+IDENTITY_PURPOSE = "identity"  # the data key of a citizen's identity fields
 _PHONE = re.compile(r"^\+?[0-9 ]{8,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -173,16 +175,15 @@ def _store_citizen(
         session.flush()
     session.add(citizen)
     session.flush()
-    session.add(
-        CitizenKey(
-            citizen_id=citizen.id,
-            purpose="identity",
-            wrapped_key=sealed.wrapped_key,
-            created_at=citizen.created_at,
-        )
+    key = CitizenKey(
+        citizen_id=citizen.id,
+        purpose=IDENTITY_PURPOSE,
+        wrapped_key=sealed.wrapped_key,
+        created_at=citizen.created_at,
     )
+    session.add(key)
     session.flush()
-    session.refresh(citizen, ["identity_key"])
+    set_committed_value(citizen, "identity_key", key)  # the row just written: no read back
     deps.audit.record(
         session,
         actor,
@@ -275,15 +276,20 @@ def submit_referral(
     criterion_hash = deps.crypto.search_criterion_hash(sealed.cpr.value)
     citizen = repo.by_cpr_index(session, organisation_id, sealed.index)
     _record_search(session, deps, actor, criterion_hash, citizen)
+    created = False
     if citizen is None:
         try:
             with session.begin_nested():
                 citizen = _store_citizen(session, deps, actor, sealed)
+            created = True
         except IntegrityError:
             citizen = repo.by_cpr_index(session, organisation_id, sealed.index)
             if citizen is None:
                 raise
-    return register_referral(session, deps, actor, citizen, referral_data)
+    referral = register_referral(session, deps, actor, citizen, referral_data)
+    if created:  # all a new citizen holds: its identity key and this referral
+        repo.note_new_citizen(session, citizen, [referral], [IDENTITY_PURPOSE])
+    return referral
 
 
 def citizen_in_organisation(session: Session, organisation_id: int, public_id: str) -> Citizen:

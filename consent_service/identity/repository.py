@@ -108,6 +108,17 @@ def session_by_id(session: Session, session_id: str) -> UserSession | None:
     return session.get(UserSession, session_id)
 
 
+def session_with_user(session: Session, session_id: str) -> tuple[UserSession, User | None] | None:
+    """The session row and its user in one query: everything a request's authentication
+    and permission check read (the user's role, organisation, active and lock state)."""
+    found = session.execute(
+        select(UserSession, User)
+        .outerjoin(User, User.id == UserSession.user_id)
+        .where(UserSession.id == session_id)
+    ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
 def end_pending_sessions(session: Session, user_id: int, now: datetime, reason: str) -> None:
     session.execute(
         update(UserSession)
@@ -330,6 +341,16 @@ def key_check(session: Session) -> KeyCheck | None:
 
 def api_token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+def api_token_with_user(session: Session, token_hash: str) -> tuple[ApiToken, User | None] | None:
+    """The token and the user it acts as, in one query (``session_with_user`` for tokens)."""
+    found = session.execute(
+        select(ApiToken, User)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash)
+    ).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def api_tokens_of_organisation(session: Session, organisation_id: int) -> Sequence[ApiToken]:

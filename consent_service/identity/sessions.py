@@ -59,11 +59,15 @@ class SessionLookup:
 def active_session(session: Session, deps: ServiceDeps, token: str | None) -> SessionLookup:
     """The live, MFA-complete session the token names; ends it if idle or too old, or if
     its user is deactivated or locked (locking ends the sessions too: this is the guard
-    for one a concurrent lock has not reached yet)."""
+    for one a concurrent lock has not reached yet). The session and its user are read in
+    one query."""
     if not token:
         return SessionLookup(None, None)
-    row = repo.session_by_id(session, token_hash(token))
-    if row is None or row.ended_at is not None or row.stage != SessionStage.ACTIVE.value:
+    found = repo.session_with_user(session, token_hash(token))
+    if found is None:
+        return SessionLookup(None, None)
+    row, user = found
+    if row.ended_at is not None or row.stage != SessionStage.ACTIVE.value:
         return SessionLookup(None, None)
     now = deps.clock.now()
     idle = timedelta(minutes=deps.settings.session_idle_minutes)
@@ -72,7 +76,6 @@ def active_session(session: Session, deps: ServiceDeps, token: str | None) -> Se
         reason = "absolute timeout"
     elif now - row.last_seen_at > idle:
         reason = "idle timeout"
-    user = repo.user_by_id(session, row.user_id)
     if reason is None and (user is None or not user.is_active):
         reason = "user deactivated"
     # Only a lock an administrator must lift ends a session already open: it follows wrong

@@ -123,18 +123,18 @@ def token_expired(token: ApiToken, now: datetime) -> bool:
 
 
 def api_token_user(session: Session, deps: ServiceDeps, bearer: str) -> TokenLookup:
-    """The user a live token acts as, or why it does not."""
+    """The user a live token acts as, or why it does not (token and user: one query)."""
     if not bearer.startswith(API_TOKEN_PREFIX):
         return TokenLookup(None, None, "malformed token")
-    row = repo.api_token_by_hash(session, token_hash(bearer))
+    found = repo.api_token_with_user(session, token_hash(bearer))
     now = deps.clock.now()
-    if row is None:
+    if found is None:
         return TokenLookup(None, None, "unknown token")
+    row, user = found
     if row.revoked_at is not None:
         return TokenLookup(None, row, "revoked token")
     if token_expired(row, now):
         return TokenLookup(None, row, "expired token")
-    user = repo.user_by_id(session, row.user_id)
     if user is None or not user.is_active:
         return TokenLookup(None, row, "token user inactive")
     touch.touch_api_token(session, row, now)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.citizens.models import Citizen, Referral
-from consent_service.citizens.repository import key_purposes_of, referrals_of
+from consent_service.citizens.repository import key_purposes_of, new_citizen, referrals_of
 from consent_service.clock import LEGAL_TZ, add_months, legal_today
 from consent_service.config import Settings
 from consent_service.consents.active import ConsentState, in_force, states_of
@@ -68,7 +68,18 @@ class JobSpec:
 
 
 def load_facts(session: Session, citizen: Citizen) -> CitizenFacts:
-    """What the schedule reads of a citizen: referrals, consents, answers, key purposes."""
+    """What the schedule reads of a citizen: referrals, consents, answers, key purposes;
+    for a citizen this transaction created, what it noted instead (``new_citizen``)."""
+    new = new_citizen(session, citizen.id)
+    if new is not None:
+        return CitizenFacts(
+            citizen=citizen,
+            referrals=sorted(new.referrals, key=lambda r: r.referred_on),
+            journal=[],
+            wellbeing=[],
+            responses=[],
+            wellbeing_keys=frozenset(new.key_purposes),
+        )
     return CitizenFacts(
         citizen=citizen,
         referrals=list(referrals_of(session, citizen.id)),
@@ -208,6 +219,8 @@ def replan_citizen(session: Session, deps: ServiceDeps, citizen: Citizen) -> Non
     deleted)."""
     today = legal_today(deps.clock)
     schedule = default_schedule()
+    # A citizen created in this transaction has no jobs or tasks yet: nothing to read.
+    new = new_citizen(session, citizen.id) is not None
     specs = (
         desired_jobs(load_facts(session, citizen), today, deps.settings, schedule)
         if citizen.deleted_at is None
@@ -216,11 +229,11 @@ def replan_citizen(session: Session, deps: ServiceDeps, citizen: Citizen) -> Non
     wanted = {s.key: s for s in specs}
     now = deps.clock.now()
     # Every key that exists, whatever its state, so none is planned twice ...
-    known = repository.job_keys_of(session, citizen.id)
+    known = set() if new else repository.job_keys_of(session, citizen.id)
     # ... but only the pending jobs no one else holds are changed: a job a worker is running
     # (row locked) is left to that worker, which re-plans when it is done. Skipping, not
     # waiting, keeps a re-plan from deadlocking with a worker over the audit chain's lock.
-    for job in repository.pending_jobs_of(session, citizen.id):
+    for job in [] if new else repository.pending_jobs_of(session, citizen.id):
         spec = wanted.get(job.key)
         if spec is None:
             job.status, job.outcome, job.finished_at = "dropped", "replanned: not needed", now
@@ -243,7 +256,7 @@ def replan_citizen(session: Session, deps: ServiceDeps, citizen: Citizen) -> Non
                 )
             )
     task_keys = {s.task_key for s in specs if s.task_key}
-    for task in repository.open_tasks_of(session, citizen.id):
+    for task in [] if new else repository.open_tasks_of(session, citizen.id):
         if task.key not in task_keys:
             task.closed_at, task.closed_reason = now, "resolved"
     session.flush()

@@ -318,6 +318,24 @@ def authenticate(
     )
 
 
+def hand_over(request: Request, permission: str, found: Authenticated) -> None:
+    """The route gate's authentication, for ``require`` of the same permission: the token
+    or session is looked up once per request, before the body is read."""
+    request.state.authenticated = (permission, found)
+
+
+def _handed_over(request: Request, session: Session, permission: str) -> Authenticated | None:
+    """What the gate found for ``permission``, its rows attached to the request's session
+    (no query: ``merge`` without loading); None where the gate did not run."""
+    handed: tuple[str, Authenticated] | None = getattr(request.state, "authenticated", None)
+    if handed is None or handed[0] != permission:
+        return None
+    found = handed[1]
+    user = session.merge(found.user, load=False)
+    row = session.merge(found.row, load=False) if found.row is not None else None
+    return Authenticated(user, row, found.token_id, found.actor)
+
+
 def ensure_role_may(ctx: AppContext, user: User, actor: Actor, permission: str) -> None:
     """Refuse unless the user's role holds ``permission`` at all (conditions aside)."""
     if not ctx.policy.role_may(user.role, permission):
@@ -335,14 +353,18 @@ def ensure_role_may(ctx: AppContext, user: User, actor: Actor, permission: str) 
 def require(permission: str) -> Any:
     """A dependency granting ``permission`` to an MFA-complete user, or refusing.
 
-    On a state-changing request the session and the role were already checked before the
-    body was read (``consent_service.web.gate``); they are checked again here, in the
-    request's transaction, with the CSRF token (header first, then the form field)."""
+    On a state-changing request the session (or token) and the role were already checked
+    before the body was read (``consent_service.web.gate``), which hands what it found over
+    (``hand_over``): the session or token is looked up once per request. The role is
+    checked again here, with the CSRF token (header first, then the form field). Where no
+    gate ran (a GET), the session and its user are read here, in one query."""
 
     def check(request: Request, ctx: Ctx, session: DbSession, csrf: SubmittedCsrf) -> Principal:
         if not ctx.policy.knows(permission):
             raise RuntimeError(f"route declares unknown permission {permission}")
-        found = authenticate(request, ctx, session, permission)
+        found = _handed_over(request, session, permission) or authenticate(
+            request, ctx, session, permission
+        )
         user, row, actor = found.user, found.row, found.actor
         viewer.remember(request, user, row)  # the error page's menu, should one follow
         if (

@@ -6,10 +6,12 @@ to disk) before it solves the route's dependencies, so ``require`` alone would l
 stranger make the server store an upload before getting 401. Every router uses
 ``GatedRoute``: its handler first sets the route's body budget, then, for a POST, PUT,
 PATCH or DELETE on a route that is not public, authenticates the request and checks
-that the role may use the route's permission, in a short transaction of its own (a
-refusal is audited like any other), then refuses a declared body over the budget with
-413, and only then lets FastAPI read the body. ``require`` checks all of it again in the
-request's transaction, with the CSRF token.
+that the role may use the route's permission (a refusal is audited like any other), then
+refuses a declared body over the budget with 413, and only then lets FastAPI read the
+body. The look-up is one statement in autocommit (the session or token joined with its
+user: no BEGIN, no COMMIT, no lock held while the body arrives); what it found is handed
+to ``require`` (``deps.hand_over``), which checks the role again and the CSRF token in the
+request's transaction without looking the session or token up a second time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from consent_service.db import autocommit
 from consent_service.web import bodylimit, viewer
 from consent_service.web.deps import (
     PUBLIC,
@@ -31,6 +34,7 @@ from consent_service.web.deps import (
     declared_permission,
     ensure_role_may,
     get_ctx,
+    hand_over,
     record_denial,
 )
 
@@ -44,11 +48,11 @@ class EdgeIdentity:
 
 
 def check_before_body(request: Request, permission: str) -> None:
-    """Authenticate and check the role, in a transaction of its own; refusals are
-    recorded (and an expired session ended) like ``require``'s."""
+    """Authenticate and check the role, outside any transaction (``db.autocommit``);
+    refusals are recorded (and an expired session ended) like ``require``'s."""
     ctx = get_ctx(request)
     try:
-        with ctx.sessions() as session, session.begin():
+        with ctx.sessions(bind=autocommit(ctx.engine)) as session, session.begin():
             if not ctx.policy.knows(permission):
                 raise RuntimeError(f"route declares unknown permission {permission}")
             found = authenticate(request, ctx, session, permission)
@@ -59,6 +63,7 @@ def check_before_body(request: Request, permission: str) -> None:
         raise
     request.state.actor = found.actor
     request.state.edge = EdgeIdentity(found.user.id, found.token_id)
+    hand_over(request, permission, found)
 
 
 class GatedRoute(APIRoute):

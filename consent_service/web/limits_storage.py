@@ -4,8 +4,10 @@ There is no Redis or memcached in production here; PostgreSQL is the one shared 
 (DESIGN.md: no home-made clustering). The storage keeps one row per rate-limit key and
 window: ``rate_limit_counter(key, count, expires_at)``. A hit is one atomic statement,
 ``INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING count``, which starts a new window
-when the old one has expired; both engines support it (SQLite from 3.35). Each call runs
-in a short transaction of its own, so a count survives the rollback of a refused request.
+when the old one has expired; both engines support it (SQLite from 3.35). A request's
+keys (its address and its account or token) are counted together, one row each in the
+same statement (``incr_many``). The statement runs in autocommit (``db.autocommit``): one
+round trip, no BEGIN or COMMIT, and a count survives the rollback of a refused request.
 
 Keys are keyed hashes (``Crypto.rate_limit_key``): the table never holds a source address,
 user name or token. Expired rows are pruned by this storage now and then (at most once a
@@ -32,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.clock import Clock
-from consent_service.db import Base, UtcDateTime
+from consent_service.db import Base, UtcDateTime, autocommit
 
 PRUNE_EVERY = timedelta(minutes=1)
 
@@ -55,6 +57,7 @@ class DatabaseStorage(Storage):
     def __init__(self, engine: Engine, clock: Clock, hash_key: Callable[[str], str]) -> None:
         super().__init__(wrap_exceptions=False)
         self._engine = engine
+        self._autocommit = autocommit(engine)
         self._clock = clock
         self._hash_key = hash_key
         self._pruned_at: datetime | None = None
@@ -64,35 +67,45 @@ class DatabaseStorage(Storage):
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return SQLAlchemyError
 
-    def _upsert(self, key: str, amount: int, ends: datetime, now: datetime) -> Any:
+    def _upsert(self, rows: list[dict[str, Any]], now: datetime) -> Any:
         table = cast(Table, RateLimitCounter.__table__)
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(table).values(rows)
         expired = table.c.expires_at <= literal(now, UtcDateTime())
-        return (
-            insert(table)
-            .values(key=key, count=amount, expires_at=ends)
-            .on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    "count": case((expired, amount), else_=table.c.count + amount),
-                    "expires_at": case(
-                        (expired, literal(ends, UtcDateTime())), else_=table.c.expires_at
-                    ),
-                },
-            )
-            .returning(table.c.count)
-        )
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case(
+                    (expired, stmt.excluded.count), else_=table.c.count + stmt.excluded.count
+                ),
+                "expires_at": case((expired, stmt.excluded.expires_at), else_=table.c.expires_at),
+            },
+        ).returning(table.c.key, table.c.count)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Count ``amount`` hits on ``key``; a window that has ended starts again at
         ``amount`` and lasts ``expiry`` seconds. Returns the count in the window."""
+        return self.incr_many([(key, expiry)], amount)[key]
+
+    def incr_many(self, keys: list[tuple[str, int]], amount: int = 1) -> dict[str, int]:
+        """``incr`` of each (key, expiry) given, in one statement; returns each key's count.
+        Rows are written in the order of their hashed keys, so two requests counting the
+        same keys lock them in the same order (PostgreSQL: no deadlock)."""
         now = self._clock.now()
-        ends = now + timedelta(seconds=expiry)
-        stmt = self._upsert(self._hash_key(key), amount, ends, now)
-        with self._engine.begin() as conn:
-            count = int(conn.execute(stmt).scalar_one())
+        hashed: dict[str, tuple[str, int]] = {}
+        for key, expiry in keys:
+            digest = self._hash_key(key)
+            if digest in hashed:  # one row per key: a statement may not touch a row twice
+                raise ValueError("a rate limit key is counted twice in one hit")
+            hashed[digest] = (key, expiry)
+        rows = [
+            {"key": digest, "count": amount, "expires_at": now + timedelta(seconds=expiry)}
+            for digest, (_key, expiry) in sorted(hashed.items())
+        ]
+        with self._autocommit.begin() as conn:
+            counts = {str(k): cast(int, c) for k, c in conn.execute(self._upsert(rows, now))}
         self._prune_now_and_then(now)
-        return count
+        return {key: counts[digest] for digest, (key, _expiry) in hashed.items()}
 
     def _live(self, key: str) -> tuple[int, datetime] | None:
         with self._engine.connect() as conn:
@@ -135,7 +148,7 @@ class DatabaseStorage(Storage):
     def prune(self) -> int:
         """Delete the rows of windows that have ended; returns how many."""
         now = self._clock.now()
-        with self._engine.begin() as conn:
+        with self._autocommit.begin() as conn:
             return conn.execute(
                 delete(RateLimitCounter).where(
                     RateLimitCounter.expires_at <= literal(now, UtcDateTime())

@@ -38,6 +38,7 @@ from limits.strategies import FixedWindowRateLimiter
 from consent_service.audit.recorder import Actor
 from consent_service.context import AppContext
 from consent_service.crypto import token_hash
+from consent_service.db import autocommit
 from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import SessionStage
 from consent_service.web.cookies import SESSION_COOKIE
@@ -69,20 +70,13 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class _CountingFixedWindow(FixedWindowRateLimiter):
-    def hit_count(self, item: RateLimitItem, *identifiers: str) -> int:
-        """``hit``, returning the count in the window instead of whether it is within
-        the limit: the first refusal (count == amount + 1) is the one audited."""
-        return self.storage.incr(item.key_for(*identifiers), item.get_expiry())
-
-
 class RateLimiter:
     """The service's rate limits over its database; one per application."""
 
     def __init__(self, ctx: AppContext) -> None:
         self._ctx = ctx
         self.storage = DatabaseStorage(ctx.engine, ctx.clock, ctx.crypto.rate_limit_key)
-        self._strategy = _CountingFixedWindow(self.storage)
+        self._strategy = FixedWindowRateLimiter(self.storage)
         self._items = {name: parse(value) for name, value in ctx.settings.rate_limits.items()}
 
     def hit(self, actor: Actor, scope: str, **keys: str | None) -> None:
@@ -91,14 +85,22 @@ class RateLimiter:
         is over its limit."""
         known = KEYS_OF_SCOPE[scope]
         retry_after = 0
+        hits: list[tuple[str, RateLimitItem, tuple[str, ...]]] = []
         for kind, value in keys.items():
             if kind not in known:
                 raise ValueError(f"rate limit scope {scope} has no key {kind}")
-            if value is None:
-                continue
-            item = self._items[f"{scope}.{kind}"]
-            identifiers = (scope, kind, value)
-            count = self._strategy.hit_count(item, *identifiers)
+            if value is not None:
+                hits.append((kind, self._items[f"{scope}.{kind}"], (scope, kind, value)))
+        if not hits:
+            return
+        # Every key counted in one statement; the count, not whether it is within the
+        # limit, so the first refusal (count == amount + 1) is the one audited.
+        windows = [
+            (item.key_for(*identifiers), item.get_expiry()) for _k, item, identifiers in hits
+        ]
+        counts = self.storage.incr_many(windows)
+        for (kind, item, identifiers), (key, _expiry) in zip(hits, windows, strict=True):
+            count = counts[key]
             if count <= item.amount:
                 continue
             reset = self._strategy.get_window_stats(item, *identifiers).reset_time
@@ -168,13 +170,13 @@ def username_account(username: str) -> str:
 
 def pending_login_account(request: Request) -> str | None:
     """The account of the half-finished login the session cookie names (POST
-    /login/kode, and the code confirming a new authenticator), looked up in a short
-    transaction of its own."""
+    /login/kode, and the code confirming a new authenticator), looked up in one statement
+    outside any transaction (``db.autocommit``)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     ctx: AppContext = request.app.state.ctx
-    with ctx.sessions() as session, session.begin():
+    with ctx.sessions(bind=autocommit(ctx.engine)) as session, session.begin():
         row = identity_repo.session_by_id(session, token_hash(token))
         if row is None or row.ended_at is not None or row.stage == SessionStage.ACTIVE.value:
             return None

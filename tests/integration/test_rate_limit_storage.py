@@ -71,3 +71,36 @@ def test_a_window_ends_and_starts_again_and_old_rows_are_pruned(
     with ctx.sessions() as session:
         assert session.scalars(select(RateLimitCounter)).all() == []
     assert storage.check()
+
+
+def test_a_requests_keys_are_counted_together_each_in_its_own_window(
+    ctx: AppContext, clock: FixedClock
+) -> None:
+    """``incr_many``: one statement, one row per key, each key's own window and count; hits
+    naming the same keys in either order, from parallel connections, each count once (on
+    PostgreSQL the rows are locked in one order, so two such hits cannot deadlock)."""
+    n = 12
+    engines = [make_engine(ctx.engine.url.render_as_string(hide_password=False)) for _ in range(4)]
+    storages = [DatabaseStorage(e, ctx.clock, ctx.crypto.rate_limit_key) for e in engines]
+    start = threading.Barrier(n)
+    keys = [("referral/token/7", 60), ("referral/address/192.0.2.9", 3600)]
+
+    def hit(i: int) -> dict[str, int]:
+        start.wait()
+        return storages[i % len(storages)].incr_many(keys if i % 2 else keys[::-1])
+
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(hit, range(n)))
+    for engine in engines:
+        engine.dispose()
+    for key, _expiry in keys:
+        assert sorted(r[key] for r in results) == list(range(1, n + 1))
+    storage = _storage(ctx)
+    now = clock.now().timestamp()
+    assert storage.get_expiry("referral/token/7") == now + 60
+    assert storage.get_expiry("referral/address/192.0.2.9") == now + 3600
+    clock.advance(timedelta(seconds=61))  # the token's window ends, the address's goes on
+    assert storage.incr_many(keys) == {
+        "referral/token/7": 1,
+        "referral/address/192.0.2.9": n + 1,
+    }
