@@ -35,13 +35,13 @@ from consent_service.wellbeing.models import WellbeingResponse
 BATCH = 5000
 
 # The ranking key of a consent on the day, one BIGINT ordered as the gate prefers:
-#   rank * 2**59 + day number of decided_on * 2**43 + consent id * 4 + state code
+#   rank * 2**59 + day number of decided_on * 2**43 + consent id * 4 + lapse code
 # rank: 2 covers, 1 given but lapsed (withdrawn, expired, not entered / no answers),
 # 0 never counts (invalidated, or signed after the day). Within a rank the most recent
-# decision wins, then the higher id; the state code (below) only tells which lapse it was
+# decision wins, then the higher id; the lapse code (below) only tells which lapse it was
 # and never decides (the id before it is unique). Room: days up to 2**16 from 1970
 # (year 2149), ids up to 2**41.
-_RANK, _DAY, _ID, _CODE = 2**59, 2**43, 4, 1
+_RANK, _DAY, _ID = 2**59, 2**43, 4
 _ID_SPAN = 2**41
 _LAPSES = ("withdrawn", "expired")  # codes 1 and 2; code 3 is the kind's own lapse
 
