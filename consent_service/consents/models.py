@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_service.db import Base, UtcDateTime
+
+# The event types the extract gate reads (extracts/gate_query.py), indexed on their own.
+GATE_EVENTS = "event_type IN ('withdrawn', 'journal_entry_confirmed', 'invalidated')"
 
 
 class ConsentForm(Base):
@@ -74,6 +77,13 @@ class ConsentEvent(Base):
     corrected, invalidated. Each with who and when; the database refuses UPDATE and DELETE."""
 
     __tablename__ = "consent_event"
+    # The events the extract gate decides on (extracts/gate_query.py; migration 0020).
+    __table_args__ = (
+        Index(
+            "ix_consent_event_gate", "event_type", "consent_id", "occurred_on",
+            postgresql_where=text(GATE_EVENTS), sqlite_where=text(GATE_EVENTS),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"), index=True)

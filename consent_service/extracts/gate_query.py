@@ -2,12 +2,15 @@
 read through it (the execution's rows, the coverage plan).
 
 For every citizen of the organisation referred into the cohort, it decides on the
-execution day whether the purpose's consent covers them, and if not, why: the best consent
-of the kind is picked per citizen with a window function (a covering one first, else the
-most recent), and its state on the day is computed from the consent's ``valid_until`` and
-the first withdrawal, journal-entry and invalidation events. No Python loop runs over
-citizens; the rules are those of consents/rules.py (``consent_covers``), restated in SQL
-and checked against them by the tests.
+execution day whether the purpose's consent covers them, and if not, why. Each given
+consent of the kind gets its state on the day from its ``valid_until`` and whether a
+withdrawal, journal-entry or invalidation event falls on or before the day; the best
+consent per citizen (a covering one first, else the most recent, the later id on a tie)
+is then picked with ``max()`` over one ordered integer key per consent (``_ranking_key``),
+a plain aggregate grouped by citizen, so PostgreSQL can run the whole statement with
+parallel workers (a window function cannot). No Python loop runs over citizens; the rules
+are those of consents/rules.py (``consent_covers``), restated in SQL and checked against
+them by the tests.
 """
 
 from __future__ import annotations
@@ -16,146 +19,172 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Select, and_, case, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Subquery
 
 from consent_service.citizens.models import Citizen, CitizenKey, Referral
-from consent_service.citizens.repository import live_citizen
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.extracts.gate import COVERED
 from consent_service.wellbeing.models import WellbeingResponse
 
 BATCH = 5000
 
+# The ranking key of a consent on the day, one BIGINT ordered as the gate prefers:
+#   rank * 2**59 + day number of decided_on * 2**43 + consent id * 4 + lapse code
+# rank: 2 covers, 1 given but lapsed (withdrawn, expired, not entered / no answers),
+# 0 never counts (invalidated, or signed after the day). Within a rank the most recent
+# decision wins, then the higher id; the lapse code (below) only tells which lapse it was
+# and never decides (the id before it is unique). Room: days up to 2**16 from 1970
+# (year 2149), ids up to 2**41.
+_RANK, _DAY, _ID = 2**59, 2**43, 4
+_ID_SPAN = 2**41
+_LAPSES = ("withdrawn", "expired")  # codes 1 and 2; code 3 is the kind's own lapse
 
-# The events the gate reads; the others (data_obtained: one per consent and extract) are
-# left out of the join rather than grouped with them.
-_GATE_EVENTS = {
-    "withdrawn_on": "withdrawn",
-    "journal_on": "journal_entry_confirmed",
-    "invalidated_on": "invalidated",
-}
+
+class _DayNumber(FunctionElement[int]):
+    """Days from 1970-01-01 to a date column, as an integer on either database."""
+
+    type = BigInteger()
+    inherit_cache = True
 
 
-def _consent_facts(organisation_id: int, kind: str) -> Subquery:
-    """Per given consent of the kind: its columns and the first day of each event the gate
-    reads. Events are joined to the consents and grouped by consent (its primary key), so
-    on PostgreSQL both are read in ``id`` order and merged, without a hash table."""
-    ev = ConsentEvent
-    first = [
-        func.min(case((ev.event_type == event_type, ev.occurred_on))).label(name)
-        for name, event_type in _GATE_EVENTS.items()
-    ]
-    joins = Consent.__table__.outerjoin(
-        ev, and_(ev.consent_id == Consent.id, ev.event_type.in_(list(_GATE_EVENTS.values())))
-    )
-    return (
-        select(
-            Consent.id.label("consent_id"),
-            Consent.citizen_id,
-            Consent.decided_on,
-            Consent.template_version,
-            Consent.text_sha256,
-            Consent.valid_until,
-            *first,
+@compiles(_DayNumber)
+def _day_number_sqlite(element: _DayNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"CAST(julianday({compiler.process(arg, **kw)}) - 2440587.5 AS INTEGER)"
+
+
+@compiles(_DayNumber, "postgresql")
+def _day_number_postgresql(element: _DayNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"({compiler.process(arg, **kw)} - DATE '1970-01-01')"
+
+
+def _big(n: int) -> ColumnElement[int]:
+    return literal(n, BigInteger)
+
+
+def _ranked_consents(organisation_id: int, kind: str, on: date) -> Subquery:
+    """Per given consent of the kind: its citizen and its ranking key on ``on``. An event
+    counts if it falls on or before the day; each of the three event types is its own
+    outer join, so a consent with several events of a type appears on several rows,
+    all with the same key (``max()`` above them does not mind)."""
+    k = Consent
+
+    def events(event_type: str) -> Any:
+        return aliased(ConsentEvent, name=f"ev_{event_type}")
+
+    withdrawn, invalidated = events("withdrawn"), events("invalidated")
+    joins: Any = Consent.__table__
+    for ev, event_type in ((withdrawn, "withdrawn"), (invalidated, "invalidated")):
+        joins = joins.outerjoin(
+            ev,
+            and_(ev.consent_id == k.id, ev.event_type == event_type, ev.occurred_on <= on),
         )
-        .select_from(joins)
-        .where(
-            Consent.organisation_id == organisation_id,
-            Consent.kind == kind,
-            Consent.decision == "given",
-        )
-        .group_by(Consent.id)
-        .subquery("facts")
-    )
-
-
-def _cohort(organisation_id: int, cohort: str) -> Subquery:
-    return (
-        select(
-            Referral.citizen_id,
-            func.min(Referral.referred_on).label("referred_on"),
-            func.max(case((Referral.adult_at_referral, 1), else_=0)).label("adult"),
-        )
-        .where(Referral.organisation_id == organisation_id, Referral.cohort == cohort)
-        .group_by(Referral.citizen_id)
-        .subquery("ref")
-    )
-
-
-def _best_consent(organisation_id: int, kind: str, on: date) -> Subquery:
-    c = _consent_facts(organisation_id, kind)
-    whens: list[tuple[Any, str]] = [
-        (c.c.invalidated_on <= on, "invalidated"),
-        (c.c.decided_on > on, "not_yet_signed"),
-        (c.c.withdrawn_on <= on, "withdrawn"),
-        (and_(c.c.valid_until.is_not(None), c.c.valid_until < on), "expired"),
-    ]
-    joins: Any = c
     if kind == "journal":
         # Sundhedsloven § 44: entered in the patient journal on or before the day.
-        whens.append((or_(c.c.journal_on.is_(None), c.c.journal_on > on), "not_entered_in_journal"))
+        journal = events("journal_entry_confirmed")
+        joins = joins.outerjoin(
+            journal,
+            and_(journal.consent_id == k.id,
+                 journal.event_type == "journal_entry_confirmed", journal.occurred_on <= on),
+        )  # fmt: skip
+        own_lapse: Any = journal.consent_id.is_(None)
     else:
-        answers = (
-            select(WellbeingResponse.consent_id, func.count().label("n"))
-            .group_by(WellbeingResponse.consent_id)
-            .subquery("answers")
-        )
-        joins = c.outerjoin(answers, answers.c.consent_id == c.c.consent_id)
-        whens.append((answers.c.n.is_(None), "no_answers"))
-    state = case(*whens, else_=literal(COVERED))
-    preference = case(
-        (state == COVERED, 0), (state.in_(("invalidated", "not_yet_signed")), 2), else_=1
+        answer = aliased(WellbeingResponse, name="answer")
+        joins = joins.outerjoin(answer, answer.consent_id == k.id)
+        own_lapse = answer.consent_id.is_(None)
+    rank_and_code = case(
+        (or_(invalidated.consent_id.is_not(None), k.decided_on > on), _big(0)),
+        (withdrawn.consent_id.is_not(None), _big(_RANK + 1)),
+        (and_(k.valid_until.is_not(None), k.valid_until < on), _big(_RANK + 2)),
+        (own_lapse, _big(_RANK + 3)),
+        else_=_big(2 * _RANK),
     )
-    ranked = (
-        select(
-            c.c.citizen_id,
-            c.c.consent_id,
-            c.c.template_version,
-            c.c.text_sha256,
-            c.c.valid_until,
-            state.label("state"),
-            func.row_number()
-            .over(
-                partition_by=c.c.citizen_id,
-                order_by=(preference, c.c.decided_on.desc(), c.c.consent_id.desc()),
-            )
-            .label("rn"),
-        )
+    key = (
+        rank_and_code
+        + _DayNumber(k.decided_on) * _big(_DAY)
+        + func.cast(k.id, BigInteger) * _big(_ID)
+    )
+    return (
+        select(k.citizen_id, key.label("key"))
         .select_from(joins)
+        .where(k.organisation_id == organisation_id, k.kind == kind, k.decision == "given")
         .subquery("ranked")
     )
-    return select(ranked).where(ranked.c.rn == 1).subquery("best")
 
 
-def gate(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any]:
-    """One row per citizen of the cohort: citizen id, public id, referral date, the
-    reason (``covered`` or why not) and the consent that decided it."""
-    ref = _cohort(organisation_id, cohort)
-    best = _best_consent(organisation_id, kind, on)
-    reason = case(
-        (~live_citizen(), "deleted"),  # deleted, or their key is gone
-        (ref.c.adult == 0, "under_18"),
-        (best.c.state.is_(None), "no_consent"),
-        (best.c.state.in_(("invalidated", "not_yet_signed")), "no_consent"),
-        else_=best.c.state,
-    )
+def _per_citizen(organisation_id: int, cohort: str, kind: str, on: date) -> Subquery:
+    """One row per citizen of the cohort: the first referral day, whether adult at any
+    referral, and the best consent's key (None without one). Grouped by the citizen's
+    primary key, so the citizen's own columns may be read beside the aggregates."""
+    ranked = _ranked_consents(organisation_id, kind, on)
     return (
         select(
             Citizen.id.label("citizen_id"),
             Citizen.public_id,
-            ref.c.referred_on,
-            reason.label("reason"),
-            best.c.consent_id,
-            best.c.template_version,
-            best.c.text_sha256,
-            best.c.valid_until,
+            Citizen.deleted_at,
+            Citizen.cpr_sealed,
+            func.min(Referral.referred_on).label("referred_on"),
+            func.max(case((Referral.adult_at_referral, 1), else_=0)).label("adult"),
+            func.max(ranked.c.key).label("best"),
         )
-        .join(ref, ref.c.citizen_id == Citizen.id)
-        .outerjoin(best, best.c.citizen_id == Citizen.id)
+        .join(
+            Referral,
+            and_(
+                Referral.citizen_id == Citizen.id,
+                Referral.organisation_id == organisation_id,
+                Referral.cohort == cohort,
+            ),
+        )
+        .outerjoin(ranked, ranked.c.citizen_id == Citizen.id)
         .where(Citizen.organisation_id == organisation_id)
+        .group_by(Citizen.id)
+        .subquery("per_citizen")
     )
+
+
+def gate(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any]:
+    """One row per citizen of the cohort: citizen id, public id, referral date, the
+    reason (``covered`` or why not) and the consent that decided it; for the execution
+    also the sealed CPR and, for a covered citizen only, the wrapped identity key."""
+    g = _per_citizen(organisation_id, cohort, kind, on)
+    best = g.c.best
+    identity = aliased(CitizenKey, name="identity_key")
+    lapse = "not_entered_in_journal" if kind == "journal" else "no_answers"
+    reason = case(
+        # Deleted, or their key is gone: citizens/repository.py ``live_citizen``.
+        (or_(g.c.deleted_at.is_not(None), identity.citizen_id.is_(None)), "deleted"),
+        (g.c.adult == 0, "under_18"),
+        (or_(best.is_(None), best < _big(_RANK)), "no_consent"),
+        (best >= _big(2 * _RANK), COVERED),
+        *[(best % _big(_ID) == code, name) for code, name in enumerate(_LAPSES, start=1)],
+        else_=lapse,
+    )
+    best_id = (best // _big(_ID)) % _big(_ID_SPAN)
+    return (
+        select(
+            g.c.citizen_id,
+            g.c.public_id,
+            g.c.referred_on,
+            reason.label("reason"),
+            Consent.id.label("consent_id"),
+            Consent.template_version,
+            Consent.text_sha256,
+            Consent.valid_until,
+            g.c.cpr_sealed,
+            case((reason == COVERED, identity.wrapped_key)).label("wrapped_key"),
+        )
+        .select_from(g)
+        .outerjoin(identity, and_(identity.citizen_id == g.c.citizen_id,
+                                  identity.purpose == "identity"))
+        .outerjoin(Consent, Consent.id == best_id)
+    )  # fmt: skip
 
 
 def counts(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any]:
@@ -175,20 +204,14 @@ def _partitions(session: Session, stmt: Any) -> Iterator[Sequence[Any]]:
 def journal_rows(
     session: Session, organisation_id: int, cohort: str, on: date
 ) -> Iterator[Sequence[Any]]:
-    """The journal gate's rows in batches, in citizen order: (public id, referral day,
-    reason, consent id, template version, text hash, sealed CPR, wrapped identity key);
-    the key only for a covered citizen."""
+    """The journal gate's rows in batches, in no particular order (a sort of every
+    citizen's sealed CPR would cost more than the rest of the statement; the file's
+    lines need none): (public id, referral day, reason, consent id, template version,
+    text hash, sealed CPR, wrapped identity key); the key only for a covered citizen."""
     g = gate(organisation_id, cohort, "journal", on).subquery("g")
-    covered = g.c.reason == COVERED
-    stmt = (
-        select(g.c.public_id, g.c.referred_on, g.c.reason, g.c.consent_id,
-               g.c.template_version, g.c.text_sha256, Citizen.cpr_sealed,
-               CitizenKey.wrapped_key)
-        .select_from(g)
-        .join(Citizen, Citizen.id == g.c.citizen_id)
-        .outerjoin(CitizenKey, and_(covered, CitizenKey.citizen_id == g.c.citizen_id,
-                                    CitizenKey.purpose == "identity"))
-        .order_by(g.c.citizen_id)
+    stmt = select(
+        g.c.public_id, g.c.referred_on, g.c.reason, g.c.consent_id,
+        g.c.template_version, g.c.text_sha256, g.c.cpr_sealed, g.c.wrapped_key,
     )  # fmt: skip
     return _partitions(session, stmt)
 
