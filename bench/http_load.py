@@ -115,8 +115,8 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(app_url: str, keys: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``consent-service serve --workers 2`` on a free loopback port, as the application
+def served(app_url: str, keys: dict[str, str], log_path: Path, workers: int) -> Iterator[str]:
+    """``consent-service serve --workers N`` on a free loopback port, as the application
     login; yields its base URL once /healthz answers; stops it (SIGINT, as Ctrl-C)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
@@ -128,7 +128,7 @@ def served(app_url: str, keys: dict[str, str], log_path: Path) -> Iterator[str]:
         CONSENT_RATE_LIMITS=json.dumps(UNTHROTTLED),
         PYTHONPATH=str(ROOT),
     )
-    command = [sys.executable, "-m", "consent_service.cli", "serve", "--workers", "2"]
+    command = [sys.executable, "-m", "consent_service.cli", "serve", "--workers", str(workers)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -461,6 +461,7 @@ def main() -> int:
     p.add_argument("--users", default="20,100", help="levels of concurrency, e.g. 20,100")
     p.add_argument("--citizens", type=int, default=300, help="citizens the pages show")
     p.add_argument("--forms", type=int, help="printed forms per measured slot (default 30/s)")
+    p.add_argument("--workers", type=int, default=2, help="server processes (issue: 2)")
     p.add_argument("--kinds", default=",".join(KINDS), help="request kinds to measure")
     args = p.parse_args()
     args.users = [int(x) for x in args.users.split(",")]
@@ -476,7 +477,8 @@ def main() -> int:
         forms = 0
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     keys = _keys()
-    print(f"# HTTP benchmark, PostgreSQL, serve --workers 2; load average at start: {_load()}")
+    print(f"# HTTP benchmark, PostgreSQL, serve --workers {args.workers}; "
+          f"load average at start: {_load()}")  # fmt: skip
     with contextlib.closing(scratch_database("bench_http")) as databases:
         db = next(databases)
         migrate(db, keys)
@@ -491,7 +493,7 @@ def main() -> int:
         acknowledged: dict[str, list[str]] = defaultdict(list)
         with tempfile.TemporaryDirectory() as tmp:
             log_path = Path(tmp) / "server.log"
-            with served(db.app_url, keys, log_path) as base:
+            with served(db.app_url, keys, log_path, args.workers) as base:
                 missed, errors = asyncio.run(measure(base, data, cprs, args, acknowledged))
             if errors:  # the server's own account of them
                 lines = log_path.read_text(errors="replace").splitlines()
