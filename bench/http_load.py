@@ -383,7 +383,7 @@ def check_audit(ctx: AppContext, acknowledged: dict[str, list[str]]) -> str:
             )
         )
         for rid, action in rows:
-            found[rid].append(action)
+            found[str(rid)].append(action)
     missing = [rid for rid, actions in wanted.items() if not set(actions) <= set(found[rid])]
     if missing or "" in wanted:
         raise SystemExit(
@@ -465,7 +465,7 @@ def main() -> int:
     p.add_argument("--kinds", default=",".join(KINDS), help="request kinds to measure")
     args = p.parse_args()
     args.users = [int(x) for x in args.users.split(",")]
-    args.kinds = [k for k in args.kinds.split(",") if k]
+    args.kinds = ["healthz", *(k for k in args.kinds.split(",") if k and k != "healthz")]
     if unknown := set(args.kinds) - set(KINDS):
         p.error(f"unknown kinds: {', '.join(sorted(unknown))}")
     # Enough forms for ~30 recordings/s throughout, shared equally by the measured slots
@@ -479,8 +479,7 @@ def main() -> int:
     keys = _keys()
     print(f"# HTTP benchmark, PostgreSQL, serve --workers {args.workers}; "
           f"load average at start: {_load()}")  # fmt: skip
-    with contextlib.closing(scratch_database("bench_http")) as databases:
-        db = next(databases)
+    with contextlib.contextmanager(scratch_database)("bench_http") as db:
         migrate(db, keys)
         settings = Settings(database_url=db.app_url, audit_origin=ORIGIN, **keys)  # type: ignore[arg-type]
         ctx = AppContext.build(settings, SystemClock())

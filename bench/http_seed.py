@@ -32,14 +32,13 @@ from consent_service.citizens import referrals
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
-from consent_service.consents import printed
+from consent_service.consents import pdf, printed
 from consent_service.consents import service as consents
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.identity import totp
+from consent_service.identity import passwords, totp
 from consent_service.identity import users as identity
 from consent_service.identity.models import User
-from consent_service.identity.passwords import hash_password
 from consent_service.identity.tokens import create_api_token
 
 PASSWORD = "lang og sikker sætning om kaffe og bench"  # noqa: S105 - the bench users
@@ -126,7 +125,7 @@ def _computed_once() -> Iterator[None]:
     and the PDF rendering of ``print_form`` (the measured requests never read either)."""
     pdfs: list[bytes] = []
     hashes: list[str] = []
-    render, hasher = printed.render_form, identity.hash_password
+    render, hasher = pdf.render_form, passwords.hash_password
 
     def render_once(data: Any) -> bytes:
         if not pdfs:
@@ -138,13 +137,14 @@ def _computed_once() -> Iterator[None]:
             hashes.append(hasher(password))
         return hashes[0]
 
-    printed.render_form = render_once  # type: ignore[assignment]
-    identity.hash_password = hash_once  # type: ignore[assignment]
+    # Where print_form and create_user look them up (each module imported the name).
+    setattr(printed, "render_form", render_once)  # noqa: B010
+    setattr(identity, "hash_password", hash_once)  # noqa: B010
     try:
         yield
     finally:
-        printed.render_form = render  # type: ignore[assignment]
-        identity.hash_password = hasher  # type: ignore[assignment]
+        setattr(printed, "render_form", render)  # noqa: B010
+        setattr(identity, "hash_password", hasher)  # noqa: B010
 
 
 def _citizen(
@@ -186,7 +186,7 @@ def _seed(
 ) -> tuple[Seeded, Iterator[str]]:
     out = Seeded()
     cprs = synthetic_cprs()
-    pw = hash_password(PASSWORD)  # one argon2 hash for all
+    pw = passwords.hash_password(PASSWORD)  # one argon2 hash for all
     with session_scope(ctx.sessions) as session:
         made = identity.bootstrap_admin(session, ctx.deps, Actor(username="bench"), "benchadmin")
         assert made is not None, "the scratch database already had an administrator"
