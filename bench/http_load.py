@@ -460,7 +460,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--users", default="20,100", help="levels of concurrency, e.g. 20,100")
     p.add_argument("--citizens", type=int, default=300, help="citizens the pages show")
-    p.add_argument("--forms", type=int, help="printed forms per measured slot (default 30/s)")
+    p.add_argument("--forms", type=int, help="printed forms per measured slot (default 50/s)")
     p.add_argument("--workers", type=int, default=2, help="server processes (issue: 2)")
     p.add_argument("--kinds", default=",".join(KINDS), help="request kinds to measure")
     args = p.parse_args()
@@ -468,10 +468,10 @@ def main() -> int:
     args.kinds = ["healthz", *(k for k in args.kinds.split(",") if k and k != "healthz")]
     if unknown := set(args.kinds) - set(KINDS):
         p.error(f"unknown kinds: {', '.join(sorted(unknown))}")
-    # Enough forms for ~30 recordings/s throughout, shared equally by the measured slots
+    # Enough forms for ~50 recordings/s throughout, shared equally by the measured slots
     # (one that uses up its share ends early); plus two per user for the warm-up.
     slots = args.rounds * len(args.users)
-    args.forms_per_slot = args.forms or int(30 * args.seconds)
+    args.forms_per_slot = args.forms or int(50 * args.seconds)
     forms = args.forms_per_slot * slots + 2 * sum(args.users)
     if "record_consent" not in args.kinds:
         forms = 0
