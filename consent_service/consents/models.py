@@ -38,10 +38,15 @@ class ConsentForm(Base):
     @property
     def code_shown(self) -> str | None:
         """The short code as printed (``K7QM-4XP2``); None for forms printed before codes."""
-        if self.short_code is None:
-            return None
-        half = len(self.short_code) // 2
-        return f"{self.short_code[:half]}-{self.short_code[half:]}"
+        return shown_code(self.short_code)
+
+
+def shown_code(short_code: str | None) -> str | None:
+    """A form's short code as printed (``K7QM-4XP2``); None for forms printed before codes."""
+    if short_code is None:
+        return None
+    half = len(short_code) // 2
+    return f"{short_code[:half]}-{short_code[half:]}"
 
 
 class Consent(Base):

@@ -25,7 +25,7 @@ from consent_service.audit.recorder import Actor
 from consent_service.citizens.models import Citizen
 from consent_service.clock import LEGAL_TZ
 from consent_service.consents import paper_query as query
-from consent_service.consents.models import Consent
+from consent_service.consents.models import Consent, shown_code
 from consent_service.consents.paper_models import (
     DESTROYED,
     RETURNED,
@@ -334,18 +334,22 @@ class Original:
     due_on: date
 
 
-def _originals(session: Session, organisation_id: int) -> list[Original]:
+def _originals(
+    session: Session, organisation_id: int, *, erased_only: bool = False
+) -> list[Original]:
+    found = query.given_with_forms(session, organisation_id, erased_only=erased_only)
+    if not found:
+        return []
     current = {row.consent_id: row for row in query.current_rows(session, organisation_id)}
     names = {loc.id: loc.name for loc in query.location_rows(session, organisation_id)}
-    found = query.given_with_forms(session, organisation_id)
     out = []
-    for consent, citizen, form in found:
+    for consent, citizen, short_code in found:
         row = current.get(consent.id)
         out.append(
             Original(
                 consent,
                 citizen,
-                form.code_shown,
+                shown_code(short_code),
                 row.event if row else None,
                 names.get(row.location_id) if row and row.location_id else None,
                 row.occurred_on if row else None,
@@ -362,10 +366,13 @@ def not_destroyed(session: Session, organisation_id: int) -> int:
 
 
 def awaiting_destruction(session: Session, organisation_id: int, today: date) -> list[Original]:
-    """The organisation's originals due for destruction and not destroyed."""
+    """The organisation's originals due for destruction and not destroyed. Before the
+    pilot's end only an erased citizen's originals can be due, so only those are read (the
+    worklist asks on every view)."""
+    before_end = today < default_schedule().pilot_end + timedelta(days=1)
     return [
         o
-        for o in _originals(session, organisation_id)
+        for o in _originals(session, organisation_id, erased_only=before_end)
         if o.state != DESTROYED and today >= o.due_on
     ]
 

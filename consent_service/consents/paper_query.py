@@ -62,14 +62,18 @@ def form_of(session: Session, form_id: str | None) -> ConsentForm | None:
 
 
 def given_with_forms(
-    session: Session, organisation_id: int
-) -> Sequence[tuple[Consent, Citizen, ConsentForm]]:
-    """The organisation's given consents recorded from a printed form (signed originals)."""
-    rows = session.execute(
-        select(Consent, Citizen, ConsentForm)
+    session: Session, organisation_id: int, *, erased_only: bool = False
+) -> Sequence[tuple[Consent, Citizen, str | None]]:
+    """The organisation's given consents recorded from a printed form (signed originals),
+    with the form's short code; ``erased_only``: only those of erased citizens. The form's
+    sealed PDF is not read (a list of originals grows with every consent recorded)."""
+    query = (
+        select(Consent, Citizen, ConsentForm.short_code)
         .join(Citizen, Citizen.id == Consent.citizen_id)
         .join(ConsentForm, ConsentForm.form_id == Consent.form_id)
         .where(Consent.organisation_id == organisation_id, Consent.decision == "given")
         .order_by(Consent.id)
-    ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
+    )
+    if erased_only:
+        query = query.where(Citizen.deleted_at.is_not(None))
+    return [(r[0], r[1], r[2]) for r in session.execute(query).all()]

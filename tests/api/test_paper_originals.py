@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from html import escape
+from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from consent_service.audit.models import AuditEvent, AuditPending
 from consent_service.audit.recorder import SYSTEM
@@ -329,6 +330,35 @@ def test_after_the_pilot_the_worklist_lists_originals_to_destroy(
     )
     assert r.status_code == 409  # destroyed already
     assert "Registrér destruktion af original" in r.text
+
+
+def test_the_worklist_reads_no_printed_pdf_while_it_looks_for_originals_to_destroy(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """Issue 18: every view of the worklist asks which originals await destruction. It
+    used to load every given consent of the organisation with its printed form, sealed
+    PDF included, and filter in Python: the page slowed with every consent recorded (the
+    HTTP benchmark measured it at 80-95x /healthz)."""
+    _signed(ctx, clock, name="Åse Aaberg")
+    nav = enrolled_person(ctx, "navigator")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    for day in (SIGNED, default_schedule().pilot_end + timedelta(days=1)):
+        _at(clock, day)
+        _as(client, nav, clock)
+        event.listen(ctx.engine, "before_cursor_execute", seen)
+        try:
+            page = client.get("/arbejdsliste")
+        finally:
+            event.remove(ctx.engine, "before_cursor_execute", seen)
+        assert page.status_code == 200
+        assert any("consent_form" in s for s in statements)  # the originals were asked for
+        assert not [s for s in statements if "pdf_sealed" in s]
+        statements.clear()
+    assert "Originaler der skal makuleres (1)" in page.text  # after the end: all of them
 
 
 def test_the_dpo_sees_originals_not_accounted_for(
