@@ -38,6 +38,11 @@ lines saying which export would reach it, and exits 3. Exits 2 if a file or key 
 be read, or a witness file is not a signed checkpoint note at all (a wrong or damaged
 file says nothing about the log, so it is not reported as the log's failure).
 
+A large export is verified in parts on up to 4 cores, split right after checkpoint lines
+(``_walk_file``); the output is always that of one walk over the whole file. The
+environment variable ``AUDIT_VERIFY_MIN_PART_BYTES`` sets the least size of a part
+(default 16 MB; the tests set 0 to split small files).
+
 The definitions restated from the service (keep in step with consent_service/audit/ and
 consent_service/witness/note.py):
 chain v2: ``digest = SHA-256(content)``, ``hash = SHA-256(prev hash || digest)`` over the
@@ -64,12 +69,14 @@ import base64
 import binascii
 import hashlib
 import json
+import multiprocessing
+import os
 import struct
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -189,238 +196,485 @@ def _posix(stamp: object) -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Header:
+    """What the signed header states, for the walk over the lines."""
+
+    key: Ed25519PublicKey
+    first: int | None
+    last: int | None
+    end: int | None  # where the chain ends: the head with a tail, else the period's last
+    newest_seq: int | None
+    newest_hash: str
+    origin: str | None  # of the export's checkpoints (the header's newest one)
+
+
+@dataclass
+class _Cursor:
+    """Where the walk over the export's lines stands: the state after the last line read.
+    A walk may stop right after a checkpoint line and another pick up from there (a later
+    part of the file verified in another process, ``_verify_part``)."""
+
+    expected_seq: int | None
+    line: int = 1
+    prev: bytes | None = None  # the raw hash the next event links to
+    chain_from: int | None = None
+    last_event_seq: int | None = None
+    last_event_hash: bytes | None = None  # hex bytes
+    redacted_since: int = 0  # the line of the first redacted event since a verified hash
+    events: int = 0
+    redacted: int = 0
+    checkpoints: int = 0
+    tails: int = 0
+    tail_checkpoints: int = 0
+    in_tail: bool = False
+    ended_with_checkpoint: bool = False
+    newest_seen: bool = False
+    hashes: dict[int, bytes] = field(default_factory=dict)
+
+    def after_checkpoint(self, seq: int, cp_hash: str, in_tail: bool) -> _Cursor:
+        """The state right after a matching checkpoint of event ``seq``, as the walk
+        leaves it: the start of a part verified apart (its counters from zero)."""
+        return _Cursor(
+            expected_seq=seq + 1,
+            line=0,
+            prev=bytes.fromhex(cp_hash),
+            last_event_seq=seq,
+            last_event_hash=cp_hash.encode(),
+            in_tail=in_tail,
+            ended_with_checkpoint=True,
+        )
+
+    def continues_at(self, start: _Cursor) -> bool:
+        """Whether this walk stopped in the state a part verified apart started from."""
+        return (
+            self.expected_seq == start.expected_seq
+            and self.prev == start.prev
+            and self.last_event_seq == start.last_event_seq
+            and self.last_event_hash == start.last_event_hash
+            and self.in_tail == start.in_tail
+            and self.ended_with_checkpoint
+            and not self.redacted_since
+        )
+
+    def extend(self, part: _Cursor) -> None:
+        """Continue with a part verified apart that started where this walk stopped."""
+        line = self.line
+        for name in ("events", "redacted", "checkpoints", "tails", "tail_checkpoints", "line"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.newest_seen = self.newest_seen or part.newest_seen
+        self.hashes.update(part.hashes)
+        for name in (
+            "expected_seq",
+            "prev",
+            "last_event_seq",
+            "last_event_hash",
+            "in_tail",
+            "ended_with_checkpoint",
+        ):
+            setattr(self, name, getattr(part, name))
+        self.redacted_since = line + part.redacted_since if part.redacted_since else 0
+
+
+def _read_header(
+    fh: BinaryIO, trusted_key: Ed25519PublicKey | None
+) -> tuple[dict[str, Any], bytes, _Header]:
+    header = _json(fh.readline(), 1)
+    if header.get("type") != "header" or header.get("format") != FORMAT:
+        raise Problem(1, f"not a {FORMAT} export")
+    try:
+        raw_key = base64.b64decode(header["public_key"], validate=True)
+        key = Ed25519PublicKey.from_public_bytes(raw_key)
+    except (KeyError, TypeError, ValueError):
+        raise Problem(1, "the header's public key is unreadable") from None
+    if trusted_key is not None:
+        trusted = trusted_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        if trusted != raw_key:
+            raise Problem(1, "the export was signed with another key than the one given")
+    body = {k: v for k, v in header.items() if k != "signature"}
+    if not _verify_signature(key, str(header.get("signature", "")), HEADER_PREFIX + _compact(body)):
+        raise Problem(1, "the header's signature does not verify (header altered?)")
+    first, last = _optional_int(header, "first_seq"), _optional_int(header, "last_seq")
+    head = _optional_int(header, "log_head_seq")
+    # Exports made before the tail existed have no tail_events: their chain ends at last.
+    tail_events = _optional_int(header, "tail_events")
+    newest_seq: int | None = None
+    newest_hash = ""
+    origin: str | None = None
+    if header.get("newest_checkpoint") is not None:
+        if not isinstance(header["newest_checkpoint"], dict):
+            raise Problem(1, "the header's newest checkpoint is malformed")
+        newest_seq, newest_hash, origin = _checkpoint(header["newest_checkpoint"], 1, key)
+        # The service signed this header reading its own log: a signed checkpoint
+        # beyond the log's head means events it had signed are gone.
+        if head is None or newest_seq > head:
+            ends = "empty" if head is None else f"at event {head}"
+            raise Problem(
+                1,
+                f"truncated after checkpoint {newest_seq}: the log ended {ends} when "
+                f"exported, before its newest signed checkpoint (event {newest_seq})",
+            )
+    if last is not None and (head is None or last > head):
+        raise Problem(1, "the header's exported range ends beyond the log's head")
+    if last is not None and (newest_seq is None or newest_seq < last):
+        raise Problem(1, "the header's newest checkpoint is older than the export's end")
+    end = last
+    if tail_events is not None and last is not None:
+        if tail_events < 0 or last + tail_events != head:
+            raise Problem(1, "the header's tail does not end at the log's head")
+        if newest_seq != head:
+            raise Problem(1, "the header's newest checkpoint is not at the log's head")
+        end = head
+    elif tail_events:
+        raise Problem(1, "the header announces a tail after an empty period")
+    return header, raw_key, _Header(key, first, last, end, newest_seq, newest_hash, origin)
+
+
+def _walk(
+    fh: BinaryIO, c: _Cursor, h: _Header, want: frozenset[int], stop: int | None = None
+) -> None:
+    """Verify the lines from where ``fh`` stands, carrying ``c`` along; stop right after
+    the checkpoint line that ends at byte ``stop`` (None: at the end of the file). Raises
+    Problem for the first thing wrong."""
+    # The event branch runs once per event: state and names bound locally, bytes
+    # compared as bytes; written back to the cursor at the end.
+    expected_seq, line, prev, chain_from = c.expected_seq, c.line, c.prev, c.chain_from
+    last_event_seq, last_event_hash = c.last_event_seq, c.last_event_hash
+    redacted_since, in_tail, ended_with_checkpoint = (
+        c.redacted_since,
+        c.in_tail,
+        c.ended_with_checkpoint,
+    )
+    events, redacted, checkpoints = c.events, c.redacted, c.checkpoints
+    tails, tail_checkpoints, newest_seen = c.tails, c.tail_checkpoints, c.newest_seen
+    hashes = c.hashes
+    last, end, newest_seq, key = h.last, h.end, h.newest_seq, h.key
+    sha256, hexlify = hashlib.sha256, binascii.hexlify
+    start, middle, body_at = EVENT_START, EVENT_MIDDLE, BODY_AT
+    hash_end, middle_at = len(EVENT_START) + 64, BODY_AT - len(EVENT_MIDDLE)
+    seq_key, seq_len = SEQ_KEY, len(SEQ_KEY)
+    for raw in fh:
+        line += 1
+        if raw.startswith(start):
+            if expected_seq is None:
+                raise Problem(line, "an event in an export the header says is empty")
+            if in_tail:
+                raise Problem(line, "an event line in the tail, after the period")
+            if raw[middle_at:body_at] != middle or not raw.endswith(b"}\n"):
+                raise Problem(line, "malformed event line")
+            content = raw[body_at:-2]
+            # seq is the last key but source_ip, whose value holds no quote: rfind
+            at = content.rfind(seq_key) + seq_len
+            try:
+                seq = int(content[at : content.find(b",", at)])
+            except ValueError:
+                raise Problem(line, "the event has no sequence number") from None
+            if seq != expected_seq:
+                kind = "reordered or repeated" if seq < expected_seq else "missing"
+                raise Problem(line, f"{kind}: expected event {expected_seq}, found {seq}")
+            if prev is None:
+                if seq != 1:
+                    raise Problem(line, f"event {seq} is not anchored by a checkpoint")
+                prev = bytes(32)
+                chain_from = 0
+                if 0 in want:
+                    hashes[0] = prev
+            prev = sha256(prev + sha256(content).digest()).digest()
+            computed = hexlify(prev)
+            if computed != raw[len(start) : hash_end]:
+                if redacted_since:
+                    raise Problem(
+                        line,
+                        f"event {seq}'s hash does not match its content and the chain "
+                        f"before it: altered here, or a redacted digest since line "
+                        f"{redacted_since} was altered",
+                    )
+                raise Problem(
+                    line,
+                    f"altered: event {seq}'s hash does not match its content and the "
+                    f"previous event's hash",
+                )
+            if seq in want:
+                hashes[seq] = prev
+            redacted_since = 0
+            last_event_hash = computed
+            last_event_seq = seq
+            expected_seq = seq + 1
+            events += 1
+            ended_with_checkpoint = False
+            continue
+        is_redacted = raw.startswith(REDACTED_START)
+        if is_redacted or raw.startswith(TAIL_START):
+            if expected_seq is None:
+                raise Problem(line, "an event in an export the header says is empty")
+            kind = "redacted" if is_redacted else "tail"
+            digest_at = len(REDACTED_START) if is_redacted else len(TAIL_START)
+            seq_at = digest_at + 64 + len(DIGEST_MIDDLE)
+            if (
+                raw[digest_at + 64 : seq_at] != DIGEST_MIDDLE
+                or not raw.endswith(b"}\n")
+                or not HEX.issuperset(raw[digest_at : digest_at + 64])
+            ):
+                raise Problem(line, f"malformed {kind} line")
+            try:
+                seq = int(raw[seq_at:-2])
+            except ValueError:
+                raise Problem(line, f"the {kind} event has no sequence number") from None
+            if is_redacted and in_tail:
+                raise Problem(line, "a redacted line in the tail, after the period")
+            if not is_redacted and not in_tail:
+                # The period must be whole, its last event signed, before the tail.
+                if end is None or last is None or end == last:
+                    raise Problem(line, "a tail line, but the header announces no tail")
+                if last_event_seq != last:
+                    where = last_event_seq if last_event_seq is not None else "none"
+                    raise Problem(
+                        line,
+                        f"truncated: the period ends at event {where}, not at "
+                        f"event {last} as the header says",
+                    )
+                if not ended_with_checkpoint:
+                    raise Problem(
+                        line, f"truncated: no checkpoint covers the period's last event {last}"
+                    )
+                in_tail = True
+            if seq != expected_seq:
+                order = "reordered or repeated" if seq < expected_seq else "missing"
+                raise Problem(line, f"{order}: expected event {expected_seq}, found {seq}")
+            if prev is None:
+                if seq != 1:
+                    raise Problem(line, f"event {seq} is not anchored by a checkpoint")
+                prev = bytes(32)
+                chain_from = 0
+                if 0 in want:
+                    hashes[0] = prev
+            prev = sha256(prev + binascii.unhexlify(raw[digest_at : digest_at + 64])).digest()
+            if seq in want:
+                hashes[seq] = prev
+            last_event_hash = hexlify(prev)
+            last_event_seq = seq
+            expected_seq = seq + 1
+            if is_redacted:
+                events += 1
+                redacted += 1
+            else:
+                tails += 1
+            redacted_since = redacted_since or line
+            ended_with_checkpoint = False
+            continue
+        item = _json(raw, line)
+        if item.get("type") != "checkpoint":
+            raise Problem(line, "unknown line")
+        seq, cp_hash, _ = _checkpoint(item, line, key)
+        if last_event_seq is None and prev is None:
+            # The anchor: the export starts right after it.
+            if expected_seq is None or seq != expected_seq - 1:
+                raise Problem(line, "the anchor checkpoint is not right before the first event")
+            prev = bytes.fromhex(cp_hash)
+            chain_from = seq
+            if seq in want:
+                hashes[seq] = prev
+        elif seq != last_event_seq or cp_hash.encode() != last_event_hash:
+            if seq == last_event_seq and redacted_since:
+                raise Problem(
+                    line,
+                    f"checkpoint {seq} does not match event {seq}: a redacted or tail "
+                    f"digest since line {redacted_since} was altered",
+                )
+            where = f"event {last_event_seq}" if last_event_seq is not None else "no event"
+            raise Problem(
+                line,
+                f"checkpoint {seq} does not match {where} (an event before it was "
+                f"altered and rehashed, or the checkpoint was moved)",
+            )
+        else:
+            redacted_since = 0
+        if seq == newest_seq:
+            if cp_hash != h.newest_hash:
+                raise Problem(line, f"checkpoint {seq} is not the header's newest checkpoint")
+            newest_seen = True
+        if in_tail:
+            tail_checkpoints += 1
+        else:
+            checkpoints += 1
+        ended_with_checkpoint = last_event_seq is not None
+        if stop is not None and fh.tell() == stop:
+            break
+    c.expected_seq, c.line, c.prev, c.chain_from = expected_seq, line, prev, chain_from
+    c.last_event_seq, c.last_event_hash = last_event_seq, last_event_hash
+    c.redacted_since, c.in_tail = redacted_since, in_tail
+    c.ended_with_checkpoint, c.newest_seen = ended_with_checkpoint, newest_seen
+    c.events, c.redacted, c.checkpoints = events, redacted, checkpoints
+    c.tails, c.tail_checkpoints = tails, tail_checkpoints
+
+
+# --- using more than one core: the file in parts, split at checkpoints --------------------
+#
+# A part starts right after a checkpoint line: the state the walk is in there follows from
+# that line alone (the chain's hash is the checkpoint's, the next event is the one after
+# it), given that the part before it ends matching that checkpoint. So the parts after
+# the first are verified in other processes from that state, while this process walks
+# the first; then, in file order, a part's result is taken only if the walk before it
+# stopped exactly where it starts, in exactly the state it assumed. Otherwise (a problem
+# in the part, the other process failed, or the state differs, as in a damaged file) this
+# process walks the part itself, so what is reported is always what one walk over the
+# whole file reports, down to the line numbers.
+
+# A part is at least this long (bytes); below it, forking costs more than it saves.
+MIN_PART_BYTES = 16 * 1024 * 1024
+CHECKPOINT_START = b'{"type":"checkpoint"'
+
+
+def _parts_wanted() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _split_points(fh: BinaryIO, body: int, size: int, parts: int, min_bytes: int) -> list[int]:
+    """Ends of checkpoint lines near equal shares of the body, increasing."""
+    parts = min(parts, (size - body) // max(min_bytes, 1))
+    points: list[int] = []
+    for i in range(1, parts):
+        fh.seek(body + (size - body) * i // parts)
+        fh.readline()  # the rest of the line the share ends in
+        for raw in fh:
+            if raw.startswith(CHECKPOINT_START):
+                at = fh.tell()
+                if at < size and (not points or at > points[-1]):
+                    points.append(at)
+                break
+    return points
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A part of the file verified in another process: from the checkpoint line between
+    ``line_start`` and ``start`` to byte ``stop`` (None: the end)."""
+
+    line_start: int
+    start: int
+    stop: int | None
+
+
+def _verify_part(
+    path: Path, part: _Part, h: _Header, want: frozenset[int]
+) -> tuple[_Cursor, _Cursor] | None:
+    """Verify one part from the state its first checkpoint line gives: that state and
+    the state at the part's end; None if anything is wrong or unclear there (the main
+    process then walks the part itself and reports)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(part.line_start)
+            item = json.loads(fh.readline())
+            seq, cp_hash = int(item["seq"]), str(item["hash"])
+            in_tail = h.last is not None and seq > h.last
+            cursor = _Cursor(expected_seq=None).after_checkpoint(seq, cp_hash, in_tail)
+            start = _Cursor(expected_seq=None).after_checkpoint(seq, cp_hash, in_tail)
+            _walk(fh, cursor, h, want, part.stop)
+            if part.stop is not None and fh.tell() != part.stop:
+                return None
+    except (Problem, OSError, ValueError, KeyError, TypeError):
+        return None
+    return start, cursor
+
+
+def _run_part(path: Path, part: _Part, h: _Header, want: frozenset[int], conn: Any) -> None:
+    try:
+        conn.send(_verify_part(path, part, h, want))
+    finally:
+        conn.close()
+
+
+def _walk_file(
+    fh: BinaryIO, path: Path, c: _Cursor, h: _Header, want: frozenset[int], min_bytes: int
+) -> None:
+    """``_walk`` over the rest of the file, on more than one core if it is large."""
+    body = fh.tell()
+    size = os.fstat(fh.fileno()).st_size
+    parts = _parts_wanted()
+    points = (
+        _split_points(fh, body, size, parts, min_bytes)
+        if parts > 1 and "fork" in multiprocessing.get_all_start_methods()
+        else []
+    )
+    fh.seek(body)
+    if not points:
+        _walk(fh, c, h, want)
+        return
+    starts = [_line_start(fh, point) for point in points]
+    fh.seek(body)
+    context = multiprocessing.get_context("fork")
+    running = []
+    try:
+        for i, point in enumerate(points):
+            stop = points[i + 1] if i + 1 < len(points) else None
+            part = _Part(starts[i], point, stop)
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_run_part, args=(path, part, h, want, send))
+            process.start()
+            send.close()
+            running.append((part, process, receive))
+        _walk(fh, c, h, want, points[0])
+        for part, process, receive in running:
+            try:
+                result = receive.recv()
+            except (EOFError, OSError):
+                result = None
+            process.join()
+            at = fh.tell()
+            if result is not None and at == part.start and c.continues_at(result[0]):
+                c.extend(result[1])
+                fh.seek(part.stop if part.stop is not None else size)
+            elif at == part.start:
+                _walk(fh, c, h, want, part.stop)
+            # else the walk went on past this part's start: it has walked the part itself
+    finally:
+        for _, process, receive in running:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            receive.close()
+
+
+def _line_start(fh: BinaryIO, end: int) -> int:
+    """Where the line ending at byte ``end`` starts."""
+    back = min(end, 64 * 1024)
+    fh.seek(end - back)
+    chunk = fh.read(back)
+    return end - back + chunk.rfind(b"\n", 0, len(chunk) - 1) + 1
+
+
 def verify(
-    path: Path, trusted_key: Ed25519PublicKey | None, wanted: frozenset[int] = frozenset()
+    path: Path,
+    trusted_key: Ed25519PublicKey | None,
+    wanted: frozenset[int] = frozenset(),
+    *,
+    min_part_bytes: int = MIN_PART_BYTES,
 ) -> Verified:
     """Verify the export; keep the chain's hash at the sizes in ``wanted``. Raises
-    Problem for the first thing wrong."""
+    Problem for the first thing wrong. A large file is verified in parts on the
+    machine's cores (at most 4), each part at least ``min_part_bytes`` long."""
     with path.open("rb") as fh:
-        header_raw = fh.readline()
-        header = _json(header_raw, 1)
-        if header.get("type") != "header" or header.get("format") != FORMAT:
-            raise Problem(1, f"not a {FORMAT} export")
-        try:
-            raw_key = base64.b64decode(header["public_key"], validate=True)
-            key = Ed25519PublicKey.from_public_bytes(raw_key)
-        except (KeyError, TypeError, ValueError):
-            raise Problem(1, "the header's public key is unreadable") from None
-        if trusted_key is not None:
-            trusted = trusted_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-            if trusted != raw_key:
-                raise Problem(1, "the export was signed with another key than the one given")
-        body = {k: v for k, v in header.items() if k != "signature"}
-        if not _verify_signature(
-            key, str(header.get("signature", "")), HEADER_PREFIX + _compact(body)
-        ):
-            raise Problem(1, "the header's signature does not verify (header altered?)")
-        first, last = _optional_int(header, "first_seq"), _optional_int(header, "last_seq")
+        header, raw_key, h = _read_header(fh, trusted_key)
         count, head = _optional_int(header, "events"), _optional_int(header, "log_head_seq")
-        # Exports made before the tail existed have no tail_events: their chain ends at last.
-        tail_events = _optional_int(header, "tail_events")
-        newest_seq: int | None = None
-        newest_hash = ""
-        origin: str | None = None
-        if header.get("newest_checkpoint") is not None:
-            if not isinstance(header["newest_checkpoint"], dict):
-                raise Problem(1, "the header's newest checkpoint is malformed")
-            newest_seq, newest_hash, origin = _checkpoint(header["newest_checkpoint"], 1, key)
-            # The service signed this header reading its own log: a signed checkpoint
-            # beyond the log's head means events it had signed are gone.
-            if head is None or newest_seq > head:
-                ends = "empty" if head is None else f"at event {head}"
-                raise Problem(
-                    1,
-                    f"truncated after checkpoint {newest_seq}: the log ended {ends} when "
-                    f"exported, before its newest signed checkpoint (event {newest_seq})",
-                )
-        if last is not None and (head is None or last > head):
-            raise Problem(1, "the header's exported range ends beyond the log's head")
-        if last is not None and (newest_seq is None or newest_seq < last):
-            raise Problem(1, "the header's newest checkpoint is older than the export's end")
-        end = last
-        if tail_events is not None and last is not None:
-            if tail_events < 0 or last + tail_events != head:
-                raise Problem(1, "the header's tail does not end at the log's head")
-            if newest_seq != head:
-                raise Problem(1, "the header's newest checkpoint is not at the log's head")
-            end = head
-        elif tail_events:
-            raise Problem(1, "the header announces a tail after an empty period")
+        first, last, end, newest_seq = h.first, h.last, h.end, h.newest_seq
         newest_in_range = (
             newest_seq is not None and first is not None and first <= newest_seq <= (end or 0)
         )
-        newest_seen = False
-
-        expected_seq = first
-        prev: bytes | None = None  # the raw hash the next event links to
-        chain_from: int | None = None
-        hashes: dict[int, bytes] = {}
-        last_event_seq: int | None = None
-        last_event_hash: bytes | None = None  # hex bytes
-        redacted_since = 0  # the line of the first redacted event since a verified hash
-        events = redacted = checkpoints = tails = tail_checkpoints = 0
-        in_tail = False
-        ended_with_checkpoint = False
-        line = 1
-        # The event branch runs once per event: names bound locally, bytes compared as bytes.
-        sha256, hexlify = hashlib.sha256, binascii.hexlify
-        start, middle, body_at = EVENT_START, EVENT_MIDDLE, BODY_AT
-        hash_end, middle_at = len(EVENT_START) + 64, BODY_AT - len(EVENT_MIDDLE)
-        seq_key, seq_len = SEQ_KEY, len(SEQ_KEY)
-        want = wanted
-        for raw in fh:
-            line += 1
-            if raw.startswith(start):
-                if expected_seq is None:
-                    raise Problem(line, "an event in an export the header says is empty")
-                if in_tail:
-                    raise Problem(line, "an event line in the tail, after the period")
-                if raw[middle_at:body_at] != middle or not raw.endswith(b"}\n"):
-                    raise Problem(line, "malformed event line")
-                content = raw[body_at:-2]
-                # seq is the last key but source_ip, whose value holds no quote: rfind
-                at = content.rfind(seq_key) + seq_len
-                try:
-                    seq = int(content[at : content.find(b",", at)])
-                except ValueError:
-                    raise Problem(line, "the event has no sequence number") from None
-                if seq != expected_seq:
-                    kind = "reordered or repeated" if seq < expected_seq else "missing"
-                    raise Problem(line, f"{kind}: expected event {expected_seq}, found {seq}")
-                if prev is None:
-                    if seq != 1:
-                        raise Problem(line, f"event {seq} is not anchored by a checkpoint")
-                    prev = bytes(32)
-                    chain_from = 0
-                    if 0 in want:
-                        hashes[0] = prev
-                prev = sha256(prev + sha256(content).digest()).digest()
-                computed = hexlify(prev)
-                if computed != raw[len(start) : hash_end]:
-                    if redacted_since:
-                        raise Problem(
-                            line,
-                            f"event {seq}'s hash does not match its content and the chain "
-                            f"before it: altered here, or a redacted digest since line "
-                            f"{redacted_since} was altered",
-                        )
-                    raise Problem(
-                        line,
-                        f"altered: event {seq}'s hash does not match its content and the "
-                        f"previous event's hash",
-                    )
-                if seq in want:
-                    hashes[seq] = prev
-                redacted_since = 0
-                last_event_hash = computed
-                last_event_seq = seq
-                expected_seq = seq + 1
-                events += 1
-                ended_with_checkpoint = False
-                continue
-            is_redacted = raw.startswith(REDACTED_START)
-            if is_redacted or raw.startswith(TAIL_START):
-                if expected_seq is None:
-                    raise Problem(line, "an event in an export the header says is empty")
-                kind = "redacted" if is_redacted else "tail"
-                digest_at = len(REDACTED_START) if is_redacted else len(TAIL_START)
-                seq_at = digest_at + 64 + len(DIGEST_MIDDLE)
-                if (
-                    raw[digest_at + 64 : seq_at] != DIGEST_MIDDLE
-                    or not raw.endswith(b"}\n")
-                    or not HEX.issuperset(raw[digest_at : digest_at + 64])
-                ):
-                    raise Problem(line, f"malformed {kind} line")
-                try:
-                    seq = int(raw[seq_at:-2])
-                except ValueError:
-                    raise Problem(line, f"the {kind} event has no sequence number") from None
-                if is_redacted and in_tail:
-                    raise Problem(line, "a redacted line in the tail, after the period")
-                if not is_redacted and not in_tail:
-                    # The period must be whole, its last event signed, before the tail.
-                    if end is None or last is None or end == last:
-                        raise Problem(line, "a tail line, but the header announces no tail")
-                    if last_event_seq != last:
-                        where = last_event_seq if last_event_seq is not None else "none"
-                        raise Problem(
-                            line,
-                            f"truncated: the period ends at event {where}, not at "
-                            f"event {last} as the header says",
-                        )
-                    if not ended_with_checkpoint:
-                        raise Problem(
-                            line, f"truncated: no checkpoint covers the period's last event {last}"
-                        )
-                    in_tail = True
-                if seq != expected_seq:
-                    order = "reordered or repeated" if seq < expected_seq else "missing"
-                    raise Problem(line, f"{order}: expected event {expected_seq}, found {seq}")
-                if prev is None:
-                    if seq != 1:
-                        raise Problem(line, f"event {seq} is not anchored by a checkpoint")
-                    prev = bytes(32)
-                    chain_from = 0
-                    if 0 in want:
-                        hashes[0] = prev
-                prev = sha256(prev + binascii.unhexlify(raw[digest_at : digest_at + 64])).digest()
-                if seq in want:
-                    hashes[seq] = prev
-                last_event_hash = hexlify(prev)
-                last_event_seq = seq
-                expected_seq = seq + 1
-                if is_redacted:
-                    events += 1
-                    redacted += 1
-                else:
-                    tails += 1
-                redacted_since = redacted_since or line
-                ended_with_checkpoint = False
-                continue
-            item = _json(raw, line)
-            if item.get("type") != "checkpoint":
-                raise Problem(line, "unknown line")
-            seq, cp_hash, _ = _checkpoint(item, line, key)
-            if last_event_seq is None and prev is None:
-                # The anchor: the export starts right after it.
-                if expected_seq is None or seq != expected_seq - 1:
-                    raise Problem(line, "the anchor checkpoint is not right before the first event")
-                prev = bytes.fromhex(cp_hash)
-                chain_from = seq
-                if seq in want:
-                    hashes[seq] = prev
-            elif seq != last_event_seq or cp_hash.encode() != last_event_hash:
-                if seq == last_event_seq and redacted_since:
-                    raise Problem(
-                        line,
-                        f"checkpoint {seq} does not match event {seq}: a redacted or tail "
-                        f"digest since line {redacted_since} was altered",
-                    )
-                where = f"event {last_event_seq}" if last_event_seq is not None else "no event"
-                raise Problem(
-                    line,
-                    f"checkpoint {seq} does not match {where} (an event before it was "
-                    f"altered and rehashed, or the checkpoint was moved)",
-                )
-            else:
-                redacted_since = 0
-            if seq == newest_seq:
-                if cp_hash != newest_hash:
-                    raise Problem(line, f"checkpoint {seq} is not the header's newest checkpoint")
-                newest_seen = True
-            if in_tail:
-                tail_checkpoints += 1
-            else:
-                checkpoints += 1
-            ended_with_checkpoint = last_event_seq is not None
-    if not in_tail:
+        c = _Cursor(expected_seq=first)
+        _walk_file(fh, path, c, h, wanted, min_part_bytes)
+    events, line, last_event_seq = c.events, c.line, c.last_event_seq
+    if not c.in_tail:
         if events != count or (events and last_event_seq != last):
             raise Problem(
                 line,
                 f"truncated: {events} of {count} events, the tail after event "
                 f"{last_event_seq} is missing",
             )
-        if events and not ended_with_checkpoint:
+        if events and not c.ended_with_checkpoint:
             raise Problem(line, f"truncated: no checkpoint covers the last event {last_event_seq}")
         if end != last:
             raise Problem(
@@ -435,32 +689,34 @@ def verify(
                 f"truncated: the tail ends at event {last_event_seq}, the log's head at "
                 f"export time was {end}",
             )
-        if not ended_with_checkpoint:
+        if not c.ended_with_checkpoint:
             raise Problem(line, f"truncated: no checkpoint covers the log's head {end}")
-    if newest_in_range and not newest_seen:
+    if newest_in_range and not c.newest_seen:
         raise Problem(line, f"the log's newest checkpoint {newest_seq} is missing from the export")
     key_id = hashlib.sha256(raw_key).hexdigest()
     span = f" (seq {first}..{last})" if events else ""
-    hidden = f", {redacted} redacted" if redacted else ""
+    hidden = f", {c.redacted} redacted" if c.redacted else ""
     scope = header.get("organisation_id")
     whose = f" for organisation {scope}" if scope is not None else ""
     tail = (
-        f", tail of {tails} events to the log's head as digests ({tail_checkpoints} checkpoints)"
-        if tails
+        f", tail of {c.tails} events to the log's head as digests "
+        f"({c.tail_checkpoints} checkpoints)"
+        if c.tails
         else ""
     )
     summary = (
-        f"OK: {events} events{span}{hidden}{whose}, {checkpoints} checkpoints{tail}, "
+        f"OK: {events} events{span}{hidden}{whose}, {c.checkpoints} checkpoints{tail}, "
         f"log head {head}, newest checkpoint {newest_seq}, key {key_id}"
     )
+    chain_from, hashes = c.chain_from, c.hashes
     if head is None:  # the empty log: its chain is the empty one, head 32 zero bytes
         chain_from = 0
-        if 0 in want:
+        if 0 in wanted:
             hashes[0] = bytes(32)
     return Verified(
         summary=summary,
         raw_key=raw_key,
-        origin=origin,
+        origin=h.origin,
         head=head,
         chain_from=chain_from if events else (0 if head is None else None),
         chain_to=end if events else (0 if head is None else None),
@@ -817,7 +1073,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             return EXIT_UNREADABLE
     try:
-        verified = verify(args.export, trusted, frozenset(note.size for note in notes))
+        verified = verify(
+            args.export,
+            trusted,
+            frozenset(note.size for note in notes),
+            min_part_bytes=int(os.environ.get("AUDIT_VERIFY_MIN_PART_BYTES", MIN_PART_BYTES)),
+        )
     except OSError as exc:
         print(f"cannot read the export: {exc.strerror}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -10,11 +10,14 @@ and the DPO's filter query on a large log, each next to a baseline measured in t
 2. verifying an N-event export with audit/verify.py; baseline: sha256sum of the same file.
 3. the DPO's filter (one user, one week; and others) on N events; baseline: count(*).
 
-Appends and verification run the measured case and its baseline alternately, R rounds,
-and report the medians and the range of the per-round ratios. On PostgreSQL the database
-is set up as in production (``scratch_db``): owned and migrated by the owner login, and
-everything the service does runs as the application login. Prints one table. Figures
-depend on the machine; compare the ratios.
+Appends and verification run the measured case and its baseline alternately, R rounds
+(default 3 each; which goes first alternates too), and report the medians and the
+min/median/max of the per-round ratios; then which of issue 18's targets hold: audited
+appends within 1.5x the plain insert on PostgreSQL, verification within 1.5x sha256sum
+(medians of the per-round ratios). The load average is printed at the start and end.
+On PostgreSQL the database is set up as in production (``scratch_db``): owned and
+migrated by the owner login, and everything the service does runs as the application
+login. Prints one table. Figures depend on the machine; compare the ratios.
 """
 
 from __future__ import annotations
@@ -81,10 +84,23 @@ ACTIONS = (
 START = datetime(2025, 1, 1, tzinfo=UTC)
 ORIGIN = "bench.example/audit"
 rows: list[tuple[str, str, str, str]] = []
+# Issue 18's targets: (what, median ratio, limit), printed after the table.
+targets: list[tuple[str, float, float]] = []
+TARGET_APPENDS = 1.5  # audited appends within 1.5x the plain insert (median), PostgreSQL
+TARGET_VERIFY = 1.5  # verifying an export within 1.5x sha256sum of the file (median)
 
 
 def _report(what: str, engine: str, value: str, baseline: str, ratio: str) -> None:
     rows.append((what, engine, value, f"{baseline} ({ratio})"))
+
+
+def _spread(ratios: list[float]) -> str:
+    """min/median/max of the per-round ratios."""
+    ordered = sorted(ratios)
+    return (
+        f"ratio min/median/max {ordered[0]:.2f}/{statistics.median(ordered):.2f}/"
+        f"{ordered[-1]:.2f}x over {len(ordered)} rounds"
+    )
 
 
 # --- databases ---------------------------------------------------------------------------
@@ -250,16 +266,21 @@ def bench_appends(kind: str, db: ScratchDatabase, total: int, rounds: int) -> No
             written += total // WRITERS * WRITERS
         checkpoints += 1
         valid = _sign_and_verify(ctx, written + checkpoints, checkpoints)
-        ratios = sorted(p / a for p, a in zip(plain, audited, strict=True))
+        # Per round: how much longer the audited appends took than the plain ones.
+        ratios = [p / a for p, a in zip(plain, audited, strict=True)]
         med_a, med_p = statistics.median(audited), statistics.median(plain)
+        what = f"appends, {WRITERS} writers, {per_commit} per commit"
         _report(
-            f"appends/s, {WRITERS} writers, {per_commit} per commit, {rounds} rounds, "
-            f"as {login} ({valid})",
+            f"{what}, {rounds} rounds, as {login} ({valid})",
             kind,
             f"{med_a:,.0f}/s ({min(audited):,.0f}-{max(audited):,.0f})",
             f"plain insert {med_p:,.0f}/s ({min(plain):,.0f}-{max(plain):,.0f})",
-            f"{statistics.median(ratios):.2f}x; rounds {ratios[0]:.2f}-{ratios[-1]:.2f}x",
+            _spread(ratios),
         )
+        if kind == "postgresql":
+            targets.append(
+                (f"{what}: audited / plain insert", statistics.median(ratios), TARGET_APPENDS)
+            )
     ctx.engine.dispose()
 
 
@@ -294,10 +315,12 @@ def _synthetic_records(n: int) -> Iterator[dict[str, object]]:
         yield record
 
 
-def bench_verify(n: int, tmp: Path, rounds: int) -> None:
+def write_export(n: int, path: Path) -> int:
+    """A signed synthetic export of ``n`` events at ``path``, a checkpoint every 10,000
+    events and at the end; returns how many checkpoints."""
     key = Ed25519PrivateKey.generate()
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    path, body = tmp / "export.jsonl", tmp / "body.jsonl"
+    body = path.with_suffix(".body")
     signed_at = (START + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     newest: dict[str, object] = {}
     checkpoints = 0
@@ -338,6 +361,12 @@ def bench_verify(n: int, tmp: Path, rounds: int) -> None:
         out.write(json.dumps(header, separators=(",", ":")) + "\n")
         shutil.copyfileobj(events, out)
     body.unlink()
+    return checkpoints
+
+
+def bench_verify(n: int, tmp: Path, rounds: int) -> None:
+    path = tmp / "export.jsonl"
+    checkpoints = write_export(n, path)
     shas: list[float] = []
     verifies: list[float] = []
     for r in range(rounds):
@@ -347,7 +376,7 @@ def bench_verify(n: int, tmp: Path, rounds: int) -> None:
                 shas.append(_timed(lambda: _sha256sum(path)))
             else:
                 verifies.append(_timed(lambda: _verify_export(path)))
-    ratios = sorted(v / s for v, s in zip(verifies, shas, strict=True))
+    ratios = [v / s for v, s in zip(verifies, shas, strict=True)]
     verify, sha = statistics.median(verifies), statistics.median(shas)
     size = path.stat().st_size / 1e6
     _report(
@@ -355,8 +384,9 @@ def bench_verify(n: int, tmp: Path, rounds: int) -> None:
         "file",
         f"{verify:.2f} s ({min(verifies):.2f}-{max(verifies):.2f}), {n / verify:,.0f} events/s",
         f"sha256sum {sha:.2f} s ({min(shas):.2f}-{max(shas):.2f})",
-        f"{statistics.median(ratios):.2f}x; rounds {ratios[0]:.2f}-{ratios[-1]:.2f}x",
+        _spread(ratios),
     )
+    targets.append((f"verify {n:,} events / sha256sum", statistics.median(ratios), TARGET_VERIFY))
 
 
 def _sha256sum(path: Path) -> None:
@@ -480,6 +510,7 @@ def main() -> None:
         "or everything as the superuser (the set-up before the two logins, to compare)",
     )
     args = parser.parse_args()
+    print(f"load average at the start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     parts = set(args.parts.split(","))
     _quiet()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
@@ -495,10 +526,14 @@ def main() -> None:
                     run(kind, db, size, args.rounds)
         if "verify" in parts and shutil.which("sha256sum"):
             bench_verify(args.events, tmp, args.rounds)
+    print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'engine':<10}  {'result':<28}  baseline (ratio)")
     for what, engine, value, baseline in rows:
         print(f"{what:<{width}}  {engine:<10}  {value:<28}  {baseline}")
+    for what, median, limit in targets:
+        verdict = "holds" if median <= limit else "does NOT hold"
+        print(f"target {what} <= {limit}x (median): {median:.2f}x, {verdict}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,14 @@ hash chain depends on the engine:
   seal. Seal order is chain order. ``occurred_at`` is the time the event was recorded,
   so along the chain it can step back by the few milliseconds a seal takes.
 
+  A transaction's events are not inserted one by one: they wait in the session
+  (``_Staged``) and go into ``audit_pending`` in one multi-row INSERT just before the
+  COMMIT (``_write_before_commit``), in the order they were recorded; a transaction that rolls
+  back inserted nothing. A savepoint rolled back drops the events recorded inside it
+  (and brings back any of its enclosing transaction's that were written inside it). A
+  read of ``audit_pending`` inside the transaction first writes what waits, as the
+  ORM's autoflush does for its rows.
+
 This module is also the chain's named query module: the append and sealing SQL stays
 beside the hashing it must agree with (``audit.repository`` holds the other queries).
 """
@@ -23,11 +31,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 import structlog
 from sqlalchemy import Connection, Engine, Table, insert, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from consent_service.audit.chain import GENESIS, canonical_details, event_hash
 from consent_service.audit.models import AuditEvent, AuditPending
@@ -42,8 +53,12 @@ CHAIN_LOCK_KEY = 7_420_031_001
 _PENDING = "audit_pending"
 # Most pending events one call of audit_seal chains (one transaction each).
 SEAL_BATCH = 5000
+# Session.info key: the events a transaction recorded on PostgreSQL, in order (_Staged).
+_STAGED = "audit_staged"
+# The same lists by the connection of their transaction, written by its commit.
+_STAGED_ON: WeakKeyDictionary[Connection, list[_Staged]] = WeakKeyDictionary()
 # Core inserts on the tables: the ORM's bulk-insert machinery costs more than the INSERT.
-_PENDING_INSERT = insert(cast(Table, AuditPending.__table__))
+_PENDING_TABLE = cast(Table, AuditPending.__table__)
 _EVENT_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
@@ -105,8 +120,11 @@ class AuditRecorder:
         }
         if session.get_bind().dialect.name == "postgresql":
             fields["occurred_at"] = self._clock.now()
-            session.execute(_PENDING_INSERT, fields)
-            session.info[_PENDING] = session.connection()
+            connection = session.connection()
+            staged: list[_Staged] = session.info.setdefault(_STAGED, [])
+            staged.append(_Staged(fields, _innermost(session)))
+            _STAGED_ON[connection] = staged
+            session.info[_PENDING] = connection
             log.info("audit", action=action, outcome=outcome)
             return
         # SQLite: the transaction began IMMEDIATE, so it holds the only write lock.
@@ -119,6 +137,86 @@ class AuditRecorder:
         fields["hash"] = event_hash(fields)
         session.execute(_EVENT_INSERT, fields)
         log.info("audit", action=action, outcome=outcome, seq=fields["seq"])
+
+
+@dataclass
+class _Staged:
+    """An event recorded on PostgreSQL and waiting to be inserted: ``recorded_in`` is the
+    innermost transaction (a savepoint or the transaction itself) it was recorded in,
+    ``written_in`` the one its row was inserted in, None while it waits."""
+
+    fields: dict[str, Any]
+    recorded_in: SessionTransaction
+    written_in: SessionTransaction | None = None
+
+
+def _innermost(session: Session) -> SessionTransaction:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:  # never: the caller has begun one (session.connection())
+        raise RuntimeError("no transaction")
+    return transaction
+
+
+def _within(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _write(connection: Connection, staged: list[_Staged]) -> list[_Staged]:
+    """Insert the events still waiting, in recording order, in one statement; returns them."""
+    waiting = [event for event in staged if event.written_in is None]
+    if waiting:
+        connection.execute(insert(_PENDING_TABLE).values([e.fields for e in waiting]))
+    return waiting
+
+
+@sa_event.listens_for(Engine, "commit")
+def _write_before_commit(connection: Connection) -> None:
+    """The transaction's events go in just before its COMMIT, on its connection: after
+    the ORM's last flush and every ``before_commit`` hook (a fact handler may record
+    events), and only for the transaction's own commit, never a savepoint's release. If
+    the insert fails, so does the commit."""
+    staged = _STAGED_ON.pop(connection, None)
+    if staged:
+        _write(connection, staged)
+
+
+@sa_event.listens_for(Engine, "rollback")
+def _forget_staged_on(connection: Connection) -> None:
+    _STAGED_ON.pop(connection, None)
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _write_before_reading_staged(state: ORMExecuteState) -> None:
+    """A read of ``audit_pending`` in the transaction sees the events it recorded."""
+    session = state.session
+    staged: list[_Staged] | None = session.info.get(_STAGED)
+    if not staged or not state.is_select or all(e.written_in for e in staged):
+        return
+    statement = state.statement
+    if isinstance(statement, ClauseElement) and _PENDING_TABLE in find_tables(
+        statement, include_crud=True
+    ):
+        here = _innermost(session)
+        for event in _write(session.connection(), staged):
+            event.written_in = here
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back takes its events with it; events of the enclosing
+    transaction that were written inside it wait again. (The transaction's own
+    rollback: ``_forget_pending``.)"""
+    staged: list[_Staged] | None = session.info.get(_STAGED)
+    if not staged or not previous.nested:
+        return
+    staged[:] = [e for e in staged if not _within(e.recorded_in, previous)]
+    for event in staged:
+        if _within(event.written_in, previous):
+            event.written_in = None
 
 
 def seal_after_commit(session: Session) -> None:
@@ -208,6 +306,7 @@ def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
     already gone); a savepoint ending is not the transaction ending."""
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_STAGED, None)
 
 
 def as_record(event: AuditEvent) -> dict[str, Any]:
