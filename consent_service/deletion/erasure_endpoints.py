@@ -21,14 +21,14 @@ from consent_service.clock import legal_today
 from consent_service.deletion import erasure
 from consent_service.deletion.erasure_models import CARRIED_OUT, PROPOSED, ErasureProposal
 from consent_service.deletion.erasure_policy import erasure_rules
-from consent_service.errors import InvalidInput, RuleRefusal, StepUpFailed
-from consent_service.identity import stepup
+from consent_service.errors import InvalidInput, RuleRefusal
 from consent_service.identity.users import display_names
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import FormState
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
+from consent_service.web.stepup_form import code_accepted
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -192,14 +192,8 @@ def approve(
     if len(comment.strip()) > erasure.COMMENT_MAX:
         form.add("comment", f"Kommentaren må højst have {erasure.COMMENT_MAX} tegn.")
         return _proposal_page(request, ctx, session, me, proposal, form)
-    try:
-        stepup.step_up(session, ctx.deps, me.actor, me.user, code, purpose="erasure_approval")
-    except StepUpFailed as refused:
-        # Nothing was changed before the code was checked: only the failure is kept.
-        stepup.record_step_up_failure(session, ctx.deps, me.actor, refused)
-        return _proposal_page(
-            request, ctx, session, me, proposal, form.add("code", refused.message)
-        )
+    if not code_accepted(session, ctx.deps, me, code, purpose="erasure_approval", form=form):
+        return _proposal_page(request, ctx, session, me, proposal, form)
     try:
         erasure.approve(session, ctx.deps, me.actor, proposal, comment)
     except (InvalidInput, RuleRefusal) as exc:

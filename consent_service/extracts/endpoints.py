@@ -13,12 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from consent_service.citizens.cohorts import default_cohorts
 from consent_service.clock import legal_today
-from consent_service.errors import InvalidInput, RuleRefusal, StepUpFailed
+from consent_service.errors import InvalidInput, RuleRefusal
 from consent_service.extracts import downloads, execution, gate, requests, rules
 from consent_service.extracts.models import ExtractRequest
 from consent_service.extracts.policy import MEASUREMENTS, default_extract_policy
-from consent_service.identity import stepup
-from consent_service.identity.stepup import step_up
 from consent_service.identity.users import display_names
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
@@ -32,6 +30,7 @@ from consent_service.web.forms import (
 )
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
+from consent_service.web.stepup_form import code_accepted
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -187,12 +186,8 @@ def _decision(
     if not approve and not comment.strip():
         form.add("comment", "Skriv, hvorfor anmodningen afvises.")
         return _request_page(request, ctx, session, me, req, form)
-    try:
-        step_up(session, ctx.deps, me.actor, me.user, code, purpose="extract_approval")
-    except StepUpFailed as refused:
-        # Nothing was changed before the code was checked: only the failure is kept.
-        stepup.record_step_up_failure(session, ctx.deps, me.actor, refused)
-        return _request_page(request, ctx, session, me, req, form.add("code", refused.message))
+    if not code_accepted(session, ctx.deps, me, code, purpose="extract_approval", form=form):
+        return _request_page(request, ctx, session, me, req, form)
     try:
         requests.decide(session, ctx.deps, me.actor, req, approve=approve, comment=comment)
     except (InvalidInput, RuleRefusal) as exc:

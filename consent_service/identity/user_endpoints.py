@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from consent_service.errors import StepUpFailed
-from consent_service.identity import proposals, stepup
+from consent_service.identity import proposals
 from consent_service.identity import users as user_admin
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import User
@@ -28,6 +27,7 @@ from consent_service.web.forms import Confirmation, FormState, confirmation, is_
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
 from consent_service.web.scope import organisation_id_from, organisation_in_scope, user_in_scope
+from consent_service.web.stepup_form import code_accepted
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -147,11 +147,9 @@ def change_role(
     step = FormState.of(prefix="step-", role=role, reason=reason)
     if not is_confirmed(confirmed):
         return _role_page(request, me, target, step, two_people=two_people)
-    if not code.strip():
-        step.add("code", "Skriv en ny kode fra din godkender-app.")
+    if not code_accepted(session, ctx.identity, me, code, purpose=ROLE_STEP_UP, form=step):
         return _role_page(request, me, target, step, two_people=two_people, status_code=400)
     try:
-        stepup.step_up(session, ctx.identity, me.actor, me.user, code, purpose=ROLE_STEP_UP)
         if two_people:
             # Two people: a data controller approves the new role before it takes effect.
             proposals.propose_role(
@@ -159,11 +157,6 @@ def change_role(
             )
             return notices.redirect("/godkendelser/adgang", "proposal-made")
         user_admin.change_user(session, ctx.identity, me.actor, target, reason=reason, role=role)
-    except StepUpFailed as refused:
-        # Nothing was changed before the code was checked: only the failure is kept.
-        stepup.record_step_up_failure(session, ctx.identity, me.actor, refused)
-        step.add("code", refused.message)
-        return _role_page(request, me, target, step, two_people=two_people, status_code=400)
     except UserInputError as exc:
         return users_page_failed(request, session, me, form, exc)
     return notices.redirect(USERS, "role-changed")

@@ -17,8 +17,7 @@ from consent_service.citizens.service import REFERRER_KINDS
 from consent_service.clock import legal_today
 from consent_service.deletion import evidence
 from consent_service.deletion import service as deletion
-from consent_service.errors import InvalidInput, StepUpFailed
-from consent_service.identity import stepup
+from consent_service.errors import InvalidInput
 from consent_service.identity.stepup import step_up
 from consent_service.jobs import worklist
 from consent_service.web import notices
@@ -26,6 +25,7 @@ from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import FormState, failed, parse_date
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
+from consent_service.web.stepup_form import code_accepted
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -211,12 +211,7 @@ def evidence_confirm(
         return _deletion_page(
             request, ctx, session, me, status_code=form.status_code, evidence_form=form
         )
-    try:
-        step_up(session, ctx.deps, me.actor, me.user, code, purpose="evidence_deletion")
-    except StepUpFailed as refused:
-        # Nothing was changed before the code was checked: only the failure is kept.
-        stepup.record_step_up_failure(session, ctx.deps, me.actor, refused)
-        form.add("code", refused.message)
+    if not code_accepted(session, ctx.deps, me, code, purpose="evidence_deletion", form=form):
         return _deletion_page(request, ctx, session, me, status_code=400, evidence_form=form)
     # A refusal of the database itself (its date or state disagrees) rolls the request
     # back and answers 409.

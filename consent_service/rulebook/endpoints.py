@@ -10,14 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from consent_service.errors import InvalidInput, StepUpFailed
-from consent_service.identity import stepup
+from consent_service.errors import InvalidInput
 from consent_service.rulebook import service
 from consent_service.web import notices
 from consent_service.web.deps import Ctx, DbSession, Principal, require
 from consent_service.web.forms import FormState, failed
 from consent_service.web.gate import GatedRoute
 from consent_service.web.ratelimit import rate_limited
+from consent_service.web.stepup_form import code_accepted
 from consent_service.web.templating import page
 
 router = APIRouter(route_class=GatedRoute)
@@ -65,11 +65,8 @@ def approve(
     if not comment.strip():
         form.add("comment", "Skriv en kommentar til godkendelsen.")
         return _page(request, ctx, session, me, form)
-    try:
-        stepup.step_up(session, ctx.deps, me.actor, me.user, code, purpose=STEP_UP_PURPOSE)
-    except StepUpFailed as refused:
-        stepup.record_step_up_failure(session, ctx.deps, me.actor, refused)
-        return _page(request, ctx, session, me, form.add("code", refused.message))
+    if not code_accepted(session, ctx.deps, me, code, purpose=STEP_UP_PURPOSE, form=form):
+        return _page(request, ctx, session, me, form)
     try:
         service.approve(
             session, ctx.deps, me.actor, me.user.id, me.organisation_id,
