@@ -32,7 +32,7 @@ from consent_service.citizens import referrals
 from consent_service.citizens import service as citizens
 from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
-from consent_service.consents import pdf, printed
+from consent_service.consents import form_pdf, printed
 from consent_service.consents import service as consents
 from consent_service.context import AppContext
 from consent_service.db import session_scope
@@ -125,7 +125,7 @@ def _computed_once() -> Iterator[None]:
     and the PDF rendering of ``print_form`` (the measured requests never read either)."""
     pdfs: list[bytes] = []
     hashes: list[str] = []
-    render, hasher = pdf.render_form, passwords.hash_password
+    render, hasher = form_pdf.render_form, passwords.hash_password
 
     def render_once(data: Any) -> bytes:
         if not pdfs:
