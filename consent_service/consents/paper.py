@@ -199,10 +199,14 @@ class Custody:
         return {event: refusal(self.state, event) is None for event in (*HANDLING, DESTROYED)}
 
 
+def _after_pilot_end() -> date:  # every original awaits destruction from this day
+    return default_schedule().pilot_end + timedelta(days=1)
+
+
 def destruction_due_on(citizen: Citizen) -> date:
     """The day the original awaits destruction from: the pilot's end, or the citizen's
     erasure if earlier."""
-    end = default_schedule().pilot_end + timedelta(days=1)
+    end = _after_pilot_end()
     if citizen.deleted_at is not None:
         return min(end, citizen.deleted_at.astimezone(LEGAL_TZ).date())
     return end
@@ -369,7 +373,7 @@ def awaiting_destruction(session: Session, organisation_id: int, today: date) ->
     """The organisation's originals due for destruction and not destroyed. Before the
     pilot's end only an erased citizen's originals can be due, so only those are read (the
     worklist asks on every view)."""
-    before_end = today < default_schedule().pilot_end + timedelta(days=1)
+    before_end = today < _after_pilot_end()
     return [
         o
         for o in _originals(session, organisation_id, erased_only=before_end)
