@@ -22,7 +22,7 @@ from consent_service.consents.catalogue import catalogue
 from consent_service.consents.models import Consent
 from consent_service.consents.paper_models import STORED
 from consent_service.errors import InvalidInput, RuleRefusal
-from consent_service.text import SINGLE_LINE_PATTERN, SafeText, ascii_number
+from consent_service.text import SINGLE_LINE_PATTERN, SafeText
 from consent_service.web import citizen_page as citizen_view
 from consent_service.web import notices
 from consent_service.web.bodylimit import body_limit
@@ -113,15 +113,13 @@ def _storage_location(session: DbSession, me: Principal, form: FormState) -> int
     """The place chosen for the paper original on the recording form, checked before
     anything is written (an unknown, another organisation's or a retired place keeps the
     form); None when none was chosen (it can be recorded later on the consent)."""
-    raw = form.value("location_id").strip()
-    if not raw:
+    raw = form.value("location_id")
+    if not raw.strip():
         return None
     me.ensure_also("paper:custody", resource_organisation_id=me.organisation_id)
-    number = ascii_number(raw, 12)
     try:
-        if number is None:
-            raise InvalidInput("Vælg en af placeringerne.", "location_id")
-        return paper.storable_location(session, me.organisation_id, number).id
+        chosen = paper.chosen_location(raw)
+        return paper.storable_location(session, me.organisation_id, chosen).id
     except InvalidInput as exc:
         form.fail(exc)
         return None

@@ -38,10 +38,12 @@ from consent_service.consents.paper_policy import paper_rules, refusal
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.retention.schedule import default_schedule
 from consent_service.services import ServiceDeps
+from consent_service.text import ascii_number
 
 NAME_MAX = 200
 PERSON_MAX = 200
 NOTE_MAX = 500
+NO_PLACE = "Vælg, hvor originalen lægges."
 
 # The actions a navigator records on the citizen's page (destruction has its own step).
 HANDLING = (STORED, TAKEN_OUT, RETURNED)
@@ -87,6 +89,17 @@ def location_in_organisation(
     if loc is None or loc.organisation_id != organisation_id:
         raise NotFound("paper location")
     return loc
+
+
+def chosen_location(raw: str) -> int:
+    """The id of the place a form chose for an original (``location_id``); an empty field or
+    anything but an id is refused on the field (``storable_location`` checks the place)."""
+    if not raw.strip():
+        raise InvalidInput(NO_PLACE, "location_id")
+    number = ascii_number(raw, 12)
+    if number is None:
+        raise InvalidInput("Vælg en af placeringerne.", "location_id")
+    return number
 
 
 def storable_location(session: Session, organisation_id: int, location_id: int) -> PaperLocation:
@@ -144,15 +157,8 @@ def retire_location(session: Session, deps: ServiceDeps, actor: Actor, loc: Pape
     location holding originals must be emptied first."""
     if loc.retired_at is not None:
         raise RuleRefusal("Placeringen er allerede udgået.")
-    held = next(
-        (
-            v.originals_here
-            for v in locations(session, loc.organisation_id)
-            if v.location.id == loc.id
-        ),
-        0,
-    )
-    if held:
+    here = {v.location.id: v.originals_here for v in locations(session, loc.organisation_id)}
+    if held := here.get(loc.id, 0):
         raise RuleRefusal(
             f"Der ligger {held} original(er) i placeringen. Flyt dem, før placeringen udgår."
         )
@@ -257,7 +263,7 @@ def record(
     loc: PaperLocation | None = None
     if event in (STORED, RETURNED):
         if location_id is None:
-            raise InvalidInput("Vælg, hvor originalen lægges.", "location_id")
+            raise InvalidInput(NO_PLACE, "location_id")
         loc = storable_location(session, consent.organisation_id, location_id)
     if not person:
         raise InvalidInput("Skriv, hvem der gør det.", "person")
@@ -294,14 +300,8 @@ def record(
         raise RuleRefusal(
             "Originalen blev registreret af en anden i samme øjeblik. Se historikken og prøv igen."
         ) from None
-    if event == STORED:
-        action = "paper.stored"
-    elif event == TAKEN_OUT:
-        action = "paper.taken_out"
-    elif event == RETURNED:
-        action = "paper.returned"
-    else:
-        action = "paper.destroyed"
+    actions = {STORED: "paper.stored", TAKEN_OUT: "paper.taken_out", RETURNED: "paper.returned"}
+    action = actions.get(event, "paper.destroyed")
     deps.audit.record(
         session,
         actor,

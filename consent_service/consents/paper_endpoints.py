@@ -16,7 +16,7 @@ from consent_service.citizens.models import Citizen
 from consent_service.clock import legal_today
 from consent_service.consents import paper, service
 from consent_service.consents.models import Consent
-from consent_service.consents.paper_models import DESTROYED, PaperLocation
+from consent_service.consents.paper_models import DESTROYED, RETURNED, STORED, PaperLocation
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.text import ascii_number
 from consent_service.web import citizen_page as citizen_view
@@ -147,17 +147,6 @@ def _back(citizen: Citizen, key: str) -> Response:
     return notices.redirect(f"/borgere/{citizen.public_id}", key)
 
 
-def _location_id(form: FormState) -> int | None:
-    raw = form.value("location_id").strip()
-    if not raw:
-        form.add("location_id", "Vælg, hvor originalen lægges.")
-        return None
-    number = ascii_number(raw, 12)
-    if number is None:
-        form.add("location_id", "Vælg en af placeringerne.")
-    return number
-
-
 @router.post("/samtykker/{consent_id}/original", response_class=HTMLResponse)
 def record_custody(
     request: Request,
@@ -183,7 +172,12 @@ def record_custody(
     )
     event = parse_choice(form, "action", paper.HANDLING, "Vælg, hvad der sker med originalen.")
     day = parse_date(form, "occurred_on")
-    where = _location_id(form) if event in ("stored", "returned") else None
+    where: int | None = None
+    if event in (STORED, RETURNED):
+        try:
+            where = paper.chosen_location(form.value("location_id"))
+        except InvalidInput as exc:
+            form.fail(exc)
     if event is not None and day is not None and not form.has_errors:
         try:
             paper.record(

@@ -18,33 +18,33 @@ from consent_service.identity.models import ApiToken, UserSession
 TOUCH_GRANULARITY = timedelta(minutes=1)
 
 
-def touch_session(session: Session, row: UserSession, now: datetime) -> None:
-    """Move the session's ``last_seen_at`` to ``now`` if it is a minute old or more and no
-    other request holds the row; the lock is taken only when the stamp is written."""
-    if now - row.last_seen_at < TOUCH_GRANULARITY:
+def _stamp(session: Session, row: UserSession | ApiToken, column: str, now: datetime) -> None:
+    """Move ``row``'s ``column`` to ``now`` if it is a minute old or more, or unset, and no
+    other request holds the row; the lock is taken only when the stamp is written.
+
+    The one difference between the two stamps is on purpose: a session is seen when it is
+    created (``last_seen_at`` is never unset), a token may not have been used yet
+    (``last_used_at`` is NULL until its first use), so an unset stamp counts as due."""
+    last = getattr(row, column)
+    if last is not None and now - last < TOUCH_GRANULARITY:
         return
-    free = (
-        select(UserSession.id)
-        .where(UserSession.id == row.id, UserSession.last_seen_at <= now - TOUCH_GRANULARITY)
-        .with_for_update(skip_locked=True)
-    )
+    model = type(row)
+    stamp = getattr(model, column)
+    due = or_(stamp.is_(None), stamp <= now - TOUCH_GRANULARITY)
+    free = select(model.id).where(model.id == row.id, due).with_for_update(skip_locked=True)
     done = session.execute(
-        update(UserSession).where(UserSession.id.in_(free)).values(last_seen_at=now),
+        update(model).where(model.id.in_(free)).values({column: now}),
         execution_options={"synchronize_session": False},
     )
     if cast(CursorResult[Any], done).rowcount:
-        set_committed_value(row, "last_seen_at", now)
+        set_committed_value(row, column, now)
+
+
+def touch_session(session: Session, row: UserSession, now: datetime) -> None:
+    """The session's ``last_seen_at`` (``_stamp``)."""
+    _stamp(session, row, "last_seen_at", now)
 
 
 def touch_api_token(session: Session, row: ApiToken, now: datetime) -> None:
-    """Like ``touch_session`` for an API token's ``last_used_at``."""
-    if row.last_used_at is not None and now - row.last_used_at < TOUCH_GRANULARITY:
-        return
-    stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOUCH_GRANULARITY)
-    free = select(ApiToken.id).where(ApiToken.id == row.id, stale).with_for_update(skip_locked=True)
-    done = session.execute(
-        update(ApiToken).where(ApiToken.id.in_(free)).values(last_used_at=now),
-        execution_options={"synchronize_session": False},
-    )
-    if cast(CursorResult[Any], done).rowcount:
-        set_committed_value(row, "last_used_at", now)
+    """The API token's ``last_used_at`` (``_stamp``)."""
+    _stamp(session, row, "last_used_at", now)

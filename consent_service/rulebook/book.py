@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -197,24 +198,87 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def covered_files(root: Path, spec: RulebookSpec) -> dict[str, bytes]:
-    """Every file a sign-off covers, by its path from ``root``, sorted: the features, the
-    mapping, every rule file it names, every policy, the retention schedule and every
-    consent text."""
+def _covered_paths(root: Path, spec: RulebookSpec) -> list[str]:
     paths = {f"{FEATURES_DIR}/{name}" for name in spec.features}
     paths |= {rule for mapping in spec.features.values() for rule in mapping.rules}
     for pattern in COVERED_GLOBS:
         paths |= {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
     paths.add(RULEBOOK_PATH)
-    found: dict[str, bytes] = {}
-    for rel in sorted(paths):
-        if not (root / rel).is_file():
-            continue  # removed while the service runs: shown as removed
-        data = (root / rel).read_bytes()
-        if len(data) > MAX_FILE_BYTES:
-            raise RulebookError(f"{rel}: larger than a rule file can be")
-        found[rel] = data
-    return found
+    return sorted(paths)
+
+
+def _read(root: Path, rel: str) -> bytes:
+    data = (root / rel).read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise RulebookError(f"{rel}: larger than a rule file can be")
+    return data
+
+
+def covered_files(root: Path, spec: RulebookSpec) -> dict[str, bytes]:
+    """Every file a sign-off covers, by its path from ``root``, sorted: the features, the
+    mapping, every rule file it names, every policy, the retention schedule and every
+    consent text. A file removed while the service runs is left out (shown as removed)."""
+    return {rel: _read(root, rel) for rel in _covered_paths(root, spec) if (root / rel).is_file()}
+
+
+# A file's size, modification and change time and inode: a write, a replacement or a
+# restored copy changes at least one of them (only two writes of equal size within one tick
+# of the file system's clock look alike; the next write is seen).
+FileStamp = tuple[int, int, int, int]
+
+
+def _file_stamp(path: Path) -> FileStamp | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What ``covered_hashes`` last found under ``root``: the mapping read under the stamp
+    of ``policies/rulebook.yaml``, and each covered file's SHA-256 under its stamp."""
+
+    root: Path
+    spec_stamp: FileStamp | None
+    spec: RulebookSpec
+    hashes: dict[str, tuple[FileStamp, str]]
+
+
+_seen: _Seen | None = None
+
+
+def covered_hashes(root: Path) -> dict[str, str]:
+    """The SHA-256 of every covered file as it is now, by path (``covered_files``, hashed),
+    for the home pages' notice of a lapsed sign-off.
+
+    The files may change while the service runs (that is how a sign-off lapses), so every
+    call looks at each covered file's stamp (``FileStamp``) and reads and hashes again only
+    a file whose stamp differs from the last call's, or that is new; the stamp is taken
+    before the file is read, so a file written meanwhile is read again next time. The
+    sign-off, the Regelsamling and the lapse alert read the files themselves."""
+    global _seen
+    last = _seen if _seen is not None and _seen.root == root else None
+    spec_stamp = _file_stamp(root / RULEBOOK_PATH)
+    if last is not None and spec_stamp is not None and spec_stamp == last.spec_stamp:
+        spec = last.spec
+    else:
+        spec = load_rulebook(root, strict=False)
+    known = last.hashes if last is not None else {}
+    hashes: dict[str, tuple[FileStamp, str]] = {}
+    for rel in _covered_paths(root, spec):
+        stamp = _file_stamp(root / rel)
+        if stamp is None:
+            continue  # removed while the service runs
+        seen = known.get(rel)
+        hashes[rel] = (
+            seen if seen is not None and seen[0] == stamp else (stamp, sha256(_read(root, rel)))
+        )
+    _seen = _Seen(root, spec_stamp, spec, hashes)
+    return {rel: sha for rel, (_, sha) in hashes.items()}
 
 
 def as_text(data: bytes) -> str:

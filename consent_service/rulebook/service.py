@@ -156,9 +156,7 @@ def lapse_state(session: Session, root: Path) -> tuple[bool, bool]:
     approval, approved = _approved(session)
     if approval is None:
         return False, False
-    current = book.covered_files(root, book.load_rulebook(root, strict=False))
-    hashes = {path: book.sha256(data) for path, data in current.items()}
-    return True, hashes != {path: f.sha256 for path, f in approved.items()}
+    return True, book.covered_hashes(root) != {path: f.sha256 for path, f in approved.items()}
 
 
 def rulebook_view(session: Session, root: Path) -> RulebookView:

@@ -281,7 +281,16 @@ def test_a_foreign_location_is_not_offered_nor_accepted(
     assert "Fremmed skab" not in r.text
     r = _custody(client, token, consent, action="stored", location_id="1 OR 1=1")
     assert r.status_code == 400
+    # A typo in the place keeps the form: the message beside the field, what was typed kept.
+    prefix, audited = f"original-{consent}-", _actions(ctx)
+    for typo in ("12a", "²", "99999999999999"):
+        r = _custody(client, token, consent, action="stored", location_id=typo, person="Ole")
+        assert r.status_code == 400, typo
+        assert f'<a href="#{prefix}location_id">Vælg en af placeringerne.</a>' in r.text, typo
+        form = r.text.split(f'id="{prefix}form"')[1].split("</form>")[0]
+        assert 'value="Ole"' in form
     assert _facts(ctx) == []
+    assert _actions(ctx) == audited
 
 
 def test_after_the_pilot_the_worklist_lists_originals_to_destroy(

@@ -4,6 +4,7 @@ text changes afterwards (in a copied rules folder: the real files are never touc
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,7 +22,7 @@ from consent_service.config import REPO_ROOT
 from consent_service.context import AppContext
 from consent_service.db import session_scope
 from consent_service.identity.models import User
-from consent_service.rulebook import service
+from consent_service.rulebook import book, service
 from consent_service.rulebook.models import RulebookApproval, RulebookApprovedFile
 from consent_service.rulebook.service import ScenarioOutcome
 from tests.conftest import Person, current_code, enrolled_person, log_in, make_settings
@@ -182,6 +183,44 @@ def test_sign_off_with_comment_and_fresh_code_then_a_change_lapses_it(
     token = _as(rclient, jurist, clock)
     assert _approve(rclient, token, _fresh(jurist, clock), "Ny tekst v2 set.").status_code == 303
     assert 'id="in-force"' in rclient.get("/regelsamling").text
+
+
+def test_home_pages_hash_the_rule_files_once_until_one_changes(
+    rctx: AppContext,
+    rclient: TestClient,
+    clock: FixedClock,
+    rules_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18: the home page's notice of a lapsed sign-off hashes the rule files once per
+    process; a file is read and hashed again only when it changed, and the change shows."""
+    jurist = enrolled_person(rctx, "legal_adviser")
+    token = _as(rclient, jurist, clock)
+    assert _approve(rclient, token, _fresh(jurist, clock)).status_code == 303
+    covered = book.covered_files(rules_root, book.load_rulebook(rules_root, strict=False))
+    hashed: list[bytes] = []
+
+    def counting_sha256(data: bytes) -> str:
+        hashed.append(data)
+        return hashlib.sha256(data).hexdigest()
+
+    monkeypatch.setattr(book, "sha256", counting_sha256)
+    monkeypatch.setattr(book, "_seen", None)  # as in a process that has not hashed them yet
+    for _ in range(2):
+        home = rclient.get("/")
+        assert home.status_code == 200
+        assert "Regelsamlingen er ændret" not in home.text
+    assert sorted(hashed) == sorted(covered.values())  # each file once, over both views
+
+    hashed.clear()
+    policy = rules_root / "policies/consents.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "# ændret\n", encoding="utf-8")
+    home = rclient.get("/")
+    assert "Regelsamlingen er ændret siden juristens godkendelse" in home.text
+    assert hashed == [policy.read_bytes()]
+    hashed.clear()
+    assert "Regelsamlingen er ændret" in rclient.get("/").text
+    assert hashed == []
 
 
 def test_an_empty_comment_or_a_wrong_code_keeps_the_page(

@@ -101,3 +101,26 @@ def test_parallel_requests_in_one_session_do_not_queue(
         first.commit()
     finally:
         first.close()
+
+
+def test_a_session_is_stamped_at_most_once_a_minute(
+    ctx: AppContext, client: TestClient, clock: FixedClock
+) -> None:
+    """The session's stamp follows the token's rule (one shared ``touch_query._stamp``),
+    with ``last_seen_at`` set from the login on."""
+    log_in(client, enrolled_person(ctx, "navigator"), clock)
+    cookie = next(v for k, v in client.cookies.items() if "session" in k)
+
+    def seen() -> object:
+        with ctx.sessions() as s, s.begin():
+            assert user_sessions.active_session(s, ctx.deps, cookie).row is not None
+        with ctx.sessions() as s:
+            row = s.get(UserSession, token_hash(cookie))
+            assert row is not None
+            return row.last_seen_at
+
+    first = seen()
+    clock.advance(timedelta(seconds=59))
+    assert seen() == first
+    clock.advance(timedelta(seconds=2))
+    assert seen() == clock.now()
