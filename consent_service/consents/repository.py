@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from consent_service.consents.models import (
     ConsentScan,
     Disclosure,
 )
-from consent_service.db import memoised_scalars
+from consent_service.db import memoised, memoised_scalars
 
 # First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
 # id) under which extract executions and the ending of consents (withdrawal, invalidation)
@@ -95,15 +95,29 @@ def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:
     )
 
 
-def events_of(session: Session, consent_id: int) -> Sequence[ConsentEvent]:
-    """The consent's events in the order recorded; read once per transaction."""
-    return memoised_scalars(
-        session,
-        ("events_of", consent_id),
-        select(ConsentEvent)
-        .where(ConsentEvent.consent_id == consent_id)
-        .order_by(ConsentEvent.recorded_at, ConsentEvent.id),
-    )
+def events_of(session: Session, consent: Consent) -> Sequence[ConsentEvent]:
+    """The consent's events in the order recorded. The events of all the citizen's
+    consents are read together, once per transaction (``events_by_consent``)."""
+    return events_by_consent(session, consent.citizen_id).get(consent.id, ())
+
+
+def events_by_consent(session: Session, citizen_id: int) -> Mapping[int, tuple[ConsentEvent, ...]]:
+    """The events of each of the citizen's consents, by consent id, in the order recorded:
+    one query, read once per transaction, so a page or a plan that folds every consent of
+    a citizen reads their histories once, not once per consent."""
+
+    def load() -> dict[int, tuple[ConsentEvent, ...]]:
+        grouped: dict[int, list[ConsentEvent]] = {}
+        for event in session.scalars(
+            select(ConsentEvent)
+            .join(Consent, Consent.id == ConsentEvent.consent_id)
+            .where(Consent.citizen_id == citizen_id)
+            .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
+        ):
+            grouped.setdefault(event.consent_id, []).append(event)
+        return {consent_id: tuple(events) for consent_id, events in grouped.items()}
+
+    return memoised(session, ("events_by_consent", citizen_id), load)
 
 
 def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
