@@ -124,18 +124,18 @@ def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
     return session.scalar(select(ConsentScan).where(ConsentScan.consent_id == consent_id))
 
 
-def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[ConsentForm]:
-    """Printed forms of the kind not yet recorded, newest first."""
+def open_forms_by_kind(session: Session, citizen_id: int) -> dict[str, tuple[ConsentForm, ...]]:
+    """The citizen's printed forms not yet recorded, newest first, by kind: one query for
+    every kind (the citizen page shows them all)."""
     used = select(Consent.form_id).where(Consent.form_id.is_not(None))
-    return session.scalars(
+    grouped: dict[str, list[ConsentForm]] = {}
+    for form in session.scalars(
         select(ConsentForm)
-        .where(
-            ConsentForm.citizen_id == citizen_id,
-            ConsentForm.kind == kind,
-            ConsentForm.form_id.not_in(used),
-        )
+        .where(ConsentForm.citizen_id == citizen_id, ConsentForm.form_id.not_in(used))
         .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
-    ).all()
+    ):
+        grouped.setdefault(form.kind, []).append(form)
+    return {kind: tuple(forms) for kind, forms in grouped.items()}
 
 
 def form_by_short_code(session: Session, short_code: str) -> ConsentForm | None:

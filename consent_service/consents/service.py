@@ -85,6 +85,7 @@ def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOf
     whether a fresh form is offered (not while a given consent of the kind is in force and
     not yet due for re-consent)."""
     cat = catalogue()
+    printed = repo.open_forms_by_kind(session, citizen.id)
     offers = []
     for kind_id, kind in cat.kinds.items():
         current = in_force(states_of(session, citizen.id, kind_id), today)
@@ -92,7 +93,7 @@ def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOf
             KindOffer(
                 kind_id,
                 cat.name(kind_id),
-                tuple(repo.open_forms(session, citizen.id, kind_id)),
+                printed.get(kind_id, ()),
                 can_print=rules.fresh_form_allowed(
                     current.facts if current else None, kind, today, EXPIRY_WARNING_DAYS
                 ),
