@@ -60,6 +60,12 @@ _STAGED_ON: WeakKeyDictionary[Connection, list[_Staged]] = WeakKeyDictionary()
 # Core inserts on the tables: the ORM's bulk-insert machinery costs more than the INSERT.
 _PENDING_TABLE = cast(Table, AuditPending.__table__)
 _EVENT_INSERT = insert(cast(Table, AuditEvent.__table__))
+# A transaction's pending events, executed with a list of rows: SQLAlchemy's
+# "insertmanyvalues" sends them as one multi-row INSERT, compiled once per process (a
+# ``.values([...])`` statement is compiled afresh every time, which cost every audited
+# request on PostgreSQL more CPU than the rest of its audit work). RETURNING is what
+# selects that path on psycopg; the ids returned are not read.
+_PENDING_INSERT = insert(_PENDING_TABLE).returning(_PENDING_TABLE.c.id)
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ def _write(connection: Connection, staged: list[_Staged]) -> list[_Staged]:
     """Insert the events still waiting, in recording order, in one statement; returns them."""
     waiting = [event for event in staged if event.written_in is None]
     if waiting:
-        connection.execute(insert(_PENDING_TABLE).values([e.fields for e in waiting]))
+        connection.execute(_PENDING_INSERT, [e.fields for e in waiting])
     return waiting
 
 
@@ -197,12 +203,31 @@ def _write_before_reading_staged(state: ORMExecuteState) -> None:
     if not staged or not state.is_select or all(e.written_in for e in staged):
         return
     statement = state.statement
-    if isinstance(statement, ClauseElement) and _PENDING_TABLE in find_tables(
-        statement, include_crud=True
-    ):
+    if isinstance(statement, ClauseElement) and _reads_pending(statement):
         here = _innermost(session)
         for event in _write(session.connection(), staged):
             event.written_in = here
+
+
+# Whether a statement reads audit_pending, by the statement's cache key (its shape, not
+# its parameter values): the key is what SQLAlchemy computes for its compiled cache anyway
+# and keeps on the statement, so a request's reads are not each walked again.
+_READS_PENDING: dict[Any, bool] = {}
+_READS_PENDING_MAX = 2000
+
+
+def _reads_pending(statement: ClauseElement) -> bool:
+    key = statement._generate_cache_key()
+    if key is None:  # a statement SQLAlchemy does not cache: walk it
+        return _PENDING_TABLE in find_tables(statement, include_crud=True)
+    known = _READS_PENDING.get(key.key)
+    if known is None:
+        if len(_READS_PENDING) >= _READS_PENDING_MAX:
+            _READS_PENDING.clear()
+        known = _READS_PENDING[key.key] = _PENDING_TABLE in find_tables(
+            statement, include_crud=True
+        )
+    return known
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

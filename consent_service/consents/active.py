@@ -47,7 +47,7 @@ class ConsentState:
 def states_of(session: Session, citizen_id: int, kind: str) -> list[ConsentState]:
     """Every consent of the kind the citizen has decided on, oldest first."""
     return [
-        ConsentState(c, facts_of(c, repo.events_of(session, c.id)))
+        ConsentState(c, facts_of(c, repo.events_of(session, c)))
         for c in repo.consents_of(session, citizen_id)
         if c.kind == kind
     ]

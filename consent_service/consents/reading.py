@@ -155,7 +155,7 @@ def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[Con
     }
     out = []
     for consent in repo.consents_of(session, citizen.id):
-        events = repo.events_of(session, consent.id)
+        events = repo.events_of(session, consent)
         facts = facts_of(consent, events)
         kind = cat.kinds[consent.kind]
         state = rules.status_on(facts, kind, today)
@@ -236,7 +236,7 @@ def record_view(
     """The consent as the controller demonstrates it (GDPR art. 7(1)); decrypts identity."""
     cat = catalogue()
     kind = cat.kinds[consent.kind]
-    facts = facts_of(consent, repo.events_of(session, consent.id))
+    facts = facts_of(consent, repo.events_of(session, consent))
     state = rules.status_on(facts, kind, legal_today(deps.clock))
     person = decrypt(deps, citizen)
     scan = repo.scan_of(session, consent.id)
@@ -382,7 +382,7 @@ def withdrawal_preview(
     shown on the form, not after the confirmation."""
     if channel not in CHANNELS:
         raise InvalidInput("Vælg hvordan borgeren tilbagekaldte.", field="channel")
-    facts = facts_of(consent, repo.events_of(session, consent.id))
+    facts = facts_of(consent, repo.events_of(session, consent))
     if consent.decision != "given" or facts.invalidated_on is not None:
         raise RuleRefusal("Kun et givet samtykke kan tilbagekaldes.")
     if facts.withdrawn_on is not None:
@@ -417,7 +417,7 @@ def invalidation_preview(session: Session, consent: Consent, reason: str) -> tup
     """What the confirmation step says before a registration is marked invalid."""
     if reason not in CORRECTION_REASONS:
         raise InvalidInput("Vælg hvorfor registreringen er forkert.", field="reason")
-    facts = facts_of(consent, repo.events_of(session, consent.id))
+    facts = facts_of(consent, repo.events_of(session, consent))
     if facts.invalidated_on is not None:
         raise RuleRefusal("Registreringen er allerede ugyldiggjort.")
     return (

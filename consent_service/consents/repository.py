@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from consent_service.consents.models import (
     ConsentScan,
     Disclosure,
 )
-from consent_service.db import memoised_scalars
+from consent_service.db import memoised, memoised_scalars
 
 # First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
 # id) under which extract executions and the ending of consents (withdrawal, invalidation)
@@ -95,33 +95,47 @@ def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:
     )
 
 
-def events_of(session: Session, consent_id: int) -> Sequence[ConsentEvent]:
-    """The consent's events in the order recorded; read once per transaction."""
-    return memoised_scalars(
-        session,
-        ("events_of", consent_id),
-        select(ConsentEvent)
-        .where(ConsentEvent.consent_id == consent_id)
-        .order_by(ConsentEvent.recorded_at, ConsentEvent.id),
-    )
+def events_of(session: Session, consent: Consent) -> Sequence[ConsentEvent]:
+    """The consent's events in the order recorded. The events of all the citizen's
+    consents are read together, once per transaction (``events_by_consent``)."""
+    return events_by_consent(session, consent.citizen_id).get(consent.id, ())
+
+
+def events_by_consent(session: Session, citizen_id: int) -> Mapping[int, tuple[ConsentEvent, ...]]:
+    """The events of each of the citizen's consents, by consent id, in the order recorded:
+    one query, read once per transaction, so a page or a plan that folds every consent of
+    a citizen reads their histories once, not once per consent."""
+
+    def load() -> dict[int, tuple[ConsentEvent, ...]]:
+        grouped: dict[int, list[ConsentEvent]] = {}
+        for event in session.scalars(
+            select(ConsentEvent)
+            .join(Consent, Consent.id == ConsentEvent.consent_id)
+            .where(Consent.citizen_id == citizen_id)
+            .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
+        ):
+            grouped.setdefault(event.consent_id, []).append(event)
+        return {consent_id: tuple(events) for consent_id, events in grouped.items()}
+
+    return memoised(session, ("events_by_consent", citizen_id), load)
 
 
 def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
     return session.scalar(select(ConsentScan).where(ConsentScan.consent_id == consent_id))
 
 
-def open_forms(session: Session, citizen_id: int, kind: str) -> Sequence[ConsentForm]:
-    """Printed forms of the kind not yet recorded, newest first."""
+def open_forms_by_kind(session: Session, citizen_id: int) -> dict[str, tuple[ConsentForm, ...]]:
+    """The citizen's printed forms not yet recorded, newest first, by kind: one query for
+    every kind (the citizen page shows them all)."""
     used = select(Consent.form_id).where(Consent.form_id.is_not(None))
-    return session.scalars(
+    grouped: dict[str, list[ConsentForm]] = {}
+    for form in session.scalars(
         select(ConsentForm)
-        .where(
-            ConsentForm.citizen_id == citizen_id,
-            ConsentForm.kind == kind,
-            ConsentForm.form_id.not_in(used),
-        )
+        .where(ConsentForm.citizen_id == citizen_id, ConsentForm.form_id.not_in(used))
         .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
-    ).all()
+    ):
+        grouped.setdefault(form.kind, []).append(form)
+    return {kind: tuple(forms) for kind, forms in grouped.items()}
 
 
 def form_by_short_code(session: Session, short_code: str) -> ConsentForm | None:

@@ -85,6 +85,7 @@ def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOf
     whether a fresh form is offered (not while a given consent of the kind is in force and
     not yet due for re-consent)."""
     cat = catalogue()
+    printed = repo.open_forms_by_kind(session, citizen.id)
     offers = []
     for kind_id, kind in cat.kinds.items():
         current = in_force(states_of(session, citizen.id, kind_id), today)
@@ -92,7 +93,7 @@ def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOf
             KindOffer(
                 kind_id,
                 cat.name(kind_id),
-                tuple(repo.open_forms(session, citizen.id, kind_id)),
+                printed.get(kind_id, ()),
                 can_print=rules.fresh_form_allowed(
                     current.facts if current else None, kind, today, EXPIRY_WARNING_DAYS
                 ),
@@ -304,7 +305,7 @@ def confirm_journal_entry(
     the consent cannot be used for any extract."""
     if consent.kind != "journal" or consent.decision != "given":
         raise RuleRefusal("Kun et givet journalsamtykke indføres i patientjournalen.")
-    events = repo.events_of(session, consent.id)
+    events = repo.events_of(session, consent)
     if any(e.event_type == "invalidated" for e in events):
         raise RuleRefusal("Registreringen er ugyldiggjort.")
     if any(e.event_type == "journal_entry_confirmed" for e in events):
@@ -344,11 +345,11 @@ def withdraw(
     # Before the events are read: an extract running now either left this consent out or
     # has recorded its data as obtained by the time this lock is granted.
     repo.lock_consents_for_ending(session, consent.organisation_id)
-    if any(e.event_type == "invalidated" for e in repo.events_of(session, consent.id)):
+    if any(e.event_type == "invalidated" for e in repo.events_of(session, consent)):
         raise RuleRefusal("Registreringen er ugyldiggjort og kan ikke tilbagekaldes.")
     if withdrawn_on > today or withdrawn_on < consent.decided_on:
         raise InvalidInput("Datoen skal ligge mellem underskriften og i dag.", field="withdrawn_on")
-    events = repo.events_of(session, consent.id)
+    events = repo.events_of(session, consent)
     facts = facts_of(consent, events)
     if facts.withdrawn_on is not None:
         raise RuleRefusal("Samtykket er allerede tilbagekaldt.")
@@ -383,7 +384,7 @@ def invalidate(
     if reason not in CORRECTION_REASONS:
         raise InvalidInput("Vælg hvorfor registreringen er forkert.", field="reason")
     repo.lock_consents_for_ending(session, consent.organisation_id)  # as in ``withdraw``
-    facts = facts_of(consent, repo.events_of(session, consent.id))
+    facts = facts_of(consent, repo.events_of(session, consent))
     if facts.invalidated_on is not None:
         raise RuleRefusal("Registreringen er allerede ugyldiggjort.")
     if facts.data_obtained_on is not None:

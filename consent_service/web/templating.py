@@ -57,6 +57,10 @@ TEMPLATES = Jinja2Templates(
     directory=str(Path(__file__).resolve().parent / "templates"),
     context_processors=[_rule_files],
 )
+# The page templates ship with the code and change only with a new deployment (a
+# restart), so each is compiled once per process and never checked on disk again; with
+# Jinja's default every page looked up (a page, its base and each include) cost a stat.
+TEMPLATES.env.auto_reload = False
 TEMPLATES.env.globals.update(
     expiry_warning_days=EXPIRY_WARNING_DAYS,
     is_locked=is_locked,

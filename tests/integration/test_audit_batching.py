@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.util import find_tables
 
 from consent_service.audit.models import AuditEvent, AuditPending
 from consent_service.audit.recorder import Actor
@@ -196,3 +198,69 @@ def test_concurrent_transactions_each_write_their_own_events(ctx: AppContext) ->
         second.close()
     assert _chained(ctx) == ["second"]
     assert _intact(ctx)
+
+
+def test_the_pending_insert_is_one_statement_compiled_once_per_process(ctx: AppContext) -> None:
+    """Issue 18: the multi-row INSERT of a transaction's events is taken from SQLAlchemy's
+    compiled cache, whatever the number of events (a ``.values([...])`` statement is never
+    cached and was compiled afresh by every audited request)."""
+    if not _postgres(ctx):
+        pytest.skip("SQLite chains each event with its own cached INSERT")
+    seen: list[tuple[str, Any]] = []
+
+    def on_execute(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_: Any
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_PENDING"):
+            seen.append((statement, context.cache_hit))
+
+    # The first of several events and the first single one are compiled; none after them.
+    names = [["a0", "a1", "a2"], ["b0"], ["c0", "c1", "c2", "c3", "c4"], ["d0"], ["e0", "e1"]]
+    event.listen(ctx.engine, "before_cursor_execute", on_execute)
+    try:
+        for batch in names:
+            with session_scope(ctx.sessions) as s:
+                for name in batch:
+                    _record(ctx, s, name)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", on_execute)
+    assert len(seen) == len(names)  # one INSERT per transaction
+    assert seen[2][0].count("VALUES") == 1  # five rows, one VALUES list
+    assert [hit for _, hit in seen[2:]] == [CacheStats.CACHE_HIT] * (len(names) - 2)
+    assert _chained(ctx) == [n for batch in names for n in batch]
+    assert _intact(ctx)
+
+
+def test_whether_a_read_touches_the_staged_events_is_worked_out_once_per_statement_shape(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While events wait, every read asks whether it reads ``audit_pending``; the answer
+    is kept by the statement's shape, so the same query with other values is not walked
+    again, and a read of ``audit_pending`` in a subquery still writes what waits."""
+    from consent_service.audit import recorder
+    from consent_service.identity.models import User
+
+    if not _postgres(ctx):
+        pytest.skip("SQLite chains each event as it is recorded: nothing waits")
+    walked: list[object] = []
+
+    def counting(statement: Any, **kw: Any) -> Any:
+        walked.append(statement)
+        return find_tables(statement, **kw)
+
+    monkeypatch.setattr(recorder, "_READS_PENDING", {})
+    monkeypatch.setattr(recorder, "find_tables", counting)
+    pending_ids = select(AuditPending.id).where(AuditPending.resource_id == "a")
+    with session_scope(ctx.sessions) as s:
+        _record(ctx, s, "a")
+        for user_id in (1, 2, 3):
+            s.scalars(select(User).where(User.id == user_id)).all()
+        assert len(walked) == 1
+        assert s.scalar(select(func.count()).where(AuditEvent.seq.in_(pending_ids))) == 0
+        assert len(walked) == 2
+        assert list(s.scalars(select(AuditPending.resource_id))) == ["a"]  # written
+        _record(ctx, s, "b")
+        for user_id in (4, 5):
+            s.scalars(select(User).where(User.id == user_id)).all()
+        assert len(walked) == 2  # a shape already known is not walked again
+    assert _chained(ctx) == ["a", "b"]
