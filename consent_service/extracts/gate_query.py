@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, case, func, literal, or_, select
+from sqlalchemy import BigInteger, Select, and_, case, func, literal, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -193,10 +193,27 @@ def counts(organisation_id: int, cohort: str, kind: str, on: date) -> Select[Any
     return select(g.c.reason, func.count()).group_by(g.c.reason)
 
 
+def compile_expressions_only(session: Session) -> None:
+    """On PostgreSQL, for the rest of the transaction: JIT-compile the gate's expressions
+    but do not have LLVM inline and optimise them. At a million citizens the gate's plan
+    costs more than PostgreSQL's default thresholds for both (500,000), and then every
+    parallel process spends most of a second in LLVM for a statement that runs once
+    (EXPLAIN ANALYZE at 1M: JIT 1.8-2.7 s of CPU in all, 0.16 s without; the query 10-25%
+    faster). A plain count over the same rows stays under the thresholds."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "SELECT set_config('jit_inline_above_cost', '-1', true), "
+                "set_config('jit_optimize_above_cost', '-1', true)"
+            )
+        )
+
+
 def _partitions(session: Session, stmt: Any) -> Iterator[Sequence[Any]]:
     """Rows of a Core statement in batches of ``BATCH``, streamed (a server-side cursor on
     PostgreSQL) and without the ORM's work per row; typed loosely (the columns are known
     to the caller)."""
+    compile_expressions_only(session)
     result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
     yield from result.partitions()
 
@@ -246,6 +263,7 @@ def coverage_rows(
 ) -> list[Any]:
     """Per citizen of the cohort: (public id, reason on the planned day, reason today,
     valid until as read today), by expiry; typed loosely (the columns are known here)."""
+    compile_expressions_only(session)
     then = gate(organisation_id, cohort, kind, planned_on).subquery("then_")
     now = gate(organisation_id, cohort, kind, today).subquery("now_")
     return list(
@@ -262,5 +280,6 @@ def reason_counts(
 ) -> dict[str, int]:
     """Citizens of the cohort per gate reason on ``on`` (``covered`` among them): the
     approver's preview of a request, counted as the manifest counts (``counts``)."""
+    compile_expressions_only(session)
     rows: list[Any] = list(session.execute(counts(organisation_id, cohort, kind, on)).all())
     return {str(reason): int(n) for reason, n in rows}
