@@ -39,6 +39,7 @@ from consent_service.rulebook.endpoints import router as rulebook_router
 from consent_service.startup import StartupError, check_database
 from consent_service.subject_requests.endpoints import router as subject_requests_router
 from consent_service.web import openapi, problems, ratelimit, textguard
+from consent_service.web.admission import Admission
 from consent_service.web.bodylimit import BodyLimitMiddleware
 from consent_service.web.deps import public
 from consent_service.web.failsafe import FailSafe
@@ -113,6 +114,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
     app.state.ctx = ctx
+    app.state.admission = Admission(ctx.settings.db_concurrency)
     # Middleware added later wraps what was added before. Inside request_context (it has
     # the request id): TextGuard, and around it the body limit (size is checked first; its
     # own receive must not run in request_context's task group, which would wrap the 413

@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `serve` binds to")
     port: int = Field(default=8000, description="Port `serve` listens on")
     workers: int = Field(default=1, ge=1, description="Number of app processes `serve` starts")
+    db_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        description="Requests per app process that use the database at once; more wait "
+        "their turn without holding a thread or a connection (web/admission.py). The "
+        "connection pool is sized from it: twice this plus 4 connections per process",
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Mark cookies Secure; default: on unless the service binds to localhost",

@@ -75,7 +75,9 @@ class AppContext:
         except ValueError as exc:
             raise PolicyError(str(exc)) from None
         engine = make_engine(
-            settings.database_url, busy_timeout_seconds=settings.sqlite_busy_timeout_seconds
+            settings.database_url,
+            busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
+            concurrency=settings.db_concurrency,
         )
         sessions = make_sessionmaker(engine)
         ctx = cls(settings, engine, sessions, crypto, clock, policy, AuditRecorder(clock))

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, make_url, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
@@ -71,10 +71,36 @@ class UtcDateTime(TypeDecorator[datetime]):
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 
+# A request admitted to the database (``web/admission.py``) uses at most this many pooled
+# connections at once: its transaction's and one beside it (a rate-limit count in
+# autocommit, a refusal recorded alone). Spare ones serve work that is not admitted (the
+# readiness probe).
+CONNECTIONS_PER_REQUEST = 2
+SPARE_CONNECTIONS = 4
+
+
+def pool_arguments(concurrency: int) -> dict[str, int]:
+    """Pool sizes for ``concurrency`` requests admitted at once: none of them ever waits
+    for a connection."""
+    return {
+        "pool_size": concurrency,
+        "max_overflow": concurrency * (CONNECTIONS_PER_REQUEST - 1) + SPARE_CONNECTIONS,
+    }
+
+
 def make_engine(
-    url: str, *, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs: Any
+    url: str,
+    *,
+    busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS,
+    concurrency: int | None = None,
+    **kwargs: Any,
 ) -> Engine:
+    """The engine of ``url``; ``concurrency``: size the pool for that many requests
+    admitted at once (``pool_arguments``)."""
     kwargs.setdefault("hide_parameters", True)
+    in_memory = url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:")
+    if concurrency is not None and not in_memory:  # an in-memory SQLite has no such pool
+        kwargs.update(pool_arguments(concurrency))
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

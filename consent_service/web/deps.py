@@ -9,12 +9,14 @@ request back and records the denial in a transaction of its own.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from anyio import CancelScope
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from consent_service.access.policy import AccessRequest, Decision
 from consent_service.audit.recorder import Actor
@@ -23,6 +25,7 @@ from consent_service.errors import ProbeNotFound, StepUpFailed
 from consent_service.identity import sessions, stepup, tokens
 from consent_service.identity.models import User, UserSession
 from consent_service.web import viewer
+from consent_service.web.admission import admission_of
 from consent_service.web.cookies import CSRF_HEADER, SESSION_COOKIE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,9 +74,14 @@ class CsrfFailed(AccessDenied):
     pass
 
 
-def get_ctx(request: Request) -> AppContext:
+def context_of(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def get_ctx(request: Request) -> AppContext:
+    """The dependency (a coroutine: it needs no trip to the thread pool)."""
+    return context_of(request)
 
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -84,51 +92,62 @@ def request_actor(request: Request) -> Actor:
     return actor
 
 
-def get_session(request: Request, ctx: Ctx) -> Iterator[Session]:
+async def get_session(request: Request, ctx: Ctx) -> AsyncIterator[Session]:
     """One transaction per request, committed after the endpoint returns and before the
-    response is sent; rolled back on any exception. Denials are recorded afterwards, alone."""
-    session = ctx.sessions()
-    request.state.pending_conditions = []
+    response is sent; rolled back on any exception. Denials are recorded afterwards, alone.
+    Admitted (``web/admission.py``): a database slot is held until the session closes; the
+    end runs in one thread trip, shielded so a client that leaves cannot leave it open."""
+    async with admission_of(request).slot(request):
+        session = ctx.sessions()
+        request.state.pending_conditions = []
+        try:
+            yield session
+            unchecked = request.state.pending_conditions
+            if unchecked:
+                raise RuntimeError(f"conditional permission {unchecked[0]} was never checked")
+        except BaseException as exc:
+            with CancelScope(shield=True):
+                await run_in_threadpool(_end_failed, ctx, request, session, exc)
+            raise
+        with CancelScope(shield=True):
+            await run_in_threadpool(_commit, session)
+
+
+def _commit(session: Session) -> None:
     try:
-        yield session
-        unchecked = request.state.pending_conditions
-        if unchecked:
-            raise RuntimeError(f"conditional permission {unchecked[0]} was never checked")
         session.commit()
-    except AccessDenied as denied:
-        session.rollback()
-        session.close()
-        record_denial(ctx, request, denied)
-        raise
-    except ProbeNotFound as probe:
-        session.rollback()
-        session.close()
-        # Answered as not found; recorded alone in the log of the organisation probed.
-        with ctx.sessions() as alone, alone.begin():
-            ctx.audit.record(
-                alone,
-                request_actor(request),
-                action=probe.action,
-                outcome="deny",
-                resource_type=probe.resource_type,
-                resource_id=probe.resource_id,
-                reason=probe.reason,
-                details=probe.details,
-                organisation_id=probe.organisation_id,
-            )
-        raise
-    except StepUpFailed as failed:
-        session.rollback()
-        session.close()
-        # Like a denial: the wrong code outlives the rolled-back action.
-        with ctx.sessions() as alone, alone.begin():
-            stepup.record_step_up_failure(alone, ctx.identity, request.state.actor, failed)
-        raise
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _end_failed(ctx: AppContext, request: Request, session: Session, exc: BaseException) -> None:
+    """Roll back, then record what must outlive the request, alone: a refusal, a probe
+    of another organisation (in that organisation's log), a wrong step-up code."""
+    session.rollback()
+    session.close()
+    if isinstance(exc, AccessDenied):
+        record_denial(ctx, request, exc)
+    elif isinstance(exc, ProbeNotFound):
+        # Answered as not found; recorded alone in the log of the organisation probed.
+        with ctx.sessions() as alone, alone.begin():
+            ctx.audit.record(
+                alone,
+                request_actor(request),
+                action=exc.action,
+                outcome="deny",
+                resource_type=exc.resource_type,
+                resource_id=exc.resource_id,
+                reason=exc.reason,
+                details=exc.details,
+                organisation_id=exc.organisation_id,
+            )
+    elif isinstance(exc, StepUpFailed):
+        # Like a denial: the wrong code outlives the rolled-back action.
+        with ctx.sessions() as alone, alone.begin():
+            stepup.record_step_up_failure(alone, ctx.identity, request.state.actor, exc)
 
 
 def record_denial(ctx: AppContext, request: Request, denied: AccessDenied) -> None:
@@ -396,7 +415,7 @@ def require(permission: str) -> Any:
 def public(reason: str) -> Any:
     """Marks a route as reachable without login (login flow, health, static)."""
 
-    def allow() -> None:
+    async def allow() -> None:
         return None
 
     allow.__permission__ = PUBLIC  # type: ignore[attr-defined]

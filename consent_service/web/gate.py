@@ -22,18 +22,18 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from consent_service.db import autocommit
 from consent_service.web import bodylimit, viewer
+from consent_service.web.admission import run_admitted
 from consent_service.web.deps import (
     PUBLIC,
     SAFE_METHODS,
     AccessDenied,
     authenticate,
+    context_of,
     declared_permission,
     ensure_role_may,
-    get_ctx,
     hand_over,
     record_denial,
 )
@@ -50,7 +50,7 @@ class EdgeIdentity:
 def check_before_body(request: Request, permission: str) -> None:
     """Authenticate and check the role, outside any transaction (``db.autocommit``);
     refusals are recorded (and an expired session ended) like ``require``'s."""
-    ctx = get_ctx(request)
+    ctx = context_of(request)
     try:
         with ctx.sessions(bind=autocommit(ctx.engine)) as session, session.begin():
             if not ctx.policy.knows(permission):
@@ -78,7 +78,7 @@ class GatedRoute(APIRoute):
         async def gate(request: Request) -> Response:
             bodylimit.set_route_limit(request.scope, max_bytes)
             if gated and request.method not in SAFE_METHODS:
-                await run_in_threadpool(check_before_body, request, str(permission))
+                await run_admitted(request, check_before_body, request, str(permission))
             bodylimit.refuse_declared_oversize(request.scope)
             return await handler(request)
 

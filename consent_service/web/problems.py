@@ -12,12 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent_service.citizens.vault import CitizenKeyDestroyed
 from consent_service.errors import InvalidInput, NotFound, RuleRefusal
 from consent_service.web import viewer
+from consent_service.web.admission import run_admitted
 from consent_service.web.deps import AccessDenied
 from consent_service.web.templating import page
 from consent_service.web.viewer import Viewer
@@ -170,7 +170,7 @@ def install(app: FastAPI) -> None:
             # No route ran, so nobody authenticated: look the session up, read-only. A
             # database that cannot answer costs the menu, not the page.
             try:
-                me = await run_in_threadpool(viewer.from_cookie, request)
+                me = await run_admitted(request, viewer.from_cookie, request)
             except SQLAlchemyError:
                 log.warning("no menu on a 404 page: the session lookup failed", exc_info=True)
         return error_page(request, exc.status_code, _page_message(exc), me)

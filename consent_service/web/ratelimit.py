@@ -41,6 +41,7 @@ from consent_service.crypto import token_hash
 from consent_service.db import autocommit
 from consent_service.identity import repository as identity_repo
 from consent_service.identity.models import SessionStage
+from consent_service.web.admission import run_admitted
 from consent_service.web.cookies import SESSION_COOKIE
 from consent_service.web.limits_storage import DatabaseStorage, seconds_until
 from consent_service.web.problems import error_page, is_api, problem
@@ -157,8 +158,13 @@ def rate_limited(scope: str, account: Callable[[Request], str | None] | None = N
     if scope not in KEYS_OF_SCOPE:
         raise ValueError(f"unknown rate limit scope {scope}")
 
-    def check(request: Request) -> None:
+    def count(request: Request) -> None:
         enforce(request, scope, account=account(request) if account else None)
+
+    async def check(request: Request) -> None:
+        # Admitted like any database work (web/admission.py); inside the request's own
+        # slot if its transaction began first.
+        await run_admitted(request, count, request)
 
     return Depends(check)
 
