@@ -33,6 +33,7 @@ def gate_counts(
 ) -> dict[str, int]:
     """Citizens of the cohort per gate reason on ``on`` (counts only)."""
     stmt = gate_query.counts(organisation_id, cohort, kind, on)
+    gate_query.compile_expressions_only(session)  # the gate's plan, as for an extract
     return {str(row[0]): int(row[1]) for row in session.execute(stmt)}
 
 

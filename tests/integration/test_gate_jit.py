@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from consent_service.clock import FixedClock
 from consent_service.context import AppContext
-from consent_service.extracts import gate_query
+from consent_service.extracts import coverage_query, gate_query
 from tests.scenario import Pilot
 
 DAY = date(2027, 11, 5)
@@ -36,5 +36,13 @@ def test_the_gate_runs_without_llvm_optimisation_in_its_transaction_only(
             assert tuple(session.execute(SETTINGS).one()) != ("-1", "-1")
         for _ in gate_query.journal_rows(session, pilot.organisation_id, "hold-2", DAY):
             pass
+        if postgresql:
+            assert tuple(session.execute(SETTINGS).one()) == ("-1", "-1")
+        session.rollback()
+        # the coverage page's counts run the same statement
+        assert (
+            coverage_query.gate_counts(session, pilot.organisation_id, "hold-2", "journal", DAY)
+            == {}
+        )
         if postgresql:
             assert tuple(session.execute(SETTINGS).one()) == ("-1", "-1")
