@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen
@@ -126,12 +126,14 @@ def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
 
 def open_forms_by_kind(session: Session, citizen_id: int) -> dict[str, tuple[ConsentForm, ...]]:
     """The citizen's printed forms not yet recorded, newest first, by kind: one query for
-    every kind (the citizen page shows them all)."""
-    used = select(Consent.form_id).where(Consent.form_id.is_not(None))
+    every kind (the citizen page shows them all). "Not yet recorded" is an anti-join on
+    the unique ``consent.form_id`` index: a ``NOT IN`` over every consent's form would
+    read the whole consent table on every citizen page."""
+    recorded = exists().where(Consent.form_id == ConsentForm.form_id)
     grouped: dict[str, list[ConsentForm]] = {}
     for form in session.scalars(
         select(ConsentForm)
-        .where(ConsentForm.citizen_id == citizen_id, ConsentForm.form_id.not_in(used))
+        .where(ConsentForm.citizen_id == citizen_id, ~recorded)
         .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
     ):
         grouped.setdefault(form.kind, []).append(form)
