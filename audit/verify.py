@@ -71,13 +71,14 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import accumulate, compress, count, repeat
-from operator import itemgetter, not_
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -351,6 +352,7 @@ SEQ_TOKEN = b'"seq":%d,\n'
 _prefix = itemgetter(slice(0, BODY_AT))  # '{"hash":"<64 hex>","event":'
 _content = itemgetter(slice(BODY_AT, -2))  # the line ends in "}\n"
 _third_byte = itemgetter(slice(2, 3))
+_tenth_byte = itemgetter(slice(9, 10))
 _sha256 = hashlib.sha256
 _digest = type(hashlib.sha256()).digest
 
@@ -382,12 +384,39 @@ def _event_run(lines: list[bytes], prev: bytes, expected_seq: int) -> list[bytes
     return chained
 
 
-def _segments(fh: BinaryIO, stop: int | None) -> Iterator[tuple[list[bytes], bool]]:
+def _digest_run(
+    lines: list[bytes], prev: bytes, expected_seq: int, start: bytes
+) -> list[bytes] | None:
+    """The chain hashes (raw) of a run of redacted or tail lines (``start``) that the
+    walk, standing at hash ``prev`` and expecting event ``expected_seq``, would accept one
+    by one; else None."""
+    n = len(lines)
+    hexes = list(map(itemgetter(slice(len(start), len(start) + 64)), lines))
+    # Each line must be exactly what the service writes for its digest and number.
+    numbers = range(expected_seq, expected_seq + n)
+    numbered = tuple(chain.from_iterable(zip(hexes, numbers, strict=True)))
+    if b"".join(lines) != ((start + b"%s" + DIGEST_MIDDLE + b"%d}\n") * n) % numbered:
+        return None
+    try:
+        digests = list(map(binascii.unhexlify, hexes))
+    except ValueError:
+        return None
+    if binascii.hexlify(b"".join(digests)) != b"".join(hexes):  # lower-case hex only
+        return None
+    chained = list(accumulate(digests, _link, initial=prev))
+    del chained[0]
+    return chained
+
+
+EVENTS_RUN, REDACTED_RUN, TAIL_RUN = b"h", b"r", b"t"
+
+
+def _segments(fh: BinaryIO, stop: int | None) -> Iterator[tuple[list[bytes], bytes | None]]:
     """The lines from where ``fh`` stands up to byte ``stop`` (None: the end), in
-    segments: (lines, True) for a run of at least RUN_MIN event lines, (lines, False) for
-    the lines between. Each line keeps its newline (the last line of a file may have
-    none). ``stop`` is the end of a line."""
-    start = EVENT_START
+    segments: (lines, EVENTS_RUN, REDACTED_RUN or TAIL_RUN) for a run of at least RUN_MIN
+    lines of that kind, (lines, None) for the lines between. A tail run's first line is
+    left between (it may be the one that starts the tail). Each line keeps its newline
+    (the last line of a file may have none). ``stop`` is the end of a line."""
     while True:
         # readlines(hint) reads whole lines until they hold more than hint bytes: up to
         # the line ending at stop, given hint = stop - tell - 1 (0 would read them all).
@@ -399,25 +428,32 @@ def _segments(fh: BinaryIO, stop: int | None) -> Iterator[tuple[list[bytes], boo
         lines = fh.readlines(want) if want else [fh.readline()]
         if not lines:
             return
-        # Where the lines that are no event lines are. Often there is none: every line's
-        # third byte is the "h" of '{"hash"' (_event_run checks the rest).
+        # The kind of line from its third byte, the "h" of '{"hash"' or the "t" of
+        # '{"type"', and for the latter its tenth, the first of "redacted" or "tail"
+        # (an event line has a hex digit there). The run checks check the rest.
         n = len(lines)
         third = b"".join(map(_third_byte, lines))
-        if len(third) == n and third.count(b"h") == n:
-            others = [n]
-        else:
-            others = list(compress(count(), map(not_, map(bytes.startswith, lines, repeat(start)))))
-            others.append(n)
-        done = at = 0
-        for other in others:
-            if other - at >= RUN_MIN:
-                if done < at:
-                    yield lines[done:at], False
-                yield lines[at:other], True
-                done = other
-            at = other + 1
+        tenth = b"".join(map(_tenth_byte, lines))
+        if len(third) != n or len(tenth) != n:  # a line too short: no runs in this read
+            yield lines, None
+            continue
+        runs = sorted(
+            [m.span() for m in re.finditer(b"h{%d,}" % RUN_MIN, third)]
+            + [m.span() for m in re.finditer(b"r{%d,}|t{%d,}" % (RUN_MIN, RUN_MIN + 1), tenth)]
+        )
+        done = 0
+        for at, end in runs:
+            if at < done:  # overlaps the run before (lines that look like both kinds)
+                continue
+            kind = tenth[at : at + 1] if third[at] != ord("h") else EVENTS_RUN
+            if kind == TAIL_RUN:
+                at += 1
+            if done < at:
+                yield lines[done:at], None
+            yield lines[at:end], kind
+            done = end
         if done < n:
-            yield lines[done:], False
+            yield lines[done:], None
 
 
 def _walk(
@@ -447,26 +483,42 @@ def _walk(
         # The first event ever (no anchor) links to 32 zero bytes, as walked below.
         genesis = prev is None and expected_seq == 1
         start_hash = bytes(32) if prev is None else prev
-        if run and expected_seq is not None and (prev is not None or genesis) and not in_tail:
+        chained = None
+        if run is None or expected_seq is None or (prev is None and not genesis):
+            pass
+        elif run == EVENTS_RUN and not in_tail:
             chained = _event_run(segment, start_hash, expected_seq)
-            if chained is not None:
-                if genesis:
-                    chain_from = 0
-                    if 0 in want:
-                        hashes[0] = bytes(32)
-                n = len(segment)
-                for seq in want:
-                    if expected_seq <= seq < expected_seq + n:
-                        hashes[seq] = chained[seq - expected_seq]
-                prev = chained[-1]
+        elif run == REDACTED_RUN and not in_tail:
+            chained = _digest_run(segment, start_hash, expected_seq, REDACTED_START)
+        elif run == TAIL_RUN and in_tail:
+            chained = _digest_run(segment, start_hash, expected_seq, TAIL_START)
+        if chained is not None and expected_seq is not None:
+            if genesis:
+                chain_from = 0
+                if 0 in want:
+                    hashes[0] = bytes(32)
+            n = len(segment)
+            for seq in want:
+                if expected_seq <= seq < expected_seq + n:
+                    hashes[seq] = chained[seq - expected_seq]
+            prev = chained[-1]
+            last_event_seq = expected_seq + n - 1
+            expected_seq += n
+            if run == EVENTS_RUN:
                 last_event_hash = segment[-1][HASH_HEX]
-                last_event_seq = expected_seq + n - 1
-                expected_seq += n
-                line += n
                 events += n
                 redacted_since = 0
-                ended_with_checkpoint = False
-                continue
+            else:
+                last_event_hash = hexlify(prev)
+                if run == REDACTED_RUN:
+                    events += n
+                    redacted += n
+                else:
+                    tails += n
+                redacted_since = redacted_since or line + 1
+            line += n
+            ended_with_checkpoint = False
+            continue
         for raw in segment:
             line += 1
             if raw.startswith(start):

@@ -27,6 +27,8 @@ from consent_service.oversight.export import FORMAT, header_message
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "test.example/audit"
 EVENTS, TAIL, EVERY = 300, 40, 50  # the period, the tail, a checkpoint every EVERY events
+# Other organisations' events, as digests: the first ever, and runs between checkpoints.
+REDACTED = frozenset(range(1, 21)) | frozenset(range(61, 100)) | frozenset(range(251, 290))
 
 
 def _load_verifier() -> ModuleType:
@@ -80,6 +82,9 @@ def _export(first: int = 1, change: Content | None = None, full_tail: int = 0) -
         prev = hashlib.sha256(prev + digest).digest()
         if seq > EVENTS + full_tail:
             lines.append(b'{"type":"tail","digest":"%s","seq":%d}' % (digest.hex().encode(), seq))
+        elif seq >= first and seq in REDACTED:
+            line = b'{"type":"redacted","digest":"%s","seq":%d}' % (digest.hex().encode(), seq)
+            lines.append(line)
         elif seq >= first:
             lines.append(b'{"hash":"%s","event":%s}' % (prev.hex().encode(), content))
         if seq % EVERY == 0 or seq in (first - 1, EVENTS, EVENTS + TAIL):
@@ -150,6 +155,53 @@ def _first_event(old: bytes, new: bytes) -> Callable[[list[bytes]], list[bytes]]
     return edit
 
 
+def _typed(lines: list[bytes], kind: bytes, seq: int) -> int:
+    """The index of the redacted or tail line (``kind``) of event ``seq``."""
+    start, number = b'{"type":"%s"' % kind, b'"seq":%d}' % seq
+    return next(i for i, x in enumerate(lines) if x.startswith(start) and number in x)
+
+
+def _typed_edit(
+    kind: bytes, seq: int, old: bytes, new: bytes
+) -> Callable[[list[bytes]], list[bytes]]:
+    def edit(lines: list[bytes]) -> list[bytes]:
+        i = _typed(lines, kind, seq)
+        assert old in lines[i]
+        lines[i] = lines[i].replace(old, new, 1)
+        return lines
+
+    return edit
+
+
+def _typed_digest(kind: bytes, seq: int, upper: bool) -> Callable[[list[bytes]], list[bytes]]:
+    def edit(lines: list[bytes]) -> list[bytes]:
+        i = _typed(lines, kind, seq)
+        at = lines[i].index(b'"digest":"') + 10
+        digest = lines[i][at : at + 64]
+        new = digest.upper() if upper else (b"0" if digest[:1] != b"0" else b"1") + digest[1:]
+        lines[i] = lines[i][:at] + new + lines[i][at + 64 :]
+        return lines
+
+    return edit
+
+
+def _typed_deleted(kind: bytes, seq: int) -> Callable[[list[bytes]], list[bytes]]:
+    def edit(lines: list[bytes]) -> list[bytes]:
+        del lines[_typed(lines, kind, seq)]
+        return lines
+
+    return edit
+
+
+def _typed_repeated(kind: bytes, seq: int) -> Callable[[list[bytes]], list[bytes]]:
+    def edit(lines: list[bytes]) -> list[bytes]:
+        i = _typed(lines, kind, seq)
+        lines.insert(i, lines[i])
+        return lines
+
+    return edit
+
+
 def _hash_case(seq: int) -> Callable[[list[bytes]], list[bytes]]:
     def edit(lines: list[bytes]) -> list[bytes]:
         i = _at(lines, seq)
@@ -215,6 +267,27 @@ TAMPERINGS: dict[str, Callable[[list[bytes]], list[bytes]] | None] = {
         210, b'{"type":"redacted","digest":"%s","seq":210}' % (b"0" * 64)
     ),
     "the tail's first events as full event lines": _tail_as_events,
+    "a redacted digest": _typed_digest(b"redacted", 80, upper=False),
+    "a redacted digest, the first event ever": _typed_digest(b"redacted", 5, upper=False),
+    "a redacted digest in upper case": _typed_digest(b"redacted", 81, upper=True),
+    "a redacted number": _typed_edit(b"redacted", 82, b'"seq":82}', b'"seq":83}'),
+    "a redacted number not a number": _typed_edit(b"redacted", 82, b'"seq":82}', b'"seq":x}'),
+    "a redacted line deleted": _typed_deleted(b"redacted", 83),
+    "a redacted line repeated": _typed_repeated(b"redacted", 84),
+    "a redacted line turned into a tail line": _typed_edit(b"redacted", 85, b"redacted", b"tail"),
+    "a redacted line's closing brace": _typed_edit(b"redacted", 86, b"}", b" "),
+    "a tail digest": _typed_digest(b"tail", 310, upper=False),
+    "a tail digest in upper case": _typed_digest(b"tail", 311, upper=True),
+    "a tail number": _typed_edit(b"tail", 312, b'"seq":312}', b'"seq":313}'),
+    "a tail line deleted": _typed_deleted(b"tail", 313),
+    "a tail line repeated": _typed_repeated(b"tail", 314),
+    "a tail line turned into a redacted line": _typed_edit(b"tail", 315, b"tail", b"redacted"),
+    "the first tail line's number": _typed_edit(b"tail", 301, b'"seq":301}', b'"seq":302}'),
+    # ... which the walk accepts:
+    "a redacted number with a leading zero": _typed_edit(
+        b"redacted", 87, b'"seq":87}', b'"seq":087}'
+    ),
+    "a tail number with a space": _typed_edit(b"tail", 316, b'"seq":316}', b'"seq":316 }'),
     # Every hash recomputed, every checkpoint signed again:
     "rehashed: a number one too high": _rehashed(220, b'"seq":220,', b'"seq":221,'),
     "rehashed: a number repeated": _rehashed(221, b'"seq":221,', b'"seq":220,'),
@@ -232,6 +305,8 @@ TAMPERINGS: dict[str, Callable[[list[bytes]], list[bytes]] | None] = {
 }
 STILL_VALID = {
     "intact",
+    "a redacted number with a leading zero",
+    "a tail number with a space",
     "rehashed: a number with a leading zero",
     "rehashed: a number with a space",
     "rehashed: a number with an underscore",
@@ -257,7 +332,7 @@ def test_bulk_checks_find_what_the_walk_line_by_line_finds(
     change = TAMPERINGS[tampering]
     lines = _export(first)
     if change is not None:
-        if first != 1 and tampering.startswith(("rehashed", "the tail's")):
+        if first != 1 and tampering.startswith(("rehashed", "the tail's", "a redacted")):
             pytest.skip("made from the whole export")
         lines = change(lines)
     path = tmp_path / "export.jsonl"
@@ -282,18 +357,25 @@ def test_long_runs_are_checked_in_bulk(tmp_path: Path, monkeypatch: pytest.Monke
     path = tmp_path / "export.jsonl"
     path.write_bytes(b"\n".join(_export()) + b"\n")
     accepted: list[int] = []
-    run = verifier._event_run
+    event_run, digest_run = verifier._event_run, verifier._digest_run
 
-    def counted(lines: list[bytes], prev: bytes, expected_seq: int) -> list[bytes] | None:
-        chained = run(lines, prev, expected_seq)
-        if chained is not None:
-            accepted.append(len(lines))
+    def events(lines: list[bytes], prev: bytes, expected_seq: int) -> list[bytes] | None:
+        chained = event_run(lines, prev, expected_seq)
+        accepted.append(len(lines) if chained is not None else 0)
         return chained
 
-    monkeypatch.setattr(verifier, "_event_run", counted)
+    def digests(lines: list[bytes], prev: bytes, seq: int, start: bytes) -> list[bytes] | None:
+        chained = digest_run(lines, prev, seq, start)
+        accepted.append(len(lines) if chained is not None else 0)
+        return chained
+
+    monkeypatch.setattr(verifier, "_event_run", events)
+    monkeypatch.setattr(verifier, "_digest_run", digests)
     summary = verifier.verify(path, None, min_part_bytes=path.stat().st_size).summary
-    assert summary.startswith(f"OK: {EVENTS} events")
-    assert sum(accepted) >= EVENTS - 2 * verifier.RUN_MIN  # the first event is walked alone
+    assert summary.startswith(f"OK: {EVENTS} events (seq 1..{EVENTS}), {len(REDACTED)} redacted")
+    # Walked line by line: events 51-60, 100 and 290-300 (runs shorter than RUN_MIN),
+    # and the tail's first line.
+    assert sum(accepted) == EVENTS + TAIL - 23
 
 
 def test_the_last_line_without_a_newline(tmp_path: Path) -> None:
