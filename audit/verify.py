@@ -39,9 +39,10 @@ be read, or a witness file is not a signed checkpoint note at all (a wrong or da
 file says nothing about the log, so it is not reported as the log's failure).
 
 A large export is verified in parts on up to 4 cores, split right after checkpoint lines
-(``_walk_file``); the output is always that of one walk over the whole file. The
-environment variable ``AUDIT_VERIFY_MIN_PART_BYTES`` sets the least size of a part
-(default 16 MB; the tests set 0 to split small files).
+(``_walk_file``), and long runs of event, redacted and tail lines are checked in bulk
+(``_event_run``, ``_digest_run``); the output is always that of one walk over the whole
+file, line by line. The environment variable ``AUDIT_VERIFY_MIN_PART_BYTES`` sets the
+least size of a part (default 16 MB; the tests set 0 to split small files).
 
 The definitions restated from the service (keep in step with consent_service/audit/ and
 consent_service/witness/note.py):
