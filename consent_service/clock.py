@@ -59,12 +59,15 @@ def add_months(day: D, months: int) -> D:
     )
 
 
+# ``local_time``'s patterns, one strftime each (``%Z``: the zone's name, CET or CEST).
+_TO_THE_MINUTE = "%d-%m-%Y kl. %H:%M (%Z)"
+_WITH_SECONDS = "%d-%m-%Y kl. %H:%M:%S (%Z)"
+
+
 def local_time(at: datetime, seconds: bool = False) -> str:
     """An instant as a person in Denmark reads it: the Danish date and the Copenhagen clock
     time with its zone, e.g. ``28-03-2027 kl. 03:15 (CEST)``."""
-    local = at.astimezone(LEGAL_TZ)
-    clock_time = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-    return f"{local:%d-%m-%Y} kl. {clock_time} ({local.tzname()})"
+    return at.astimezone(LEGAL_TZ).strftime(_WITH_SECONDS if seconds else _TO_THE_MINUTE)
 
 
 def local_date(at: datetime) -> str:

@@ -3,7 +3,7 @@ organisation's signed originals with their citizen and printed form."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,14 +12,19 @@ from consent_service.citizens.models import Citizen
 from consent_service.consents import repository
 from consent_service.consents.models import Consent, ConsentForm
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
+from consent_service.db import memoised, memoised_scalars
 
 
 def location_rows(session: Session, organisation_id: int) -> Sequence[PaperLocation]:
-    return session.scalars(
+    """The organisation's storage places, read once per transaction: the citizen page
+    names the place of each original and offers the places in its forms."""
+    return memoised_scalars(
+        session,
+        ("paper_locations", organisation_id),
         select(PaperLocation)
         .where(PaperLocation.organisation_id == organisation_id)
-        .order_by(PaperLocation.name, PaperLocation.id)
-    ).all()
+        .order_by(PaperLocation.name, PaperLocation.id),
+    )
 
 
 def current_rows(session: Session, organisation_id: int) -> list[PaperCustody]:
@@ -49,6 +54,25 @@ def history(session: Session, consent_id: int) -> list[PaperCustody]:
             .order_by(PaperCustody.seq)
         ).all()
     )
+
+
+def histories_of(session: Session, citizen_id: int) -> Mapping[int, list[PaperCustody]]:
+    """The custody facts of each of the citizen's originals by consent id, oldest first:
+    one query (read once per transaction) for a page that shows every original, not one
+    per original."""
+
+    def load() -> dict[int, list[PaperCustody]]:
+        grouped: dict[int, list[PaperCustody]] = {}
+        for fact in session.scalars(
+            select(PaperCustody)
+            .join(Consent, Consent.id == PaperCustody.consent_id)
+            .where(Consent.citizen_id == citizen_id)
+            .order_by(PaperCustody.consent_id, PaperCustody.seq)
+        ):
+            grouped.setdefault(fact.consent_id, []).append(fact)
+        return grouped
+
+    return memoised(session, ("paper_histories", citizen_id), load)
 
 
 def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:

@@ -29,7 +29,7 @@ from consent_service.consents.labels import (
     EVENT_NAMES_DA,
     STATE_NAMES_DA,
 )
-from consent_service.consents.models import Consent
+from consent_service.consents.models import Consent, shown_code
 from consent_service.consents.pdf import render_receipt
 from consent_service.consents.service import (
     EXPIRY_WARNING_DAYS as EXPIRY_WARNING_DAYS,
@@ -153,8 +153,10 @@ def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[Con
     current = {
         kind_id: in_force(states_of(session, citizen.id, kind_id), today) for kind_id in cat.kinds
     }
+    consents = repo.consents_of(session, citizen.id)
+    paper = repo.paper_of_consents(session, citizen.id) if consents else {}
     out = []
-    for consent in repo.consents_of(session, citizen.id):
+    for consent in consents:
         events = repo.events_of(session, consent)
         facts = facts_of(consent, events)
         kind = cat.kinds[consent.kind]
@@ -192,7 +194,8 @@ def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[Con
             notice = " ".join(withdrawal_lines(consent, facts, facts.withdrawn_on))
             withdrawal = next(e for e in events if e.event_type == "withdrawn")
             channel = CHANNELS.get(withdrawal.channel or "")
-        form = repo.form_of(session, consent.form_id) if consent.form_id else None
+        short_code, has_scan = paper.get(consent.id, (None, False))
+        form_code = shown_code(short_code)
         forced = current[consent.kind]
         out.append(
             ConsentSummary(
@@ -210,19 +213,17 @@ def summaries(session: Session, deps: ServiceDeps, citizen: Citizen) -> list[Con
                 withdrawal_channel=channel,
                 template_version=consent.template_version,
                 text_sha256=consent.text_sha256,
-                form_code=form.code_shown if form is not None else None,
+                form_code=form_code,
                 in_force=forced is not None and forced.consent.id == consent.id,
                 next_steps=_next_steps(consent, facts, state.value, valid_until, today),
-                has_scan=repo.scan_of(session, consent.id) is not None,
+                has_scan=has_scan,
                 can_confirm_journal=consent.kind == "journal"
                 and consent.decision == "given"
                 and facts.journal_entry_confirmed_on is None
                 and open_,
                 can_withdraw=consent.decision == "given" and open_,
                 can_invalidate=facts.invalidated_on is None and facts.data_obtained_on is None,
-                journal_note=journal_note(
-                    consent, facts, "navigatøren", form.code_shown if form is not None else None
-                ),
+                journal_note=journal_note(consent, facts, "navigatøren", form_code),
                 notice=notice,
                 history=tuple(history),
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import exists, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from consent_service.citizens.models import Citizen
 from consent_service.consents.models import (
@@ -124,31 +124,47 @@ def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
     return session.scalar(select(ConsentScan).where(ConsentScan.consent_id == consent_id))
 
 
-def open_forms_by_kind(session: Session, citizen_id: int) -> dict[str, tuple[ConsentForm, ...]]:
+def paper_of_consents(session: Session, citizen_id: int) -> dict[int, tuple[str | None, bool]]:
+    """For each of the citizen's consents, by consent id: its printed form's short code
+    (None without a form or code) and whether its scan is kept. One query for every consent
+    the citizen page shows, and neither the sealed PDF nor the scan itself is read."""
+    rows = session.execute(
+        select(Consent.id, ConsentForm.short_code, ConsentScan.id)
+        .outerjoin(ConsentForm, ConsentForm.form_id == Consent.form_id)
+        .outerjoin(ConsentScan, ConsentScan.consent_id == Consent.id)
+        .where(Consent.citizen_id == citizen_id)
+    )
+    return {consent_id: (code, scan_id is not None) for consent_id, code, scan_id in rows}
+
+
+def open_forms_by_kind(
+    session: Session, citizen_id: int
+) -> tuple[dict[str, tuple[ConsentForm, ...]], frozenset[str]]:
     """The citizen's printed forms not yet recorded, newest first, by kind: one query for
     every kind (the citizen page shows them all). "Not yet recorded" is an anti-join on
     the unique ``consent.form_id`` index: a ``NOT IN`` over every consent's form would
-    read the whole consent table on every citizen page."""
+    read the whole consent table on every citizen page. The sealed PDFs stay unread: the
+    second value holds the ids of the forms whose PDF is kept (the page offers those
+    again)."""
     recorded = exists().where(Consent.form_id == ConsentForm.form_id)
     grouped: dict[str, list[ConsentForm]] = {}
-    for form in session.scalars(
-        select(ConsentForm)
+    kept: set[str] = set()
+    for form, pdf_kept in session.execute(
+        select(ConsentForm, ConsentForm.pdf_sealed.is_not(None))
+        .options(defer(ConsentForm.pdf_sealed))
         .where(ConsentForm.citizen_id == citizen_id, ~recorded)
         .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
-    ):
+    ).tuples():
         grouped.setdefault(form.kind, []).append(form)
-    return {kind: tuple(forms) for kind, forms in grouped.items()}
+        if pdf_kept:
+            kept.add(form.form_id)
+    return {kind: tuple(forms) for kind, forms in grouped.items()}, frozenset(kept)
 
 
 def form_by_short_code(session: Session, short_code: str) -> ConsentForm | None:
     """The printed form with the (normalised) short code, in any organisation: codes are
     unique across the service, so the caller must check the organisation."""
     return session.scalar(select(ConsentForm).where(ConsentForm.short_code == short_code))
-
-
-def form_of(session: Session, form_id: str) -> ConsentForm | None:
-    """The printed form ``form_id`` (of a consent already loaded in its organisation)."""
-    return session.scalar(select(ConsentForm).where(ConsentForm.form_id == form_id))
 
 
 def disclosures_under_consent(session: Session, consent_id: int) -> Sequence[Disclosure]:

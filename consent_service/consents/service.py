@@ -63,6 +63,7 @@ class KindOffer:
     name: str
     open_forms: tuple[ConsentForm, ...]
     can_print: bool = True
+    pdfs_kept: frozenset[str] = frozenset()  # the open forms whose printed PDF is kept
 
 
 # How long before a given consent expires the page asks for a re-consent (and offers a
@@ -85,7 +86,7 @@ def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOf
     whether a fresh form is offered (not while a given consent of the kind is in force and
     not yet due for re-consent)."""
     cat = catalogue()
-    printed = repo.open_forms_by_kind(session, citizen.id)
+    printed, kept = repo.open_forms_by_kind(session, citizen.id)
     offers = []
     for kind_id, kind in cat.kinds.items():
         current = in_force(states_of(session, citizen.id, kind_id), today)
@@ -97,6 +98,7 @@ def kind_offers(session: Session, citizen: Citizen, today: date) -> tuple[KindOf
                 can_print=rules.fresh_form_allowed(
                     current.facts if current else None, kind, today, EXPIRY_WARNING_DAYS
                 ),
+                pdfs_kept=kept,
             )
         )
     return tuple(offers)

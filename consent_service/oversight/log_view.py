@@ -35,6 +35,7 @@ SERVICE_DA = "Tjenesten selv"
 class LogRow:
     seq: int
     occurred_at: datetime
+    occurred_da: str  # ``occurred_at`` in Copenhagen time, to the second (``local_time``)
     actor_user_id: int | None
     who_da: str
     action: str
@@ -61,25 +62,25 @@ def _who(event: AuditEvent, people: Mapping[int, User]) -> str:
     return SERVICE_DA
 
 
-def _concerns(event: AuditEvent, people: Mapping[int, User]) -> str:
+def _concerns(event: AuditEvent, people: Mapping[int, User], resources: Mapping[str, str]) -> str:
     kind, ident = event.resource_type, event.resource_id
     if not kind:
         return ""
-    kind_da = labels.group("audit_resources").get(kind, kind)
+    kind_da = resources.get(kind, kind)
     if kind == "user":
         user = people.get(int(ident)) if ident and ident.isdigit() else None
         return f"{kind_da}: {user.display_name}" if user else f"{kind_da} uden for din organisation"
     return f"{kind_da} {ident}" if ident else kind_da
 
 
-def _decision(event: AuditEvent | None) -> str:
+def _decision(event: AuditEvent | None, outcomes: Mapping[str, str]) -> str:
     if event is None:
         return ""
     try:
         permission = json.loads(event.details or "{}").get("permission") or ""
     except ValueError:
         permission = ""
-    outcome = labels.group("audit_outcomes").get(event.outcome, event.outcome)
+    outcome = outcomes.get(event.outcome, event.outcome)
     return f"{outcome} af adgangspolitikken ({permission}, hændelse nr. {event.seq})"
 
 
@@ -89,11 +90,19 @@ def log_rows(
     decisions: Mapping[str, AuditEvent],
     role_names: Mapping[str, str],
 ) -> list[LogRow]:
-    """The events as Danish rows; ``decisions`` by request id fold into their action."""
+    """The events as Danish rows; ``decisions`` by request id fold into their action.
+    The label groups are read, and each distinct reason put in Danish, once per page
+    rather than once per row (reasons repeat: most rows say "granted")."""
     actions = labels.group("audit_actions")
     outcomes = labels.group("audit_outcomes")
+    resources = labels.group("audit_resources")
+    roles = dict(role_names)
+    reasons: dict[tuple[str | None, str], str] = {}
     rows = []
     for event in events:
+        said = (event.reason, event.action)
+        if said not in reasons:
+            reasons[said] = reason_da(event.reason, event.action, roles)
         folded = None
         if event.action != DECISION_ACTION and event.request_id:
             folded = decisions.get(event.request_id)
@@ -101,19 +110,20 @@ def log_rows(
             LogRow(
                 seq=event.seq,
                 occurred_at=event.occurred_at,
+                occurred_da=local_time(event.occurred_at, seconds=True),
                 actor_user_id=event.actor_user_id,
                 who_da=_who(event, people),
                 action=event.action,
                 action_da=actions.get(event.action, event.action),
                 outcome=event.outcome,
                 outcome_da=outcomes.get(event.outcome, event.outcome),
-                concerns_da=_concerns(event, people),
+                concerns_da=_concerns(event, people, resources),
                 resource_type=event.resource_type,
                 resource_id=event.resource_id,
-                reason_da=reason_da(event.reason, event.action, dict(role_names)),
+                reason_da=reasons[said],
                 source_ip=event.source_ip or "",
                 request_id=event.request_id or "",
-                decision_da=_decision(folded),
+                decision_da=_decision(folded, outcomes),
             )
         )
     return rows
@@ -123,7 +133,7 @@ def csv_bytes(rows: Sequence[LogRow]) -> bytes:
     """The rows as a spreadsheet reads them in Denmark: ``;``, UTF-8 with BOM, Danish
     headers, local times with their zone."""
     cells = [
-        (row.seq, local_time(row.occurred_at, seconds=True), row.who_da, row.action_da,
+        (row.seq, row.occurred_da, row.who_da, row.action_da,
          row.outcome_da, row.concerns_da, row.reason_da, row.decision_da, row.source_ip,
          row.request_id)
         for row in rows
