@@ -154,7 +154,7 @@ def open_forms_by_kind(
         .options(defer(ConsentForm.pdf_sealed))
         .where(ConsentForm.citizen_id == citizen_id, ~recorded)
         .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
-    ).tuples():
+    ):
         grouped.setdefault(form.kind, []).append(form)
         if pdf_kept:
             kept.add(form.form_id)
