@@ -9,11 +9,13 @@ second simply runs after the first has committed."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from consent_service.context import AppContext
 from consent_service.db import session_scope
 
 Act = Callable[[Session], Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -75,3 +78,11 @@ def race(
     other.join(timeout=timeout)
     assert not other.is_alive(), "the second did not finish"
     return outcome
+
+
+def run_on_own_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on a thread of its own: a test may share its worker with
+    browser tests whose Playwright (sync API) leaves an event loop running on this
+    thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main).result()

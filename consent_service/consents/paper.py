@@ -300,8 +300,8 @@ def record(
         raise RuleRefusal(
             "Originalen blev registreret af en anden i samme øjeblik. Se historikken og prøv igen."
         ) from None
-    actions = {STORED: "paper.stored", TAKEN_OUT: "paper.taken_out", RETURNED: "paper.returned"}
-    action = actions.get(event, "paper.destroyed")
+    action = {STORED: "paper.stored", TAKEN_OUT: "paper.taken_out",
+              RETURNED: "paper.returned"}.get(event, "paper.destroyed")  # fmt: skip
     deps.audit.record(
         session,
         actor,

@@ -34,6 +34,7 @@ from tests.api.test_citizens_consents import refer, register
 from tests.api.test_referral_api import _body, _issue_token
 from tests.conftest import enrolled_person, log_in, make_settings
 from tests.factories import synthetic_cpr
+from tests.races import run_on_own_loop
 
 SLOTS = 3
 THREADS = 5  # fewer threads than requests, more than slots
@@ -140,7 +141,7 @@ def test_far_more_requests_than_slots_threads_or_connections_are_all_answered(
     event.listen(watch.pool, "checkout", watch.checkout)
     event.listen(watch.pool, "checkin", watch.checkin)
     try:
-        statuses, peak_slots, waited = asyncio.run(
+        statuses, peak_slots, waited = run_on_own_loop(
             _all_at_once(app, httpx.Cookies(dict(client.cookies)), csrf, bearer, pid)
         )
     finally:

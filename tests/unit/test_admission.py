@@ -10,6 +10,7 @@ import pytest
 
 from consent_service.db import CONNECTIONS_PER_REQUEST, SPARE_CONNECTIONS, pool_arguments
 from consent_service.web.admission import Admission
+from tests.races import run_on_own_loop
 
 
 def _request() -> Any:
@@ -25,7 +26,7 @@ def test_a_request_holding_a_slot_takes_no_second_one() -> None:
             async with admission.slot(request):  # would wait forever for itself
                 return admission.in_use()
 
-    assert asyncio.run(asyncio.wait_for(nested(), timeout=60)) == 1
+    assert run_on_own_loop(asyncio.wait_for(nested(), timeout=60)) == 1
 
 
 def test_at_most_slots_requests_hold_one_at_once_and_the_rest_wait() -> None:
@@ -44,7 +45,7 @@ def test_at_most_slots_requests_hold_one_at_once_and_the_rest_wait() -> None:
     async def many() -> None:
         await asyncio.gather(*(one() for _ in range(10)))
 
-    asyncio.run(many())
+    run_on_own_loop(many())
     assert peak == 2
     assert admission.waited > 0
 
@@ -58,8 +59,8 @@ def test_each_event_loop_has_its_own_slots() -> None:
         async with admission.slot(_request()):
             return admission.in_use()
 
-    assert asyncio.run(once()) == 1
-    assert asyncio.run(once()) == 1
+    assert run_on_own_loop(once()) == 1
+    assert run_on_own_loop(once()) == 1
 
 
 def test_the_pool_has_room_for_every_admitted_request_and_spares() -> None:

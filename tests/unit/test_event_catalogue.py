@@ -21,12 +21,20 @@ PACKAGE = Path(__file__).resolve().parents[2] / "consent_service"
 
 
 def _strings(node: ast.expr) -> list[str]:
-    """The string constants an expression can evaluate to: a literal, or either branch
-    of a conditional expression."""
+    """The string constants an expression can evaluate to: a literal, either branch of a
+    conditional expression, or any value or the default of a literal dict's ``get``."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, ast.IfExp):
         return _strings(node.body) + _strings(node.orelse)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Dict)
+    ):
+        values = [v for v in node.func.value.values if v is not None]
+        return [s for v in [*values, *node.args[1:]] for s in _strings(v)]
     return []
 
 
@@ -89,12 +97,14 @@ def test_the_comparison_catches_both_directions(tmp_path: Path) -> None:
         "    audit.record(s, a, action='thing.done' if ok else 'thing.failed', details={'k': 1})\n"
         "    action = 'thing.other'\n"
         "    audit.record(s, a, action=action)\n"
+        "    action = {1: 'thing.one', 2: 'thing.two'}.get(ok, 'thing.else')\n"
         "    parser.add_argument('--x', action='store_true')\n",
         encoding="utf-8",
     )
     emitted = emitted_actions(code)
-    assert emitted == {"thing.done": {"k"}, "thing.failed": {"k"}, "thing.other": set()}
-    missing, unused = differences(set(emitted), {"thing.done", "thing.gone"})
+    picked = {"thing.one": set(), "thing.two": set(), "thing.else": set()}
+    assert emitted == {"thing.done": {"k"}, "thing.failed": {"k"}, "thing.other": set(), **picked}
+    missing, unused = differences(set(emitted), {"thing.done", "thing.gone", *picked})
     assert missing == {"thing.failed", "thing.other"}
     assert unused == {"thing.gone"}
 
