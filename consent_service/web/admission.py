@@ -13,13 +13,13 @@ loop, where waiting holds neither a thread nor a connection:
   holds no slot) and the response is sent after (a slow download holds none either);
 - a short piece of work outside that transaction (the route gate's look-up before the
   body, a rate-limit count, the menu of a 404 page) holds a slot only while it runs,
-  unless the request already holds one (``run``).
+  unless the request already holds one (``run_admitted``).
 
 While holding its slot a request uses at most two connections at a time: its
 transaction's and one for a statement beside it (a rate-limit count in autocommit, a
 refusal recorded in a transaction of its own). The pool is sized for that
-(``db.pool_arguments``), so an admitted request never waits for a connection, and with fewer
-slots than the thread pool has threads it never waits long for a thread.
+(``db.pool_arguments``), so an admitted request never waits for a connection, and with
+fewer slots than the thread pool has threads it never waits long for a thread.
 
 One semaphore per event loop: uvicorn runs one loop per worker process; the test client
 may start a loop per request.
