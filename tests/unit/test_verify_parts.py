@@ -35,6 +35,8 @@ EVENTS, TAIL, EVERY = 120, 30, 7  # the period, the tail after it, a checkpoint 
 
 
 def _load_verifier() -> ModuleType:
+    if "audit_verify" in sys.modules:  # loaded already
+        return sys.modules["audit_verify"]
     spec = importlib.util.spec_from_file_location("audit_verify", ROOT / "audit" / "verify.py")
     assert spec is not None
     assert spec.loader is not None

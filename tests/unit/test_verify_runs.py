@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,27 +20,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consent_service.audit.checkpoints import checkpoint_message
 from consent_service.oversight.export import FORMAT, header_message
+from tests.unit.test_verify_parts import verifier  # the stand-alone verify.py, loaded once
 
-ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "test.example/audit"
 EVENTS, TAIL, EVERY = 300, 40, 50  # the period, the tail, a checkpoint every EVERY events
 # Other organisations' events, as digests: the first ever, and runs between checkpoints.
 REDACTED = frozenset(range(1, 21)) | frozenset(range(61, 100)) | frozenset(range(251, 290))
 
 
-def _load_verifier() -> ModuleType:
-    if "audit_verify" in sys.modules:  # loaded by another test module
-        return sys.modules["audit_verify"]
-    spec = importlib.util.spec_from_file_location("audit_verify", ROOT / "audit" / "verify.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["audit_verify"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-verifier = _load_verifier()
 Content = Callable[[int, bytes], bytes]
 
 
