@@ -15,19 +15,14 @@ from consent_service.consents import repository as repo
 from consent_service.consents.active import states_of
 from consent_service.consents.models import ConsentEvent
 from consent_service.context import AppContext
-from tests.api.test_citizens_consents import print_form, record, refer, register
-from tests.conftest import enrolled_person, log_in
-from tests.factories import synthetic_cpr
-from tests.integration.test_round_trips import _at, counted
+from tests.api.test_citizens_consents import print_form, record
+from tests.integration.test_round_trips import counted, referred_citizen
 
 
 def test_a_citizens_consent_histories_are_read_once_whatever_their_number(
     ctx: AppContext, client: TestClient, clock: FixedClock
 ) -> None:
-    _at(clock, date(2027, 3, 1))
-    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
-    pid = register(client, token, synthetic_cpr(date(1970, 5, 17), 3))
-    refer(client, token, pid, date(2027, 3, 1))
+    token, pid = referred_citizen(ctx, client, clock)
     for _ in range(3):
         form = print_form(client, token, pid, "wellbeing")
         r = record(client, token, pid, "wellbeing", form, date(2027, 3, 1))

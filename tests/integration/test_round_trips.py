@@ -93,6 +93,16 @@ def _at(clock: FixedClock, day: date) -> None:
     clock.set(datetime.combine(day, time(10), tzinfo=LEGAL_TZ))
 
 
+def referred_citizen(ctx: AppContext, client: TestClient, clock: FixedClock) -> tuple[str, str]:
+    """On 1 March 2027, a navigator logged in and a citizen registered and referred:
+    (the session's CSRF token, the citizen's public id)."""
+    _at(clock, date(2027, 3, 1))
+    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
+    pid = register(client, token, synthetic_cpr(date(1970, 5, 17), 3))
+    refer(client, token, pid, date(2027, 3, 1))
+    return token, pid
+
+
 def _check(ctx: AppContext, name: str, request: Callable[[], Any], expected: int) -> Tally:
     request()  # warm: caches, first-use bookkeeping
     with counted(ctx) as tally:
@@ -107,10 +117,7 @@ def _check(ctx: AppContext, name: str, request: Callable[[], Any], expected: int
 def test_the_navigators_requests_stay_within_their_round_trip_budgets(
     ctx: AppContext, client: TestClient, clock: FixedClock
 ) -> None:
-    _at(clock, date(2027, 3, 1))
-    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
-    pid = register(client, token, synthetic_cpr(date(1970, 5, 17), 3))
-    refer(client, token, pid, date(2027, 3, 1))
+    token, pid = referred_citizen(ctx, client, clock)
     _check(ctx, "citizen page", lambda: client.get(f"/borgere/{pid}"), 200)
     _check(ctx, "worklist", lambda: client.get("/arbejdsliste"), 200)
     forms = [print_form(client, token, pid, "wellbeing") for _ in range(2)]
@@ -156,10 +163,7 @@ def test_a_read_made_once_per_transaction_still_sees_what_the_transaction_wrote(
     from consent_service.citizens.models import Citizen, Referral
     from consent_service.citizens.repository import referrals_of
 
-    _at(clock, date(2027, 3, 1))
-    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
-    pid = register(client, token, synthetic_cpr(date(1970, 5, 17), 3))
-    refer(client, token, pid, date(2027, 3, 1))
+    _token, pid = referred_citizen(ctx, client, clock)
     with ctx.sessions() as s, s.begin():
         citizen_id = s.scalar(select(Citizen.id).where(Citizen.public_id == pid))
         assert citizen_id is not None
@@ -240,10 +244,7 @@ def test_the_citizen_page_reads_every_consents_form_code_and_scan_in_one_query(
     per consent shown: the page costs no more round trips with two consents than with one,
     and reads neither a sealed PDF nor a scan's content to show a form code, a link to the
     scan or the link to a printed form's PDF."""
-    _at(clock, date(2027, 3, 1))
-    token = log_in(client, enrolled_person(ctx, "navigator"), clock)
-    pid = register(client, token, synthetic_cpr(date(1970, 5, 17), 3))
-    refer(client, token, pid, date(2027, 3, 1))
+    token, pid = referred_citizen(ctx, client, clock)
     left_open = print_form(client, token, pid, "wellbeing")  # printed, never recorded
     statements: list[str] = []
 
