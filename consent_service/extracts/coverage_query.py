@@ -31,10 +31,9 @@ def gate_then_and_now(
 def gate_counts(
     session: Session, organisation_id: int, cohort: str, kind: str, on: date
 ) -> dict[str, int]:
-    """Citizens of the cohort per gate reason on ``on`` (counts only)."""
-    stmt = gate_query.counts(organisation_id, cohort, kind, on)
-    gate_query.compile_expressions_only(session)  # the gate's plan, as for an extract
-    return {str(row[0]): int(row[1]) for row in session.execute(stmt)}
+    """Citizens of the cohort per gate reason on ``on`` (counts only): the statement and
+    the plan an extract request's preview uses (``gate_query.reason_counts``)."""
+    return gate_query.reason_counts(session, organisation_id, cohort, kind, on)
 
 
 def measurement_plans(session: Session, organisation_id: int) -> list[tuple[MeasurementPlan, str]]:
