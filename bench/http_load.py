@@ -16,7 +16,9 @@ Per level of concurrency, R rounds; a round runs /healthz, then each request kin
 order reversed every other round), each for ``--seconds`` with C users sending back to
 back. Per request kind and round: throughput and p95/p99 as ratios to /healthz in the
 same round; over the rounds min/median/max of each ratio, the errors (any status but the
-expected one, or no answer), and the load average. The issue's targets are judged on the
+expected one, or no answer), and the load average. Each slot's line also gives the CPU
+share of the client and of each server worker (from /proc, Linux), which shows whether
+the work was spread over the workers. The issue's targets are judged on the
 median ratios. Afterwards every acknowledged request of an audited kind must have its
 audit events (looked up by the X-Request-ID the response carried), and the chain must
 verify with the service's own ``verify_chain`` after a checkpoint is signed; otherwise,
@@ -140,6 +142,7 @@ def served(app_url: str, keys: dict[str, str], log_path: Path, workers: int) -> 
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     base = f"http://127.0.0.1:{port}"
+    SERVER[:] = [proc.pid]
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -250,6 +253,7 @@ class Slot:
     acknowledged: list[str] = field(default_factory=list)  # request ids
     elapsed: float = 0.0
     client_cpu: float = 0.0
+    server_cpu: list[float] = field(default_factory=list)  # each worker's, busiest first
 
     @property
     def throughput(self) -> float:
@@ -326,11 +330,40 @@ async def run_slot(
             else:
                 slot.acknowledged.append(r.headers.get("x-request-id", ""))
 
-    began, cpu = time.perf_counter(), time.process_time()
+    began, cpu, workers = time.perf_counter(), time.process_time(), server_cpu()
     await asyncio.gather(*(user(n) for n in range(users)))
     slot.elapsed = time.perf_counter() - began
     slot.client_cpu = (time.process_time() - cpu) / slot.elapsed
+    after = server_cpu()
+    slot.server_cpu = sorted(
+        ((after[p] - workers[p]) / slot.elapsed for p in after if p in workers), reverse=True
+    )
     return slot
+
+
+SERVER: list[int] = []  # the server's process id, once started (``served``)
+
+
+def server_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) so far of each worker process of the server, read from
+    /proc (Linux; empty elsewhere): how evenly a slot's work was spread over the workers."""
+    if not SERVER:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{SERVER[0]}/task/{SERVER[0]}/children").read_text().split()
+    except OSError:
+        return {}
+    seconds = {}
+    for child in children:
+        try:
+            if b"spawn_main" not in Path(f"/proc/{child}/cmdline").read_bytes():
+                continue  # multiprocessing's resource tracker, not a worker
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        seconds[int(child)] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
 
 
 # --- report ------------------------------------------------------------------------------
@@ -452,7 +485,8 @@ async def measure(base: str, data: Seeded, cprs: Iterator[str], args: argparse.N
                           file=sys.stderr)  # fmt: skip
                 print(f"  {users} users, round {r + 1}, {kind}: {len(slot.latencies)} requests "
                       f"in {slot.elapsed:.1f} s, p95 {slot.pct(0.95) * 1000:.0f} ms, "
-                      f"{len(slot.errors)} errors, client CPU {slot.client_cpu:.0%}",
+                      f"{len(slot.errors)} errors, client CPU {slot.client_cpu:.0%}, "
+                      f"server CPU {'+'.join(f'{c:.0%}' for c in slot.server_cpu) or '-'}",
                       file=sys.stderr)  # fmt: skip
             loads.append(_load())
             rounds.append(slots)

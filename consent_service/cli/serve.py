@@ -8,9 +8,12 @@ from typing import Any
 import uvicorn
 
 from consent_service.cli.common import add_command, service_context
+from consent_service.cli.workers import serve_workers
 from consent_service.config import load_settings
 from consent_service.logging import configure_logging
 from consent_service.startup import check_database
+
+APP = "consent_service.asgi:app_factory"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -20,16 +23,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_database(ctx.engine, ctx.crypto)  # fail here, in one line, not in a worker
     ctx.engine.dispose()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        "consent_service.asgi:app_factory",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        proxy_headers=False,
-        server_header=False,
-        log_config=None,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "workers": args.workers or settings.workers,
+        "proxy_headers": False,
+        "server_header": False,
+        "log_config": None,
+    }
+    if options["workers"] > 1:  # each worker on a socket of its own: cli/workers.py
+        serve_workers(uvicorn.Config(APP, **options))
+    else:
+        uvicorn.run(APP, **options)
     return 0
 
 

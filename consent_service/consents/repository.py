@@ -49,16 +49,27 @@ def lock_consents_for_ending(session: Session, organisation_id: int) -> None:
 
 
 def form(session: Session, organisation_id: int, form_id: str) -> ConsentForm | None:
-    """The printed form ``form_id`` of the organisation."""
-    return session.scalar(
-        select(ConsentForm).where(
-            ConsentForm.form_id == form_id, ConsentForm.organisation_id == organisation_id
-        )
+    """The printed form ``form_id`` of the organisation (read once per transaction until
+    it writes: recording a signed form finds it, then checks it again in the service)."""
+    return memoised(
+        session,
+        ("form", organisation_id, form_id),
+        lambda: session.scalar(
+            select(ConsentForm).where(
+                ConsentForm.form_id == form_id, ConsentForm.organisation_id == organisation_id
+            )
+        ),
     )
 
 
 def consent_for_form(session: Session, form_id: str) -> Consent | None:
-    return session.scalar(select(Consent).where(Consent.form_id == form_id))
+    """The consent recorded on the printed form, if any (read once per transaction until
+    it writes, as ``form``; the unique ``consent.form_id`` decides a race)."""
+    return memoised(
+        session,
+        ("consent_for_form", form_id),
+        lambda: session.scalar(select(Consent).where(Consent.form_id == form_id)),
+    )
 
 
 def consent_in_organisation(

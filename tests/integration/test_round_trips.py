@@ -35,10 +35,12 @@ BUDGETS: dict[str, dict[str, int]] = {
     # the route gate's look-up handed over, one rate-limit upsert, no planning reads for a
     # citizen the request created, no sealed PDFs read for the worklist's originals).
     # Since: one read of a citizen's consent histories and one of their open forms, not
-    # one per consent or kind (citizen page 16, 13 -> 15, 12; record consent 25, 22 -> 24, 21)
+    # one per consent or kind (citizen page 16, 13 -> 15, 12; record consent 25, 22 -> 24, 21);
+    # the printed form and its consent read once, not again by the service (record consent
+    # 24, 21 -> 22, 19).
     "citizen page": {"sqlite": 15, "postgresql": 12},  # 22, 21 -> 17, 15 (+1 requests)
     "worklist": {"sqlite": 13, "postgresql": 8},  # 16, 14 -> 16, 13
-    "record consent": {"sqlite": 24, "postgresql": 21},  # 31, 31 -> 30, 28
+    "record consent": {"sqlite": 22, "postgresql": 19},  # 31, 31 -> 30, 28
     "referral API write": {"sqlite": 19, "postgresql": 12},  # 39, 39 -> 38, 34
     "DPO log page": {"sqlite": 8, "postgresql": 7},  # 9, 9 -> 9, 8
 }
