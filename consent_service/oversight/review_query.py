@@ -19,10 +19,11 @@ time index and sorts them. A window is a subquery the filters cannot be pushed i
 (``OFFSET 0``), so it can only be read through the primary key, and reads at most its
 width. The pages are the same either way: a window that fills the page holds its newest
 rows (every event outside it is older), and one that does not is followed by the next
-window and at last by the plain query below it. (The newest event is read first: one
-committed after that read shows on the next load of the page, as if the page had been
-read a moment earlier.) The decisions folded into a page's rows are looked up by request
-id behind the same kind of fence (``decisions_of_requests``).
+window (if, as dense, it would fill the page) or by the plain query below it. (The
+newest event is read first: one committed after that read shows on the next load of the
+page, as if the page had been read a moment earlier.) The decisions folded into a page's
+rows are looked up by request id behind the same kind of fence
+(``decisions_of_requests``).
 
 This is a named query module of the audit domain (``audit.repository`` holds the
 others); the audited use cases that call it are in ``oversight.dpo``.
@@ -175,10 +176,16 @@ def search(
     below = before_seq  # what the plain query reads: the events below this
     top = _newest_in_period(session, f, before_seq) if _broad(f) else None
     if top is not None:
-        for width in windows:
-            rows += _in_window(session, f, top - width, top, want - len(rows))
+        for i, width in enumerate(windows):
+            found = _in_window(session, f, top - width, top, want - len(rows))
+            rows += found
             top -= width
             if len(rows) >= want or top < 1:
+                break
+            # The next window only if, as dense as this one, it would fill the page; a
+            # search that finds few events near the head is left to its indexes.
+            following = windows[i + 1] if i + 1 < len(windows) else 0
+            if len(found) * following < (want - len(rows)) * width:
                 break
         below = top + 1
     if len(rows) < want and (below is None or below > 1):
