@@ -2,13 +2,18 @@
 and the DPO's filter query on a large log, each next to a baseline measured in the same run.
 
     python bench/audit_log.py [--engine sqlite|postgresql|both] [--appends N] [--events N]
-                              [--parts appends,filter,verify] [--rounds R]
+                              [--parts appends,filter,stale,verify] [--rounds R]
 
 1. appends/s from 4 writer processes, one audited event per transaction (as a request
    does), then a checkpoint signed and the chain verified with the service's own
    ``verify_chain``; baseline: the same rows into a plain table.
 2. verifying an N-event export with audit/verify.py; baseline: sha256sum of the same file.
 3. the DPO's filter (one user, one week; and others) on N events; baseline: count(*).
+4. ``stale`` (PostgreSQL): the DPO log's default page (search and the folded decisions)
+   on N analysed events and 200,000 more in the week, not analysed, then analysed; the
+   statements before the windowed search and now, their plans (EXPLAIN ANALYZE) printed;
+   also the page of a reviewer whose organisation has no events in the week (what the
+   windows cost when they find nothing); baseline: count(*). Not in the default ``--parts``.
 
 Appends and verification run the measured case and its baseline alternately, R rounds
 (default 3 each; which goes first alternates too), and report the medians and the
@@ -36,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +49,8 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, select, text
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,6 +69,7 @@ from consent_service.audit.chain import (  # noqa: E402
     event_hash,
 )
 from consent_service.audit.checkpoints import checkpoint_message, sign_head  # noqa: E402
+from consent_service.audit.models import AuditEvent  # noqa: E402
 from consent_service.audit.recorder import SYSTEM, Actor, AuditRecorder  # noqa: E402
 from consent_service.audit.service import verify_chain  # noqa: E402
 from consent_service.clock import SystemClock  # noqa: E402
@@ -69,8 +77,14 @@ from consent_service.config import Settings  # noqa: E402
 from consent_service.context import AppContext  # noqa: E402
 from consent_service.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from consent_service.oversight.export import FORMAT, event_line, header_message  # noqa: E402
-from consent_service.oversight.review_query import search  # noqa: E402
+from consent_service.oversight.review_query import (  # noqa: E402
+    PAGE_SIZE,
+    _filtered,
+    decisions_of_requests,
+    search,
+)
 from consent_service.oversight.schemas import AuditFilter  # noqa: E402
+from consent_service.oversight.scope_query import concerns_organisation  # noqa: E402
 
 WRITERS = 4
 ACTIONS = (
@@ -89,6 +103,7 @@ rows: list[tuple[str, str, str, str]] = []
 targets: list[tuple[str, float, float]] = []
 TARGET_APPENDS = 1.5  # audited appends within 1.5x the plain insert (median), PostgreSQL
 TARGET_VERIFY = 1.5  # verifying an export within 1.5x sha256sum of the file (median)
+STALE_EVENTS = 200_000  # events added in the DPO log's week without ANALYZE (part 4)
 
 
 def _report(what: str, engine: str, value: str, baseline: str, ratio: str) -> None:
@@ -445,25 +460,43 @@ def _median(fn: Callable[[], object], runs: int) -> float:
 # --- 3. the DPO's filter --------------------------------------------------------------------
 
 
-def _load_events(engine: Engine, n: int) -> None:
-    columns = (*CHAIN_FIELDS, "hash")
-    # Spread over two years: the one-week filter then matches a realistic share.
-    spread = (2 * 365 * 86400) / n
+_INSERT_EVENT = text(
+    f"INSERT INTO audit_event ({', '.join((*CHAIN_FIELDS, 'hash'))}) "
+    f"VALUES ({', '.join(':' + c for c in (*CHAIN_FIELDS, 'hash'))})"
+)
+
+
+def _insert_events(engine: Engine, records: Iterator[dict[str, object]]) -> str:
+    """Inserts the records in batches of 20,000; returns the last one's hash."""
     batch: list[dict[str, object]] = []
-    insert = text(
-        f"INSERT INTO audit_event ({', '.join(columns)}) "
-        f"VALUES ({', '.join(':' + c for c in columns)})"
-    )
+    last = GENESIS
     with engine.begin() as conn:
-        for record in _synthetic_records(n):
-            record["occurred_at"] = START + timedelta(seconds=spread * int(str(record["seq"])))
+        for record in records:
             batch.append(record)
+            last = str(record["hash"])
             if len(batch) == 20_000:
-                conn.execute(insert, batch)
+                conn.execute(_INSERT_EVENT, batch)
                 batch = []
         if batch:
-            conn.execute(insert, batch)
+            conn.execute(_INSERT_EVENT, batch)
+    return last
+
+
+def _load_events(engine: Engine, n: int) -> str:
+    """``n`` synthetic events spread over two years from START, analysed; returns the
+    last one's hash."""
+    # Spread over two years: the one-week filter then matches a realistic share.
+    spread = (2 * 365 * 86400) / n
+
+    def spread_out() -> Iterator[dict[str, object]]:
+        for record in _synthetic_records(n):
+            record["occurred_at"] = START + timedelta(seconds=spread * int(str(record["seq"])))
+            yield record
+
+    last = _insert_events(engine, spread_out())
+    with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
+    return last
 
 
 def bench_filter(kind: str, db: ScratchDatabase, n: int, rounds: int) -> None:
@@ -509,6 +542,180 @@ def bench_filter(kind: str, db: ScratchDatabase, n: int, rounds: int) -> None:
     engine.dispose()
 
 
+# --- 4. the DPO log's default page on stale statistics ------------------------------------
+
+
+def _week_of_requests(
+    first_seq: int, prev: str, start: datetime, n: int
+) -> Iterator[dict[str, object]]:
+    """``n`` events in the week from ``start``, as requests make them: each request's
+    permission decision (``access.allowed``) and then its action, with one request id."""
+    step = 7 * 86400 / n
+    for i in range(n):
+        seq, k = first_seq + i, i // 2
+        record: dict[str, object] = {
+            "seq": seq,
+            "occurred_at": start + timedelta(seconds=step * i),
+            "actor_user_id": k % 200 + 1,
+            "actor_username": f"user{k % 200 + 1}",
+            "organisation_id": k % 5 + 1,
+            "action": "access.allowed" if i % 2 == 0 else "citizen.read",
+            "resource_type": "citizen",
+            "resource_id": f"{k % 50_000:032x}",
+            "outcome": "success",
+            "reason": None,
+            "request_id": f"w{k:031x}",
+            "source_ip": f"10.1.{k % 250}.{k % 200}",
+            "details": '{"permission":"citizen:read"}',
+            "prev_hash": prev,
+        }
+        record["hash"] = event_hash(record)
+        prev = str(record["hash"])
+        yield record
+
+
+def _page_before(session: Session, f: AuditFilter) -> None:
+    """The DPO log's default page as it was read before the windowed search: the page
+    (one statement, the planner's choice of index) and its decisions (``IN`` list)."""
+    stmt = _filtered(select(AuditEvent), f).order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE + 1)
+    events = list(session.scalars(stmt))[:PAGE_SIZE]
+    wanted = sorted({e.request_id for e in events if e.request_id})
+    assert f.concerning_organisation is not None
+    list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.action == "access.allowed",
+                AuditEvent.request_id.in_(wanted),
+                concerns_organisation(f.concerning_organisation),
+            )
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def _page_now(session: Session, f: AuditFilter) -> None:
+    """The page as the service reads it now (``search``, ``decisions_of_requests``)."""
+    assert f.concerning_organisation is not None
+    page = search(session, f)
+    decisions_of_requests(
+        session, [e.request_id or "" for e in page.events], f.concerning_organisation
+    )
+
+
+def _plans(
+    session: Session, read: Callable[[Session, AuditFilter], None], f: AuditFilter
+) -> list[str]:
+    """EXPLAIN ANALYZE of every statement ``read`` runs, in a few lines each."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        if not statement.startswith("EXPLAIN"):
+            statements.append((statement, params))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        read(session, f)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    out = []
+    for statement, params in statements:
+        plan = session.connection().exec_driver_sql(
+            "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) " + statement, params
+        )
+        # Long lines (the page's request ids) cut at 160 characters.
+        out.append("\n".join("    " + line[:160] for (line,) in plan))
+    return out
+
+
+def _time_page(
+    session: Session,
+    f: AuditFilter,
+    reads: dict[str, Callable[[Session, AuditFilter], None]],
+    rounds: int,
+    what: str,
+) -> None:
+    """Each read of the page, R rounds (which goes first alternates), against count(*)."""
+    took: dict[str, list[float]] = {name: [] for name in reads}
+    counts: list[float] = []
+    for r in range(rounds):
+        counts.append(
+            _median(lambda: session.execute(text("SELECT count(*) FROM audit_event")).scalar(), 3)
+        )
+        for name in list(reads)[:: 1 if r % 2 == 0 else -1]:
+            read = reads[name]
+            took[name].append(_median(lambda read=read: read(session, f), 5))  # type: ignore[misc]
+    base = statistics.median(counts)
+    for name, times in took.items():
+        _report(
+            f"{what}, {name}",
+            "postgresql",
+            f"{statistics.median(times) * 1000:.2f} ms "
+            f"({min(times) * 1000:.2f}-{max(times) * 1000:.2f})",
+            f"count(*) {base * 1000:.1f} ms",
+            _spread([t / c for t, c in zip(times, counts, strict=True)]),
+        )
+    _report(
+        "  now / before",
+        "postgresql",
+        f"{statistics.median(took['now']) / statistics.median(took['before']):.2f}x",
+        "the page before",
+        _spread([a / b for a, b in zip(took["now"], took["before"], strict=True)]),
+    )
+
+
+def bench_stale(kind: str, db: ScratchDatabase, n: int, rounds: int) -> None:
+    """The DPO log's default page (the last week, newest first, 50 rows, the decisions
+    folded in) after ``STALE_EVENTS`` events were added in the week without ANALYZE,
+    then with fresh statistics; before (the statements of the old search) and now."""
+    if kind != "postgresql":
+        return  # SQLite keeps no statistics unless told (its planner has none to go stale)
+    migrate(db, _keys())
+    loader = make_engine(db.owner_url)
+    last = _load_events(loader, n)
+    # No autovacuum on the table during the run, so the new events stay unanalysed.
+    with loader.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_event SET (autovacuum_enabled = false)"))
+    week = START + timedelta(days=2 * 365, seconds=1)
+    _insert_events(loader, _week_of_requests(n + 1, last, week, STALE_EVENTS))
+    engine = make_engine(db.app_url)
+    sessions = make_sessionmaker(engine)
+    default = AuditFilter(
+        occurred_from=week,
+        occurred_to=week + timedelta(days=8),
+        concerning_organisation=2,
+        exclude_actions=("access.allowed",),
+    )
+    # The same page for a reviewer whose organisation has no events in the week: the
+    # windows find nothing near the head (the cost of trying them).
+    cases = {
+        "default page": default,
+        "page without events": replace(default, concerning_organisation=77),
+    }
+    reads = {"before": _page_before, "now": _page_now}
+    for state in ("stale", "fresh"):
+        if state == "fresh":
+            with loader.begin() as conn:
+                conn.execute(text("ANALYZE audit_event"))
+        with sessions() as session:
+            for name, read in reads.items():
+                for plan in _plans(session, read, default):
+                    print(f"{state} statistics, {name}:\n{plan}")
+            for case, f in cases.items():
+                _time_page(
+                    session,
+                    f,
+                    reads,
+                    rounds,
+                    f"DPO log {case}, {n:,} + {STALE_EVENTS:,} events, {state} statistics",
+                )
+    engine.dispose()
+    loader.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
@@ -523,7 +730,7 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         default="appends,filter,verify",
-        help="comma-separated subset of appends, filter, verify",
+        help="comma-separated subset of appends, filter, stale, verify",
     )
     parser.add_argument(
         "--login",
@@ -540,7 +747,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         for kind in engines:
-            for part, run in (("appends", bench_appends), ("filter", bench_filter)):
+            for part, run in (
+                ("appends", bench_appends),
+                ("filter", bench_filter),
+                ("stale", bench_stale),
+            ):
                 if part not in parts:
                     continue
                 (tmp / kind / part).mkdir(parents=True)

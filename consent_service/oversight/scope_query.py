@@ -14,7 +14,9 @@ from consent_service.audit.models import AuditEvent
 from consent_service.identity.models import User
 
 
-def concerns_organisation(organisation_id: int) -> ColumnElement[bool]:
+def concerns_organisation(
+    organisation_id: int, event: type[AuditEvent] = AuditEvent
+) -> ColumnElement[bool]:
     """An event a reviewer of ``organisation_id`` may see in full:
 
     - the organisation's own events (``organisation_id`` is theirs);
@@ -24,13 +26,14 @@ def concerns_organisation(organisation_id: int) -> ColumnElement[bool]:
       every organisation.
 
     Events of another organisation, or without an organisation but by another
-    organisation's user, are not theirs to see.
+    organisation's user, are not theirs to see. ``event`` is the table's entity, or an
+    alias of it (a subquery of events).
     """
     own_users = select(User.id).where(User.organisation_id == organisation_id)
     return or_(
-        AuditEvent.organisation_id == organisation_id,
+        event.organisation_id == organisation_id,
         and_(
-            AuditEvent.organisation_id.is_(None),
-            or_(AuditEvent.actor_user_id.is_(None), AuditEvent.actor_user_id.in_(own_users)),
+            event.organisation_id.is_(None),
+            or_(event.actor_user_id.is_(None), event.actor_user_id.in_(own_users)),
         ),
     )

@@ -7,12 +7,14 @@ as defence in depth."""
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from consent_service.db import make_engine
+from consent_service.migrations import alembic_config
 from consent_service.models import Base
 from consent_service.startup import migration_heads
 from tests.conftest import owner_url
@@ -164,3 +166,34 @@ def test_audit_events_go_only_through_a_recorded_purge(db_url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT seq FROM audit_event")).scalars().all() == [3]
     engine.dispose()
+
+
+def test_postgres_analyses_the_audit_log_after_a_fixed_number_of_new_events(db_url: str) -> None:
+    """Migration 0021: on PostgreSQL autovacuum analyses ``audit_event`` after 20,000 new
+    events whatever its size (not after 10% of it); going back to 0020 resets that.
+    SQLite has no autovacuum statistics: the migration leaves it as it is."""
+    engine = create_engine(owner_url(db_url))
+    postgresql = engine.dialect.name == "postgresql"
+    options = text("SELECT reloptions FROM pg_class WHERE oid = 'audit_event'::regclass")
+    cfg = alembic_config()
+    try:
+        if postgresql:
+            with engine.connect() as conn:
+                assert sorted(conn.execute(options).scalar_one()) == [
+                    "autovacuum_analyze_scale_factor=0",
+                    "autovacuum_analyze_threshold=20000",
+                ]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0020")
+        if postgresql:
+            with engine.connect() as conn:
+                assert conn.execute(options).scalar_one() is None
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0021")
+        if postgresql:
+            with engine.connect() as conn:
+                assert len(conn.execute(options).scalar_one()) == 2
+    finally:
+        engine.dispose()

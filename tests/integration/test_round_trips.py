@@ -42,7 +42,10 @@ BUDGETS: dict[str, dict[str, int]] = {
     "worklist": {"sqlite": 13, "postgresql": 8},  # 16, 14 -> 16, 13
     "record consent": {"sqlite": 22, "postgresql": 19},  # 31, 31 -> 30, 28
     "referral API write": {"sqlite": 19, "postgresql": 12},  # 39, 39 -> 38, 34
-    "DPO log page": {"sqlite": 8, "postgresql": 7},  # 9, 9 -> 9, 8
+    # The DPO log reads its newest event first (one more), so that its page reads a window
+    # of the newest events whatever PostgreSQL's statistics say (oversight/review_query.py):
+    # on stale statistics that page went from 264 ms to 18 ms (bench/README.md).
+    "DPO log page": {"sqlite": 9, "postgresql": 8},  # 9, 9 -> 9, 8 -> 8, 7 -> 9, 8
 }
 
 
