@@ -18,14 +18,14 @@ they hold names, CPR blind indexes and whatever a person typed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, TypeVarTuple, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, make_url, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class Base(DeclarativeBase):
@@ -180,16 +181,48 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("idle connection did not answer a ping") from exc
 
 
+# --- statements built once per process -------------------------------------------------
+#
+# The statements of the hot reads (every request's session look-up, the citizen page, the
+# worklist) are module-level constants, their values left as ``bindparam()``s given at
+# execution: ``session.scalars(_CONSENTS_OF, {"citizen_id": 7})``. Building a statement
+# (its expressions, their coercions) and generating its cache key took about two thirds of
+# the CPU of a small read such as ``citizens.repository.by_public_id``, while SQLAlchemy
+# compiles each statement shape only once per engine; a statement object memoises its
+# cache key, so a reused one pays for neither again. A list goes in an ``expanding``
+# bindparam; a statement whose shape varies (an optional filter, a lock on one engine
+# only) is one constant per shape. Only mapped columns are named at import, so building
+# them configures no mapper. Read-only display rows that no caller writes back may skip
+# the ORM altogether (``core_rows``): about half the CPU of loading them as objects.
+
+
+def core_rows(
+    session: Session, statement: Select[*Ts], params: Mapping[str, object]
+) -> Sequence[Row[*Ts]]:
+    """The rows of a Core ``statement`` (table columns, no mapped entity) in the session's
+    transaction, without the ORM's execution pipeline and its per-row entity loading: for
+    read-only display data that no caller writes back or looks up as an object. What the
+    session holds unflushed is flushed first, as the ORM's autoflush does before a read,
+    so the rows include what the transaction wrote."""
+    if _unflushed(session):
+        session.flush()
+    return session.connection().execute(statement, params).all()
+
+
 # --- reads repeated within one transaction, made once ------------------------------------
 
 _MEMO = "consent_service.memo"
 
 
 def memoised_scalars(
-    session: Session, key: tuple[object, ...], statement: Select[T]
+    session: Session,
+    key: tuple[object, ...],
+    statement: Select[T],
+    params: Mapping[str, object] | None = None,
 ) -> tuple[T, ...]:
-    """The rows of ``statement``, read once per transaction (``memoised``)."""
-    return memoised(session, key, lambda: tuple(session.scalars(statement).all()))
+    """The rows of ``statement`` (with ``params``), read once per transaction
+    (``memoised``)."""
+    return memoised(session, key, lambda: tuple(session.scalars(statement, params).all()))
 
 
 def memoised(session: Session, key: tuple[object, ...], load: Callable[[], T]) -> T:

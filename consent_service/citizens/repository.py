@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen, CitizenChange, CitizenKey, Referral
-from consent_service.db import memoised_scalars, recalled, remember
+from consent_service.db import core_rows, memoised_scalars, recalled, remember
 from consent_service.identity.models import Organisation
 
 
@@ -23,13 +25,33 @@ def live_citizen() -> ColumnElement[bool]:
     )
 
 
+# Statements built once (``db.py``: statements built once per process).
+_BY_PUBLIC_ID = select(Citizen).where(
+    Citizen.public_id == bindparam("public_id"),
+    Citizen.organisation_id == bindparam("organisation_id"),
+    live_citizen(),
+)
+_BY_CPR_INDEX = select(Citizen).where(
+    Citizen.organisation_id == bindparam("organisation_id"),
+    Citizen.cpr_index == bindparam("cpr_index"),
+    live_citizen(),
+)
+_change = CitizenChange.__table__.c
+_CHANGES_OF = (  # Core: plain rows (``db.core_rows``)
+    select(_change.changed_at, _change.changed_by, _change.changes_sealed)
+    .where(_change.citizen_id == bindparam("citizen_id"))
+    .order_by(_change.changed_at.desc(), _change.id.desc())
+)
+_REFERRALS_OF = (
+    select(Referral)
+    .where(Referral.citizen_id == bindparam("citizen_id"))
+    .order_by(Referral.referred_on)
+)
+
+
 def by_public_id(session: Session, organisation_id: int, public_id: str) -> Citizen | None:
     return session.scalar(
-        select(Citizen).where(
-            Citizen.public_id == public_id,
-            Citizen.organisation_id == organisation_id,
-            live_citizen(),
-        )
+        _BY_PUBLIC_ID, {"public_id": public_id, "organisation_id": organisation_id}
     )
 
 
@@ -41,11 +63,7 @@ def by_public_id_any_organisation(session: Session, public_id: str) -> Citizen |
 def by_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citizen | None:
     """The live citizen with this blind index: a search never finds a deleted citizen."""
     return session.scalar(
-        select(Citizen).where(
-            Citizen.organisation_id == organisation_id,
-            Citizen.cpr_index == cpr_index,
-            live_citizen(),
-        )
+        _BY_CPR_INDEX, {"organisation_id": organisation_id, "cpr_index": cpr_index}
     )
 
 
@@ -131,13 +149,18 @@ def sealed_identities_of(session: Session, organisation_id: int) -> list[SealedI
     ]
 
 
-def changes_of(session: Session, citizen_id: int) -> Sequence[CitizenChange]:
+class Change(NamedTuple):
+    """What the citizen page shows of a correction (a read-only row, not the mapped object)."""
+
+    changed_at: datetime
+    changed_by: int
+    changes_sealed: bytes
+
+
+def changes_of(session: Session, citizen_id: int) -> Sequence[Change]:
     """The citizen's corrections, newest first."""
-    return session.scalars(
-        select(CitizenChange)
-        .where(CitizenChange.citizen_id == citizen_id)
-        .order_by(CitizenChange.changed_at.desc(), CitizenChange.id.desc())
-    ).all()
+    rows = core_rows(session, _CHANGES_OF, {"citizen_id": citizen_id})
+    return [Change(r[0], r[1], r[2]) for r in rows]
 
 
 def count_citizens(session: Session, organisation_id: int) -> int:
@@ -156,7 +179,8 @@ def referrals_of(session: Session, citizen_id: int) -> Sequence[Referral]:
     return memoised_scalars(
         session,
         ("referrals_of", citizen_id),
-        select(Referral).where(Referral.citizen_id == citizen_id).order_by(Referral.referred_on),
+        _REFERRALS_OF,
+        {"citizen_id": citizen_id},
     )
 
 

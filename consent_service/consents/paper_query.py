@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen
@@ -14,6 +14,27 @@ from consent_service.consents.models import Consent, ConsentForm
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
 from consent_service.db import memoised, memoised_scalars
 
+# Statements built once (``db.py``: statements built once per process).
+_LOCATIONS = (
+    select(PaperLocation)
+    .where(PaperLocation.organisation_id == bindparam("organisation_id"))
+    .order_by(PaperLocation.name, PaperLocation.id)
+)
+_HISTORIES_OF = (
+    select(PaperCustody)
+    .join(Consent, Consent.id == PaperCustody.consent_id)
+    .where(Consent.citizen_id == bindparam("citizen_id"))
+    .order_by(PaperCustody.consent_id, PaperCustody.seq)
+)
+_GIVEN_WITH_FORMS = (
+    select(Consent, Citizen, ConsentForm.short_code)
+    .join(Citizen, Citizen.id == Consent.citizen_id)
+    .join(ConsentForm, ConsentForm.form_id == Consent.form_id)
+    .where(Consent.organisation_id == bindparam("organisation_id"), Consent.decision == "given")
+    .order_by(Consent.id)
+)
+_GIVEN_WITH_FORMS_ERASED = _GIVEN_WITH_FORMS.where(Citizen.deleted_at.is_not(None))
+
 
 def location_rows(session: Session, organisation_id: int) -> Sequence[PaperLocation]:
     """The organisation's storage places, read once per transaction: the citizen page
@@ -21,9 +42,8 @@ def location_rows(session: Session, organisation_id: int) -> Sequence[PaperLocat
     return memoised_scalars(
         session,
         ("paper_locations", organisation_id),
-        select(PaperLocation)
-        .where(PaperLocation.organisation_id == organisation_id)
-        .order_by(PaperLocation.name, PaperLocation.id),
+        _LOCATIONS,
+        {"organisation_id": organisation_id},
     )
 
 
@@ -63,12 +83,7 @@ def histories_of(session: Session, citizen_id: int) -> Mapping[int, list[PaperCu
 
     def load() -> dict[int, list[PaperCustody]]:
         grouped: dict[int, list[PaperCustody]] = {}
-        for fact in session.scalars(
-            select(PaperCustody)
-            .join(Consent, Consent.id == PaperCustody.consent_id)
-            .where(Consent.citizen_id == citizen_id)
-            .order_by(PaperCustody.consent_id, PaperCustody.seq)
-        ):
+        for fact in session.scalars(_HISTORIES_OF, {"citizen_id": citizen_id}):
             grouped.setdefault(fact.consent_id, []).append(fact)
         return grouped
 
@@ -91,13 +106,6 @@ def given_with_forms(
     """The organisation's given consents recorded from a printed form (signed originals),
     with the form's short code; ``erased_only``: only those of erased citizens. The form's
     sealed PDF is not read (a list of originals grows with every consent recorded)."""
-    query = (
-        select(Consent, Citizen, ConsentForm.short_code)
-        .join(Citizen, Citizen.id == Consent.citizen_id)
-        .join(ConsentForm, ConsentForm.form_id == Consent.form_id)
-        .where(Consent.organisation_id == organisation_id, Consent.decision == "given")
-        .order_by(Consent.id)
-    )
-    if erased_only:
-        query = query.where(Citizen.deleted_at.is_not(None))
-    return [(r[0], r[1], r[2]) for r in session.execute(query).all()]
+    query = _GIVEN_WITH_FORMS_ERASED if erased_only else _GIVEN_WITH_FORMS
+    rows = session.execute(query, {"organisation_id": organisation_id}).all()
+    return [(r[0], r[1], r[2]) for r in rows]

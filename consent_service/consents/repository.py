@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import bindparam, exists, select, text
 from sqlalchemy.orm import Session, defer
 
 from consent_service.citizens.models import Citizen
@@ -15,7 +15,7 @@ from consent_service.consents.models import (
     ConsentScan,
     Disclosure,
 )
-from consent_service.db import memoised, memoised_scalars
+from consent_service.db import core_rows, memoised, memoised_scalars
 
 # First key of the PostgreSQL advisory lock (two-key form: this number and the organisation
 # id) under which extract executions and the ending of consents (withdrawal, invalidation)
@@ -48,17 +48,48 @@ def lock_consents_for_ending(session: Session, organisation_id: int) -> None:
     _use_lock(session, organisation_id, "pg_advisory_xact_lock")
 
 
+# Statements built once (``db.py``: statements built once per process).
+_FORM = select(ConsentForm).where(
+    ConsentForm.form_id == bindparam("form_id"),
+    ConsentForm.organisation_id == bindparam("organisation_id"),
+)
+_CONSENT_FOR_FORM = select(Consent).where(Consent.form_id == bindparam("form_id"))
+_CONSENTS_OF = (
+    select(Consent)
+    .where(Consent.citizen_id == bindparam("citizen_id"))
+    .order_by(Consent.recorded_at, Consent.id)
+)
+_EVENTS_BY_CONSENT = (
+    select(ConsentEvent)
+    .join(Consent, Consent.id == ConsentEvent.consent_id)
+    .where(Consent.citizen_id == bindparam("citizen_id"))
+    .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
+)
+_consent, _form, _scan = (m.__table__.c for m in (Consent, ConsentForm, ConsentScan))
+_PAPER_OF_CONSENTS = (  # Core: plain rows (``db.core_rows``)
+    select(_consent.id, _form.short_code, _scan.id)
+    .outerjoin(ConsentForm.__table__, _form.form_id == _consent.form_id)
+    .outerjoin(ConsentScan.__table__, _scan.consent_id == _consent.id)
+    .where(_consent.citizen_id == bindparam("citizen_id"))
+)
+_OPEN_FORMS = (
+    select(ConsentForm, ConsentForm.pdf_sealed.is_not(None))
+    .options(defer(ConsentForm.pdf_sealed))
+    .where(
+        ConsentForm.citizen_id == bindparam("citizen_id"),
+        ~exists().where(Consent.form_id == ConsentForm.form_id),
+    )
+    .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
+)
+
+
 def form(session: Session, organisation_id: int, form_id: str) -> ConsentForm | None:
     """The printed form ``form_id`` of the organisation (read once per transaction until
     it writes: recording a signed form finds it, then checks it again in the service)."""
     return memoised(
         session,
         ("form", organisation_id, form_id),
-        lambda: session.scalar(
-            select(ConsentForm).where(
-                ConsentForm.form_id == form_id, ConsentForm.organisation_id == organisation_id
-            )
-        ),
+        lambda: session.scalar(_FORM, {"form_id": form_id, "organisation_id": organisation_id}),
     )
 
 
@@ -68,7 +99,7 @@ def consent_for_form(session: Session, form_id: str) -> Consent | None:
     return memoised(
         session,
         ("consent_for_form", form_id),
-        lambda: session.scalar(select(Consent).where(Consent.form_id == form_id)),
+        lambda: session.scalar(_CONSENT_FOR_FORM, {"form_id": form_id}),
     )
 
 
@@ -100,9 +131,8 @@ def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:
     return memoised_scalars(
         session,
         ("consents_of", citizen_id),
-        select(Consent)
-        .where(Consent.citizen_id == citizen_id)
-        .order_by(Consent.recorded_at, Consent.id),
+        _CONSENTS_OF,
+        {"citizen_id": citizen_id},
     )
 
 
@@ -119,12 +149,7 @@ def events_by_consent(session: Session, citizen_id: int) -> Mapping[int, tuple[C
 
     def load() -> dict[int, tuple[ConsentEvent, ...]]:
         grouped: dict[int, list[ConsentEvent]] = {}
-        for event in session.scalars(
-            select(ConsentEvent)
-            .join(Consent, Consent.id == ConsentEvent.consent_id)
-            .where(Consent.citizen_id == citizen_id)
-            .order_by(ConsentEvent.recorded_at, ConsentEvent.id)
-        ):
+        for event in session.scalars(_EVENTS_BY_CONSENT, {"citizen_id": citizen_id}):
             grouped.setdefault(event.consent_id, []).append(event)
         return {consent_id: tuple(events) for consent_id, events in grouped.items()}
 
@@ -139,13 +164,8 @@ def paper_of_consents(session: Session, citizen_id: int) -> dict[int, tuple[str 
     """For each of the citizen's consents, by consent id: its printed form's short code
     (None without a form or code) and whether its scan is kept. One query for every consent
     the citizen page shows, and neither the sealed PDF nor the scan itself is read."""
-    rows = session.execute(
-        select(Consent.id, ConsentForm.short_code, ConsentScan.id)
-        .outerjoin(ConsentForm, ConsentForm.form_id == Consent.form_id)
-        .outerjoin(ConsentScan, ConsentScan.consent_id == Consent.id)
-        .where(Consent.citizen_id == citizen_id)
-    )
-    return {consent_id: (code, scan_id is not None) for consent_id, code, scan_id in rows}
+    rows = core_rows(session, _PAPER_OF_CONSENTS, {"citizen_id": citizen_id})
+    return {r[0]: (r[1], r[2] is not None) for r in rows}
 
 
 def open_forms_by_kind(
@@ -157,15 +177,9 @@ def open_forms_by_kind(
     read the whole consent table on every citizen page. The sealed PDFs stay unread: the
     second value holds the ids of the forms whose PDF is kept (the page offers those
     again)."""
-    recorded = exists().where(Consent.form_id == ConsentForm.form_id)
     grouped: dict[str, list[ConsentForm]] = {}
     kept: set[str] = set()
-    for form, pdf_kept in session.execute(
-        select(ConsentForm, ConsentForm.pdf_sealed.is_not(None))
-        .options(defer(ConsentForm.pdf_sealed))
-        .where(ConsentForm.citizen_id == citizen_id, ~recorded)
-        .order_by(ConsentForm.printed_at.desc(), ConsentForm.id.desc())
-    ):
+    for form, pdf_kept in session.execute(_OPEN_FORMS, {"citizen_id": citizen_id}):
         grouped.setdefault(form.kind, []).append(form)
         if pdf_kept:
             kept.add(form.form_id)

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, and_, case, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.expression import bindparam
 
 from consent_service.identity.models import (
     AccessProposal,
@@ -108,14 +109,17 @@ def session_by_id(session: Session, session_id: str) -> UserSession | None:
     return session.get(UserSession, session_id)
 
 
+_SESSION_WITH_USER = (  # built once (``db.py``: statements built once per process)
+    select(UserSession, User)
+    .outerjoin(User, User.id == UserSession.user_id)
+    .where(UserSession.id == bindparam("session_id"))
+)
+
+
 def session_with_user(session: Session, session_id: str) -> tuple[UserSession, User | None] | None:
     """The session row and its user in one query: everything a request's authentication
     and permission check read (the user's role, organisation, active and lock state)."""
-    found = session.execute(
-        select(UserSession, User)
-        .outerjoin(User, User.id == UserSession.user_id)
-        .where(UserSession.id == session_id)
-    ).first()
+    found = session.execute(_SESSION_WITH_USER, {"session_id": session_id}).first()
     return (found[0], found[1]) if found is not None else None
 
 
