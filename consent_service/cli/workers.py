@@ -5,7 +5,7 @@ event loop accepts every connection waiting on it at once (asyncio accepts up to
 backlog per wake-up). Clients that open their connections together and keep them alive,
 as a reverse proxy's pool or a burst of browsers does, all land on whichever worker woke
 first, and stay there: with 20 keep-alive clients on two workers (``bench/http_load.py``)
-one process ran at 90% of a core and the other at 15%.
+one worker ran at about 90% of a core while the other was nearly idle.
 
 Here each worker gets its own socket, bound to the same address with ``SO_REUSEPORT``,
 so the kernel spreads new connections over the listening workers' sockets by a hash of
