@@ -55,6 +55,24 @@ def bound_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def refuse_if_taken(host: str, port: int) -> None:
+    """Exit with uvicorn's start-up failure if something already listens on the port.
+    ``SO_REUSEPORT`` would let a second ``serve`` of the same user (an old version left
+    running, a copy started twice) join the port's group and take a share of the
+    connections instead of being refused; a socket bound without it is refused by any
+    socket there, listening or bound."""
+    if port == 0:
+        return  # a port of the kernel's choosing is free
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT only
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", host, port, exc)
+            sys.exit(STARTUP_FAILURE)
+
+
 class OwnSocketWorkers(Multiprocess):
     """uvicorn's supervisor of ``config.workers`` processes, each given a listening socket
     of its own (see the module's docstring)."""
@@ -118,6 +136,7 @@ def serve_workers(config: Config) -> None:
     """Run ``config.workers`` processes of ``config.app`` (an import string) until stopped:
     each on its own socket where the platform allows, else on uvicorn's shared one."""
     if own_sockets_supported():
+        refuse_if_taken(config.host, config.port)
         OwnSocketWorkers(config).run()
     else:
         Multiprocess(config, sockets=[config.bind_socket()]).run()

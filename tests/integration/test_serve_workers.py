@@ -226,3 +226,32 @@ def test_a_port_already_taken_stops_serve_with_an_error(
     assert done.returncode != 0
     assert "cannot listen on 127.0.0.1" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_second_serve_on_the_same_port_is_refused_not_let_in(
+    serving: Serving, sqlite_template: Path, test_keys: dict[str, str], tmp_path: Path
+) -> None:
+    """``SO_REUSEPORT`` lets any socket of the same user join the port: a second ``serve``
+    started by mistake (an old version left running) would silently take a share of the
+    connections. It is refused instead, and the first one serves on alone."""
+    second = tmp_path / "second"
+    second.mkdir()
+    env = _environment(sqlite_template, test_keys, second)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consent_service.cli", "serve", "--host", "127.0.0.1",
+         "--port", str(serving.port), "--workers", "2"],
+        env=env, cwd=second, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # let in, its workers are stopped with it below
+    )  # fmt: skip
+    try:
+        output, _ = proc.communicate(timeout=DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a second serve on the same port was let in and served")
+    assert proc.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{serving.port}" in output
+    listening = _listening(serving.port)
+    assert len(listening) == 2
+    assert set().union(*serving.workers().values()) == listening  # all the first serve's
+    assert all(_answers(serving.port) for _ in range(10))
