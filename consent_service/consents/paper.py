@@ -219,7 +219,7 @@ def destruction_due_on(citizen: Citizen) -> date:
 
 
 def custody_view(session: Session, citizen: Citizen, consent: Consent, today: date) -> Custody:
-    rows = query.histories_of(session, consent.citizen_id).get(consent.id, [])
+    rows = query.histories_of(session, consent.citizen_id).get(consent.id, ())
     names = {loc.id: loc.name for loc in query.location_rows(session, consent.organisation_id)}
     state = rows[-1].event if rows else None
     where = rows[-1].location_id if rows and state in (STORED, RETURNED) else None

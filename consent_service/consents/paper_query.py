@@ -12,7 +12,7 @@ from consent_service.citizens.models import Citizen
 from consent_service.consents import repository
 from consent_service.consents.models import Consent, ConsentForm
 from consent_service.consents.paper_models import PaperCustody, PaperLocation
-from consent_service.db import memoised, memoised_scalars
+from consent_service.db import memoised_scalars
 
 # Statements built once (``db.py``: statements built once per process).
 _LOCATIONS = (
@@ -76,18 +76,11 @@ def history(session: Session, consent_id: int) -> list[PaperCustody]:
     )
 
 
-def histories_of(session: Session, citizen_id: int) -> Mapping[int, list[PaperCustody]]:
+def histories_of(session: Session, citizen_id: int) -> Mapping[int, tuple[PaperCustody, ...]]:
     """The custody facts of each of the citizen's originals by consent id, oldest first:
     one query (read once per transaction) for a page that shows every original, not one
     per original."""
-
-    def load() -> dict[int, list[PaperCustody]]:
-        grouped: dict[int, list[PaperCustody]] = {}
-        for fact in session.scalars(_HISTORIES_OF, {"citizen_id": citizen_id}):
-            grouped.setdefault(fact.consent_id, []).append(fact)
-        return grouped
-
-    return memoised(session, ("paper_histories", citizen_id), load)
+    return repository.by_consent_of_citizen(session, "paper_histories", _HISTORIES_OF, citizen_id)
 
 
 def consents_of(session: Session, citizen_id: int) -> Sequence[Consent]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol, TypeVar
 
-from sqlalchemy import bindparam, exists, select, text
+from sqlalchemy import Select, bindparam, exists, select, text
 from sqlalchemy.orm import Session, defer
 
 from consent_service.citizens.models import Citizen
@@ -146,14 +147,31 @@ def events_by_consent(session: Session, citizen_id: int) -> Mapping[int, tuple[C
     """The events of each of the citizen's consents, by consent id, in the order recorded:
     one query, read once per transaction, so a page or a plan that folds every consent of
     a citizen reads their histories once, not once per consent."""
+    return by_consent_of_citizen(session, "events_by_consent", _EVENTS_BY_CONSENT, citizen_id)
 
-    def load() -> dict[int, tuple[ConsentEvent, ...]]:
-        grouped: dict[int, list[ConsentEvent]] = {}
-        for event in session.scalars(_EVENTS_BY_CONSENT, {"citizen_id": citizen_id}):
-            grouped.setdefault(event.consent_id, []).append(event)
-        return {consent_id: tuple(events) for consent_id, events in grouped.items()}
 
-    return memoised(session, ("events_by_consent", citizen_id), load)
+class _OfConsent(Protocol):
+    @property
+    def consent_id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_OfConsent)
+
+
+def by_consent_of_citizen(
+    session: Session, key: str, statement: Select[R], citizen_id: int
+) -> Mapping[int, tuple[R, ...]]:
+    """The rows of ``statement`` (a citizen's rows of one entity that belongs to a consent,
+    in order; its parameter ``citizen_id``) grouped by consent id, each group in that
+    order; read once per transaction under ``key``."""
+
+    def load() -> dict[int, tuple[R, ...]]:
+        grouped: dict[int, list[R]] = {}
+        for row in session.scalars(statement, {"citizen_id": citizen_id}):
+            grouped.setdefault(row.consent_id, []).append(row)
+        return {consent_id: tuple(rows) for consent_id, rows in grouped.items()}
+
+    return memoised(session, (key, citizen_id), load)
 
 
 def scan_of(session: Session, consent_id: int) -> ConsentScan | None:
