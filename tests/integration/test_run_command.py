@@ -66,19 +66,29 @@ class Running:
         return int(text.split(marker, 1)[1].split(")", 1)[0])
 
 
-@pytest.fixture
-def running(sqlite_template: Path, test_keys: dict[str, str], tmp_path: Path) -> Iterator[Running]:
-    db = tmp_path / "run.db"
+def command_environment(
+    sqlite_template: Path, keys: dict[str, str], tmp_path: Path, db_name: str
+) -> dict[str, str]:
+    """The environment of a ``consent-service`` command run as a subprocess: this
+    process's, without its CONSENT_ settings, plus the test keys, a copy of the migrated
+    SQLite template in ``tmp_path`` and no env file."""
+    db = tmp_path / db_name
     shutil.copyfile(sqlite_template, db)
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    env.update({f"CONSENT_{k.upper()}": v for k, v in test_keys.items()})
+    env.update({f"CONSENT_{k.upper()}": v for k, v in keys.items()})
     env.update(
         CONSENT_DATABASE_URL=f"sqlite:///{db}",
         CONSENT_ENV_FILE=str(tmp_path / "absent.env"),
         CONSENT_AUDIT_ORIGIN="samtykke.test/audit",
         PYTHONUNBUFFERED="1",
     )
+    return env
+
+
+@pytest.fixture
+def running(sqlite_template: Path, test_keys: dict[str, str], tmp_path: Path) -> Iterator[Running]:
+    env = command_environment(sqlite_template, test_keys, tmp_path, "run.db")
+    port = _free_port()
     out = tmp_path / "run.out"
     with out.open("w") as sink:
         proc = subprocess.Popen(
