@@ -18,6 +18,10 @@ from differs. The supervisor closes its copy of each worker's socket as soon as 
 worker has started: a copy it kept would stay in the port's group after its worker died,
 and the kernel would go on routing connections to a socket nobody accepts on. Where
 ``SO_REUSEPORT`` does not exist, uvicorn's shared socket is used.
+
+The price: when a worker dies or stops, the connections waiting on its socket (and those
+reaching it while it closes) are reset, not taken by another worker, unless the host sets
+``net.ipv4.tcp_migrate_req = 1`` (Linux 5.14 and later), which hands them over.
 """
 
 from __future__ import annotations
