@@ -73,10 +73,11 @@ lint: $(TSTAMP)
 	$(BIN)/mypy
 
 # Install the test dependencies, then lint, type-check and run the whole suite in
-# TEST_WORKERS processes (pytest-xdist; each has its own databases and browser).
+# TEST_WORKERS processes (pytest-xdist; each has its own databases and browser), printing
+# the 30 slowest tests. An idle process takes queued tests from the busy one (worksteal).
 TEST_WORKERS ?= 2
 test: $(TSTAMP) $(ASSETS) browser-deps pg-client-deps lint
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 format: $(TSTAMP)
 	$(BIN)/ruff format consent_service tests bench audit

@@ -21,7 +21,9 @@ import base64
 import itertools
 import logging
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import structlog
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 
@@ -38,7 +41,7 @@ from consent_service.clock import FixedClock
 from consent_service.config import Settings
 from consent_service.context import AppContext
 from consent_service.db import session_scope
-from consent_service.identity import totp
+from consent_service.identity import passwords, totp
 from consent_service.identity import users as identity
 from consent_service.identity.models import Organisation, User
 from consent_service.identity.passwords import hash_password
@@ -56,6 +59,15 @@ ENGINES = [
     if e.strip() in ("sqlite", "postgresql")
 ] or ["sqlite", "postgresql"]
 _counter = itertools.count()
+
+# Passwords in the tests are argon2id hashes at the lowest cost argon2 allows (one pass over
+# 8 KiB): the production profile (RFC 9106 low-memory: 3 passes over 64 MiB, 4 lanes) costs
+# 0.4-0.5 s of CPU per hash or login here, and the suite makes thousands. Only the cost
+# parameters differ; ``tests/unit/test_passwords.py`` checks the service's own hasher keeps
+# the production profile. Servers the tests start as subprocesses use it unchanged.
+PRODUCTION_HASHER = passwords._hasher
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+passwords._DUMMY_HASH = passwords._hasher.hash("consent-service-dummy-password")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ORIGIN = "samtykke.test/audit"  # the audit log's origin in the tests' checkpoints
 
@@ -159,6 +171,81 @@ def pg_template(test_keys: dict[str, str]) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class PgCopies:
+    """Fresh copies of the PostgreSQL template for one test process, made one ahead and
+    dropped after use by a thread of their own, so a test waits for neither: a
+    ``CREATE DATABASE ... TEMPLATE`` and a ``DROP DATABASE`` take 0.2-0.6 s here, mostly
+    waiting on the disk, for each of some 1,300 PostgreSQL tests. Each copy is still made
+    once per test and never reused."""
+
+    def __init__(self, template: str) -> None:
+        self._template = template
+        self._jobs: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[tuple[str, BaseException | None]] = queue.SimpleQueue()
+        self._failures: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="pg-copies", daemon=True)
+        self._thread.start()
+        self._ask()
+
+    def _ask(self) -> None:
+        self._jobs.put(("create", f"cs_t_{os.getpid()}_{next(_counter)}"))
+
+    def _run(self) -> None:
+        try:
+            conn = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+        except psycopg.Error as exc:
+            self._ready.put(("", exc))  # the first ``take`` raises it
+            return
+        with conn:
+            while (job := self._jobs.get()) is not None:
+                kind, name = job
+                try:
+                    if kind == "create":
+                        conn.execute(
+                            f'CREATE DATABASE "{name}" TEMPLATE "{self._template}" '
+                            f'OWNER "{PG_OWNER}"'
+                        )
+                    else:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except psycopg.Error as exc:
+                    if kind == "create":
+                        self._ready.put((name, exc))
+                    else:
+                        self._failures.append(f"{name}: {exc}")
+                    continue
+                if kind == "create":
+                    self._ready.put((name, None))
+
+    def take(self) -> str:
+        """A fresh copy's name; the next one is started at once."""
+        name, problem = self._ready.get(timeout=300)
+        self._ask()
+        if problem is not None:
+            raise problem
+        return name
+
+    def drop(self, name: str) -> None:
+        self._jobs.put(("drop", name))
+
+    def close(self) -> list[str]:
+        """Drop the copy made ahead, wait for every drop; the drops that failed."""
+        if self._thread.is_alive():
+            name, problem = self._ready.get(timeout=300)
+            if problem is None:
+                self.drop(name)
+        self._jobs.put(None)
+        self._thread.join(timeout=300)
+        return self._failures
+
+
+@pytest.fixture(scope="session")
+def pg_copies(pg_template: str) -> Iterator[PgCopies]:
+    copies = PgCopies(pg_template)
+    yield copies
+    failures = copies.close()
+    assert not failures, f"test databases not dropped: {failures}"
+
+
 @pytest.fixture(params=ENGINES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of each engine; on PostgreSQL as the application login."""
@@ -168,14 +255,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    template_name: str = request.getfixturevalue("pg_template")
-    name = f"cs_t_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}" OWNER "{PG_OWNER}"')
+    copies: PgCopies = request.getfixturevalue("pg_copies")
+    name = copies.take()
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield app_url(_sqla_pg(f"{base}/{name}"))
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield app_url(_sqla_pg(f"{base}/{name}"))
+    finally:
+        copies.drop(name)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from consent_service.access.roles import Role
+from consent_service.rulefile import safe_yaml
 
 
 class PolicyError(Exception):
@@ -126,7 +127,7 @@ class AccessPolicy:
         except OSError as exc:
             raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from None
         try:
-            data = yaml.safe_load(raw)
+            data = safe_yaml(raw)
             spec = PolicyFile.model_validate(data)
         except yaml.YAMLError as exc:
             raise PolicyError(f"{path}: not valid YAML ({exc})") from None

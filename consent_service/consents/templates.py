@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
 
+from consent_service.rulefile import safe_yaml
+
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "consent"
 REGISTRY_FILE = "PUBLISHED.yaml"
 _NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
@@ -109,7 +111,7 @@ def load_registry(root: Path = DEFAULT_TEMPLATES_DIR) -> PublishedRegistry:
     """The registry of published versions and their hashes."""
     path = root / REGISTRY_FILE
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = safe_yaml(path.read_text(encoding="utf-8"))
         return PublishedRegistry.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: cannot read the registry: {exc}") from exc
@@ -127,7 +129,7 @@ def parse_template(content: bytes, source: str) -> tuple[FrontMatter, str]:
     if match is None:
         raise TemplateError(f"{source}: no front matter between '---' lines")
     try:
-        meta = FrontMatter.model_validate(yaml.safe_load(match.group(1)))
+        meta = FrontMatter.model_validate(safe_yaml(match.group(1)))
     except yaml.YAMLError as exc:
         raise TemplateError(f"{source}: front matter is not YAML: {exc}") from exc
     except ValidationError as exc:

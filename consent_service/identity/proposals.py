@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from consent_service.access.policy import AccessPolicy
 from consent_service.audit.recorder import Actor
+from consent_service.identity import proposal_query
 from consent_service.identity import repository as repo
 from consent_service.identity.errors import UserInputError
 from consent_service.identity.models import (
@@ -142,7 +143,7 @@ def propose_user(
     A data controller of that organisation decides it (``proposal_decisions``); the caller
     has checked that the proposer may name the organisation (``organisations:manage``)."""
     username = checked_new_user(username, display_name, role)
-    if repo.user_by_username(session, username) is not None or repo.pending_proposal(
+    if repo.user_by_username(session, username) is not None or proposal_query.pending_proposal(
         session, kind=ProposalKind.CREATE_USER.value, target_user_id=None, username=username
     ):
         raise UserInputError("Brugernavnet er optaget.", field="username")
@@ -209,7 +210,9 @@ def _check_target(session: Session, proposer: User, target: User, kind: Proposal
         raise UserInputError("Du kan ikke foreslå en ændring af din egen adgang.")
     if not target.is_active:
         raise UserInputError("Brugeren er deaktiveret.")
-    if repo.pending_proposal(session, kind=kind.value, target_user_id=target.id, username=None):
+    if proposal_query.pending_proposal(
+        session, kind=kind.value, target_user_id=target.id, username=None
+    ):
         raise UserInputError("Der venter allerede et forslag af samme slags for brugeren.")
 
 
@@ -219,12 +222,12 @@ def proposals_of(
     """The organisation's proposals, newest first; pending ones past their time are marked
     expired (and audited) first."""
     now = deps.clock.now()
-    for proposal in repo.overdue_proposals(session, organisation_id, now):
+    for proposal in proposal_query.overdue_proposals(session, organisation_id, now):
         proposal.status = ProposalStatus.EXPIRED.value
         proposal.decided_at = now
         session.flush()
         record_proposal_event(session, deps, actor, proposal, action="access_proposal.expired")
-    return repo.proposals_of_organisation(session, organisation_id, limit)
+    return proposal_query.proposals_of_organisation(session, organisation_id, limit)
 
 
 def proposals_made_elsewhere(
@@ -233,7 +236,7 @@ def proposals_made_elsewhere(
     """The proposals ``proposer`` made for other organisations than their own (a
     system-wide administrator's new users), newest first: the proposer follows them here,
     a data controller of each one's organisation decides it."""
-    return repo.proposals_by_proposer_elsewhere(
+    return proposal_query.proposals_by_proposer_elsewhere(
         session, proposer.id, proposer.organisation_id, limit
     )
 
@@ -241,7 +244,7 @@ def proposals_made_elsewhere(
 def proposal_by_id(session: Session, proposal_id: int) -> AccessProposal | None:
     """Any organisation's proposal, for the command line (which names no organisation
     before it knows the decider); requests use ``proposal_in_organisation``."""
-    return repo.proposal_by_id(session, proposal_id)
+    return proposal_query.proposal_by_id(session, proposal_id)
 
 
 def proposal_in_organisation(
@@ -249,4 +252,4 @@ def proposal_in_organisation(
 ) -> AccessProposal | None:
     """The scoped loader of access proposals: the proposal if it belongs to
     ``organisation_id``, None for another organisation's id exactly as for an unknown one."""
-    return repo.proposal_in_organisation(session, organisation_id, proposal_id)
+    return proposal_query.proposal_in_organisation(session, organisation_id, proposal_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from consent_service.citizens.models import Citizen, Referral
@@ -67,20 +67,24 @@ def live_citizens(session: Session) -> Sequence[Citizen]:
     return session.scalars(select(Citizen).where(Citizen.deleted_at.is_(None))).all()
 
 
+# The worklist's two reads are built once (``db.py``: statements built once per process).
+_OPEN_TASKS_WITH_CITIZENS = (
+    select(Task, Citizen)
+    .join(Citizen, Citizen.id == Task.citizen_id)
+    .where(
+        Task.organisation_id == bindparam("organisation_id"),
+        Task.closed_at.is_(None),
+        live_citizen(),  # not deleted, key not gone
+    )
+    .order_by(Task.due_on, Task.id)
+)
+
+
 def open_tasks_with_citizens(
     session: Session, organisation_id: int
 ) -> Sequence[tuple[Task, Citizen]]:
     """The organisation's open tasks of live citizens, earliest due first."""
-    rows = session.execute(
-        select(Task, Citizen)
-        .join(Citizen, Citizen.id == Task.citizen_id)
-        .where(
-            Task.organisation_id == organisation_id,
-            Task.closed_at.is_(None),
-            live_citizen(),  # not deleted, key not gone
-        )
-        .order_by(Task.due_on, Task.id)
-    ).all()
+    rows = session.execute(_OPEN_TASKS_WITH_CITIZENS, {"organisation_id": organisation_id})
     return [(task, citizen) for task, citizen in rows]
 
 
@@ -97,21 +101,27 @@ def open_tasks_with_cohorts(
     return [(task, cohort) for task, cohort in rows]
 
 
+_PENDING_JOBS_WITH_CITIZENS = (
+    select(Job, Citizen)
+    .join(Citizen, Citizen.id == Job.citizen_id)
+    .where(
+        Job.organisation_id == bindparam("organisation_id"),
+        Job.status == "pending",
+        Job.kind.in_(bindparam("kinds", expanding=True)),
+        Job.due_on <= bindparam("due_by"),
+        live_citizen(),
+    )
+    .order_by(Job.due_on, Job.id)
+)
+
+
 def pending_jobs_with_citizens(
     session: Session, organisation_id: int, kinds: tuple[str, ...], due_by: date
 ) -> Sequence[tuple[Job, Citizen]]:
     """The organisation's jobs of ``kinds`` not yet run, due on or before ``due_by``, of
     live citizens, earliest due first: what the worklist will show soon."""
     rows = session.execute(
-        select(Job, Citizen)
-        .join(Citizen, Citizen.id == Job.citizen_id)
-        .where(
-            Job.organisation_id == organisation_id,
-            Job.status == "pending",
-            Job.kind.in_(kinds),
-            Job.due_on <= due_by,
-            live_citizen(),
-        )
-        .order_by(Job.due_on, Job.id)
-    ).all()
+        _PENDING_JOBS_WITH_CITIZENS,
+        {"organisation_id": organisation_id, "kinds": list(kinds), "due_by": due_by},
+    )
     return [(job, citizen) for job, citizen in rows]

@@ -161,8 +161,11 @@ def _scenario(raw: dict[str, Any], rule: str) -> Scenario:
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=256)
 def parse_feature(text: str, file: str) -> Feature:
-    """A feature file as the Gherkin parser reads it (the file's ``# language:`` line)."""
+    """A feature file as the Gherkin parser reads it (the file's ``# language:`` line).
+    Remembered per text and name (the result is immutable): every start of the service,
+    and each rulebook page, parses the same twenty files again."""
     try:
         document = Parser().parse(TokenScanner(text))
     except (ParserException, CompositeParserException) as exc:

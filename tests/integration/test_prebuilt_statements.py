@@ -22,12 +22,19 @@ from consent_service.consents import paper_query
 from consent_service.consents import repository as consents_repo
 from consent_service.consents.models import Consent, ConsentEvent
 from consent_service.context import AppContext
+from consent_service.crypto import token_hash
 from consent_service.identity import repository as identity_repo
-from consent_service.identity.models import UserSession
+from consent_service.identity.models import ApiToken, UserSession
+from consent_service.jobs import planner
+from consent_service.jobs import repository as jobs_repo
+from consent_service.jobs.models import Job, Task
 from consent_service.subject_requests import repository as requests_repo
 from tests.api.test_citizens_consents import print_form, record, refer, register
+from tests.api.test_referral_api import _issue_token
 from tests.conftest import enrolled_person, log_in
 from tests.factories import synthetic_cpr
+
+KINDS = (planner.FOLLOW_UP, planner.RECONSENT)
 
 
 def _run(ctx: AppContext, read: Callable[[Session], Any]) -> tuple[list[object], Any]:
@@ -207,6 +214,81 @@ def test_the_hot_reads_reuse_their_statements_and_each_call_gets_its_own_rows(
         lambda s: identity_repo.session_with_user(s, "no such session"),
     )
     assert users == ([(session_ids[0], nav.user_id)], None)
+
+    # The API token look-up (every referral API request).
+    bearer = _issue_token(ctx, client, clock)
+    with ctx.sessions() as s:
+        token_id, token_user = s.execute(
+            select(ApiToken.id, ApiToken.user_id).where(ApiToken.token_hash == token_hash(bearer))
+        ).one()
+    tokens = _both(
+        ctx,
+        lambda s: [
+            (row[0].id, getattr(row[1], "id", None))
+            for row in [identity_repo.api_token_with_user(s, token_hash(bearer))]
+            if row is not None
+        ],
+        lambda s: identity_repo.api_token_with_user(s, token_hash("no such token")),
+    )
+    assert tokens == ([(token_id, token_user)], None)
+
+    # The worklist's open tasks and coming jobs, compared with plain queries of the same rows:
+    # two coming jobs of the worklist's kinds (b's earlier), one of another kind, one done.
+    with ctx.sessions() as s, s.begin():
+        for n, (kind, who, due, status) in enumerate(
+            [
+                (planner.FOLLOW_UP, a_id, date(2027, 6, 1), "pending"),
+                (planner.RECONSENT, b_id, date(2027, 5, 1), "pending"),
+                (planner.SHRED_WELLBEING, a_id, date(2027, 4, 1), "pending"),
+                (planner.RECONSENT, a_id, date(2027, 4, 1), "done"),
+            ]
+        ):
+            s.add(
+                Job(
+                    key=f"test:{n}", kind=kind, organisation_id=org, citizen_id=who,
+                    due_on=due, run_after=clock.now(), status=status, created_at=clock.now(),
+                )
+            )  # fmt: skip
+    with ctx.sessions() as s:
+        live = (Citizen.deleted_at.is_(None),)
+        open_tasks = [
+            (t.id, c.id)
+            for t, c in s.execute(
+                select(Task, Citizen)
+                .join(Citizen, Citizen.id == Task.citizen_id)
+                .where(Task.organisation_id == org, Task.closed_at.is_(None), *live)
+                .order_by(Task.due_on, Task.id)
+            )
+        ]
+        horizon = date(2028, 12, 31)
+        coming = [
+            (j.id, c.id)
+            for j, c in s.execute(
+                select(Job, Citizen)
+                .join(Citizen, Citizen.id == Job.citizen_id)
+                .where(
+                    Job.organisation_id == org, Job.status == "pending",
+                    Job.kind.in_(KINDS), Job.due_on <= horizon, *live,
+                )
+                .order_by(Job.due_on, Job.id)
+            )
+        ]  # fmt: skip
+    assert [who for _, who in coming] == [b_id, a_id]
+    assert _both(
+        ctx,
+        lambda s: [(t.id, c.id) for t, c in jobs_repo.open_tasks_with_citizens(s, org)],
+        lambda s: list(jobs_repo.open_tasks_with_citizens(s, org + 1)),
+    ) == (open_tasks, [])
+    assert _both(
+        ctx,
+        lambda s: [
+            (j.id, c.id) for j, c in jobs_repo.pending_jobs_with_citizens(s, org, KINDS, horizon)
+        ],
+        lambda s: [
+            (j.id, c.id)
+            for j, c in jobs_repo.pending_jobs_with_citizens(s, org, KINDS[:1], date(2000, 1, 1))
+        ],
+    ) == (coming, [])
 
 
 def test_plain_rows_include_what_the_transaction_has_not_flushed_yet(

@@ -10,6 +10,7 @@ from consent_service.identity.passwords import (
     password_problems,
     verify_password,
 )
+from tests.conftest import PRODUCTION_HASHER
 
 
 def test_hashes_are_argon2id_and_verify() -> None:
@@ -17,6 +18,13 @@ def test_hashes_are_argon2id_and_verify() -> None:
     assert h.startswith("$argon2id$")
     assert verify_password(h, "en lang sætning om havet")
     assert not verify_password(h, "en lang sætning om havet!")
+
+
+def test_the_service_hashes_with_the_rfc_9106_low_memory_profile() -> None:
+    # The tests swap in a cheap hasher (conftest); this is the one the service runs with.
+    h = PRODUCTION_HASHER.hash("en lang sætning om havet")
+    assert h.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert PRODUCTION_HASHER.verify(h, "en lang sætning om havet")
 
 
 def test_unknown_user_never_verifies() -> None:
