@@ -67,6 +67,24 @@ def by_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citi
     )
 
 
+_HOLDER_OF_CPR_INDEX = select(Citizen, live_citizen().label("live")).where(
+    Citizen.organisation_id == bindparam("organisation_id"),
+    Citizen.cpr_index == bindparam("cpr_index"),
+)
+
+
+def holder_and_liveness(
+    session: Session, organisation_id: int, cpr_index: str
+) -> tuple[Citizen | None, bool]:
+    """Whichever row holds the blind index (unique per organisation), and whether it is a
+    live citizen (``live_citizen``): the two questions a registration asks, in one
+    statement. A holder that is not live is a row whose key is gone."""
+    found = session.execute(
+        _HOLDER_OF_CPR_INDEX, {"organisation_id": organisation_id, "cpr_index": cpr_index}
+    ).first()
+    return (None, False) if found is None else (found[0], bool(found[1]))
+
+
 def holder_of_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citizen | None:
     """Whichever row holds the blind index (unique per organisation), live or not."""
     return session.scalar(

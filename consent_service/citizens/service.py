@@ -162,16 +162,16 @@ def _seal_citizen(
 
 
 def _store_citizen(
-    session: Session, deps: ServiceDeps, actor: Actor, sealed: _SealedCitizen
+    session: Session, deps: ServiceDeps, actor: Actor, sealed: _SealedCitizen, dead: Citizen | None
 ) -> Citizen:
+    """Insert the citizen. ``dead`` is the row that held the blind index when the caller
+    looked (``repo.holder_and_liveness``) if it was not live: a row whose key is gone
+    (brought back by an older backup) can never be read, so it gives up the index, as its
+    deletion did. A live holder registered meanwhile by a concurrent request keeps it: the
+    insert then fails on the unique index and the caller finds that citizen."""
     citizen = sealed.row
-    holder = repo.holder_of_cpr_index(session, citizen.organisation_id, sealed.index)
-    if holder is not None and holder.wrapped_key is None:
-        # A row whose key is gone (brought back by an older backup) can never be read: it
-        # gives up the blind index, as its deletion did. A live holder (one registered
-        # meanwhile by a concurrent request) keeps it: the insert then fails on the unique
-        # index and the caller finds that citizen.
-        holder.cpr_index = None
+    if dead is not None:
+        dead.cpr_index = None
         session.flush()
     session.add(citizen)
     session.flush()
@@ -202,10 +202,10 @@ def register_citizen(
     """Register a referred citizen in the organisation; refuses a CPR already registered
     there (found through the blind index, so the database never holds the CPR in clear)."""
     sealed = _seal_citizen(deps, actor, organisation_id, data)
-    known = repo.by_cpr_index(session, organisation_id, sealed.index)
-    if known is not None:
-        raise AlreadyRegistered(known.public_id)
-    return _store_citizen(session, deps, actor, sealed)
+    holder, live = repo.holder_and_liveness(session, organisation_id, sealed.index)
+    if holder is not None and live:
+        raise AlreadyRegistered(holder.public_id)
+    return _store_citizen(session, deps, actor, sealed, holder)
 
 
 def _record_search(
@@ -274,13 +274,14 @@ def submit_referral(
     sealed = _seal_citizen(deps, actor, organisation_id, citizen_data)
     _check_referral(deps, referral_data, sealed.cpr)
     criterion_hash = deps.crypto.search_criterion_hash(sealed.cpr.value)
-    citizen = repo.by_cpr_index(session, organisation_id, sealed.index)
+    holder, live = repo.holder_and_liveness(session, organisation_id, sealed.index)
+    citizen = holder if live else None
     _record_search(session, deps, actor, criterion_hash, citizen)
     created = False
     if citizen is None:
         try:
             with session.begin_nested():
-                citizen = _store_citizen(session, deps, actor, sealed)
+                citizen = _store_citizen(session, deps, actor, sealed, holder)
             created = True
         except IntegrityError:
             citizen = repo.by_cpr_index(session, organisation_id, sealed.index)
