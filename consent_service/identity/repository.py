@@ -1,4 +1,4 @@
-"""All database queries of the identity domain."""
+"""The database queries of the identity domain (access proposals: ``proposal_query``)."""
 
 from __future__ import annotations
 
