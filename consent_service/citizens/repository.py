@@ -87,11 +87,7 @@ def holder_and_liveness(
 
 def holder_of_cpr_index(session: Session, organisation_id: int, cpr_index: str) -> Citizen | None:
     """Whichever row holds the blind index (unique per organisation), live or not."""
-    return session.scalar(
-        select(Citizen).where(
-            Citizen.organisation_id == organisation_id, Citizen.cpr_index == cpr_index
-        )
-    )
+    return holder_and_liveness(session, organisation_id, cpr_index)[0]
 
 
 def other_organisation_ids(session: Session, organisation_id: int) -> Sequence[int]:
